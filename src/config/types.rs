@@ -1,0 +1,125 @@
+//! The config file's shape. Every struct denies unknown keys, so a typo is an error with a
+//! location and a suggestion rather than a silently ignored setting.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::secret::SecretRef;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub ui: UiConfig,
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// `[thresholds.<kind>.<figure>]` overrides of built-in health thresholds.
+    #[serde(default)]
+    pub thresholds: HashMap<String, HashMap<String, ThresholdConfig>>,
+    #[serde(default)]
+    pub postgres: Vec<EndpointConfig>,
+    #[serde(default)]
+    pub redis: Vec<EndpointConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiConfig {
+    /// A shipped theme (`dark`, `light`, `high-contrast`, `deuteranopia`) or one in the
+    /// config dir's `themes/`.
+    #[serde(default = "default_theme")]
+    pub theme: String,
+    /// `default` or `vim`; `keymap.toml` in the config dir overrides single bindings.
+    #[serde(default = "default_keymap")]
+    pub keymap: String,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self { theme: default_theme(), keymap: default_keymap() }
+    }
+}
+
+fn default_theme() -> String {
+    "dark".into()
+}
+fn default_keymap() -> String {
+    "default".into()
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// How often each source polls when healthy.
+    #[serde(default = "default_cadence", deserialize_with = "de_duration")]
+    pub cadence: Duration,
+    /// How long one poll may take before the source is marked down.
+    #[serde(default = "default_deadline", deserialize_with = "de_duration")]
+    pub deadline: Duration,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self { cadence: default_cadence(), deadline: default_deadline() }
+    }
+}
+
+fn default_cadence() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_deadline() -> Duration {
+    Duration::from_millis(1500)
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdConfig {
+    pub warn: f64,
+    pub crit: f64,
+}
+
+/// One backend endpoint (a Postgres node, a Redis instance).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointConfig {
+    /// Short unique name within its kind, e.g. `primary`, `replica-1`, `sidekiq`.
+    pub name: String,
+    /// Connection URL without a password (give the password as a secret reference).
+    pub url: String,
+    #[serde(default)]
+    pub password: Option<SecretRef>,
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub cadence: Option<Duration>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub deadline: Option<Duration>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl EndpointConfig {
+    pub fn schedule(&self, defaults: &Defaults) -> crate::sources::Schedule {
+        crate::sources::Schedule {
+            cadence: self.cadence.unwrap_or(defaults.cadence),
+            deadline: self.deadline.unwrap_or(defaults.deadline),
+        }
+    }
+}
+
+fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    super::load::parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+fn de_opt_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    de_duration(d).map(Some)
+}

@@ -1,0 +1,1 @@
+//! Simulated fleet (being written).

@@ -1,0 +1,16 @@
+//! mastop: a terminal operations console for a Mastodon instance's infrastructure.
+//!
+//! Data flows one way: `sources` poll backends into typed readings, `model` turns them into
+//! fleet state with health levels, and `tui` / `headless` draw that state. Input flows one
+//! way too: key → keymap → command → state change.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod headless;
+pub mod logging;
+pub mod model;
+pub mod paths;
+pub mod sanitize;
+pub mod sources;
+pub mod tui;

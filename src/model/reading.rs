@@ -1,0 +1,40 @@
+//! One poll's worth of typed data from one backend.
+//!
+//! Each backend module defines its own reading type (a Postgres reading, a Redis reading…)
+//! and implements this trait, so the overview, `check`, `snapshot --json` and the generic
+//! detail view work for a new backend without touching them.
+
+use std::any::Any;
+use std::fmt::Debug;
+
+use super::{Detail, Figure, Finding};
+
+pub trait Reading: Send + Sync + Debug + 'static {
+    /// Figures that can carry thresholds and history. The first is the key figure shown on
+    /// the overview unless [`Reading::key_figure`] says otherwise.
+    fn figures(&self) -> Vec<Figure>;
+
+    /// Key of the figure the overview shows and charts.
+    fn key_figure(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Problems the reading states about itself, beyond thresholds.
+    fn findings(&self) -> Vec<Finding> {
+        Vec::new()
+    }
+
+    /// A short line for the overview (version, role…), drawn after sanitising.
+    fn summary(&self) -> String {
+        String::new()
+    }
+
+    /// Sections for the component's detail view.
+    fn detail(&self) -> Detail;
+
+    /// The backend-specific part of `snapshot --json`, under stable names.
+    fn to_json(&self) -> serde_json::Value;
+
+    /// For views that know the concrete type (a blocking tree needs the Postgres reading).
+    fn as_any(&self) -> &dyn Any;
+}

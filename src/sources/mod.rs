@@ -1,0 +1,101 @@
+//! Backends. Each module knows how to connect to, poll and parse one kind of backend into a
+//! typed [`Reading`](crate::model::Reading); the [`scheduler`] runs each source in its own
+//! task on its own cadence with a deadline, and publishes the latest result.
+//!
+//! Adding a backend: a module here with its reading type and a [`Source`] impl, a config
+//! section, and one line in [`build`].
+
+pub mod feed;
+pub mod postgres;
+pub mod redis;
+pub mod scheduler;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+
+use crate::config::Config;
+use crate::model::{ComponentMeta, FigureSpec, Reading};
+
+pub use feed::{Feed, Update};
+pub use scheduler::{Schedule, spawn_all};
+
+/// Why a poll produced no reading.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PollError {
+    /// Network, protocol or server error: the source is down and will retry with backoff.
+    Failed(String),
+    /// The server refused us for lack of privilege: shown as denied, retried slowly.
+    Denied(String),
+}
+
+impl std::fmt::Display for PollError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PollError::Failed(e) | PollError::Denied(e) => f.write_str(e),
+        }
+    }
+}
+
+pub type PollResult = Result<Arc<dyn Reading>, PollError>;
+
+/// A backend poller. `poll` owns its connection state between calls (connect lazily,
+/// reconnect after errors); the scheduler bounds every call with the deadline and drops the
+/// future when it expires, so a poll must be cancel-safe.
+pub trait Source: Send + 'static {
+    fn poll(&mut self) -> BoxFuture<'_, PollResult>;
+}
+
+/// One configured source, ready to run.
+pub struct SourceSpec {
+    pub meta: ComponentMeta,
+    pub schedule: Schedule,
+    pub enabled: bool,
+    pub source: Box<dyn Source>,
+}
+
+/// Builds every configured source. The only place that knows the list of backends.
+pub fn build(config: &Config) -> Vec<SourceSpec> {
+    let mut specs = Vec::new();
+    specs.extend(config.postgres.iter().map(|c| postgres::spec(c, &config.defaults)));
+    specs.extend(config.redis.iter().map(|c| redis::spec(c, &config.defaults)));
+    specs
+}
+
+/// Every component kind, in the order the overview lists them (the traffic path first).
+pub const KINDS: &[&str] = &["postgres", "redis"];
+
+/// The figures a kind produces, for validating `[thresholds.<kind>.<figure>]`.
+pub fn figure_specs(kind: &str) -> Option<&'static [FigureSpec]> {
+    match kind {
+        postgres::KIND => Some(postgres::FIGURES),
+        redis::KIND => Some(redis::FIGURES),
+        _ => None,
+    }
+}
+
+/// Backoff after `failures` consecutive failures: cadence doubled each time, capped at
+/// a minute so a recovered backend is noticed quickly.
+pub fn backoff(cadence: Duration, failures: u32) -> Duration {
+    let factor = 2u32.saturating_pow(failures.min(16));
+    cadence.saturating_mul(factor).min(Duration::from_secs(60)).max(cadence)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_then_caps() {
+        let c = Duration::from_secs(2);
+        assert_eq!(backoff(c, 0), c);
+        assert_eq!(backoff(c, 1), Duration::from_secs(4));
+        assert_eq!(backoff(c, 3), Duration::from_secs(16));
+        assert_eq!(backoff(c, 10), Duration::from_secs(60));
+        assert_eq!(backoff(c, u32::MAX), Duration::from_secs(60));
+        // a cadence longer than the cap is never shortened by backoff
+        let slow = Duration::from_secs(300);
+        assert_eq!(backoff(slow, 2), slow);
+    }
+}

@@ -1,0 +1,13 @@
+//! postgres source (being written).
+
+use crate::config::{Defaults, EndpointConfig};
+use crate::model::FigureSpec;
+
+use super::SourceSpec;
+
+pub const KIND: &str = "postgres";
+pub const FIGURES: &[FigureSpec] = &[];
+
+pub fn spec(_config: &EndpointConfig, _defaults: &Defaults) -> SourceSpec {
+    todo!()
+}

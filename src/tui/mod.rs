@@ -1,0 +1,5 @@
+//! The terminal UI: state, input mapping, drawing. Views draw from state only; no I/O.
+
+pub mod action;
+pub mod keymap;
+pub mod theme;

@@ -5,10 +5,14 @@
 //! Adding a backend: a module here with its reading type and a [`Source`] impl, a config
 //! section, and one line in [`build`].
 
+pub mod edge;
+pub mod elasticsearch;
 pub mod feed;
+pub mod host;
 pub mod postgres;
 pub mod redis;
 pub mod scheduler;
+pub mod sidekiq;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,13 +68,17 @@ pub fn build(config: &Config) -> Vec<SourceSpec> {
 }
 
 /// Every component kind, in the order the overview lists them (the traffic path first).
-pub const KINDS: &[&str] = &["postgres", "redis"];
+pub const KINDS: &[&str] = &[edge::KIND, host::KIND, sidekiq::KIND, postgres::KIND, redis::KIND, elasticsearch::KIND];
 
 /// The figures a kind produces, for validating `[thresholds.<kind>.<figure>]`.
 pub fn figure_specs(kind: &str) -> Option<&'static [FigureSpec]> {
     match kind {
         postgres::KIND => Some(postgres::FIGURES),
         redis::KIND => Some(redis::FIGURES),
+        edge::KIND => Some(edge::FIGURES),
+        host::KIND => Some(host::FIGURES),
+        sidekiq::KIND => Some(sidekiq::FIGURES),
+        elasticsearch::KIND => Some(elasticsearch::FIGURES),
         _ => None,
     }
 }

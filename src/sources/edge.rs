@@ -1,0 +1,6 @@
+//! edge readings (being written).
+
+use crate::model::FigureSpec;
+
+pub const KIND: &str = "edge";
+pub const FIGURES: &[FigureSpec] = &[];

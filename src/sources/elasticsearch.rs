@@ -1,0 +1,6 @@
+//! elasticsearch readings (being written).
+
+use crate::model::FigureSpec;
+
+pub const KIND: &str = "elasticsearch";
+pub const FIGURES: &[FigureSpec] = &[];

@@ -5,6 +5,7 @@
 //! way too: key → keymap → command → state change.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod headless;

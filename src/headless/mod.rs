@@ -1,1 +1,140 @@
-//! Headless output (being written).
+//! Output without a terminal: `snapshot --json` and `check`, from the same fleet state the
+//! console draws.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+
+use crate::model::{Fleet, Level, Reading, SourceState, SourceStatus};
+use crate::sources::SourceSpec;
+
+/// Version of the `snapshot --json` document. Bump on any incompatible change: renaming or
+/// removing a field, or changing a field's type or unit. Adding fields is compatible.
+pub const SCHEMA: u32 = 1;
+
+/// Polls every enabled source once, all at the same time, each within its deadline.
+pub async fn poll_once(specs: Vec<SourceSpec>) -> Fleet {
+    let metas: Vec<_> = specs
+        .iter()
+        .map(|s| {
+            let status = if s.enabled { SourceStatus::pending(s.schedule.cadence) } else { SourceStatus::disabled("in config") };
+            (s.meta.clone(), status)
+        })
+        .collect();
+    let mut fleet = Fleet::new(metas, Default::default());
+    let polls = specs.into_iter().filter(|s| s.enabled).map(|mut spec| async move {
+        let started = SystemTime::now();
+        let outcome = tokio::time::timeout(spec.schedule.deadline, spec.source.poll()).await;
+        let mut status = SourceStatus::pending(spec.schedule.cadence);
+        status.last_attempt = Some(started);
+        let reading = match outcome {
+            Ok(Ok(reading)) => {
+                status.state = SourceState::Ok;
+                status.last_ok = Some(SystemTime::now());
+                Some(reading)
+            }
+            Ok(Err(e)) => {
+                status.state = match e {
+                    crate::sources::PollError::Denied(_) => SourceState::Denied,
+                    crate::sources::PollError::Failed(_) => SourceState::Down,
+                };
+                status.error = Some(e.to_string());
+                status.consecutive_failures = 1;
+                None
+            }
+            Err(_) => {
+                status.state = SourceState::Down;
+                status.error = Some(format!("no answer within {}", humantime::format_duration(spec.schedule.deadline)));
+                status.consecutive_failures = 1;
+                None
+            }
+        };
+        (spec.meta.id, status, reading)
+    });
+    for (id, status, reading) in futures_util::future::join_all(polls).await {
+        fleet.apply(&id, status, reading);
+    }
+    fleet
+}
+
+/// Builds a fleet from readings already in hand (the demo at a fixed time).
+pub fn fleet_from(readings: Vec<(crate::model::ComponentMeta, Arc<dyn Reading>)>, at: SystemTime) -> Fleet {
+    let mut fleet = Fleet::new(
+        readings.iter().map(|(m, _)| (m.clone(), SourceStatus::pending(Duration::from_secs(2)))).collect(),
+        Default::default(),
+    );
+    for (meta, reading) in readings {
+        let status = SourceStatus {
+            state: SourceState::Ok,
+            last_ok: Some(at),
+            last_attempt: Some(at),
+            ..SourceStatus::pending(Duration::from_secs(2))
+        };
+        fleet.apply(&meta.id, status, Some(reading));
+    }
+    fleet
+}
+
+/// The `snapshot --json` document.
+pub fn snapshot(fleet: &Fleet, mode: &str, now: SystemTime) -> Value {
+    let components: Vec<Value> = fleet
+        .components()
+        .iter()
+        .map(|c| {
+            let figures: serde_json::Map<String, Value> =
+                c.figures.iter().map(|f| (f.key.to_string(), json!(finite(f.value)))).collect();
+            json!({
+                "id": c.meta.id,
+                "kind": c.meta.kind,
+                "name": c.meta.id.name(),
+                "region": c.meta.region,
+                "tags": c.meta.tags,
+                "health": {
+                    "level": c.health.level,
+                    "reasons": c.health.reasons.iter().map(|r| crate::sanitize::sanitize(r).into_owned()).collect::<Vec<_>>(),
+                },
+                "source": {
+                    "state": c.status.effective_state(now),
+                    "age_s": c.status.age(now).map(|a| a.as_secs_f64()),
+                    "error": c.status.error,
+                    "last_ok": c.status.last_ok.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+                },
+                "figures": figures,
+                "data": c.reading.as_ref().map(|r| r.to_json()),
+            })
+        })
+        .collect();
+    json!({
+        "schema": SCHEMA,
+        "generated_at": humantime::format_rfc3339_seconds(now).to_string(),
+        "mode": mode,
+        "worst": fleet.worst(),
+        "components": components,
+    })
+}
+
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// `check` output: one line per component in the Nagios style, and the exit code of the
+/// worst enabled component (0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN).
+pub fn check(fleet: &Fleet) -> (Vec<String>, i32) {
+    let mut lines = Vec::new();
+    for c in fleet.components() {
+        let disabled = c.status.state == SourceState::Disabled;
+        let level = if disabled { "DISABLED" } else { c.health.level.word() };
+        let mut line = format!("{level} {}", c.meta.id);
+        if let Some(f) = c.key_figure() {
+            line.push_str(&format!(" - {} {}", f.label, f.display_value()));
+        }
+        if !c.health.reasons.is_empty() {
+            line.push_str(&format!(" - {}", c.health.reasons.join("; ")));
+        }
+        lines.push(crate::sanitize::sanitize(&line).into_owned());
+    }
+    let worst = fleet.worst();
+    let code = if fleet.components().is_empty() { Level::Unknown.exit_code() } else { worst.exit_code() };
+    (lines, code)
+}

@@ -31,15 +31,24 @@ pub struct Column {
     pub title: String,
     /// Preferred width in cells; the table shrinks the widest columns first when short.
     pub width: u16,
+    /// Numbers are right-aligned so their magnitudes line up.
     pub numeric: bool,
+    /// 0: always shown. Higher numbers are dropped first when the terminal is narrow,
+    /// so an 80-column screen loses the trend before it loses the health.
+    pub drop_order: u8,
 }
 
 impl Column {
     pub fn text(title: impl Into<String>, width: u16) -> Self {
-        Self { title: title.into(), width, numeric: false }
+        Self { title: title.into(), width, numeric: false, drop_order: 0 }
     }
     pub fn number(title: impl Into<String>, width: u16) -> Self {
-        Self { title: title.into(), width, numeric: true }
+        Self { title: title.into(), width, numeric: true, drop_order: 0 }
+    }
+    /// Marks the column as one to hide on narrow screens; higher goes first.
+    pub fn optional(mut self, drop_order: u8) -> Self {
+        self.drop_order = drop_order;
+        self
     }
 }
 

@@ -3,3 +3,9 @@
 pub mod action;
 pub mod keymap;
 pub mod theme;
+pub mod app;
+pub mod table;
+pub mod views;
+pub mod widgets;
+pub mod run;
+pub mod terminal;

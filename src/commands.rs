@@ -1,0 +1,190 @@
+//! What each command-line command does. `main` only parses and calls `dispatch`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, Command, ConfigCommand, DemoArgs};
+use crate::config::{self, Config};
+use crate::model::{Fleet, SourceStatus};
+use crate::sources::{self, SourceSpec};
+use crate::tui::app::{App, DemoInfo};
+use crate::tui::keymap::Keymap;
+use crate::tui::theme::{Theme, no_color_requested};
+
+/// Exit code for a usage or configuration error (`config check`, bad files).
+pub const EXIT_CONFIG: u8 = 2;
+
+pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let default_path = config::default_path();
+    let loaded = match config::load(cli.global.config.as_deref(), default_path.as_deref(), &env) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let mut cfg = loaded.config.clone();
+    if let Some(theme) = &cli.global.theme {
+        cfg.ui.theme = theme.clone();
+    }
+    if let Some(keymap) = &cli.global.keymap {
+        cfg.ui.keymap = keymap.clone();
+    }
+    match cli.command {
+        Some(Command::Config(ConfigCommand::Check)) => Ok(config_check(&cfg, loaded.path.as_deref(), &loaded.env_overrides)),
+        Some(Command::Config(ConfigCommand::Paths)) => {
+            print_paths(loaded.path.as_deref());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Snapshot(_)) => {
+            let fleet = runtime()?.block_on(crate::headless::poll_once(sources::build(&cfg)));
+            print_json(&crate::headless::snapshot(&fleet, "live", SystemTime::now()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Check) => {
+            let fleet = runtime()?.block_on(crate::headless::poll_once(sources::build(&cfg)));
+            let (lines, code) = crate::headless::check(&fleet);
+            for line in lines {
+                println!("{line}");
+            }
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(3)))
+        }
+        Some(Command::Demo(args)) if args.snapshot => {
+            let at = SystemTime::now();
+            let fleet = crate::headless::fleet_from(crate::demo::readings_at(args.at), at);
+            print_json(&crate::headless::snapshot(&fleet, "demo", at))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Demo(args)) => console(&cfg, &cli.global.log_level, Some(args)),
+        Some(Command::Tui) | None => console(&cfg, &cli.global.log_level, None),
+    }
+}
+
+fn runtime() -> color_eyre::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+fn print_json(value: &serde_json::Value) -> color_eyre::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Loads the keymap and theme the config names, with the user's overrides.
+pub fn ui_files(cfg: &Config) -> Result<(Keymap, Theme), config::FileError> {
+    let dir = crate::paths::config_dir();
+    let user_keymap = dir.as_ref().map(|d| d.join("keymap.toml")).filter(|p| p.exists());
+    let keymap = Keymap::load(&cfg.ui.keymap, user_keymap.as_deref())?;
+    let themes_dir = dir.map(|d| d.join("themes"));
+    let theme = Theme::load(&cfg.ui.theme, themes_dir.as_deref())?;
+    Ok((keymap, theme))
+}
+
+fn config_check(cfg: &Config, path: Option<&std::path::Path>, env: &[String]) -> ExitCode {
+    let origin = path.map_or_else(|| "no config file (built-in defaults)".to_string(), |p| p.display().to_string());
+    match ui_files(cfg) {
+        Ok(_) => {
+            println!(
+                "config OK: {origin}: {} postgres, {} redis; keymap {}, theme {}",
+                cfg.postgres.len(),
+                cfg.redis.len(),
+                cfg.ui.keymap,
+                cfg.ui.theme
+            );
+            if !env.is_empty() {
+                println!("overridden by: {}", env.join(", "));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn print_paths(config_file: Option<&std::path::Path>) {
+    let show = |p: Option<PathBuf>| p.map_or_else(|| "(unknown: set HOME)".into(), |p| p.display().to_string());
+    println!("config file   {}", config_file.map_or_else(|| show(config::default_path()) + " (not present)", |p| p.display().to_string()));
+    println!("keymap        {}", show(crate::paths::config_dir().map(|d| d.join("keymap.toml"))));
+    println!("themes        {}", show(crate::paths::config_dir().map(|d| d.join("themes"))));
+    println!("log file      {}", show(crate::paths::state_dir().map(|d| d.join("mastop.log"))));
+}
+
+fn console(cfg: &Config, log_level: &str, demo: Option<DemoArgs>) -> color_eyre::Result<ExitCode> {
+    let (keymap, theme) = match ui_files(cfg) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let no_color = no_color_requested(std::env::var_os("NO_COLOR").as_deref());
+    let theme = if no_color { theme.without_color() } else { theme };
+    let _log = crate::logging::init(log_level)?;
+    let now = SystemTime::now();
+    let (specs, demo_info): (Vec<SourceSpec>, _) = match demo {
+        Some(args) => (
+            crate::demo::specs(cfg.defaults.cadence, Instant::now(), args.at),
+            Some(DemoInfo {
+                timeline: crate::demo::timeline().into_iter().map(|(t, s)| (t, s.to_string())).collect(),
+                started: now,
+                offset: args.at,
+            }),
+        ),
+        None => (sources::build(cfg), None),
+    };
+    let fleet = initial_fleet(&specs, cfg);
+    let mut app = App::new(fleet, keymap, theme, now);
+    app.no_color = no_color;
+    app.themes_dir = crate::paths::config_dir().map(|d| d.join("themes"));
+    app.demo = demo_info;
+    let rt = runtime()?;
+    let cancel = CancellationToken::new();
+    let result = rt.block_on(crate::tui::run::run(app, specs, cancel.clone()));
+    // Sources may be stuck in a black-holed connect; never wait for them to quit.
+    cancel.cancel();
+    rt.shutdown_timeout(Duration::from_millis(50));
+    match result {
+        Ok(exit) => {
+            tracing::info!(?exit, "exiting");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            crate::tui::terminal::emergency_restore();
+            Err(e)
+        }
+    }
+}
+
+/// The fleet before any poll: every configured component, pending or disabled.
+pub fn initial_fleet(specs: &[SourceSpec], cfg: &Config) -> Fleet {
+    let metas = specs
+        .iter()
+        .map(|s| {
+            let status = if s.enabled { SourceStatus::pending(s.schedule.cadence) } else { SourceStatus::disabled("in config") };
+            (s.meta.clone(), status)
+        })
+        .collect();
+    Fleet::new(metas, threshold_overrides(cfg))
+}
+
+/// Config threshold overrides with each figure's direction filled in from its kind.
+pub fn threshold_overrides(cfg: &Config) -> crate::model::fleet::ThresholdOverrides {
+    let mut out = crate::model::fleet::ThresholdOverrides::new();
+    for (kind, figures) in &cfg.thresholds {
+        let Some(specs) = sources::figure_specs(kind) else { continue };
+        for (key, t) in figures {
+            if let Some(spec) = specs.iter().find(|s| s.key == key) {
+                out.entry(kind.clone()).or_default().insert(
+                    key.clone(),
+                    crate::model::Threshold { warn: t.warn, crit: t.crit, direction: spec.direction },
+                );
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,84 @@
+//! Demo time. The script is a loop: every incident is a function of the position in the
+//! current cycle, while counters (processed jobs, uptime) use the total elapsed time so
+//! they never run backwards.
+
+use std::time::Duration;
+
+/// One run of the incident script; after this the story starts over.
+pub const CYCLE: Duration = Duration::from_secs(600);
+
+/// The wall-clock moment demo second zero stands for: a Tuesday, 19:00 in Frankfurt.
+pub const EPOCH_UNIX: i64 = 1_773_165_600;
+
+/// Certificates age this many simulated seconds per demo second (one hour per second),
+/// so an expiry that takes days in real life crosses its thresholds within minutes.
+pub const CALENDAR_SPEED: f64 = 3600.0;
+
+/// Seconds into the current cycle.
+pub fn script_secs(t: Duration) -> f64 {
+    (t.as_nanos() % CYCLE.as_nanos()) as f64 / 1e9
+}
+
+/// Which cycle `t` falls in, counted from zero.
+pub fn cycle_index(t: Duration) -> u64 {
+    (t.as_nanos() / CYCLE.as_nanos()) as u64
+}
+
+/// Unix seconds of the demo's wall clock (real speed), for heartbeats and uptimes.
+pub fn wall_unix(t: Duration) -> f64 {
+    EPOCH_UNIX as f64 + t.as_secs_f64()
+}
+
+/// Unix seconds of the fast calendar certificates are judged against. It follows the
+/// script, so each cycle replays the same expiry story.
+pub fn calendar_unix(script_secs: f64) -> f64 {
+    EPOCH_UNIX as f64 + script_secs * CALENDAR_SPEED
+}
+
+/// RFC 3339 in UTC, whole seconds: `2026-03-10T18:00:00Z`.
+pub fn rfc3339(unix: f64) -> String {
+    let secs = unix.floor() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_format_like_a_certificate_tool() {
+        assert_eq!(rfc3339(0.0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(EPOCH_UNIX as f64), "2026-03-10T18:00:00Z");
+        assert_eq!(rfc3339(951_782_400.0), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_735_689_599.5), "2024-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn the_script_loops_but_time_does_not() {
+        let t = CYCLE + Duration::from_secs(30);
+        assert_eq!(script_secs(t), 30.0);
+        assert_eq!(cycle_index(t), 1);
+        assert!(wall_unix(t) > wall_unix(Duration::from_secs(30)));
+    }
+}

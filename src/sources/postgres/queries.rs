@@ -1,0 +1,271 @@
+//! The SQL a poll sends and the decoding of its answers. Every number is cast on the
+//! server to a type the client decodes without a type lookup (`extract` and `sum` return
+//! numeric, which it cannot).
+
+use tokio_postgres::{Client, Row};
+
+use super::reading::{
+    Connections, DatabaseStats, PostgresReading, ReplicaStatus, ServerInfo, Sessions, used_pct,
+};
+
+/// Fewer block accesses than this between two polls say nothing about the cache.
+const MIN_BLOCKS_FOR_RATIO: i64 = 100;
+
+pub(super) const SERVER_SQL: &str = "/* mastop */ SELECT
+    current_setting('server_version') AS version,
+    current_setting('server_version_num')::int4 AS version_num,
+    current_database()::text AS database,
+    pg_is_in_recovery() AS in_recovery,
+    extract(epoch FROM clock_timestamp() - pg_postmaster_start_time())::float8 AS uptime_s,
+    extract(epoch FROM clock_timestamp())::float8 AS server_clock,
+    current_setting('max_connections')::int8 AS max_connections,
+    current_setting('superuser_reserved_connections')::int8
+        + coalesce(current_setting('reserved_connections', true)::int8, 0) AS reserved,
+    CASE WHEN pg_is_in_recovery() THEN
+        CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0::float8
+             ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END
+    END AS lag_s,
+    CASE WHEN pg_is_in_recovery() THEN
+        pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8
+    END AS replay_backlog_bytes,
+    CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused";
+
+// Rows of other roles that this role may not see have a NULL backend_type; those with a
+// database are sessions, so they still count as connections.
+pub(super) const SESSIONS_SQL: &str = "/* mastop */ SELECT
+    count(*) FILTER (WHERE backend_type = 'client backend'
+                        OR (backend_type IS NULL AND datid IS NOT NULL)) AS connections,
+    count(*) FILTER (WHERE backend_type IS NULL AND datid IS NOT NULL) AS hidden,
+    count(*) FILTER (WHERE mine AND state = 'active') AS active,
+    count(*) FILTER (WHERE mine AND state = 'idle') AS idle,
+    count(*) FILTER (WHERE mine AND state = 'idle in transaction') AS idle_in_transaction,
+    count(*) FILTER (WHERE mine AND state = 'idle in transaction (aborted)') AS idle_in_transaction_aborted,
+    count(*) FILTER (WHERE mine AND wait_event_type = 'Lock') AS waiting_on_lock,
+    max(extract(epoch FROM clock_timestamp() - xact_start)::float8) FILTER (WHERE mine) AS longest_xact_s,
+    max(extract(epoch FROM clock_timestamp() - state_change)::float8)
+        FILTER (WHERE mine AND state LIKE 'idle in transaction%') AS idle_in_xact_max_s
+FROM (SELECT *, backend_type = 'client backend' AND pid <> pg_backend_pid() AS mine
+      FROM pg_stat_activity) a";
+
+pub(super) const STATS_SQL: &str = "/* mastop */ SELECT
+    coalesce(sum(xact_commit), 0)::int8 AS xact_commit,
+    coalesce(sum(xact_rollback), 0)::int8 AS xact_rollback,
+    coalesce(sum(blks_hit), 0)::int8 AS blks_hit,
+    coalesce(sum(blks_read), 0)::int8 AS blks_read,
+    coalesce(sum(deadlocks), 0)::int8 AS deadlocks,
+    coalesce(sum(temp_files), 0)::int8 AS temp_files,
+    coalesce(sum(temp_bytes), 0)::int8 AS temp_bytes
+FROM pg_stat_database";
+
+pub(super) const SIZE_SQL: &str =
+    "/* mastop */ SELECT pg_database_size(current_database())::int8 AS size";
+
+/// Why a poll's reading could not be made.
+pub(super) enum Failure {
+    /// The driver or the server reported an error during `step`.
+    Driver {
+        step: &'static str,
+        error: tokio_postgres::Error,
+    },
+    /// The server answered, but not in the shape the query asks for.
+    Answer { step: &'static str, detail: String },
+}
+
+pub(super) async fn one_row(
+    client: &Client,
+    step: &'static str,
+    sql: &str,
+) -> Result<Row, Failure> {
+    let mut rows = client
+        .query_typed(sql, &[])
+        .await
+        .map_err(|error| Failure::Driver { step, error })?;
+    match rows.pop() {
+        Some(row) if rows.is_empty() => Ok(row),
+        _ => Err(Failure::Answer {
+            step,
+            detail: format!("{} rows instead of one", rows.len() + 1),
+        }),
+    }
+}
+
+pub(super) fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    step: &'static str,
+    name: &str,
+) -> Result<T, Failure> {
+    row.try_get(name).map_err(|e| Failure::Answer {
+        step,
+        detail: format!("column {name}: {e}"),
+    })
+}
+
+/// Counters from the previous poll, for rates and per-interval ratios.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Counters {
+    pub server_clock: f64,
+    pub xacts: i64,
+    pub blks_hit: i64,
+    pub blks_read: i64,
+    pub deadlocks: i64,
+}
+
+pub(super) fn build_reading(
+    server: &Row,
+    sessions: &Row,
+    stats: &Row,
+    size: Option<i64>,
+) -> Result<PostgresReading, Failure> {
+    const SERVER: &str = "read server settings";
+    const ACTIVITY: &str = "read pg_stat_activity";
+    const STATS: &str = "read pg_stat_database";
+    let in_recovery: bool = col(server, SERVER, "in_recovery")?;
+    let max_connections: i64 = col(server, SERVER, "max_connections")?;
+    let reserved: i64 = col(server, SERVER, "reserved")?;
+    let total: i64 = col(sessions, ACTIVITY, "connections")?;
+    let replica = if in_recovery {
+        Some(ReplicaStatus {
+            lag_s: col(server, SERVER, "lag_s")?,
+            replay_backlog_bytes: col(server, SERVER, "replay_backlog_bytes")?,
+            replay_paused: col(server, SERVER, "replay_paused")?,
+        })
+    } else {
+        None
+    };
+    let blks_hit: i64 = col(stats, STATS, "blks_hit")?;
+    let blks_read: i64 = col(stats, STATS, "blks_read")?;
+    Ok(PostgresReading {
+        server: ServerInfo {
+            version: col(server, SERVER, "version")?,
+            version_num: col(server, SERVER, "version_num")?,
+            database: col(server, SERVER, "database")?,
+            in_recovery,
+            uptime_s: col::<Option<f64>>(server, SERVER, "uptime_s")?.unwrap_or(0.0),
+        },
+        connections: Connections {
+            total,
+            max_connections,
+            reserved,
+            used_pct: used_pct(total, max_connections, reserved),
+        },
+        sessions: Sessions {
+            active: col(sessions, ACTIVITY, "active")?,
+            idle: col(sessions, ACTIVITY, "idle")?,
+            idle_in_transaction: col(sessions, ACTIVITY, "idle_in_transaction")?,
+            idle_in_transaction_aborted: col(sessions, ACTIVITY, "idle_in_transaction_aborted")?,
+            waiting_on_lock: col(sessions, ACTIVITY, "waiting_on_lock")?,
+            hidden: col(sessions, ACTIVITY, "hidden")?,
+            longest_xact_s: col(sessions, ACTIVITY, "longest_xact_s")?,
+            idle_in_xact_max_s: col(sessions, ACTIVITY, "idle_in_xact_max_s")?,
+        },
+        database: DatabaseStats {
+            size_bytes: size,
+            xact_commit: col(stats, STATS, "xact_commit")?,
+            xact_rollback: col(stats, STATS, "xact_rollback")?,
+            blks_hit,
+            blks_read,
+            deadlocks: col(stats, STATS, "deadlocks")?,
+            temp_files: col(stats, STATS, "temp_files")?,
+            temp_bytes: col(stats, STATS, "temp_bytes")?,
+            cache_hit_pct: hit_pct(blks_hit, blks_read, 1),
+            xact_per_sec: None,
+            deadlocks_since_last_poll: 0,
+        },
+        replica,
+    })
+}
+
+fn hit_pct(hit: i64, read: i64, min_accesses: i64) -> Option<f64> {
+    let accesses = hit.saturating_add(read);
+    (accesses >= min_accesses.max(1)).then(|| hit as f64 * 100.0 / accesses as f64)
+}
+
+/// Rates and per-interval ratios against the previous poll. A counter that went backwards
+/// means the statistics were reset: no rate this time.
+pub(super) fn apply_deltas(db: &mut DatabaseStats, previous: Option<&Counters>, now: &Counters) {
+    let Some(prev) = previous else { return };
+    let dt = now.server_clock - prev.server_clock;
+    let dx = now.xacts - prev.xacts;
+    if dt > 0.0 && dx >= 0 {
+        db.xact_per_sec = Some(dx as f64 / dt);
+    }
+    let (dh, dr) = (now.blks_hit - prev.blks_hit, now.blks_read - prev.blks_read);
+    if dh >= 0 && dr >= 0 && dh + dr >= MIN_BLOCKS_FOR_RATIO {
+        db.cache_hit_pct = hit_pct(dh, dr, MIN_BLOCKS_FOR_RATIO);
+    }
+    db.deadlocks_since_last_poll = (now.deadlocks - prev.deadlocks).max(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats() -> DatabaseStats {
+        DatabaseStats {
+            size_bytes: None,
+            xact_commit: 0,
+            xact_rollback: 0,
+            blks_hit: 0,
+            blks_read: 0,
+            deadlocks: 0,
+            temp_files: 0,
+            temp_bytes: 0,
+            cache_hit_pct: Some(99.0),
+            xact_per_sec: None,
+            deadlocks_since_last_poll: 0,
+        }
+    }
+
+    #[test]
+    fn deltas_give_rates_and_interval_hit_ratio() {
+        let prev = Counters {
+            server_clock: 100.0,
+            xacts: 1000,
+            blks_hit: 10_000,
+            blks_read: 100,
+            deadlocks: 1,
+        };
+        let now = Counters {
+            server_clock: 102.0,
+            xacts: 1100,
+            blks_hit: 10_900,
+            blks_read: 200,
+            deadlocks: 3,
+        };
+        let mut db = stats();
+        apply_deltas(&mut db, Some(&prev), &now);
+        assert_eq!(db.xact_per_sec, Some(50.0));
+        assert_eq!(db.cache_hit_pct, Some(90.0));
+        assert_eq!(db.deadlocks_since_last_poll, 2);
+    }
+
+    #[test]
+    fn a_stats_reset_or_a_quiet_interval_keeps_the_cumulative_ratio() {
+        let prev = Counters {
+            server_clock: 100.0,
+            xacts: 1000,
+            blks_hit: 10_000,
+            blks_read: 100,
+            deadlocks: 5,
+        };
+        let reset = Counters {
+            server_clock: 102.0,
+            xacts: 3,
+            blks_hit: 10,
+            blks_read: 1,
+            deadlocks: 0,
+        };
+        let mut db = stats();
+        apply_deltas(&mut db, Some(&prev), &reset);
+        assert_eq!(db.xact_per_sec, None);
+        assert_eq!(db.cache_hit_pct, Some(99.0));
+        assert_eq!(db.deadlocks_since_last_poll, 0);
+        let quiet = Counters {
+            blks_hit: 10_010,
+            ..prev
+        };
+        let mut db = stats();
+        apply_deltas(&mut db, Some(&prev), &quiet);
+        assert_eq!(db.cache_hit_pct, Some(99.0));
+    }
+}

@@ -1,0 +1,507 @@
+//! Application state and the one place it changes: `App::handle_key` and the data hooks.
+//! Views read `&App`; nothing here draws or does I/O.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::action::{Action, Mode};
+use super::keymap::Keymap;
+use super::table::{Sort, TableView};
+use super::theme::Theme;
+use super::views;
+use crate::model::detail::TableData;
+use crate::model::{ComponentId, Detail, Fleet, Level};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum View {
+    Overview,
+    /// Every component of one kind, with its figures as columns.
+    Kind(&'static str),
+    Detail(ComponentId),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PromptKind {
+    Palette,
+    Filter,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub text: String,
+    /// What the filter was before the prompt opened, restored on cancel.
+    previous: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flash {
+    pub text: String,
+    pub level: Level,
+    pub until: SystemTime,
+}
+
+/// What the event loop must do after a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    None,
+    Quit,
+    Suspend,
+    /// Clear and repaint everything (after a theme change or on request).
+    FullRedraw,
+}
+
+/// Rows of a list view and the component each row stands for.
+#[derive(Debug, Default, Clone)]
+pub struct ListData {
+    pub table: TableData,
+    pub ids: Vec<ComponentId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DetailState {
+    pub id: ComponentId,
+    pub detail: Detail,
+    /// Selection in the detail's first table.
+    pub table: TableView,
+}
+
+/// Shown on screen when running the simulated fleet.
+#[derive(Debug, Clone)]
+pub struct DemoInfo {
+    pub timeline: Vec<(Duration, String)>,
+    pub started: SystemTime,
+    pub offset: Duration,
+}
+
+pub struct App {
+    pub fleet: Fleet,
+    pub view: View,
+    back: Vec<View>,
+    pub help_scroll: Option<u16>,
+    pub prompt: Option<Prompt>,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    /// Where `:theme NAME` finds user themes.
+    pub themes_dir: Option<PathBuf>,
+    pub no_color: bool,
+    pub demo: Option<DemoInfo>,
+    pub now: SystemTime,
+    pub flash: Option<Flash>,
+    pub overview: ListData,
+    pub overview_table: TableView,
+    pub kinds: HashMap<&'static str, (ListData, TableView)>,
+    pub detail: Option<DetailState>,
+    /// A hint for an empty fleet, set by whoever built the app.
+    pub empty_hint: String,
+}
+
+pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
+    ("overview", "every component and its health"),
+    ("help", "keys and commands"),
+    ("theme", "switch theme: :theme light"),
+    ("quit", "leave mastop (also :q)"),
+];
+
+impl App {
+    pub fn new(fleet: Fleet, keymap: Keymap, theme: Theme, now: SystemTime) -> Self {
+        let mut app = App {
+            fleet,
+            view: View::Overview,
+            back: Vec::new(),
+            help_scroll: None,
+            prompt: None,
+            keymap,
+            theme,
+            themes_dir: None,
+            no_color: false,
+            demo: None,
+            now,
+            flash: None,
+            overview: ListData::default(),
+            overview_table: TableView::with_sort(Some(Sort { column: 0, descending: true })),
+            kinds: HashMap::new(),
+            detail: None,
+            empty_hint: "no components configured: add [[postgres]] or [[redis]] to the config, or try `mastop demo`"
+                .into(),
+        };
+        app.rebuild();
+        app
+    }
+
+    /// The views reachable by number keys and tab: overview first, then one per kind.
+    pub fn tabs(&self) -> Vec<View> {
+        std::iter::once(View::Overview).chain(self.fleet.kinds().into_iter().map(View::Kind)).collect()
+    }
+
+    /// Call after the fleet or the clock changed: rebuilds the rows views draw from.
+    pub fn rebuild(&mut self) {
+        self.overview = views::overview::list(&self.fleet, self.now);
+        self.overview_table.refresh(&self.overview.table);
+        for kind in self.fleet.kinds() {
+            let data = views::kind::list(&self.fleet, kind, self.now);
+            let entry = self.kinds.entry(kind).or_insert_with(|| (ListData::default(), TableView::default()));
+            entry.1.refresh(&data.table);
+            entry.0 = data;
+        }
+        if let View::Detail(id) = &self.view {
+            let detail = self.fleet.get(id).and_then(|c| c.reading.as_ref()).map(|r| r.detail()).unwrap_or_default();
+            let state = self.detail.get_or_insert_with(|| DetailState {
+                id: id.clone(),
+                detail: Detail::default(),
+                table: TableView::default(),
+            });
+            if let Some(first) = views::detail::first_table(&detail) {
+                state.table.refresh(first);
+            }
+            state.detail = detail;
+        }
+    }
+
+    /// Advances the clock: re-judges staleness and expires the flash message.
+    pub fn tick(&mut self, now: SystemTime) {
+        self.now = now;
+        self.fleet.refresh_staleness(now);
+        if self.flash.as_ref().is_some_and(|f| f.until <= now) {
+            self.flash = None;
+        }
+        self.rebuild();
+    }
+
+    pub fn flash(&mut self, text: impl Into<String>, level: Level) {
+        self.flash = Some(Flash { text: text.into(), level, until: self.now + Duration::from_secs(6) });
+    }
+
+    fn mode(&self) -> Mode {
+        if self.prompt.is_some() {
+            Mode::Prompt
+        } else if self.help_scroll.is_some() {
+            Mode::Help
+        } else {
+            Mode::List
+        }
+    }
+
+    pub fn handle_key(&mut self, key: KeyEvent) -> Effect {
+        let mode = self.mode();
+        let action = self.keymap.action(mode, &key);
+        if mode == Mode::Prompt {
+            return self.prompt_key(action, key);
+        }
+        match action {
+            Some(action) => self.apply(action),
+            None => Effect::None,
+        }
+    }
+
+    /// Carries out one action outside the prompt.
+    pub fn apply(&mut self, action: Action) -> Effect {
+        if self.help_scroll.is_some() {
+            match action {
+                Action::Back | Action::Help | Action::Cancel => self.help_scroll = None,
+                Action::Down => self.scroll_help(1),
+                Action::Up => self.scroll_help(-1),
+                Action::PageDown | Action::HalfPageDown => self.scroll_help(10),
+                Action::PageUp | Action::HalfPageUp => self.scroll_help(-10),
+                Action::Top => self.help_scroll = Some(0),
+                Action::Quit => return Effect::Quit,
+                Action::Suspend => return Effect::Suspend,
+                Action::Redraw => return Effect::FullRedraw,
+                _ => {}
+            }
+            return Effect::None;
+        }
+        match action {
+            Action::Quit => return Effect::Quit,
+            Action::Suspend => return Effect::Suspend,
+            Action::Redraw => return Effect::FullRedraw,
+            Action::Help => self.help_scroll = Some(0),
+            Action::Palette => self.open_prompt(PromptKind::Palette),
+            Action::Filter => self.open_prompt(PromptKind::Filter),
+            Action::Back | Action::Cancel => self.go_back(),
+            Action::NextView | Action::PrevView => {
+                let tabs = self.tabs();
+                let current = tabs.iter().position(|t| *t == self.tab_of_view()).unwrap_or(0);
+                let next = if action == Action::NextView {
+                    (current + 1) % tabs.len()
+                } else {
+                    (current + tabs.len() - 1) % tabs.len()
+                };
+                self.switch_to(tabs[next].clone());
+            }
+            Action::View1
+            | Action::View2
+            | Action::View3
+            | Action::View4
+            | Action::View5
+            | Action::View6
+            | Action::View7
+            | Action::View8
+            | Action::View9 => {
+                let n = view_number(action);
+                match self.tabs().get(n) {
+                    Some(view) => self.switch_to(view.clone()),
+                    None => self.flash(format!("there is no view {}", n + 1), Level::Unknown),
+                }
+            }
+            Action::Up => self.with_table(|t, _| t.move_by(-1)),
+            Action::Down => self.with_table(|t, _| t.move_by(1)),
+            Action::PageUp => self.with_table(|t, _| t.move_by(-20)),
+            Action::PageDown => self.with_table(|t, _| t.move_by(20)),
+            Action::HalfPageUp => self.with_table(|t, _| t.move_by(-10)),
+            Action::HalfPageDown => self.with_table(|t, _| t.move_by(10)),
+            Action::Top => self.with_table(|t, _| t.to_top()),
+            Action::Bottom => self.with_table(|t, _| t.to_bottom()),
+            Action::SortNext => self.with_table(|t, d| {
+                t.cycle_sort(d.columns.len());
+                t.refresh(d);
+            }),
+            Action::SortReverse => self.with_table(|t, d| {
+                t.reverse_sort();
+                t.refresh(d);
+            }),
+            Action::Select => self.select(),
+            Action::Confirm | Action::Complete => {}
+        }
+        Effect::None
+    }
+
+    fn scroll_help(&mut self, delta: i32) {
+        let current = i32::from(self.help_scroll.unwrap_or(0));
+        self.help_scroll = Some(u16::try_from((current + delta).max(0)).unwrap_or(u16::MAX));
+    }
+
+    /// The tab a view belongs to (a detail view belongs to its kind).
+    fn tab_of_view(&self) -> View {
+        match &self.view {
+            View::Detail(id) => self.fleet.get(id).map_or(View::Overview, |c| View::Kind(c.meta.kind)),
+            other => other.clone(),
+        }
+    }
+
+    fn switch_to(&mut self, view: View) {
+        if view != self.view {
+            let previous = std::mem::replace(&mut self.view, view);
+            self.back.push(previous);
+            self.back.truncate(32);
+            self.detail = None;
+            self.rebuild();
+        }
+    }
+
+    fn go_back(&mut self) {
+        if let Some(filter) = self.current_filter_mut().filter(|f| !f.is_empty()) {
+            filter.clear();
+            self.rebuild();
+            return;
+        }
+        if let Some(view) = self.back.pop() {
+            self.view = view;
+            self.detail = None;
+            self.rebuild();
+        } else if self.view != View::Overview {
+            self.view = View::Overview;
+            self.rebuild();
+        }
+    }
+
+    fn select(&mut self) {
+        let id = match &self.view {
+            View::Overview => self.overview_table.selected_row().and_then(|i| self.overview.ids.get(i)).cloned(),
+            View::Kind(kind) => self
+                .kinds
+                .get(kind)
+                .and_then(|(data, t)| t.selected_row().and_then(|i| data.ids.get(i)))
+                .cloned(),
+            View::Detail(_) => None,
+        };
+        if let Some(id) = id {
+            self.switch_to(View::Detail(id));
+        }
+    }
+
+    /// Runs `f` on the table of the current view with its data.
+    fn with_table(&mut self, f: impl FnOnce(&mut TableView, &TableData)) {
+        match &self.view {
+            View::Overview => f(&mut self.overview_table, &self.overview.table),
+            View::Kind(kind) => {
+                if let Some((data, table)) = self.kinds.get_mut(kind) {
+                    f(table, &data.table);
+                }
+            }
+            View::Detail(_) => {
+                if let Some(state) = &mut self.detail
+                    && let Some(data) = views::detail::first_table(&state.detail)
+                {
+                    f(&mut state.table, data);
+                }
+            }
+        }
+    }
+
+    fn current_filter_mut(&mut self) -> Option<&mut String> {
+        match &self.view {
+            View::Overview => Some(&mut self.overview_table.filter),
+            View::Kind(kind) => self.kinds.get_mut(kind).map(|(_, t)| &mut t.filter),
+            View::Detail(_) => self.detail.as_mut().map(|d| &mut d.table.filter),
+        }
+    }
+
+    pub fn current_filter(&self) -> &str {
+        match &self.view {
+            View::Overview => &self.overview_table.filter,
+            View::Kind(kind) => self.kinds.get(kind).map_or("", |(_, t)| t.filter.as_str()),
+            View::Detail(_) => self.detail.as_ref().map_or("", |d| d.table.filter.as_str()),
+        }
+    }
+
+    fn open_prompt(&mut self, kind: PromptKind) {
+        let previous = self.current_filter().to_string();
+        let text = if kind == PromptKind::Filter { previous.clone() } else { String::new() };
+        self.prompt = Some(Prompt { kind, text, previous });
+    }
+
+    fn prompt_key(&mut self, action: Option<Action>, key: KeyEvent) -> Effect {
+        let Some(prompt) = self.prompt.as_mut() else {
+            return Effect::None;
+        };
+        let kind = prompt.kind;
+        match action {
+            Some(Action::Cancel) => {
+                let previous = prompt.previous.clone();
+                self.prompt = None;
+                if kind == PromptKind::Filter {
+                    self.set_filter(previous);
+                }
+            }
+            Some(Action::Confirm) => {
+                let text = prompt.text.trim().to_string();
+                self.prompt = None;
+                if kind == PromptKind::Palette {
+                    return self.run_command(&text);
+                }
+            }
+            Some(Action::Complete) => {
+                let typed = prompt.text.clone();
+                if kind == PromptKind::Palette
+                    && let Some(done) = self.completions(&typed).into_iter().next()
+                    && let Some(prompt) = self.prompt.as_mut()
+                {
+                    prompt.text = done;
+                }
+            }
+            _ => {
+                if !edit_line(&mut prompt.text, key) {
+                    return Effect::None;
+                }
+                if kind == PromptKind::Filter {
+                    let text = prompt.text.clone();
+                    self.set_filter(text);
+                }
+            }
+        }
+        Effect::None
+    }
+
+    fn set_filter(&mut self, text: String) {
+        if let Some(filter) = self.current_filter_mut() {
+            *filter = text;
+        }
+        self.rebuild();
+    }
+
+    /// Commands (and kinds) starting with what was typed, for completion and the hint line.
+    pub fn completions(&self, typed: &str) -> Vec<String> {
+        let typed = typed.trim();
+        PALETTE_COMMANDS
+            .iter()
+            .map(|(c, _)| (*c).to_string())
+            .chain(self.fleet.kinds().into_iter().map(str::to_string))
+            .filter(|c| c.starts_with(typed))
+            .collect()
+    }
+
+    fn run_command(&mut self, line: &str) -> Effect {
+        let mut words = line.split_whitespace();
+        let Some(command) = words.next() else {
+            return Effect::None;
+        };
+        match command {
+            "q" | "q!" | "quit" => return Effect::Quit,
+            "help" | "h" | "?" => self.help_scroll = Some(0),
+            "overview" | "o" | "home" => self.switch_to(View::Overview),
+            "theme" => {
+                let Some(name) = words.next() else {
+                    self.flash(format!("usage: :theme NAME ({})", Theme::names_builtin().join(", ")), Level::Unknown);
+                    return Effect::None;
+                };
+                match Theme::load(name, self.themes_dir.as_deref()) {
+                    Ok(theme) => {
+                        self.theme = if self.no_color { theme.without_color() } else { theme };
+                        self.flash(format!("theme {name}"), Level::Ok);
+                        return Effect::FullRedraw;
+                    }
+                    Err(e) => self.flash(e.to_string().replace('\n', " "), Level::Warn),
+                }
+            }
+            other => {
+                let kind = match other {
+                    "pg" | "db" => "postgres",
+                    "es" => "elasticsearch",
+                    "edges" | "cdn" => "edge",
+                    "hosts" => "host",
+                    k => k,
+                };
+                match self.fleet.kinds().into_iter().find(|k| *k == kind) {
+                    Some(kind) => self.switch_to(View::Kind(kind)),
+                    None => self.flash(
+                        format!("unknown command `{}`: try :help", crate::sanitize::sanitize(other)),
+                        Level::Warn,
+                    ),
+                }
+            }
+        }
+        Effect::None
+    }
+}
+
+fn view_number(action: Action) -> usize {
+    match action {
+        Action::View2 => 1,
+        Action::View3 => 2,
+        Action::View4 => 3,
+        Action::View5 => 4,
+        Action::View6 => 5,
+        Action::View7 => 6,
+        Action::View8 => 7,
+        Action::View9 => 8,
+        _ => 0,
+    }
+}
+
+/// Line editing for prompts: typing, backspace, ctrl-u to clear, ctrl-w to drop a word.
+/// Returns whether the text changed.
+fn edit_line(text: &mut String, key: KeyEvent) -> bool {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Char('u') if ctrl => {
+            text.clear();
+            true
+        }
+        KeyCode::Char('w') if ctrl => {
+            let trimmed = text.trim_end().len();
+            let cut = text[..trimmed].rfind(' ').map_or(0, |i| i + 1);
+            text.truncate(cut);
+            true
+        }
+        KeyCode::Char(c) if !ctrl && !c.is_control() && text.chars().count() < 200 => {
+            text.push(c);
+            true
+        }
+        KeyCode::Backspace => text.pop().is_some(),
+        _ => false,
+    }
+}

@@ -1,0 +1,38 @@
+//! Entering and leaving the terminal's raw, full-screen mode, and suspending to the shell.
+//! Restoring is idempotent so every exit path (quit, error, panic, signal) may call it.
+
+use std::io::{self, Write};
+
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use crossterm::{cursor, execute};
+use ratatui::DefaultTerminal;
+
+/// Raw mode, alternate screen, and a panic hook that restores the terminal before the
+/// panic message is printed (so it is readable and the shell is usable).
+pub fn enter() -> io::Result<DefaultTerminal> {
+    ratatui::try_init()
+}
+
+pub fn leave() {
+    ratatui::restore();
+}
+
+/// ctrl-z: give the terminal back, stop the process as the shell expects, and take the
+/// terminal again when `fg` resumes it.
+pub fn suspend(terminal: &mut DefaultTerminal) -> io::Result<()> {
+    leave();
+    nix::sys::signal::raise(nix::sys::signal::Signal::SIGTSTP).map_err(io::Error::other)?;
+    // Execution continues here after SIGCONT.
+    enable_raw_mode()?;
+    let mut out = io::stdout();
+    execute!(out, EnterAlternateScreen, cursor::Hide)?;
+    out.flush()?;
+    terminal.clear()
+}
+
+/// Leaves the alternate screen without touching raw mode, for error paths that have no
+/// terminal handle.
+pub fn emergency_restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
+}

@@ -1,0 +1,148 @@
+//! One component: its health and why, its source status, then the sections its reading
+//! describes (key/value groups side by side, tables below; the first table is selectable).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::age_text;
+use crate::model::detail::{SectionBody, TableData};
+use crate::model::{ComponentId, Detail, SourceState};
+use crate::tui::app::App;
+use crate::tui::table::TableView;
+use crate::tui::theme::Token;
+use crate::tui::widgets::data_table::{self, TableFrame};
+use crate::tui::widgets::{level_span, safe};
+
+pub fn first_table(detail: &Detail) -> Option<&TableData> {
+    detail.sections.iter().find_map(|s| match &s.body {
+        SectionBody::Table(t) => Some(t),
+        SectionBody::Pairs(_) => None,
+    })
+}
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, id: &ComponentId) {
+    let theme = &app.theme;
+    let Some(component) = app.fleet.get(id) else {
+        frame.render_widget(Line::from(format!("{id} is no longer configured")), area);
+        return;
+    };
+    let reasons = component.health.reasons.len().min(4) as u16;
+    let [summary_area, rest] = Layout::vertical([Constraint::Length(3 + reasons), Constraint::Min(3)]).areas(area);
+
+    let state = component.status.effective_state(app.now);
+    let mut status = vec![
+        Span::styled("source ", theme.style(Token::Muted)),
+        Span::styled(state.word(), theme.style(if state == SourceState::Ok { Token::Ok } else { Token::Warn })),
+        Span::styled(format!(" · data age {}", age_text(component.status.age(app.now))), theme.style(Token::Muted)),
+    ];
+    if !component.status.cadence.is_zero() {
+        status.push(Span::styled(
+            format!(" · every {}", humantime::format_duration(component.status.cadence)),
+            theme.style(Token::Muted),
+        ));
+    }
+    if let Some(error) = &component.status.error {
+        status.push(Span::styled(" · ", theme.style(Token::Muted)));
+        status.push(safe(error, theme.style(Token::Warn)));
+    }
+    let mut lines = vec![Line::from(status)];
+    for reason in component.health.reasons.iter().take(4) {
+        lines.push(Line::from(vec![Span::raw("  • "), safe(reason, theme.style(Token::Text))]));
+    }
+    let title = Line::from(vec![
+        Span::styled(format!(" {id} "), theme.style(Token::Title)),
+        level_span(component.health.level, theme),
+        Span::styled(format!("  {} · {} ", component.meta.kind, component.meta.region), theme.style(Token::Muted)),
+    ]);
+    let block = Block::default().borders(Borders::ALL).border_style(theme.style(Token::Border)).title(title);
+    frame.render_widget(Paragraph::new(lines).block(block), summary_area);
+
+    let Some(state) = app.detail.as_ref().filter(|d| d.id == *id) else {
+        return;
+    };
+    draw_sections(frame, rest, app, &state.detail, &state.table);
+}
+
+fn draw_sections(frame: &mut Frame<'_>, area: Rect, app: &App, detail: &Detail, first: &TableView) {
+    let theme = &app.theme;
+    let pairs: Vec<_> = detail
+        .sections
+        .iter()
+        .filter_map(|s| match &s.body {
+            SectionBody::Pairs(p) => Some((s.title.as_str(), p)),
+            SectionBody::Table(_) => None,
+        })
+        .collect();
+    let tables: Vec<_> = detail
+        .sections
+        .iter()
+        .filter_map(|s| match &s.body {
+            SectionBody::Table(t) => Some((s.title.as_str(), t)),
+            SectionBody::Pairs(_) => None,
+        })
+        .collect();
+    if pairs.is_empty() && tables.is_empty() {
+        frame.render_widget(Line::from(Span::styled(" no data yet", theme.style(Token::Muted))), area);
+        return;
+    }
+    let pair_height = pairs.iter().map(|(_, p)| p.len()).max().unwrap_or(0) as u16 + 2;
+    let constraints: Vec<Constraint> = if tables.is_empty() {
+        vec![Constraint::Min(0)]
+    } else if pairs.is_empty() {
+        vec![Constraint::Length(0), Constraint::Min(3)]
+    } else {
+        vec![Constraint::Length(pair_height.min(area.height / 3).max(4)), Constraint::Min(3)]
+    };
+    let parts = Layout::vertical(constraints).split(area);
+    if !pairs.is_empty() {
+        let columns = Layout::horizontal(vec![Constraint::Fill(1); pairs.len()]).split(parts[0]);
+        for ((title, items), column) in pairs.iter().zip(columns.iter()) {
+            let key_width = items.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+            let lines: Vec<Line<'_>> = items
+                .iter()
+                .map(|(k, v)| {
+                    Line::from(vec![
+                        Span::styled(format!("{k:>key_width$} "), theme.style(Token::Muted)),
+                        safe(v, theme.style(Token::Text)),
+                    ])
+                })
+                .collect();
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.style(Token::Border))
+                .title(Span::styled(format!(" {title} "), theme.style(Token::Title)));
+            frame.render_widget(Paragraph::new(lines).block(block), *column);
+        }
+    }
+    if let Some(table_area) = parts.get(1) {
+        // The first table is the one the keys act on; give it the most room.
+        let weights: Vec<Constraint> =
+            (0..tables.len()).map(|i| Constraint::Fill(if i == 0 { 2 } else { 1 })).collect();
+        let areas = Layout::vertical(weights).split(*table_area);
+        for (i, ((title, data), area)) in tables.iter().zip(areas.iter()).enumerate() {
+            let fallback;
+            let view = if i == 0 {
+                first
+            } else {
+                fallback = unsorted(data);
+                &fallback
+            };
+            let frame_spec = TableFrame {
+                title: (*title).to_string(),
+                data,
+                view,
+                focused: i == 0 && app.help_scroll.is_none(),
+                empty: "nothing here",
+            };
+            data_table::render(frame, *area, &frame_spec, theme);
+        }
+    }
+}
+
+fn unsorted(data: &TableData) -> TableView {
+    let mut view = TableView::default();
+    view.refresh(data);
+    view
+}

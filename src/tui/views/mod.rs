@@ -1,0 +1,50 @@
+//! Drawing. `draw` lays out the frame and hands each region to its view; every function
+//! here takes `&App` and draws, nothing more.
+
+pub mod detail;
+pub mod header;
+pub mod help;
+pub mod kind;
+pub mod overview;
+pub mod status_bar;
+pub mod too_small;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout};
+
+use super::app::{App, View};
+
+/// Below this the layout cannot show a useful table.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 15;
+
+pub fn draw(frame: &mut Frame<'_>, app: &App) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small::draw(frame, area, &app.theme);
+        return;
+    }
+    let [header_area, tabs_area, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(5),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header::draw(frame, header_area, app);
+    header::draw_tabs(frame, tabs_area, app);
+    match &app.view {
+        View::Overview => overview::draw(frame, body, app),
+        View::Kind(kind) => kind::draw(frame, body, app, kind),
+        View::Detail(id) => detail::draw(frame, body, app, id),
+    }
+    status_bar::draw(frame, status, app);
+    if let Some(scroll) = app.help_scroll {
+        help::draw(frame, body, app, scroll);
+    }
+}
+
+/// Age of data as the operator reads it: `3s`, `5m 02s`, or `—` when there is none.
+pub fn age_text(age: Option<std::time::Duration>) -> String {
+    age.map_or_else(|| "—".to_string(), |a| crate::model::figure::format_duration_secs(a.as_secs() as f64))
+}

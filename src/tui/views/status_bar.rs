@@ -1,0 +1,62 @@
+//! The bottom line: the prompt when one is open, else a message, else key hints built
+//! from the active keymap (so remapped keys show their new keys).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use crate::tui::action::{Action, Mode};
+use crate::tui::app::{App, PromptKind};
+use crate::tui::theme::Token;
+use crate::tui::widgets::{level_token, safe};
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let theme = &app.theme;
+    if let Some(prompt) = &app.prompt {
+        let sigil = match prompt.kind {
+            PromptKind::Palette => ":",
+            PromptKind::Filter => "/",
+        };
+        let mut spans = vec![
+            Span::styled(sigil, theme.style(Token::Accent)),
+            safe(&prompt.text, theme.style(Token::Text)),
+            Span::styled("█", theme.style(Token::Accent)),
+        ];
+        if prompt.kind == PromptKind::Palette {
+            let options = app.completions(&prompt.text);
+            if !options.is_empty() {
+                spans.push(Span::styled(format!("   {}", options.join("  ")), theme.style(Token::Muted)));
+            }
+        }
+        frame.render_widget(Line::from(spans), area);
+        // Put the real cursor after the text for screen readers and terminals that track it.
+        let x = area.x + 1 + prompt.text.chars().count() as u16;
+        frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
+        return;
+    }
+    if let Some(flash) = &app.flash {
+        frame.render_widget(Line::from(safe(&flash.text, theme.style(level_token(flash.level)))), area);
+        return;
+    }
+    let mode = if app.help_scroll.is_some() { Mode::Help } else { Mode::List };
+    let hints: &[(Action, &str)] = if app.help_scroll.is_some() {
+        &[(Action::Back, "close"), (Action::Down, "scroll"), (Action::Quit, "quit")]
+    } else {
+        &[
+            (Action::Help, "help"),
+            (Action::Palette, "command"),
+            (Action::Filter, "filter"),
+            (Action::Select, "open"),
+            (Action::SortNext, "sort"),
+            (Action::Back, "back"),
+            (Action::Quit, "quit"),
+        ]
+    };
+    let mut spans = vec![Span::raw(" ")];
+    for (action, label) in hints {
+        let Some(key) = app.keymap.key_for(mode, *action) else { continue };
+        spans.push(Span::styled(key, theme.style(Token::KeyHint)));
+        spans.push(Span::styled(format!(" {label}  "), theme.style(Token::Muted)));
+    }
+    frame.render_widget(Line::from(spans).style(theme.style(Token::StatusBar)), area);
+}

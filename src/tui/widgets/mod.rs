@@ -1,0 +1,33 @@
+//! Drawing helpers shared by views. All backend text passes through `safe` here.
+
+pub mod data_table;
+
+use std::borrow::Cow;
+
+use ratatui::style::Style;
+use ratatui::text::Span;
+
+use super::theme::{Theme, Token};
+use crate::model::Level;
+
+/// A span of backend-originated text, sanitised for the terminal.
+pub fn safe<'a>(text: &'a str, style: Style) -> Span<'a> {
+    match crate::sanitize::sanitize(text) {
+        Cow::Borrowed(t) => Span::styled(t, style),
+        Cow::Owned(t) => Span::styled(t, style),
+    }
+}
+
+pub fn level_token(level: Level) -> Token {
+    match level {
+        Level::Ok => Token::Ok,
+        Level::Warn => Token::Warn,
+        Level::Crit => Token::Crit,
+        Level::Unknown => Token::Unknown,
+    }
+}
+
+/// `✖ CRIT`: symbol and word, so health never rests on colour alone.
+pub fn level_span(level: Level, theme: &Theme) -> Span<'static> {
+    Span::styled(format!("{} {}", level.symbol(), level.word()), theme.style(level_token(level)))
+}

@@ -1,0 +1,29 @@
+//! Throwaway real servers for integration tests: PostgreSQL and Redis from the Debian
+//! binaries, each on a free port in its own temp dir, stopped and removed on drop (also
+//! when the test panics), plus a black-hole TCP listener for hanging backends.
+//!
+//! ```ignore
+//! let pg = support::Postgres::start();
+//! pg.psql("CREATE ROLE mon LOGIN");
+//! let redis = support::Redis::start();
+//! redis.cli(&["SET", "k", "v"]);
+//! ```
+//!
+//! Tests never touch the machine's own Postgres or Redis: every server here listens only on
+//! a port picked at start, and readiness is confirmed against *our* process (its data
+//! directory or pid), so a port race can never make a test talk to someone else's server.
+
+// Each test binary compiles this module and uses a different part of it.
+#![allow(dead_code, unused_imports)]
+
+mod blackhole;
+mod postgres;
+mod process;
+mod proxy;
+mod redis;
+
+pub use blackhole::BlackHole;
+pub use postgres::{Postgres, find_pg_bin_dir};
+pub use process::{free_port, port_is_closed, process_alive};
+pub use proxy::Proxy;
+pub use redis::{Redis, find_redis_bin};

@@ -1,0 +1,261 @@
+//! Every view drawn at 120x40 and 80x24 (and the too-small screen), from the demo fleet at
+//! fixed times, compared against reviewed snapshots.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use mastop::model::{ComponentId, ComponentMeta, Fleet, SourceState, SourceStatus};
+use mastop::tui::action::Action;
+use mastop::tui::app::{App, DemoInfo};
+use mastop::tui::keymap::Keymap;
+use mastop::tui::theme::Theme;
+use mastop::tui::views;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+/// A fixed wall clock so ages and the header clock are stable.
+fn epoch() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000)
+}
+
+/// The demo fleet as it looks `t` into the script, with 16 samples of history behind it.
+fn demo_fleet(t: Duration) -> Fleet {
+    let now = epoch();
+    let first = mastop::demo::readings_at(t);
+    let metas: Vec<(ComponentMeta, SourceStatus)> = first
+        .iter()
+        .map(|(m, _)| (m.clone(), SourceStatus::pending(Duration::from_secs(2))))
+        .collect();
+    let mut fleet = Fleet::new(metas, Default::default());
+    for k in (0..16u64).rev() {
+        let at = t.saturating_sub(Duration::from_secs(k * 2));
+        let seen = now - Duration::from_secs(k * 2 + 1);
+        for (meta, reading) in mastop::demo::readings_at(at) {
+            let status = SourceStatus {
+                state: SourceState::Ok,
+                last_ok: Some(seen),
+                last_attempt: Some(seen),
+                ..SourceStatus::pending(Duration::from_secs(2))
+            };
+            fleet.apply(&meta.id, status, Some(reading));
+        }
+    }
+    fleet.refresh_staleness(now);
+    fleet
+}
+
+fn app_with(fleet: Fleet, t: Duration) -> App {
+    let keymap = Keymap::builtin("default").expect("default keymap");
+    let theme = Theme::builtin("dark").expect("dark theme");
+    let mut app = App::new(fleet, keymap, theme, epoch());
+    app.demo = Some(DemoInfo {
+        timeline: mastop::demo::timeline()
+            .into_iter()
+            .map(|(t, s)| (t, s.to_string()))
+            .collect(),
+        started: epoch() - t,
+        offset: Duration::ZERO,
+    });
+    app.rebuild();
+    app
+}
+
+fn demo_app(t: Duration) -> App {
+    app_with(demo_fleet(t), t)
+}
+
+fn render(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    terminal.draw(|f| views::draw(f, app)).expect("draw");
+    terminal.backend().to_string()
+}
+
+fn press(app: &mut App, code: crossterm::event::KeyCode) {
+    app.handle_key(crossterm::event::KeyEvent::from(code));
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.handle_key(crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Char(c),
+        ));
+    }
+}
+
+const SIZES: [(u16, u16); 2] = [(120, 40), (80, 24)];
+/// Far enough into the script that every incident is visible.
+const MID_INCIDENT: Duration = Duration::from_secs(240);
+
+#[test]
+fn overview() {
+    for (w, h) in SIZES {
+        let app = demo_app(MID_INCIDENT);
+        insta::assert_snapshot!(format!("overview_{w}x{h}"), render(&app, w, h));
+    }
+}
+
+#[test]
+fn overview_at_start_of_demo() {
+    let app = demo_app(Duration::ZERO);
+    insta::assert_snapshot!("overview_start_120x40", render(&app, 120, 40));
+}
+
+#[test]
+fn every_kind_view() {
+    let app = demo_app(MID_INCIDENT);
+    let kinds = app.fleet.kinds();
+    assert!(
+        kinds.len() >= 6,
+        "demo fleet should have every kind, has {kinds:?}"
+    );
+    for (i, kind) in kinds.iter().enumerate() {
+        for (w, h) in SIZES {
+            let mut app = demo_app(MID_INCIDENT);
+            let view = [
+                Action::View2,
+                Action::View3,
+                Action::View4,
+                Action::View5,
+                Action::View6,
+                Action::View7,
+            ][i];
+            app.apply(view);
+            let screen = render(&app, w, h);
+            assert!(screen.contains(kind), "view {i} should show {kind}");
+            insta::assert_snapshot!(format!("kind_{kind}_{w}x{h}"), screen);
+        }
+    }
+}
+
+#[test]
+fn detail_of_each_kind() {
+    let app = demo_app(MID_INCIDENT);
+    let mut firsts: Vec<ComponentId> = Vec::new();
+    for kind in app.fleet.kinds() {
+        if let Some(c) = app.fleet.components().iter().find(|c| c.meta.kind == kind) {
+            firsts.push(c.meta.id.clone());
+        }
+    }
+    for id in firsts {
+        for (w, h) in SIZES {
+            let mut app = demo_app(MID_INCIDENT);
+            app.apply(Action::Palette);
+            type_text(&mut app, id.as_str().split('/').next().unwrap_or_default());
+            press(&mut app, crossterm::event::KeyCode::Enter);
+            let screen_kind = render(&app, w, h);
+            assert!(!screen_kind.contains("unknown command"), "{screen_kind}");
+            app.apply(Action::Top);
+            app.apply(Action::Select);
+            let screen = render(&app, w, h);
+            assert!(
+                screen.contains(id.as_str()),
+                "detail of {id} should name it:\n{screen}"
+            );
+            insta::assert_snapshot!(
+                format!("detail_{}_{w}x{h}", id.as_str().replace('/', "_")),
+                screen
+            );
+        }
+    }
+}
+
+#[test]
+fn help_overlay_lists_the_active_keymap() {
+    for (w, h) in SIZES {
+        let mut app = demo_app(MID_INCIDENT);
+        app.apply(Action::Help);
+        let screen = render(&app, w, h);
+        assert!(screen.contains("Help"));
+        assert!(screen.contains("quit mastop"));
+        insta::assert_snapshot!(format!("help_{w}x{h}"), screen);
+    }
+}
+
+#[test]
+fn palette_shows_completions() {
+    let mut app = demo_app(MID_INCIDENT);
+    app.apply(Action::Palette);
+    type_text(&mut app, "e");
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains(":e█"), "{screen}");
+    assert!(
+        screen.contains("edge") && screen.contains("elasticsearch"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("palette_120x40", screen);
+}
+
+#[test]
+fn filter_narrows_the_overview() {
+    let mut app = demo_app(MID_INCIDENT);
+    app.apply(Action::Filter);
+    type_text(&mut app, "edge");
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("/edge"), "{screen}");
+    assert!(
+        !screen.contains("postgres/primary"),
+        "filtered rows must disappear:\n{screen}"
+    );
+    insta::assert_snapshot!("filter_120x40", screen);
+    press(&mut app, crossterm::event::KeyCode::Esc);
+    assert!(
+        render(&app, 120, 40).contains("postgres/primary"),
+        "cancel restores the rows"
+    );
+}
+
+#[test]
+fn too_small_terminal_asks_to_enlarge() {
+    let app = demo_app(MID_INCIDENT);
+    let screen = render(&app, 50, 10);
+    assert!(screen.contains("Please enlarge the terminal"));
+    assert!(screen.contains("50×10"));
+    insta::assert_snapshot!("too_small_50x10", screen);
+}
+
+#[test]
+fn empty_fleet_explains_what_to_do() {
+    let app = app_with(Fleet::new(Vec::new(), Default::default()), Duration::ZERO);
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("no components configured"), "{screen}");
+    insta::assert_snapshot!("empty_120x40", screen);
+}
+
+/// A backend that sends escape sequences in its error text must not reach the terminal raw,
+/// and a down component is shown as such with its error and the age of its last data.
+#[test]
+fn down_component_with_hostile_error_is_sanitised() {
+    let meta = ComponentMeta {
+        id: ComponentId::new("redis", "evil"),
+        kind: "redis",
+        region: "\u{1b}]0;pwned\u{7}eu".into(),
+        tags: vec![],
+    };
+    let mut fleet = Fleet::new(
+        vec![(meta.clone(), SourceStatus::pending(Duration::from_secs(2)))],
+        Default::default(),
+    );
+    let status = SourceStatus {
+        state: SourceState::Down,
+        last_attempt: Some(epoch()),
+        error: Some("connect failed: \u{1b}[2J\u{1b}[31mboom\u{202e}gnp".into()),
+        consecutive_failures: 3,
+        ..SourceStatus::pending(Duration::from_secs(2))
+    };
+    fleet.apply(&meta.id, status, None::<Arc<dyn mastop::model::Reading>>);
+    let mut app = app_with(fleet, Duration::ZERO);
+    app.demo = None;
+    app.rebuild();
+    let screen = render(&app, 120, 40);
+    assert!(
+        !screen.contains('\u{1b}') && !screen.contains('\u{202e}'),
+        "{screen:?}"
+    );
+    assert!(screen.contains("✖ CRIT"), "{screen}");
+    assert!(screen.contains("unreachable: connect failed: boom"), "{screen}");
+    app.apply(Action::Select);
+    let detail = render(&app, 120, 40);
+    assert!(!detail.contains('\u{1b}') && !detail.contains('\u{202e}'));
+    assert!(detail.contains("connect failed: boomgnp"), "{detail}");
+    insta::assert_snapshot!("down_component_detail_120x40", detail);
+}

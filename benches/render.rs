@@ -20,11 +20,20 @@ fn demo_app() -> App {
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
     let t = Duration::from_secs(240);
     let readings = mastop::demo::readings_at(t);
-    let metas = readings.iter().map(|(m, _)| (m.clone(), SourceStatus::pending(Duration::from_secs(2)))).collect();
+    let metas = readings
+        .iter()
+        .map(|(m, _)| (m.clone(), SourceStatus::pending(Duration::from_secs(2))))
+        .collect();
     let mut fleet = Fleet::new(metas, Default::default());
     for k in (0..60u64).rev() {
-        for (meta, reading) in mastop::demo::readings_at(t.saturating_sub(Duration::from_secs(k * 2))) {
-            let status = SourceStatus { state: SourceState::Ok, last_ok: Some(now), ..SourceStatus::pending(Duration::from_secs(2)) };
+        for (meta, reading) in
+            mastop::demo::readings_at(t.saturating_sub(Duration::from_secs(k * 2)))
+        {
+            let status = SourceStatus {
+                state: SourceState::Ok,
+                last_ok: Some(now),
+                ..SourceStatus::pending(Duration::from_secs(2))
+            };
             fleet.apply(&meta.id, status, Some(reading));
         }
     }
@@ -46,7 +55,11 @@ fn big_table(rows: usize) -> TableData {
         .map(|i| Row {
             cells: vec![
                 Cell::text(format!("{i:024x}")),
-                Cell::text(if i % 3 == 0 { "ActivityPub::DeliveryWorker" } else { "LinkCrawlWorker" }),
+                Cell::text(if i % 3 == 0 {
+                    "ActivityPub::DeliveryWorker"
+                } else {
+                    "LinkCrawlWorker"
+                }),
                 Cell::text(if i % 2 == 0 { "push" } else { "pull" }),
                 Cell::number(format!("{}s", i % 900), (i % 900) as f64),
                 Cell::number(format!("{}", i % 16), (i % 16) as f64),
@@ -63,7 +76,9 @@ fn bench(c: &mut Criterion) {
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
     c.bench_function("overview frame 200x60", |b| {
         b.iter(|| {
-            terminal.draw(|f| views::draw(f, black_box(&app))).expect("draw");
+            terminal
+                .draw(|f| views::draw(f, black_box(&app)))
+                .expect("draw");
         })
     });
 
@@ -76,7 +91,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             terminal
                 .draw(|f| {
-                    let table = TableFrame { title: "retries".into(), data: &data, view: &view, focused: true, empty: "" };
+                    let table = TableFrame {
+                        title: "retries".into(),
+                        data: &data,
+                        view: &view,
+                        focused: true,
+                        empty: "",
+                    };
                     data_table::render(f, f.area(), &table, &theme);
                 })
                 .expect("draw");

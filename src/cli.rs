@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "mastop", version, about = "A terminal operations console for a Mastodon instance's infrastructure")]
+#[command(
+    name = "mastop",
+    version,
+    about = "A terminal operations console for a Mastodon instance's infrastructure"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -19,7 +23,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "MASTOP_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Log level or filter for the log file in $XDG_STATE_HOME/mastop (e.g. info, debug).
-    #[arg(long, global = true, env = "MASTOP_LOG", value_name = "LEVEL", default_value = "info")]
+    #[arg(
+        long,
+        global = true,
+        env = "MASTOP_LOG",
+        value_name = "LEVEL",
+        default_value = "info"
+    )]
     pub log_level: String,
     /// Theme for this run (overrides the config).
     #[arg(long, global = true, value_name = "NAME")]

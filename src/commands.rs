@@ -35,14 +35,22 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
         cfg.ui.keymap = keymap.clone();
     }
     match cli.command {
-        Some(Command::Config(ConfigCommand::Check)) => Ok(config_check(&cfg, loaded.path.as_deref(), &loaded.env_overrides)),
+        Some(Command::Config(ConfigCommand::Check)) => Ok(config_check(
+            &cfg,
+            loaded.path.as_deref(),
+            &loaded.env_overrides,
+        )),
         Some(Command::Config(ConfigCommand::Paths)) => {
             print_paths(loaded.path.as_deref());
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Snapshot(_)) => {
             let fleet = runtime()?.block_on(crate::headless::poll_once(sources::build(&cfg)));
-            print_json(&crate::headless::snapshot(&fleet, "live", SystemTime::now()))?;
+            print_json(&crate::headless::snapshot(
+                &fleet,
+                "live",
+                SystemTime::now(),
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Check) => {
@@ -65,7 +73,10 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
 }
 
 fn runtime() -> color_eyre::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
 }
 
 fn print_json(value: &serde_json::Value) -> color_eyre::Result<()> {
@@ -76,7 +87,10 @@ fn print_json(value: &serde_json::Value) -> color_eyre::Result<()> {
 /// Loads the keymap and theme the config names, with the user's overrides.
 pub fn ui_files(cfg: &Config) -> Result<(Keymap, Theme), config::FileError> {
     let dir = crate::paths::config_dir();
-    let user_keymap = dir.as_ref().map(|d| d.join("keymap.toml")).filter(|p| p.exists());
+    let user_keymap = dir
+        .as_ref()
+        .map(|d| d.join("keymap.toml"))
+        .filter(|p| p.exists());
     let keymap = Keymap::load(&cfg.ui.keymap, user_keymap.as_deref())?;
     let themes_dir = dir.map(|d| d.join("themes"));
     let theme = Theme::load(&cfg.ui.theme, themes_dir.as_deref())?;
@@ -84,7 +98,10 @@ pub fn ui_files(cfg: &Config) -> Result<(Keymap, Theme), config::FileError> {
 }
 
 fn config_check(cfg: &Config, path: Option<&std::path::Path>, env: &[String]) -> ExitCode {
-    let origin = path.map_or_else(|| "no config file (built-in defaults)".to_string(), |p| p.display().to_string());
+    let origin = path.map_or_else(
+        || "no config file (built-in defaults)".to_string(),
+        |p| p.display().to_string(),
+    );
     match ui_files(cfg) {
         Ok(_) => {
             println!(
@@ -107,11 +124,28 @@ fn config_check(cfg: &Config, path: Option<&std::path::Path>, env: &[String]) ->
 }
 
 fn print_paths(config_file: Option<&std::path::Path>) {
-    let show = |p: Option<PathBuf>| p.map_or_else(|| "(unknown: set HOME)".into(), |p| p.display().to_string());
-    println!("config file   {}", config_file.map_or_else(|| show(config::default_path()) + " (not present)", |p| p.display().to_string()));
-    println!("keymap        {}", show(crate::paths::config_dir().map(|d| d.join("keymap.toml"))));
-    println!("themes        {}", show(crate::paths::config_dir().map(|d| d.join("themes"))));
-    println!("log file      {}", show(crate::paths::state_dir().map(|d| d.join("mastop.log"))));
+    let show = |p: Option<PathBuf>| {
+        p.map_or_else(|| "(unknown: set HOME)".into(), |p| p.display().to_string())
+    };
+    println!(
+        "config file   {}",
+        config_file.map_or_else(
+            || show(config::default_path()) + " (not present)",
+            |p| p.display().to_string()
+        )
+    );
+    println!(
+        "keymap        {}",
+        show(crate::paths::config_dir().map(|d| d.join("keymap.toml")))
+    );
+    println!(
+        "themes        {}",
+        show(crate::paths::config_dir().map(|d| d.join("themes")))
+    );
+    println!(
+        "log file      {}",
+        show(crate::paths::state_dir().map(|d| d.join("mastop.log")))
+    );
 }
 
 fn console(cfg: &Config, log_level: &str, demo: Option<DemoArgs>) -> color_eyre::Result<ExitCode> {
@@ -123,21 +157,31 @@ fn console(cfg: &Config, log_level: &str, demo: Option<DemoArgs>) -> color_eyre:
         }
     };
     let no_color = no_color_requested(std::env::var_os("NO_COLOR").as_deref());
-    let theme = if no_color { theme.without_color() } else { theme };
+    let theme = if no_color {
+        theme.without_color()
+    } else {
+        theme
+    };
     let _log = crate::logging::init(log_level)?;
     let now = SystemTime::now();
     let (specs, demo_info): (Vec<SourceSpec>, _) = match demo {
         Some(args) => (
             crate::demo::specs(cfg.defaults.cadence, Instant::now(), args.at),
             Some(DemoInfo {
-                timeline: crate::demo::timeline().into_iter().map(|(t, s)| (t, s.to_string())).collect(),
+                timeline: crate::demo::timeline()
+                    .into_iter()
+                    .map(|(t, s)| (t, s.to_string()))
+                    .collect(),
                 started: now,
                 offset: args.at,
             }),
         ),
         None => (sources::build(cfg), None),
     };
-    let fleet = initial_fleet(&specs, cfg);
+    let mut fleet = initial_fleet(&specs, cfg);
+    if let Some(info) = &demo_info {
+        prefill_demo_history(&mut fleet, info.offset, cfg.defaults.cadence, now);
+    }
     let mut app = App::new(fleet, keymap, theme, now);
     app.no_color = no_color;
     app.themes_dir = crate::paths::config_dir().map(|d| d.join("themes"));
@@ -160,12 +204,37 @@ fn console(cfg: &Config, log_level: &str, demo: Option<DemoArgs>) -> color_eyre:
     }
 }
 
+/// Gives the demo a past, so trends are drawn from the first frame instead of filling in
+/// over two minutes. The simulation is a pure function of time, so the past is exact.
+fn prefill_demo_history(fleet: &mut Fleet, at: Duration, cadence: Duration, now: SystemTime) {
+    let cadence = cadence.max(Duration::from_millis(500));
+    for k in (1..=crate::model::history::HISTORY_LEN as u32).rev() {
+        let back = cadence * k;
+        let Some(t) = at.checked_sub(back) else {
+            continue;
+        };
+        for (meta, reading) in crate::demo::readings_at(t) {
+            let status = crate::model::SourceStatus {
+                state: crate::model::SourceState::Ok,
+                last_ok: Some(now - back),
+                last_attempt: Some(now - back),
+                ..SourceStatus::pending(cadence)
+            };
+            fleet.apply(&meta.id, status, Some(reading));
+        }
+    }
+}
+
 /// The fleet before any poll: every configured component, pending or disabled.
 pub fn initial_fleet(specs: &[SourceSpec], cfg: &Config) -> Fleet {
     let metas = specs
         .iter()
         .map(|s| {
-            let status = if s.enabled { SourceStatus::pending(s.schedule.cadence) } else { SourceStatus::disabled("in config") };
+            let status = if s.enabled {
+                SourceStatus::pending(s.schedule.cadence)
+            } else {
+                SourceStatus::disabled("in config")
+            };
             (s.meta.clone(), status)
         })
         .collect();
@@ -176,12 +245,18 @@ pub fn initial_fleet(specs: &[SourceSpec], cfg: &Config) -> Fleet {
 pub fn threshold_overrides(cfg: &Config) -> crate::model::fleet::ThresholdOverrides {
     let mut out = crate::model::fleet::ThresholdOverrides::new();
     for (kind, figures) in &cfg.thresholds {
-        let Some(specs) = sources::figure_specs(kind) else { continue };
+        let Some(specs) = sources::figure_specs(kind) else {
+            continue;
+        };
         for (key, t) in figures {
             if let Some(spec) = specs.iter().find(|s| s.key == key) {
                 out.entry(kind.clone()).or_default().insert(
                     key.clone(),
-                    crate::model::Threshold { warn: t.warn, crit: t.crit, direction: spec.direction },
+                    crate::model::Threshold {
+                        warn: t.warn,
+                        crit: t.crit,
+                        direction: spec.direction,
+                    },
                 );
             }
         }

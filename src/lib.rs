@@ -15,3 +15,6 @@ pub mod paths;
 pub mod sanitize;
 pub mod sources;
 pub mod tui;
+
+/// When the process started, for measuring time to first frame. Set first thing in `main`.
+pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();

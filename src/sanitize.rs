@@ -24,11 +24,8 @@ pub fn sanitize(text: &str) -> Cow<'_, str> {
             // C1 CSI / OSC / DCS / APC / PM / SOS introduce sequences just like ESC [ etc.
             '\u{9b}' => skip_csi(&mut chars),
             '\u{9d}' | '\u{90}' | '\u{9f}' | '\u{9e}' | '\u{98}' => skip_string(&mut chars),
-            '\t' | '\n' | '\r' => {
-                if !out.ends_with(' ') {
-                    out.push(' ');
-                }
-            }
+            '\t' | '\n' | '\r' if !out.ends_with(' ') => out.push(' '),
+            '\t' | '\n' | '\r' => {}
             c if is_plain(c) => out.push(c),
             _ => {}
         }
@@ -46,7 +43,10 @@ fn is_bidi_control(c: char) -> bool {
 
 /// Zero-width characters that make two different strings look identical on screen.
 fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{00ad}')
+    matches!(
+        c,
+        '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{00ad}'
+    )
 }
 
 type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;

@@ -110,8 +110,8 @@ url = \"mysql://db\"
 cadence = \"10ms\"
 ";
     let errs = errors(text);
-    let summary: Vec<(Option<String>, Option<(usize, usize)>)> =
-        errs.iter().map(|e| (e.key.clone(), e.position)).collect();
+    type Place = (Option<String>, Option<(usize, usize)>);
+    let summary: Vec<Place> = errs.iter().map(|e| (e.key.clone(), e.position)).collect();
     assert_eq!(
         summary,
         vec![

@@ -22,8 +22,8 @@ fn demo_navigate_help_filter_and_quit() {
     });
 
     c.send(b"?");
-    let help = c.wait_for_text("Help");
-    assert!(help.contains("quit mastop"), "{help}");
+    c.wait_for_text("quit mastop");
+    // Keys sent together with ESC would read as alt-key, as in any terminal: wait between.
     c.send(b"\x1b");
     c.wait_for("help closed", |s| !s.contains("quit mastop"));
 
@@ -40,10 +40,12 @@ fn demo_navigate_help_filter_and_quit() {
     });
     assert!(filtered.contains("/tokyo"));
     c.send(b"\r");
+    c.wait_for("prompt closed", |s| s.contains("? help"));
     c.send(b"\r"); // open the only row
-    c.wait_for_text("cert");
+    let detail = c.wait_for_text("source ok");
+    assert!(detail.contains("edge/tokyo-1"), "{detail}");
     c.send(b"\x1b"); // back to overview, filter still set
-    c.wait_for_text("(1 of");
+    c.wait_for_text("Overview (1 of");
     c.send(b"\x1b"); // esc clears the filter
     c.wait_for("filter cleared", |s| s.contains("postgres/primary"));
 
@@ -107,6 +109,7 @@ fn black_holed_backends_never_block_the_screen_or_quit() {
     c.send(b"?");
     c.wait_for_text("quit mastop");
     c.send(b"\x1b");
+    c.wait_for("help closed", |s| !s.contains("quit mastop"));
     let asked = Instant::now();
     c.send(b"q");
     assert!(c.wait_exit());
@@ -142,30 +145,38 @@ fn sighup_restores_the_terminal() {
     assert!(!c.alternate_screen());
 }
 
+/// ctrl-z needs a job-control shell, as in real use: an interactive bash runs mastop, the
+/// process stops and bash gets the terminal back; `fg` resumes it and it redraws.
 #[test]
-fn ctrl_z_suspends_and_resume_redraws() {
-    let mut c = Console::start(&["demo"], 100, 30);
+fn ctrl_z_suspends_and_fg_resumes() {
+    let mut c = Console::start_shell(100, 30);
+    c.wait_for_text("$ ");
+    c.send(format!("{} demo\r", env!("CARGO_BIN_EXE_mastop")).as_bytes());
     c.wait_for_text("Overview");
+    let pid = c.wait_for_child_pid("mastop");
     c.send(b"\x1a");
     let start = Instant::now();
-    while c.proc_state() != 'T' {
+    while pty::proc_state(pid) != 'T' {
         assert!(
             start.elapsed() < HANG_GUARD,
-            "ctrl-z did not stop the process (state {})",
-            c.proc_state()
+            "ctrl-z did not stop mastop (state {})",
+            pty::proc_state(pid)
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    c.wait_for("terminal handed back", |_| !c.alternate_screen());
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(c.pid()),
-        nix::sys::signal::Signal::SIGCONT,
-    )
-    .expect("send SIGCONT");
-    c.wait_for("alternate screen again", |_| c.alternate_screen());
-    c.wait_for_text("Overview");
+    c.wait_for("the shell has the terminal back", |s| s.contains("Stopped"));
+    assert!(
+        !c.alternate_screen(),
+        "a stopped mastop must leave the normal screen to the shell"
+    );
+    c.send(b"fg\r");
+    c.wait_for("redrawn after fg", |s| {
+        s.contains("Overview") && s.contains("postgres/primary")
+    });
+    assert!(c.alternate_screen());
     c.send(b"q");
-    assert!(c.wait_exit());
+    c.wait_for("back at the prompt", |s| !s.contains("Overview"));
+    assert_eq!(pty::proc_state(pid), '?', "mastop must have exited");
 }
 
 #[test]

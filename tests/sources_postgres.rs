@@ -149,6 +149,36 @@ async fn reads_version_settings_and_size_from_a_real_server() {
 }
 
 #[tokio::test]
+async fn polls_leave_no_named_prepared_statements() {
+    // PgBouncer in transaction mode cannot keep named statements; mastop must not make any.
+    let pg = Postgres::start();
+    pg.psql("ALTER SYSTEM SET log_statement = 'all'");
+    pg.psql("SELECT pg_reload_conf()");
+    let mut src = source(pg.url());
+    // A reload reaches new sessions a moment later; poll until the log shows mastop's queries.
+    for _ in 0..MAX_ATTEMPTS {
+        poll_ok(&mut src).await;
+        if pg.log().contains("/* mastop */") {
+            break;
+        }
+        src = source(pg.url());
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    poll_ok(&mut src).await;
+    let log = pg.log();
+    assert!(
+        log.contains("execute <unnamed>: /* mastop */"),
+        "{}",
+        pg.log_tail()
+    );
+    let named: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("execute ") && !l.contains("execute <unnamed>"))
+        .collect();
+    assert!(named.is_empty(), "named statements executed: {named:#?}");
+}
+
+#[tokio::test]
 async fn connection_counts_follow_extra_sessions() {
     let pg = Postgres::start();
     let mut src = source(pg.url());

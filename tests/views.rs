@@ -252,7 +252,10 @@ fn down_component_with_hostile_error_is_sanitised() {
         "{screen:?}"
     );
     assert!(screen.contains("✖ CRIT"), "{screen}");
-    assert!(screen.contains("unreachable: connect failed: boom"), "{screen}");
+    assert!(
+        screen.contains("unreachable: connect failed: boom"),
+        "{screen}"
+    );
     app.apply(Action::Select);
     let detail = render(&app, 120, 40);
     assert!(!detail.contains('\u{1b}') && !detail.contains('\u{202e}'));

@@ -17,7 +17,13 @@ pub struct FileError {
 
 impl FileError {
     pub fn new(origin: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { origin: origin.into(), position: None, key: None, message: message.into(), hint: None }
+        Self {
+            origin: origin.into(),
+            position: None,
+            key: None,
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn at(mut self, position: Option<(usize, usize)>) -> Self {
         self.position = position;

@@ -24,29 +24,51 @@ const NON_CONFIG_ENV: &[&str] = &["MASTOP_LOG", "MASTOP_CONFIG"];
 
 /// Loads `explicit` if given (it must exist), else the default path if it exists, else
 /// built-in defaults; then applies `env` overrides (`MASTOP_UI__THEME=light`).
-pub fn load(explicit: Option<&Path>, default: Option<&Path>, env: &[(String, String)]) -> Result<Loaded, ConfigError> {
+pub fn load(
+    explicit: Option<&Path>,
+    default: Option<&Path>,
+    env: &[(String, String)],
+) -> Result<Loaded, ConfigError> {
     let (path, text) = match (explicit, default) {
         (Some(p), _) => {
             let text = std::fs::read_to_string(p).map_err(|e| {
-                FileError::new(p.display().to_string(), format!("cannot read config file: {e}"))
-                    .hint("check the path given to --config")
+                FileError::new(
+                    p.display().to_string(),
+                    format!("cannot read config file: {e}"),
+                )
+                .hint("check the path given to --config")
             })?;
             (Some(p.to_path_buf()), text)
         }
         (None, Some(p)) if p.exists() => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| FileError::new(p.display().to_string(), format!("cannot read config file: {e}")))?;
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                FileError::new(
+                    p.display().to_string(),
+                    format!("cannot read config file: {e}"),
+                )
+            })?;
             (Some(p.to_path_buf()), text)
         }
         _ => (None, String::new()),
     };
-    let origin = path.as_ref().map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
+    let origin = path.as_ref().map_or_else(
+        || "built-in defaults".to_string(),
+        |p| p.display().to_string(),
+    );
     let (config, env_overrides) = load_str(&text, &origin, env)?;
-    Ok(Loaded { config, path, env_overrides })
+    Ok(Loaded {
+        config,
+        path,
+        env_overrides,
+    })
 }
 
 /// Parses and validates config text. `origin` names it in errors.
-pub fn load_str(text: &str, origin: &str, env: &[(String, String)]) -> Result<(Config, Vec<String>), ConfigError> {
+pub fn load_str(
+    text: &str,
+    origin: &str,
+    env: &[(String, String)],
+) -> Result<(Config, Vec<String>), ConfigError> {
     let mut config: Config = toml::from_str(text).map_err(|e| toml_error(text, origin, &e))?;
     let overrides: Vec<&(String, String)> = env
         .iter()
@@ -54,14 +76,18 @@ pub fn load_str(text: &str, origin: &str, env: &[(String, String)]) -> Result<(C
         .collect();
     let mut applied = Vec::new();
     if !overrides.is_empty() {
-        let mut doc: toml::Table = toml::from_str(text).map_err(|e| toml_error(text, origin, &e))?;
+        let mut doc: toml::Table =
+            toml::from_str(text).map_err(|e| toml_error(text, origin, &e))?;
         for (name, value) in overrides {
             let path = env_path(name);
-            set_path(&mut doc, &path, env_value(value)).map_err(|m| FileError::new(env_origin(name), m))?;
+            set_path(&mut doc, &path, env_value(value))
+                .map_err(|m| FileError::new(env_origin(name), m))?;
             config = Config::deserialize_from(&doc).map_err(|e| {
-                FileError::new(env_origin(name), e).key(render_path(&path)).hint(format!(
-                    "unset {name} or fix its value; config keys map to MASTOP_SECTION__KEY"
-                ))
+                FileError::new(env_origin(name), e)
+                    .key(render_path(&path))
+                    .hint(format!(
+                        "unset {name} or fix its value; config keys map to MASTOP_SECTION__KEY"
+                    ))
             })?;
             applied.push((name.clone(), path));
         }
@@ -75,7 +101,9 @@ pub fn load_str(text: &str, origin: &str, env: &[(String, String)]) -> Result<(C
             .into_iter()
             .map(|(path, message, hint)| {
                 let key = render_path(&path);
-                let from_env = applied.iter().find(|(_, p)| key.starts_with(&render_path(p)));
+                let from_env = applied
+                    .iter()
+                    .find(|(_, p)| key.starts_with(&render_path(p)));
                 let error = match from_env {
                     Some((name, _)) => FileError::new(env_origin(name), message),
                     None => FileError::new(origin, message).at(locate(text, &path)),
@@ -130,7 +158,9 @@ fn set_path(doc: &mut toml::Table, path: &[Seg], value: toml::Value) -> Result<(
         let Seg::Key(k) = seg else {
             return Err("an index must follow a key".into());
         };
-        let entry = table.entry(k.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = table
+            .entry(k.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         table = match (entry, segs.peek()) {
             (toml::Value::Array(items), Some(Seg::Index(i))) => {
                 let len = items.len();
@@ -151,7 +181,10 @@ fn set_path(doc: &mut toml::Table, path: &[Seg], value: toml::Value) -> Result<(
 /// Turns a TOML/serde error into a located, hinted error.
 fn toml_error(text: &str, origin: &str, e: &toml::de::Error) -> ConfigError {
     let position = e.span().map(|s| line_col(text, s.start));
-    let key = e.span().map(|s| render_path(&path_at(text, s.start))).filter(|k| !k.is_empty());
+    let key = e
+        .span()
+        .map(|s| render_path(&path_at(text, s.start)))
+        .filter(|k| !k.is_empty());
     let message = e.message().trim().to_string();
     let mut error = FileError::new(origin, message.clone()).at(position);
     if let Some(k) = key {
@@ -187,10 +220,26 @@ type Problem = (Vec<Seg>, String, Option<String>);
 
 fn validate(config: &Config) -> Vec<Problem> {
     let mut problems = Vec::new();
-    validate_endpoints("postgres", &config.postgres, &["postgres", "postgresql"], &mut problems);
-    validate_endpoints("redis", &config.redis, &["redis", "rediss", "unix", "redis+unix"], &mut problems);
+    validate_endpoints(
+        "postgres",
+        &config.postgres,
+        &["postgres", "postgresql"],
+        &mut problems,
+    );
+    validate_endpoints(
+        "redis",
+        &config.redis,
+        &["redis", "rediss", "unix", "redis+unix"],
+        &mut problems,
+    );
     for (kind, figures) in &config.thresholds {
-        let here = |k: &str| vec![Seg::Key("thresholds".into()), Seg::Key(kind.clone()), Seg::Key(k.into())];
+        let here = |k: &str| {
+            vec![
+                Seg::Key("thresholds".into()),
+                Seg::Key(kind.clone()),
+                Seg::Key(k.into()),
+            ]
+        };
         let Some(specs) = crate::sources::figure_specs(kind) else {
             let kinds = crate::sources::KINDS;
             problems.push((
@@ -222,47 +271,98 @@ fn validate(config: &Config) -> Vec<Problem> {
             };
             if inverted || !t.warn.is_finite() || !t.crit.is_finite() {
                 let order = match spec.direction {
-                    crate::model::Direction::HigherIsWorse => "higher is worse here, so warn must be ≤ crit",
-                    crate::model::Direction::LowerIsWorse => "lower is worse here, so warn must be ≥ crit",
+                    crate::model::Direction::HigherIsWorse => {
+                        "higher is worse here, so warn must be ≤ crit"
+                    }
+                    crate::model::Direction::LowerIsWorse => {
+                        "lower is worse here, so warn must be ≥ crit"
+                    }
                 };
-                problems.push((here(key), format!("warn {} and crit {} are in the wrong order", t.warn, t.crit), Some(order.into())));
+                problems.push((
+                    here(key),
+                    format!("warn {} and crit {} are in the wrong order", t.warn, t.crit),
+                    Some(order.into()),
+                ));
             }
         }
     }
     problems
 }
 
-fn validate_endpoints(kind: &str, endpoints: &[EndpointConfig], schemes: &[&str], problems: &mut Vec<Problem>) {
+fn validate_endpoints(
+    kind: &str,
+    endpoints: &[EndpointConfig],
+    schemes: &[&str],
+    problems: &mut Vec<Problem>,
+) {
     let mut seen = HashSet::new();
     for (i, ep) in endpoints.iter().enumerate() {
         let at = |k: &str| vec![Seg::Key(kind.into()), Seg::Index(i), Seg::Key(k.into())];
-        if ep.name.is_empty() || !ep.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            problems.push((at("name"), format!("`{}` is not a usable name", ep.name), Some("use letters, digits, `-`, `_` and `.`".into())));
+        if ep.name.is_empty()
+            || !ep
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            problems.push((
+                at("name"),
+                format!("`{}` is not a usable name", ep.name),
+                Some("use letters, digits, `-`, `_` and `.`".into()),
+            ));
         } else if !seen.insert(ep.name.as_str()) {
-            problems.push((at("name"), format!("another {kind} is already called `{}`", ep.name), Some("names must be unique within a kind".into())));
+            problems.push((
+                at("name"),
+                format!("another {kind} is already called `{}`", ep.name),
+                Some("names must be unique within a kind".into()),
+            ));
         }
         match ep.url.split_once("://") {
             Some((scheme, rest)) if schemes.contains(&scheme) => {
                 let authority = rest.split(['/', '?']).next().unwrap_or("");
-                if authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':')) {
+                if authority
+                    .rsplit_once('@')
+                    .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+                {
                     problems.push((
                         at("url"),
                         "the URL contains a password".into(),
-                        Some(format!("remove it from the URL and set `password`: {}", super::secret::SECRET_FORMS)),
+                        Some(format!(
+                            "remove it from the URL and set `password`: {}",
+                            super::secret::SECRET_FORMS
+                        )),
                     ));
                 }
             }
             _ => problems.push((
                 at("url"),
                 format!("`{}` is not a {kind} URL", super::secret::mask_url(&ep.url)),
-                Some(format!("it must start with {}", schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or "))),
+                Some(format!(
+                    "it must start with {}",
+                    schemes
+                        .iter()
+                        .map(|s| format!("{s}://"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                )),
             )),
         }
-        if let Some(c) = ep.cadence && c < Duration::from_millis(250) {
-            problems.push((at("cadence"), "polling faster than every 250ms would load production".into(), Some("use \"1s\" or more".into())));
+        if let Some(c) = ep.cadence
+            && c < Duration::from_millis(250)
+        {
+            problems.push((
+                at("cadence"),
+                "polling faster than every 250ms would load production".into(),
+                Some("use \"1s\" or more".into()),
+            ));
         }
-        if let Some(d) = ep.deadline && d < Duration::from_millis(50) {
-            problems.push((at("deadline"), "a deadline under 50ms fails on any real network".into(), None));
+        if let Some(d) = ep.deadline
+            && d < Duration::from_millis(50)
+        {
+            problems.push((
+                at("deadline"),
+                "a deadline under 50ms fails on any real network".into(),
+                None,
+            ));
         }
     }
 }

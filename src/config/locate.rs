@@ -69,7 +69,9 @@ fn walk_table(table: &DeTable<'_>, offset: usize, path: &mut Vec<Seg>) -> bool {
             path.push(Seg::Key(key.get_ref().to_string()));
             return true;
         }
-        if contains(&value.span(), offset) || matches!(value.get_ref(), DeValue::Array(_) | DeValue::Table(_)) {
+        if contains(&value.span(), offset)
+            || matches!(value.get_ref(), DeValue::Array(_) | DeValue::Table(_))
+        {
             path.push(Seg::Key(key.get_ref().to_string()));
             if walk_value(value, offset, path) {
                 return true;
@@ -111,7 +113,11 @@ pub fn locate(text: &str, path: &[Seg]) -> Option<(usize, usize)> {
         match seg {
             Seg::Key(k) => {
                 let (key, value) = table.iter().find(|(key, _)| key.get_ref() == k.as_str())?;
-                span = Some(if value.span().is_empty() { key.span() } else { value.span() });
+                span = Some(if value.span().is_empty() {
+                    key.span()
+                } else {
+                    value.span()
+                });
                 current = Some(value);
             }
             Seg::Index(i) => {
@@ -155,8 +161,15 @@ mod tests {
 
     #[test]
     fn locate_points_at_the_value() {
-        let path = [Seg::Key("postgres".into()), Seg::Index(1), Seg::Key("name".into())];
+        let path = [
+            Seg::Key("postgres".into()),
+            Seg::Index(1),
+            Seg::Key("name".into()),
+        ];
         assert_eq!(locate(DOC, &path), Some((9, 8)));
-        assert_eq!(locate(DOC, &[Seg::Key("ui".into()), Seg::Key("theme".into())]), Some((2, 9)));
+        assert_eq!(
+            locate(DOC, &[Seg::Key("ui".into()), Seg::Key("theme".into())]),
+            Some((2, 9))
+        );
     }
 }

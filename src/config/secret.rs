@@ -44,7 +44,11 @@ impl std::str::FromStr for SecretRef {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let nonempty = |v: &str, what: &str| {
-            if v.trim().is_empty() { Err(format!("`{what}` needs a value after the colon")) } else { Ok(()) }
+            if v.trim().is_empty() {
+                Err(format!("`{what}` needs a value after the colon"))
+            } else {
+                Ok(())
+            }
         };
         if let Some(name) = s.strip_prefix("env:") {
             nonempty(name, "env:")?;
@@ -53,7 +57,12 @@ impl std::str::FromStr for SecretRef {
             nonempty(path, "file:")?;
             Ok(SecretRef::File(PathBuf::from(path)))
         } else if s.starts_with("op://") {
-            if s.trim_start_matches("op://").split('/').filter(|p| !p.is_empty()).count() < 3 {
+            if s.trim_start_matches("op://")
+                .split('/')
+                .filter(|p| !p.is_empty())
+                .count()
+                < 3
+            {
                 return Err("a 1Password reference has the form `op://vault/item/field`".into());
             }
             Ok(SecretRef::OnePassword(s.to_string()))
@@ -61,7 +70,9 @@ impl std::str::FromStr for SecretRef {
             nonempty(cmd, "cmd:")?;
             Ok(SecretRef::Command(cmd.to_string()))
         } else {
-            Err(format!("a secret must be a reference, not the secret itself: {SECRET_FORMS}"))
+            Err(format!(
+                "a secret must be a reference, not the secret itself: {SECRET_FORMS}"
+            ))
         }
     }
 }
@@ -79,21 +90,29 @@ impl SecretRef {
     /// Fetches the secret. Errors say where mastop looked, never what it found.
     pub async fn resolve(&self) -> Result<SecretString, String> {
         let value = match self {
-            SecretRef::Env(name) => {
-                std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?
-            }
+            SecretRef::Env(name) => std::env::var(name)
+                .map_err(|_| format!("environment variable {name} is not set"))?,
             SecretRef::File(path) => tokio::fs::read_to_string(path)
                 .await
                 .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?,
             SecretRef::OnePassword(reference) => {
-                run_for_secret(tokio::process::Command::new("op").args(["read", "--no-newline", reference]), "op read")
-                    .await?
+                run_for_secret(
+                    tokio::process::Command::new("op").args(["read", "--no-newline", reference]),
+                    "op read",
+                )
+                .await?
             }
             SecretRef::Command(cmd) => {
-                run_for_secret(tokio::process::Command::new("sh").args(["-c", cmd]), "secret command").await?
+                run_for_secret(
+                    tokio::process::Command::new("sh").args(["-c", cmd]),
+                    "secret command",
+                )
+                .await?
             }
         };
-        Ok(SecretString::from(value.trim_end_matches(['\n', '\r']).to_string()))
+        Ok(SecretString::from(
+            value.trim_end_matches(['\n', '\r']).to_string(),
+        ))
     }
 }
 
@@ -101,14 +120,24 @@ async fn run_for_secret(cmd: &mut tokio::process::Command, what: &str) -> Result
     cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
     let output = tokio::time::timeout(RESOLVE_DEADLINE, cmd.output())
         .await
-        .map_err(|_| format!("{what} gave no answer within {}s", RESOLVE_DEADLINE.as_secs()))?
+        .map_err(|_| {
+            format!(
+                "{what} gave no answer within {}s",
+                RESOLVE_DEADLINE.as_secs()
+            )
+        })?
         .map_err(|e| format!("cannot run {what}: {e}"))?;
     if !output.status.success() {
         // stderr of `op` names the item and the problem; it never contains the secret.
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(format!("{what} failed ({}): {}", output.status, crate::sanitize::sanitize_truncated(stderr.trim(), 200)));
+        return Err(format!(
+            "{what} failed ({}): {}",
+            output.status,
+            crate::sanitize::sanitize_truncated(stderr.trim(), 200)
+        ));
     }
-    String::from_utf8(output.stdout).map_err(|_| format!("{what} printed something that is not UTF-8"))
+    String::from_utf8(output.stdout)
+        .map_err(|_| format!("{what} printed something that is not UTF-8"))
 }
 
 /// A URL fit for the screen and logs: any password in it replaced by `***`.
@@ -134,9 +163,18 @@ mod tests {
     #[test]
     fn parses_every_form_and_rejects_literals() {
         assert_eq!("env:PGPASS".parse(), Ok(SecretRef::Env("PGPASS".into())));
-        assert_eq!("file:/run/secrets/pg".parse(), Ok(SecretRef::File("/run/secrets/pg".into())));
-        assert_eq!("op://Infra/pg/password".parse(), Ok(SecretRef::OnePassword("op://Infra/pg/password".into())));
-        assert!(matches!("cmd:pass show pg".parse(), Ok(SecretRef::Command(_))));
+        assert_eq!(
+            "file:/run/secrets/pg".parse(),
+            Ok(SecretRef::File("/run/secrets/pg".into()))
+        );
+        assert_eq!(
+            "op://Infra/pg/password".parse(),
+            Ok(SecretRef::OnePassword("op://Infra/pg/password".into()))
+        );
+        assert!(matches!(
+            "cmd:pass show pg".parse(),
+            Ok(SecretRef::Command(_))
+        ));
         assert!("hunter2".parse::<SecretRef>().is_err());
         assert!("op://Infra".parse::<SecretRef>().is_err());
         assert!("env:".parse::<SecretRef>().is_err());
@@ -150,7 +188,10 @@ mod tests {
 
     #[test]
     fn mask_url_hides_passwords_only() {
-        assert_eq!(mask_url("postgres://mon:pw@db:5432/x"), "postgres://mon:***@db:5432/x");
+        assert_eq!(
+            mask_url("postgres://mon:pw@db:5432/x"),
+            "postgres://mon:***@db:5432/x"
+        );
         assert_eq!(mask_url("redis://:pw@r:6379/0"), "redis://:***@r:6379/0");
         assert_eq!(mask_url("postgres://mon@db/x"), "postgres://mon@db/x");
         assert_eq!(mask_url("not a url"), "not a url");
@@ -163,11 +204,20 @@ mod tests {
         std::fs::write(&path, "s3cret\n").expect("write");
         let got = SecretRef::File(path).resolve().await.expect("file secret");
         assert_eq!(got.expose_secret(), "s3cret");
-        let got = SecretRef::Command("printf 'abc\\n'".into()).resolve().await.expect("cmd secret");
+        let got = SecretRef::Command("printf 'abc\\n'".into())
+            .resolve()
+            .await
+            .expect("cmd secret");
         assert_eq!(got.expose_secret(), "abc");
-        let err = SecretRef::Command("exit 3".into()).resolve().await.expect_err("failing command");
+        let err = SecretRef::Command("exit 3".into())
+            .resolve()
+            .await
+            .expect_err("failing command");
         assert!(err.contains("secret command failed"), "{err}");
-        let err = SecretRef::Env("MASTOP_TEST_SURELY_UNSET".into()).resolve().await.expect_err("unset");
+        let err = SecretRef::Env("MASTOP_TEST_SURELY_UNSET".into())
+            .resolve()
+            .await
+            .expect_err("unset");
         assert!(err.contains("MASTOP_TEST_SURELY_UNSET is not set"));
     }
 }

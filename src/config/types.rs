@@ -38,7 +38,10 @@ pub struct UiConfig {
 
 impl Default for UiConfig {
     fn default() -> Self {
-        Self { theme: default_theme(), keymap: default_keymap() }
+        Self {
+            theme: default_theme(),
+            keymap: default_keymap(),
+        }
     }
 }
 
@@ -62,7 +65,10 @@ pub struct Defaults {
 
 impl Default for Defaults {
     fn default() -> Self {
-        Self { cadence: default_cadence(), deadline: default_deadline() }
+        Self {
+            cadence: default_cadence(),
+            deadline: default_deadline(),
+        }
     }
 }
 

@@ -18,40 +18,50 @@ pub async fn poll_once(specs: Vec<SourceSpec>) -> Fleet {
     let metas: Vec<_> = specs
         .iter()
         .map(|s| {
-            let status = if s.enabled { SourceStatus::pending(s.schedule.cadence) } else { SourceStatus::disabled("in config") };
+            let status = if s.enabled {
+                SourceStatus::pending(s.schedule.cadence)
+            } else {
+                SourceStatus::disabled("in config")
+            };
             (s.meta.clone(), status)
         })
         .collect();
     let mut fleet = Fleet::new(metas, Default::default());
-    let polls = specs.into_iter().filter(|s| s.enabled).map(|mut spec| async move {
-        let started = SystemTime::now();
-        let outcome = tokio::time::timeout(spec.schedule.deadline, spec.source.poll()).await;
-        let mut status = SourceStatus::pending(spec.schedule.cadence);
-        status.last_attempt = Some(started);
-        let reading = match outcome {
-            Ok(Ok(reading)) => {
-                status.state = SourceState::Ok;
-                status.last_ok = Some(SystemTime::now());
-                Some(reading)
-            }
-            Ok(Err(e)) => {
-                status.state = match e {
-                    crate::sources::PollError::Denied(_) => SourceState::Denied,
-                    crate::sources::PollError::Failed(_) => SourceState::Down,
-                };
-                status.error = Some(e.to_string());
-                status.consecutive_failures = 1;
-                None
-            }
-            Err(_) => {
-                status.state = SourceState::Down;
-                status.error = Some(format!("no answer within {}", humantime::format_duration(spec.schedule.deadline)));
-                status.consecutive_failures = 1;
-                None
-            }
-        };
-        (spec.meta.id, status, reading)
-    });
+    let polls = specs
+        .into_iter()
+        .filter(|s| s.enabled)
+        .map(|mut spec| async move {
+            let started = SystemTime::now();
+            let outcome = tokio::time::timeout(spec.schedule.deadline, spec.source.poll()).await;
+            let mut status = SourceStatus::pending(spec.schedule.cadence);
+            status.last_attempt = Some(started);
+            let reading = match outcome {
+                Ok(Ok(reading)) => {
+                    status.state = SourceState::Ok;
+                    status.last_ok = Some(SystemTime::now());
+                    Some(reading)
+                }
+                Ok(Err(e)) => {
+                    status.state = match e {
+                        crate::sources::PollError::Denied(_) => SourceState::Denied,
+                        crate::sources::PollError::Failed(_) => SourceState::Down,
+                    };
+                    status.error = Some(e.to_string());
+                    status.consecutive_failures = 1;
+                    None
+                }
+                Err(_) => {
+                    status.state = SourceState::Down;
+                    status.error = Some(format!(
+                        "no answer within {}",
+                        humantime::format_duration(spec.schedule.deadline)
+                    ));
+                    status.consecutive_failures = 1;
+                    None
+                }
+            };
+            (spec.meta.id, status, reading)
+        });
     for (id, status, reading) in futures_util::future::join_all(polls).await {
         fleet.apply(&id, status, reading);
     }
@@ -59,9 +69,15 @@ pub async fn poll_once(specs: Vec<SourceSpec>) -> Fleet {
 }
 
 /// Builds a fleet from readings already in hand (the demo at a fixed time).
-pub fn fleet_from(readings: Vec<(crate::model::ComponentMeta, Arc<dyn Reading>)>, at: SystemTime) -> Fleet {
+pub fn fleet_from(
+    readings: Vec<(crate::model::ComponentMeta, Arc<dyn Reading>)>,
+    at: SystemTime,
+) -> Fleet {
     let mut fleet = Fleet::new(
-        readings.iter().map(|(m, _)| (m.clone(), SourceStatus::pending(Duration::from_secs(2)))).collect(),
+        readings
+            .iter()
+            .map(|(m, _)| (m.clone(), SourceStatus::pending(Duration::from_secs(2))))
+            .collect(),
         Default::default(),
     );
     for (meta, reading) in readings {
@@ -124,7 +140,11 @@ pub fn check(fleet: &Fleet) -> (Vec<String>, i32) {
     let mut lines = Vec::new();
     for c in fleet.components() {
         let disabled = c.status.state == SourceState::Disabled;
-        let level = if disabled { "DISABLED" } else { c.health.level.word() };
+        let level = if disabled {
+            "DISABLED"
+        } else {
+            c.health.level.word()
+        };
         let mut line = format!("{level} {}", c.meta.id);
         if let Some(f) = c.key_figure() {
             line.push_str(&format!(" - {} {}", f.label, f.display_value()));
@@ -135,6 +155,10 @@ pub fn check(fleet: &Fleet) -> (Vec<String>, i32) {
         lines.push(crate::sanitize::sanitize(&line).into_owned());
     }
     let worst = fleet.worst();
-    let code = if fleet.components().is_empty() { Level::Unknown.exit_code() } else { worst.exit_code() };
+    let code = if fleet.components().is_empty() {
+        Level::Unknown.exit_code()
+    } else {
+        worst.exit_code()
+    };
     (lines, code)
 }

@@ -40,10 +40,20 @@ pub struct Column {
 
 impl Column {
     pub fn text(title: impl Into<String>, width: u16) -> Self {
-        Self { title: title.into(), width, numeric: false, drop_order: 0 }
+        Self {
+            title: title.into(),
+            width,
+            numeric: false,
+            drop_order: 0,
+        }
     }
     pub fn number(title: impl Into<String>, width: u16) -> Self {
-        Self { title: title.into(), width, numeric: true, drop_order: 0 }
+        Self {
+            title: title.into(),
+            width,
+            numeric: true,
+            drop_order: 0,
+        }
     }
     /// Marks the column as one to hide on narrow screens; higher goes first.
     pub fn optional(mut self, drop_order: u8) -> Self {
@@ -67,10 +77,16 @@ pub struct Cell {
 
 impl Cell {
     pub fn text(text: impl Into<String>) -> Self {
-        Self { text: text.into(), sort: None }
+        Self {
+            text: text.into(),
+            sort: None,
+        }
     }
     pub fn number(text: impl Into<String>, value: f64) -> Self {
-        Self { text: text.into(), sort: Some(value) }
+        Self {
+            text: text.into(),
+            sort: Some(value),
+        }
     }
 }
 
@@ -83,7 +99,10 @@ impl Detail {
         self
     }
     pub fn table(mut self, title: &str, table: TableData) -> Self {
-        self.sections.push(Section { title: title.into(), body: SectionBody::Table(table) });
+        self.sections.push(Section {
+            title: title.into(),
+            body: SectionBody::Table(table),
+        });
         self
     }
 }

@@ -32,10 +32,18 @@ pub struct Threshold {
 
 impl Threshold {
     pub const fn above(warn: f64, crit: f64) -> Self {
-        Self { warn, crit, direction: Direction::HigherIsWorse }
+        Self {
+            warn,
+            crit,
+            direction: Direction::HigherIsWorse,
+        }
     }
     pub const fn below(warn: f64, crit: f64) -> Self {
-        Self { warn, crit, direction: Direction::LowerIsWorse }
+        Self {
+            warn,
+            crit,
+            direction: Direction::LowerIsWorse,
+        }
     }
 }
 
@@ -48,10 +56,16 @@ pub struct FigureSpec {
 
 impl FigureSpec {
     pub const fn up(key: &'static str) -> Self {
-        Self { key, direction: Direction::HigherIsWorse }
+        Self {
+            key,
+            direction: Direction::HigherIsWorse,
+        }
     }
     pub const fn down(key: &'static str) -> Self {
-        Self { key, direction: Direction::LowerIsWorse }
+        Self {
+            key,
+            direction: Direction::LowerIsWorse,
+        }
     }
 }
 
@@ -70,7 +84,13 @@ pub struct Figure {
 
 impl Figure {
     pub fn new(key: &'static str, label: &'static str, value: f64, unit: Unit) -> Self {
-        Self { key, label, value, unit, threshold: None }
+        Self {
+            key,
+            label,
+            value,
+            unit,
+            threshold: None,
+        }
     }
     pub fn with_threshold(mut self, threshold: Threshold) -> Self {
         self.threshold = Some(threshold);

@@ -55,7 +55,10 @@ pub struct Fleet {
 
 impl Fleet {
     pub fn new(metas: Vec<(ComponentMeta, SourceStatus)>, overrides: ThresholdOverrides) -> Self {
-        let mut fleet = Fleet { overrides, ..Fleet::default() };
+        let mut fleet = Fleet {
+            overrides,
+            ..Fleet::default()
+        };
         for (meta, status) in metas {
             fleet.index.insert(meta.id.clone(), fleet.components.len());
             let health = status_health(&status, status.state);
@@ -81,7 +84,12 @@ impl Fleet {
 
     /// Applies a source's latest status and (when it has one) reading. A new reading
     /// appends to history; a failed poll keeps the previous reading for display.
-    pub fn apply(&mut self, id: &ComponentId, status: SourceStatus, reading: Option<Arc<dyn Reading>>) {
+    pub fn apply(
+        &mut self,
+        id: &ComponentId,
+        status: SourceStatus,
+        reading: Option<Arc<dyn Reading>>,
+    ) {
         let Some(&i) = self.index.get(id) else {
             return;
         };
@@ -95,7 +103,11 @@ impl Fleet {
         if fresh && let Some(new) = &reading {
             component.figures = new.figures();
             for figure in &component.figures {
-                component.history.entry(figure.key).or_default().push(figure.value);
+                component
+                    .history
+                    .entry(figure.key)
+                    .or_default()
+                    .push(figure.value);
             }
             component.reading = Some(Arc::clone(new));
         }

@@ -52,10 +52,16 @@ pub struct Finding {
 
 impl Finding {
     pub fn warn(message: impl Into<String>) -> Self {
-        Self { level: Level::Warn, message: message.into() }
+        Self {
+            level: Level::Warn,
+            message: message.into(),
+        }
     }
     pub fn crit(message: impl Into<String>) -> Self {
-        Self { level: Level::Crit, message: message.into() }
+        Self {
+            level: Level::Crit,
+            message: message.into(),
+        }
     }
 }
 
@@ -68,10 +74,16 @@ pub struct Health {
 
 impl Health {
     pub fn ok() -> Self {
-        Self { level: Level::Ok, reasons: Vec::new() }
+        Self {
+            level: Level::Ok,
+            reasons: Vec::new(),
+        }
     }
     pub fn unknown(reason: impl Into<String>) -> Self {
-        Self { level: Level::Unknown, reasons: vec![reason.into()] }
+        Self {
+            level: Level::Unknown,
+            reasons: vec![reason.into()],
+        }
     }
 }
 
@@ -106,7 +118,11 @@ pub fn evaluate<'a>(
         };
         let level = figure_level(figure.value, threshold);
         if level != Level::Ok {
-            let limit = if level == Level::Crit { threshold.crit } else { threshold.warn };
+            let limit = if level == Level::Crit {
+                threshold.crit
+            } else {
+                threshold.warn
+            };
             let op = match threshold.direction {
                 Direction::HigherIsWorse => "≥",
                 Direction::LowerIsWorse => "≤",
@@ -154,7 +170,8 @@ mod tests {
         let figures = vec![
             Figure::new("disk_used_pct", "disk used", 91.0, Unit::Percent)
                 .with_threshold(Threshold::above(80.0, 90.0)),
-            Figure::new("load", "load", 1.0, Unit::Count).with_threshold(Threshold::above(8.0, 16.0)),
+            Figure::new("load", "load", 1.0, Unit::Count)
+                .with_threshold(Threshold::above(8.0, 16.0)),
         ];
         let findings = vec![Finding::warn("unit nftables inactive")];
         let health = evaluate(&figures, &findings, |_| None);
@@ -165,10 +182,14 @@ mod tests {
 
     #[test]
     fn config_override_replaces_builtin_threshold() {
-        let figures = vec![Figure::new("disk_used_pct", "disk used", 91.0, Unit::Percent)
-            .with_threshold(Threshold::above(80.0, 90.0))];
+        let figures = vec![
+            Figure::new("disk_used_pct", "disk used", 91.0, Unit::Percent)
+                .with_threshold(Threshold::above(80.0, 90.0)),
+        ];
         let relaxed = Threshold::above(95.0, 99.0);
-        let health = evaluate(&figures, &[], |key| (key == "disk_used_pct").then_some(&relaxed));
+        let health = evaluate(&figures, &[], |key| {
+            (key == "disk_used_pct").then_some(&relaxed)
+        });
         assert_eq!(health, Health::ok());
     }
 }

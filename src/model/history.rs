@@ -36,7 +36,9 @@ pub fn sparkline(values: impl ExactSizeIterator<Item = f64>, width: usize) -> St
     let tail: Vec<f64> = values.skip(skip).filter(|v| v.is_finite()).collect();
     let (min, max) = tail
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     let span = max - min;
     tail.iter()
         .map(|&v| {
@@ -70,6 +72,9 @@ mod tests {
         assert_eq!(sparkline(v.into_iter(), 8), "▁▂▃▄▅▆▇█");
         assert_eq!(sparkline(v.into_iter(), 2), "▁█");
         assert_eq!(sparkline([3.0, 3.0].into_iter(), 4), "▁▁");
-        assert_eq!(sparkline(std::iter::empty::<f64>().collect::<Vec<_>>().into_iter(), 4), "");
+        assert_eq!(
+            sparkline(std::iter::empty::<f64>().collect::<Vec<_>>().into_iter(), 4),
+            ""
+        );
     }
 }

@@ -69,7 +69,8 @@ impl SourceStatus {
 
     /// Age of the data on screen, if there is any.
     pub fn age(&self, now: SystemTime) -> Option<Duration> {
-        self.last_ok.map(|t| now.duration_since(t).unwrap_or(Duration::ZERO))
+        self.last_ok
+            .map(|t| now.duration_since(t).unwrap_or(Duration::ZERO))
     }
 
     /// The state as of `now`: an OK source whose data is older than three cadences (and at
@@ -109,14 +110,26 @@ mod tests {
             last_ok: Some(t0),
             ..SourceStatus::pending(Duration::from_secs(5))
         };
-        assert_eq!(status.effective_state(t0 + Duration::from_secs(14)), SourceState::Ok);
-        assert_eq!(status.effective_state(t0 + Duration::from_secs(16)), SourceState::Stale);
-        assert_eq!(status.age(t0 + Duration::from_secs(16)), Some(Duration::from_secs(16)));
+        assert_eq!(
+            status.effective_state(t0 + Duration::from_secs(14)),
+            SourceState::Ok
+        );
+        assert_eq!(
+            status.effective_state(t0 + Duration::from_secs(16)),
+            SourceState::Stale
+        );
+        assert_eq!(
+            status.age(t0 + Duration::from_secs(16)),
+            Some(Duration::from_secs(16))
+        );
     }
 
     #[test]
     fn down_stays_down_whatever_the_age() {
-        let status = SourceStatus { state: SourceState::Down, ..SourceStatus::pending(Duration::from_secs(1)) };
+        let status = SourceStatus {
+            state: SourceState::Down,
+            ..SourceStatus::pending(Duration::from_secs(1))
+        };
         assert_eq!(status.effective_state(SystemTime::now()), SourceState::Down);
     }
 }

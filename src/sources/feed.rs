@@ -34,13 +34,19 @@ impl Publisher {
 
 impl Feed {
     pub fn new() -> Self {
-        Self { slots: Vec::new(), notify: Arc::new(Notify::new()) }
+        Self {
+            slots: Vec::new(),
+            notify: Arc::new(Notify::new()),
+        }
     }
 
     pub fn add(&mut self, id: ComponentId, initial: Update) -> Publisher {
         let (tx, rx) = watch::channel(initial);
         self.slots.push((id, rx));
-        Publisher { tx, notify: Arc::clone(&self.notify) }
+        Publisher {
+            tx,
+            notify: Arc::clone(&self.notify),
+        }
     }
 
     /// Resolves when at least one source has published since the last `drain`.

@@ -62,13 +62,30 @@ pub struct SourceSpec {
 /// Builds every configured source. The only place that knows the list of backends.
 pub fn build(config: &Config) -> Vec<SourceSpec> {
     let mut specs = Vec::new();
-    specs.extend(config.postgres.iter().map(|c| postgres::spec(c, &config.defaults)));
-    specs.extend(config.redis.iter().map(|c| redis::spec(c, &config.defaults)));
+    specs.extend(
+        config
+            .postgres
+            .iter()
+            .map(|c| postgres::spec(c, &config.defaults)),
+    );
+    specs.extend(
+        config
+            .redis
+            .iter()
+            .map(|c| redis::spec(c, &config.defaults)),
+    );
     specs
 }
 
 /// Every component kind, in the order the overview lists them (the traffic path first).
-pub const KINDS: &[&str] = &[edge::KIND, host::KIND, sidekiq::KIND, postgres::KIND, redis::KIND, elasticsearch::KIND];
+pub const KINDS: &[&str] = &[
+    edge::KIND,
+    host::KIND,
+    sidekiq::KIND,
+    postgres::KIND,
+    redis::KIND,
+    elasticsearch::KIND,
+];
 
 /// The figures a kind produces, for validating `[thresholds.<kind>.<figure>]`.
 pub fn figure_specs(kind: &str) -> Option<&'static [FigureSpec]> {
@@ -87,7 +104,10 @@ pub fn figure_specs(kind: &str) -> Option<&'static [FigureSpec]> {
 /// a minute so a recovered backend is noticed quickly.
 pub fn backoff(cadence: Duration, failures: u32) -> Duration {
     let factor = 2u32.saturating_pow(failures.min(16));
-    cadence.saturating_mul(factor).min(Duration::from_secs(60)).max(cadence)
+    cadence
+        .saturating_mul(factor)
+        .min(Duration::from_secs(60))
+        .max(cadence)
 }
 
 #[cfg(test)]

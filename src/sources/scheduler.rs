@@ -18,7 +18,10 @@ pub struct Schedule {
 
 /// Spawns one task per enabled source; disabled ones are published once as disabled.
 /// Returns the feed and the component list in config order.
-pub fn spawn_all(specs: Vec<SourceSpec>, cancel: &CancellationToken) -> (Feed, Vec<(ComponentMeta, SourceStatus)>) {
+pub fn spawn_all(
+    specs: Vec<SourceSpec>,
+    cancel: &CancellationToken,
+) -> (Feed, Vec<(ComponentMeta, SourceStatus)>) {
     let mut feed = Feed::new();
     let mut metas = Vec::with_capacity(specs.len());
     for spec in specs {
@@ -27,7 +30,13 @@ pub fn spawn_all(specs: Vec<SourceSpec>, cancel: &CancellationToken) -> (Feed, V
         } else {
             SourceStatus::disabled("in config")
         };
-        let publisher = feed.add(spec.meta.id.clone(), Update { status: status.clone(), reading: None });
+        let publisher = feed.add(
+            spec.meta.id.clone(),
+            Update {
+                status: status.clone(),
+                reading: None,
+            },
+        );
         metas.push((spec.meta.clone(), status));
         if spec.enabled {
             tokio::spawn(run(spec, publisher, cancel.child_token()));
@@ -67,14 +76,20 @@ async fn run(mut spec: SourceSpec, publisher: Publisher, cancel: CancellationTok
             }
             Err(_) => {
                 status.state = SourceState::Down;
-                status.error = Some(format!("no answer within {}", humantime::format_duration(deadline)));
+                status.error = Some(format!(
+                    "no answer within {}",
+                    humantime::format_duration(deadline)
+                ));
                 status.consecutive_failures = status.consecutive_failures.saturating_add(1);
             }
         }
         if status.state != SourceState::Ok {
             tracing::debug!(component = %spec.meta.id, error = ?status.error, "poll failed");
         }
-        publisher.publish(Update { status: status.clone(), reading: last_reading.clone() });
+        publisher.publish(Update {
+            status: status.clone(),
+            reading: last_reading.clone(),
+        });
         let pause = backoff(cadence, status.consecutive_failures);
         tokio::select! {
             _ = cancel.cancelled() => return,

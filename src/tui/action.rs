@@ -166,7 +166,8 @@ impl Serialize for Action {
 impl<'de> Deserialize<'de> for Action {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let name = String::deserialize(d)?;
-        Action::from_name(&name).ok_or_else(|| serde::de::Error::custom(format!("no action called `{name}`")))
+        Action::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("no action called `{name}`")))
     }
 }
 

@@ -134,7 +134,9 @@ impl App {
 
     /// The views reachable by number keys and tab: overview first, then one per kind.
     pub fn tabs(&self) -> Vec<View> {
-        std::iter::once(View::Overview).chain(self.fleet.kinds().into_iter().map(View::Kind)).collect()
+        std::iter::once(View::Overview)
+            .chain(self.fleet.kinds().into_iter().map(View::Kind))
+            .collect()
     }
 
     /// Call after the fleet or the clock changed: rebuilds the rows views draw from.
@@ -143,12 +145,20 @@ impl App {
         self.overview_table.refresh(&self.overview.table);
         for kind in self.fleet.kinds() {
             let data = views::kind::list(&self.fleet, kind, self.now);
-            let entry = self.kinds.entry(kind).or_insert_with(|| (ListData::default(), TableView::default()));
+            let entry = self
+                .kinds
+                .entry(kind)
+                .or_insert_with(|| (ListData::default(), TableView::default()));
             entry.1.refresh(&data.table);
             entry.0 = data;
         }
         if let View::Detail(id) = &self.view {
-            let detail = self.fleet.get(id).and_then(|c| c.reading.as_ref()).map(|r| r.detail()).unwrap_or_default();
+            let detail = self
+                .fleet
+                .get(id)
+                .and_then(|c| c.reading.as_ref())
+                .map(|r| r.detail())
+                .unwrap_or_default();
             let state = self.detail.get_or_insert_with(|| DetailState {
                 id: id.clone(),
                 detail: Detail::default(),
@@ -172,7 +182,11 @@ impl App {
     }
 
     pub fn flash(&mut self, text: impl Into<String>, level: Level) {
-        self.flash = Some(Flash { text: text.into(), level, until: self.now + Duration::from_secs(6) });
+        self.flash = Some(Flash {
+            text: text.into(),
+            level,
+            until: self.now + Duration::from_secs(6),
+        });
     }
 
     fn mode(&self) -> Mode {
@@ -224,7 +238,10 @@ impl App {
             Action::Back | Action::Cancel => self.go_back(),
             Action::NextView | Action::PrevView => {
                 let tabs = self.tabs();
-                let current = tabs.iter().position(|t| *t == self.tab_of_view()).unwrap_or(0);
+                let current = tabs
+                    .iter()
+                    .position(|t| *t == self.tab_of_view())
+                    .unwrap_or(0);
                 let next = if action == Action::NextView {
                     (current + 1) % tabs.len()
                 } else {
@@ -277,7 +294,10 @@ impl App {
     /// The tab a view belongs to (a detail view belongs to its kind).
     fn tab_of_view(&self) -> View {
         match &self.view {
-            View::Detail(id) => self.fleet.get(id).map_or(View::Overview, |c| View::Kind(c.meta.kind)),
+            View::Detail(id) => self
+                .fleet
+                .get(id)
+                .map_or(View::Overview, |c| View::Kind(c.meta.kind)),
             other => other.clone(),
         }
     }
@@ -310,7 +330,11 @@ impl App {
 
     fn select(&mut self) {
         let id = match &self.view {
-            View::Overview => self.overview_table.selected_row().and_then(|i| self.overview.ids.get(i)).cloned(),
+            View::Overview => self
+                .overview_table
+                .selected_row()
+                .and_then(|i| self.overview.ids.get(i))
+                .cloned(),
             View::Kind(kind) => self
                 .kinds
                 .get(kind)
@@ -360,8 +384,16 @@ impl App {
 
     fn open_prompt(&mut self, kind: PromptKind) {
         let previous = self.current_filter().to_string();
-        let text = if kind == PromptKind::Filter { previous.clone() } else { String::new() };
-        self.prompt = Some(Prompt { kind, text, previous });
+        let text = if kind == PromptKind::Filter {
+            previous.clone()
+        } else {
+            String::new()
+        };
+        self.prompt = Some(Prompt {
+            kind,
+            text,
+            previous,
+        });
     }
 
     fn prompt_key(&mut self, action: Option<Action>, key: KeyEvent) -> Effect {
@@ -435,12 +467,19 @@ impl App {
             "overview" | "o" | "home" => self.switch_to(View::Overview),
             "theme" => {
                 let Some(name) = words.next() else {
-                    self.flash(format!("usage: :theme NAME ({})", Theme::names_builtin().join(", ")), Level::Unknown);
+                    self.flash(
+                        format!("usage: :theme NAME ({})", Theme::names_builtin().join(", ")),
+                        Level::Unknown,
+                    );
                     return Effect::None;
                 };
                 match Theme::load(name, self.themes_dir.as_deref()) {
                     Ok(theme) => {
-                        self.theme = if self.no_color { theme.without_color() } else { theme };
+                        self.theme = if self.no_color {
+                            theme.without_color()
+                        } else {
+                            theme
+                        };
                         self.flash(format!("theme {name}"), Level::Ok);
                         return Effect::FullRedraw;
                     }
@@ -458,7 +497,10 @@ impl App {
                 match self.fleet.kinds().into_iter().find(|k| *k == kind) {
                     Some(kind) => self.switch_to(View::Kind(kind)),
                     None => self.flash(
-                        format!("unknown command `{}`: try :help", crate::sanitize::sanitize(other)),
+                        format!(
+                            "unknown command `{}`: try :help",
+                            crate::sanitize::sanitize(other)
+                        ),
                         Level::Warn,
                     ),
                 }

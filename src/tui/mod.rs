@@ -1,11 +1,11 @@
 //! The terminal UI: state, input mapping, drawing. Views draw from state only; no I/O.
 
 pub mod action;
-pub mod keymap;
-pub mod theme;
 pub mod app;
+pub mod keymap;
+pub mod run;
 pub mod table;
+pub mod terminal;
+pub mod theme;
 pub mod views;
 pub mod widgets;
-pub mod run;
-pub mod terminal;

@@ -26,17 +26,26 @@ pub enum Exit {
     InputClosed,
 }
 
-pub async fn run(mut app: App, specs: Vec<SourceSpec>, cancel: CancellationToken) -> color_eyre::Result<Exit> {
-    let started = Instant::now();
-    let mut term = terminal::enter()?;
-    term.draw(|f| views::draw(f, &app))?;
-    tracing::info!(first_frame_ms = started.elapsed().as_secs_f64() * 1000.0, "first frame drawn");
-
-    let (mut feed, _) = spawn_all(specs, &cancel);
-    let mut events = EventStream::new();
+pub async fn run(
+    mut app: App,
+    specs: Vec<SourceSpec>,
+    cancel: CancellationToken,
+) -> color_eyre::Result<Exit> {
+    let started = *crate::STARTED.get_or_init(Instant::now);
+    // Handlers first: a signal that lands between the first frame and their registration
+    // would otherwise kill the process with the terminal still raw.
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
+    let mut term = terminal::enter()?;
+    term.draw(|f| views::draw(f, &app))?;
+    tracing::info!(
+        first_frame_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "first frame drawn (since process start)"
+    );
+
+    let (mut feed, _) = spawn_all(specs, &cancel);
+    let mut events = EventStream::new();
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = false;
@@ -59,7 +68,7 @@ pub async fn run(mut app: App, specs: Vec<SourceSpec>, cancel: CancellationToken
                             dirty = true;
                         }
                         Effect::FullRedraw => {
-                            term.clear()?;
+                            terminal::repaint(&mut term)?;
                             dirty = true;
                         }
                         Effect::None => dirty = true,

@@ -26,7 +26,10 @@ pub struct Sort {
 
 impl TableView {
     pub fn with_sort(sort: Option<Sort>) -> Self {
-        Self { sort, ..Self::default() }
+        Self {
+            sort,
+            ..Self::default()
+        }
     }
 
     /// Recomputes the visible order, keeping the selection on the same row when it survives.
@@ -82,15 +85,27 @@ impl TableView {
 
     pub fn cycle_sort(&mut self, columns: usize) {
         self.sort = match self.sort {
-            None if columns > 0 => Some(Sort { column: 0, descending: false }),
-            Some(s) if s.column + 1 < columns => Some(Sort { column: s.column + 1, descending: s.descending }),
+            None if columns > 0 => Some(Sort {
+                column: 0,
+                descending: false,
+            }),
+            Some(s) if s.column + 1 < columns => Some(Sort {
+                column: s.column + 1,
+                descending: s.descending,
+            }),
             _ => None,
         };
     }
     pub fn reverse_sort(&mut self) {
         self.sort = Some(match self.sort {
-            Some(s) => Sort { descending: !s.descending, ..s },
-            None => Sort { column: 0, descending: true },
+            Some(s) => Sort {
+                descending: !s.descending,
+                ..s
+            },
+            None => Sort {
+                column: 0,
+                descending: true,
+            },
         });
     }
 
@@ -113,7 +128,9 @@ impl TableView {
 }
 
 fn row_matches(row: &Row, needle: &str) -> bool {
-    row.cells.iter().any(|c| c.text.to_lowercase().contains(needle))
+    row.cells
+        .iter()
+        .any(|c| c.text.to_lowercase().contains(needle))
 }
 
 fn compare(a: &Row, b: &Row, column: usize) -> std::cmp::Ordering {
@@ -152,7 +169,10 @@ mod tests {
         let mut t = TableView::default();
         t.refresh(&d);
         t.move_by(1); // "pull"
-        t.sort = Some(Sort { column: 1, descending: true });
+        t.sort = Some(Sort {
+            column: 1,
+            descending: true,
+        });
         t.refresh(&d);
         assert_eq!(t.order(), &[1, 0, 2]);
         assert_eq!(t.selected_row(), Some(1));
@@ -172,8 +192,16 @@ mod tests {
 
     #[test]
     fn scroll_follows_selection_without_jumping() {
-        let rows = (0..100).map(|i| Row { cells: vec![Cell::number(i.to_string(), i as f64)], level: None }).collect();
-        let d = TableData { columns: vec![Column::number("n", 4)], rows };
+        let rows = (0..100)
+            .map(|i| Row {
+                cells: vec![Cell::number(i.to_string(), i as f64)],
+                level: None,
+            })
+            .collect();
+        let d = TableData {
+            columns: vec![Column::number("n", 4)],
+            rows,
+        };
         let mut t = TableView::default();
         t.refresh(&d);
         assert_eq!(t.scroll_offset(10), 0);

@@ -3,7 +3,9 @@
 
 use std::io::{self, Write};
 
-use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use crossterm::terminal::{
+    Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
 use crossterm::{cursor, execute};
 use ratatui::DefaultTerminal;
 
@@ -27,7 +29,19 @@ pub fn suspend(terminal: &mut DefaultTerminal) -> io::Result<()> {
     let mut out = io::stdout();
     execute!(out, EnterAlternateScreen, cursor::Hide)?;
     out.flush()?;
-    terminal.clear()
+    repaint(terminal)
+}
+
+/// Clears the screen and makes the next draw repaint every cell.
+///
+/// `Terminal::clear` would ask the terminal for the cursor position, and that answer never
+/// arrives while the event stream owns standard input (it times out after two seconds and
+/// fails). A full-screen viewport does not need the cursor, so clear directly and blank both
+/// of ratatui's buffers instead: the next frame is then diffed against an empty screen.
+pub fn repaint(terminal: &mut DefaultTerminal) -> io::Result<()> {
+    execute!(io::stdout(), Clear(ClearType::All))?;
+    terminal.swap_buffers();
+    Ok(())
 }
 
 /// Leaves the alternate screen without touching raw mode, for error paths that have no

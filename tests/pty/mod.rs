@@ -29,6 +29,26 @@ impl Console {
     }
 
     pub fn start_with(args: &[&str], cols: u16, rows: u16, prepare: impl FnOnce(&Path)) -> Console {
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_mastop"));
+        cmd.args(args);
+        Self::spawn(cmd, None, cols, rows, prepare)
+    }
+
+    /// An interactive bash with job control and a plain `$ ` prompt, in the same clean
+    /// environment, for tests that need a shell around mastop (ctrl-z and `fg`).
+    pub fn start_shell(cols: u16, rows: u16) -> Console {
+        let mut cmd = CommandBuilder::new("bash");
+        cmd.args(["--norc", "--noprofile", "-i"]);
+        Self::spawn(cmd, Some("$ "), cols, rows, |_| {})
+    }
+
+    fn spawn(
+        mut cmd: CommandBuilder,
+        ps1: Option<&str>,
+        cols: u16,
+        rows: u16,
+        prepare: impl FnOnce(&Path),
+    ) -> Console {
         let home = tempfile::tempdir().expect("temp HOME");
         prepare(home.path());
         let pair = native_pty_system()
@@ -39,8 +59,6 @@ impl Console {
                 pixel_height: 0,
             })
             .expect("open a pty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_mastop"));
-        cmd.args(args);
         cmd.env_clear();
         cmd.env("HOME", home.path());
         cmd.env("XDG_CONFIG_HOME", home.path().join("config"));
@@ -48,6 +66,9 @@ impl Console {
         cmd.env("XDG_DATA_HOME", home.path().join("data"));
         cmd.env("TERM", "xterm-256color");
         cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+        if let Some(ps1) = ps1 {
+            cmd.env("PS1", ps1);
+        }
         let child = pair.slave.spawn_command(cmd).expect("spawn mastop");
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().expect("pty reader");
@@ -145,14 +166,29 @@ impl Console {
         }
     }
 
-    /// The process state letter from /proc (R, S, T for stopped…).
-    pub fn proc_state(&self) -> char {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        stat.rsplit(')')
-            .next()
-            .and_then(|rest| rest.trim().chars().next())
-            .unwrap_or('?')
+    /// The pid of the console's child process called `name` (mastop under the shell).
+    pub fn wait_for_child_pid(&self, name: &str) -> i32 {
+        let parent = self.pid();
+        let start = Instant::now();
+        loop {
+            let children =
+                std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+                    .unwrap_or_default();
+            for pid in children
+                .split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+            {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                if comm.trim() == name {
+                    return pid;
+                }
+            }
+            assert!(
+                start.elapsed() < HANG_GUARD,
+                "no child called {name} under pid {parent}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -163,4 +199,13 @@ impl Drop for Console {
             let _ = self.child.wait();
         }
     }
+}
+
+/// A process's state letter from /proc (R, S, T for stopped…), or `?` once it is gone.
+pub fn proc_state(pid: i32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit(')')
+        .next()
+        .and_then(|rest| rest.trim().chars().next())
+        .unwrap_or('?')
 }

@@ -1,6 +1,7 @@
-//! Throwaway real servers for integration tests: PostgreSQL and Redis from the Debian
-//! binaries, each on a free port in its own temp dir, stopped and removed on drop (also
-//! when the test panics), plus a black-hole TCP listener for hanging backends.
+//! Throwaway real servers for integration tests: PostgreSQL (and streaming replicas of it)
+//! and Redis from the Debian binaries, each on a free port in its own temp dir, stopped and
+//! removed on drop (also when the test panics). For backends that hang: a black-hole TCP
+//! listener that never answers, and a proxy that can freeze a real server's answers.
 //!
 //! ```ignore
 //! let pg = support::Postgres::start();

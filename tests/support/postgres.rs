@@ -330,6 +330,12 @@ impl Postgres {
         }
     }
 
+    /// The whole server log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("server-{}.log", self.port)))
+            .unwrap_or_default()
+    }
+
     /// The end of the server log, for assertion messages.
     pub fn log_tail(&self) -> String {
         log_tail(

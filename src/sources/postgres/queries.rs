@@ -80,11 +80,12 @@ pub(super) async fn one_row(
         .query_typed(sql, &[])
         .await
         .map_err(|error| Failure::Driver { step, error })?;
+    let count = rows.len();
     match rows.pop() {
-        Some(row) if rows.is_empty() => Ok(row),
+        Some(row) if count == 1 => Ok(row),
         _ => Err(Failure::Answer {
             step,
-            detail: format!("{} rows instead of one", rows.len() + 1),
+            detail: format!("{count} rows instead of one"),
         }),
     }
 }
@@ -202,17 +203,8 @@ mod tests {
 
     fn stats() -> DatabaseStats {
         DatabaseStats {
-            size_bytes: None,
-            xact_commit: 0,
-            xact_rollback: 0,
-            blks_hit: 0,
-            blks_read: 0,
-            deadlocks: 0,
-            temp_files: 0,
-            temp_bytes: 0,
             cache_hit_pct: Some(99.0),
-            xact_per_sec: None,
-            deadlocks_since_last_poll: 0,
+            ..DatabaseStats::default()
         }
     }
 

@@ -67,7 +67,7 @@ pub struct Sessions {
 }
 
 /// Instance-wide counters from `pg_stat_database`, plus the size of the connected database.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct DatabaseStats {
     pub size_bytes: Option<i64>,
     pub xact_commit: i64,
@@ -380,17 +380,8 @@ mod tests {
 
     fn stats() -> DatabaseStats {
         DatabaseStats {
-            size_bytes: None,
-            xact_commit: 0,
-            xact_rollback: 0,
-            blks_hit: 0,
-            blks_read: 0,
-            deadlocks: 0,
-            temp_files: 0,
-            temp_bytes: 0,
             cache_hit_pct: Some(99.0),
-            xact_per_sec: None,
-            deadlocks_since_last_poll: 0,
+            ..DatabaseStats::default()
         }
     }
 

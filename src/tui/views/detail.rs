@@ -29,17 +29,31 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, id: &ComponentId) {
         return;
     };
     let reasons = component.health.reasons.len().min(4) as u16;
-    let [summary_area, rest] = Layout::vertical([Constraint::Length(3 + reasons), Constraint::Min(3)]).areas(area);
+    let [summary_area, rest] =
+        Layout::vertical([Constraint::Length(3 + reasons), Constraint::Min(3)]).areas(area);
 
     let state = component.status.effective_state(app.now);
     let mut status = vec![
         Span::styled("source ", theme.style(Token::Muted)),
-        Span::styled(state.word(), theme.style(if state == SourceState::Ok { Token::Ok } else { Token::Warn })),
-        Span::styled(format!(" · data age {}", age_text(component.status.age(app.now))), theme.style(Token::Muted)),
+        Span::styled(
+            state.word(),
+            theme.style(if state == SourceState::Ok {
+                Token::Ok
+            } else {
+                Token::Warn
+            }),
+        ),
+        Span::styled(
+            format!(" · data age {}", age_text(component.status.age(app.now))),
+            theme.style(Token::Muted),
+        ),
     ];
     if !component.status.cadence.is_zero() {
         status.push(Span::styled(
-            format!(" · every {}", humantime::format_duration(component.status.cadence)),
+            format!(
+                " · every {}",
+                humantime::format_duration(component.status.cadence)
+            ),
             theme.style(Token::Muted),
         ));
     }
@@ -49,14 +63,23 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, id: &ComponentId) {
     }
     let mut lines = vec![Line::from(status)];
     for reason in component.health.reasons.iter().take(4) {
-        lines.push(Line::from(vec![Span::raw("  • "), safe(reason, theme.style(Token::Text))]));
+        lines.push(Line::from(vec![
+            Span::raw("  • "),
+            safe(reason, theme.style(Token::Text)),
+        ]));
     }
     let title = Line::from(vec![
         Span::styled(format!(" {id} "), theme.style(Token::Title)),
         level_span(component.health.level, theme),
-        Span::styled(format!("  {} · {} ", component.meta.kind, component.meta.region), theme.style(Token::Muted)),
+        Span::styled(
+            format!("  {} · {} ", component.meta.kind, component.meta.region),
+            theme.style(Token::Muted),
+        ),
     ]);
-    let block = Block::default().borders(Borders::ALL).border_style(theme.style(Token::Border)).title(title);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Token::Border))
+        .title(title);
     frame.render_widget(Paragraph::new(lines).block(block), summary_area);
 
     let Some(state) = app.detail.as_ref().filter(|d| d.id == *id) else {
@@ -84,7 +107,10 @@ fn draw_sections(frame: &mut Frame<'_>, area: Rect, app: &App, detail: &Detail, 
         })
         .collect();
     if pairs.is_empty() && tables.is_empty() {
-        frame.render_widget(Line::from(Span::styled(" no data yet", theme.style(Token::Muted))), area);
+        frame.render_widget(
+            Line::from(Span::styled(" no data yet", theme.style(Token::Muted))),
+            area,
+        );
         return;
     }
     let pair_height = pairs.iter().map(|(_, p)| p.len()).max().unwrap_or(0) as u16 + 2;
@@ -93,13 +119,20 @@ fn draw_sections(frame: &mut Frame<'_>, area: Rect, app: &App, detail: &Detail, 
     } else if pairs.is_empty() {
         vec![Constraint::Length(0), Constraint::Min(3)]
     } else {
-        vec![Constraint::Length(pair_height.min(area.height / 3).max(4)), Constraint::Min(3)]
+        vec![
+            Constraint::Length(pair_height.min(area.height / 3).max(4)),
+            Constraint::Min(3),
+        ]
     };
     let parts = Layout::vertical(constraints).split(area);
     if !pairs.is_empty() {
         let columns = Layout::horizontal(vec![Constraint::Fill(1); pairs.len()]).split(parts[0]);
         for ((title, items), column) in pairs.iter().zip(columns.iter()) {
-            let key_width = items.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+            let key_width = items
+                .iter()
+                .map(|(k, _)| k.chars().count())
+                .max()
+                .unwrap_or(0);
             let lines: Vec<Line<'_>> = items
                 .iter()
                 .map(|(k, v)| {
@@ -112,14 +145,18 @@ fn draw_sections(frame: &mut Frame<'_>, area: Rect, app: &App, detail: &Detail, 
             let block = Block::default()
                 .borders(Borders::ALL)
                 .border_style(theme.style(Token::Border))
-                .title(Span::styled(format!(" {title} "), theme.style(Token::Title)));
+                .title(Span::styled(
+                    format!(" {title} "),
+                    theme.style(Token::Title),
+                ));
             frame.render_widget(Paragraph::new(lines).block(block), *column);
         }
     }
     if let Some(table_area) = parts.get(1) {
         // The first table is the one the keys act on; give it the most room.
-        let weights: Vec<Constraint> =
-            (0..tables.len()).map(|i| Constraint::Fill(if i == 0 { 2 } else { 1 })).collect();
+        let weights: Vec<Constraint> = (0..tables.len())
+            .map(|i| Constraint::Fill(if i == 0 { 2 } else { 1 }))
+            .collect();
         let areas = Layout::vertical(weights).split(*table_area);
         for (i, ((title, data), area)) in tables.iter().zip(areas.iter()).enumerate() {
             let fallback;

@@ -33,7 +33,11 @@ fn header_spans(app: &App, long_banner: bool, with_tally: bool) -> Vec<Span<'sta
     let theme = &app.theme;
     let mut left = vec![Span::styled(" mastop ", theme.style(Token::Title))];
     if app.demo.is_some() {
-        let banner = if long_banner { " DEMO · simulated fleet, nothing here is real " } else { " DEMO " };
+        let banner = if long_banner {
+            " DEMO · simulated fleet, nothing here is real "
+        } else {
+            " DEMO "
+        };
         left.push(Span::styled(banner, theme.style(Token::DemoBanner)));
         left.push(Span::raw(" "));
     }
@@ -42,15 +46,28 @@ fn header_spans(app: &App, long_banner: bool, with_tally: bool) -> Vec<Span<'sta
     if !with_tally {
         return left;
     }
-    let counts = |level: Level| app.fleet.components().iter().filter(|c| c.health.level == level).count();
-    let tally: Vec<String> = [(Level::Crit, "crit"), (Level::Warn, "warn"), (Level::Unknown, "unknown")]
-        .into_iter()
-        .map(|(level, word)| (counts(level), word))
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, word)| format!("{n} {word}"))
-        .collect();
+    let counts = |level: Level| {
+        app.fleet
+            .components()
+            .iter()
+            .filter(|c| c.health.level == level)
+            .count()
+    };
+    let tally: Vec<String> = [
+        (Level::Crit, "crit"),
+        (Level::Warn, "warn"),
+        (Level::Unknown, "unknown"),
+    ]
+    .into_iter()
+    .map(|(level, word)| (counts(level), word))
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, word)| format!("{n} {word}"))
+    .collect();
     if !tally.is_empty() {
-        left.push(Span::styled(format!(" ({})", tally.join(", ")), theme.style(Token::Muted)));
+        left.push(Span::styled(
+            format!(" ({})", tally.join(", ")),
+            theme.style(Token::Muted),
+        ));
     }
     left
 }
@@ -58,7 +75,10 @@ fn header_spans(app: &App, long_banner: bool, with_tally: bool) -> Vec<Span<'sta
 pub fn draw_tabs(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let theme = &app.theme;
     let current = match &app.view {
-        View::Detail(id) => app.fleet.get(id).map_or(View::Overview, |c| View::Kind(c.meta.kind)),
+        View::Detail(id) => app
+            .fleet
+            .get(id)
+            .map_or(View::Overview, |c| View::Kind(c.meta.kind)),
         v => v.clone(),
     };
     let mut spans = vec![Span::raw(" ")];
@@ -74,13 +94,24 @@ pub fn draw_tabs(frame: &mut Frame<'_>, area: Rect, app: &App) {
                     .map(|c| c.health.level)
                     .max()
                     .unwrap_or(Level::Ok);
-                if worst == Level::Ok { (*kind).to_string() } else { format!("{kind} {}", worst.symbol()) }
+                if worst == Level::Ok {
+                    (*kind).to_string()
+                } else {
+                    format!("{kind} {}", worst.symbol())
+                }
             }
             View::Detail(_) => continue,
         };
-        let style = if *tab == current { theme.style(Token::Selection) } else { theme.style(Token::Text) };
+        let style = if *tab == current {
+            theme.style(Token::Selection)
+        } else {
+            theme.style(Token::Text)
+        };
         if i < 9 {
-            spans.push(Span::styled(format!("{}", i + 1), theme.style(Token::KeyHint)));
+            spans.push(Span::styled(
+                format!("{}", i + 1),
+                theme.style(Token::KeyHint),
+            ));
         }
         spans.push(Span::styled(format!(" {name} "), style));
         spans.push(Span::raw(" "));

@@ -16,7 +16,10 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         View::Kind(k) => format!("{k} view"),
         View::Detail(id) => format!("detail of {id}"),
     };
-    let mut out = vec![Line::from(Span::styled(format!("You are in the {view_name}."), theme.style(Token::Muted)))];
+    let mut out = vec![Line::from(Span::styled(
+        format!("You are in the {view_name}."),
+        theme.style(Token::Muted),
+    ))];
     let sections = [
         (Mode::List, "In this view"),
         (Mode::Global, "Everywhere"),
@@ -29,7 +32,10 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
             continue;
         }
         out.push(Line::from(""));
-        out.push(Line::from(Span::styled(title.to_string(), theme.style(Token::Title))));
+        out.push(Line::from(Span::styled(
+            title.to_string(),
+            theme.style(Token::Title),
+        )));
         let mut grouped: Vec<(Vec<String>, crate::tui::action::Action)> = Vec::new();
         for (key, action) in bindings {
             match grouped.iter_mut().find(|(_, a)| *a == action) {
@@ -37,15 +43,22 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
                 None => grouped.push((vec![key], action)),
             }
         }
+        let tabs = app.tabs();
         for (keys, action) in grouped {
             out.push(Line::from(vec![
-                Span::styled(format!("  {:<18}", keys.join(" ")), theme.style(Token::KeyHint)),
-                Span::styled(action.describe().to_string(), theme.style(Token::Text)),
+                Span::styled(
+                    format!("  {:<18}", keys.join(" ")),
+                    theme.style(Token::KeyHint),
+                ),
+                Span::styled(describe(action, &tabs), theme.style(Token::Text)),
             ]));
         }
     }
     out.push(Line::from(""));
-    out.push(Line::from(Span::styled("Commands (after :)", theme.style(Token::Title))));
+    out.push(Line::from(Span::styled(
+        "Commands (after :)",
+        theme.style(Token::Title),
+    )));
     for (command, what) in PALETTE_COMMANDS {
         out.push(Line::from(vec![
             Span::styled(format!("  :{command:<17}"), theme.style(Token::KeyHint)),
@@ -55,8 +68,14 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
     let kinds = app.fleet.kinds().join(" :");
     if !kinds.is_empty() {
         out.push(Line::from(vec![
-            Span::styled("  :KIND             ".to_string(), theme.style(Token::KeyHint)),
-            Span::styled(format!("open a kind's view: :{kinds}"), theme.style(Token::Text)),
+            Span::styled(
+                "  :KIND             ".to_string(),
+                theme.style(Token::KeyHint),
+            ),
+            Span::styled(
+                format!("open a kind's view: :{kinds}"),
+                theme.style(Token::Text),
+            ),
         ]));
     }
     out
@@ -78,5 +97,32 @@ pub fn draw(frame: &mut Frame<'_>, body: Rect, app: &App, scroll: u16) {
         .border_style(app.theme.style(Token::BorderFocus))
         .title(Span::styled(" Help ", app.theme.style(Token::Title)));
     frame.render_widget(Clear, area);
-    frame.render_widget(Paragraph::new(content).block(block).scroll((scroll.min(max_scroll), 0)), area);
+    frame.render_widget(
+        Paragraph::new(content)
+            .block(block)
+            .scroll((scroll.min(max_scroll), 0)),
+        area,
+    );
+}
+
+/// The action's description, naming the view for number keys (`view 3: host`).
+fn describe(action: crate::tui::action::Action, tabs: &[View]) -> String {
+    use crate::tui::action::Action::*;
+    let n = match action {
+        View1 => 0,
+        View2 => 1,
+        View3 => 2,
+        View4 => 3,
+        View5 => 4,
+        View6 => 5,
+        View7 => 6,
+        View8 => 7,
+        View9 => 8,
+        other => return other.describe().to_string(),
+    };
+    match tabs.get(n) {
+        Some(View::Overview) => format!("view {}: overview", n + 1),
+        Some(View::Kind(kind)) => format!("view {}: {kind}", n + 1),
+        _ => format!("view {} (none here)", n + 1),
+    }
 }

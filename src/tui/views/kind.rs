@@ -13,7 +13,11 @@ use crate::tui::app::{App, ListData};
 use crate::tui::widgets::data_table::{self, TableFrame};
 
 pub fn list(fleet: &Fleet, kind: &str, now: SystemTime) -> ListData {
-    let members: Vec<_> = fleet.components().iter().filter(|c| c.meta.kind == kind).collect();
+    let members: Vec<_> = fleet
+        .components()
+        .iter()
+        .filter(|c| c.meta.kind == kind)
+        .collect();
     // Columns are the union of figure keys in first-seen order, so a component missing a
     // figure (a primary has no replay lag) leaves a blank rather than shifting columns.
     let mut keys: Vec<(&'static str, &'static str)> = Vec::new();
@@ -24,8 +28,11 @@ pub fn list(fleet: &Fleet, kind: &str, now: SystemTime) -> ListData {
             }
         }
     }
-    let mut columns =
-        vec![Column::text("HEALTH", 9), Column::text("NAME", 14), Column::text("REGION", 10).optional(200)];
+    let mut columns = vec![
+        Column::text("HEALTH", 9),
+        Column::text("NAME", 14),
+        Column::text("REGION", 10).optional(200),
+    ];
     // Figures further right are dropped first on narrow screens; the first ones matter most.
     columns.extend(keys.iter().enumerate().map(|(i, (_, label))| {
         Column::number(label.to_uppercase(), (label.len() as u16 + 1).max(7)).optional(10 + i as u8)
@@ -36,7 +43,10 @@ pub fn list(fleet: &Fleet, kind: &str, now: SystemTime) -> ListData {
     let mut ids = Vec::with_capacity(members.len());
     for c in members {
         let mut cells = vec![
-            Cell::number(format!("{} {}", c.health.level.symbol(), c.health.level.word()), level_rank(c.health.level)),
+            Cell::number(
+                format!("{} {}", c.health.level.symbol(), c.health.level.word()),
+                level_rank(c.health.level),
+            ),
             Cell::text(c.meta.id.name()),
             Cell::text(c.meta.region.as_str()),
         ];
@@ -47,17 +57,30 @@ pub fn list(fleet: &Fleet, kind: &str, now: SystemTime) -> ListData {
             });
         }
         let age = c.status.age(now);
-        cells.push(Cell { text: age_text(age), sort: age.map(|a| a.as_secs_f64()) });
+        cells.push(Cell {
+            text: age_text(age),
+            sort: age.map(|a| a.as_secs_f64()),
+        });
         // Why it is not OK, else what it is: the same rule as the overview's last column.
         let why = match c.health.reasons.first() {
             Some(reason) => reason.clone(),
-            None => c.reading.as_ref().map(|r| r.summary()).unwrap_or_else(|| c.status.effective_state(now).word().to_string()),
+            None => c
+                .reading
+                .as_ref()
+                .map(|r| r.summary())
+                .unwrap_or_else(|| c.status.effective_state(now).word().to_string()),
         };
         cells.push(Cell::text(why));
-        rows.push(Row { cells, level: Some(c.health.level) });
+        rows.push(Row {
+            cells,
+            level: Some(c.health.level),
+        });
         ids.push(c.meta.id.clone());
     }
-    ListData { table: TableData { columns, rows }, ids }
+    ListData {
+        table: TableData { columns, rows },
+        ids,
+    }
 }
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, kind: &str) {

@@ -38,7 +38,9 @@ pub fn list(fleet: &Fleet, now: SystemTime) -> ListData {
                 f.display_value(),
                 f.label,
                 f.value,
-                c.history(f.key).map(|h| sparkline(h.values(), TREND_WIDTH)).unwrap_or_default(),
+                c.history(f.key)
+                    .map(|h| sparkline(h.values(), TREND_WIDTH))
+                    .unwrap_or_default(),
             ),
             None => (String::new(), "", f64::NAN, String::new()),
         };
@@ -50,20 +52,32 @@ pub fn list(fleet: &Fleet, now: SystemTime) -> ListData {
         let age = c.status.age(now);
         rows.push(Row {
             cells: vec![
-                Cell::number(format!("{} {}", c.health.level.symbol(), c.health.level.word()), level_rank(c.health.level)),
+                Cell::number(
+                    format!("{} {}", c.health.level.symbol(), c.health.level.word()),
+                    level_rank(c.health.level),
+                ),
                 Cell::text(c.meta.id.as_str()),
                 Cell::text(c.meta.region.as_str()),
-                Cell { text: value_text, sort: figure_value.is_finite().then_some(figure_value) },
+                Cell {
+                    text: value_text,
+                    sort: figure_value.is_finite().then_some(figure_value),
+                },
                 Cell::text(label),
                 Cell::text(trend),
-                Cell { text: age_text(age), sort: age.map(|a| a.as_secs_f64()) },
+                Cell {
+                    text: age_text(age),
+                    sort: age.map(|a| a.as_secs_f64()),
+                },
                 Cell::text(why),
             ],
             level: Some(c.health.level),
         });
         ids.push(c.meta.id.clone());
     }
-    ListData { table: TableData { columns, rows }, ids }
+    ListData {
+        table: TableData { columns, rows },
+        ids,
+    }
 }
 
 /// Sort rank for health: CRIT sorts above WARN above UNKNOWN above OK.
@@ -100,7 +114,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
 fn draw_timeline(frame: &mut Frame<'_>, area: Rect, app: &App, demo: &crate::tui::app::DemoInfo) {
     let theme = &app.theme;
     let elapsed = app.now.duration_since(demo.started).unwrap_or_default() + demo.offset;
-    let cycle = demo.timeline.last().map_or(1, |(t, _)| t.as_secs().max(1) + 60);
+    let cycle = demo
+        .timeline
+        .last()
+        .map_or(1, |(t, _)| t.as_secs().max(1) + 60);
     let t = elapsed.as_secs() % cycle;
     let current = demo.timeline.iter().rposition(|(at, _)| at.as_secs() <= t);
     let start = current.unwrap_or(0).saturating_sub(1);
@@ -117,7 +134,10 @@ fn draw_timeline(frame: &mut Frame<'_>, area: Rect, app: &App, demo: &crate::tui
                 _ => (" ", Token::Text),
             };
             Line::from(vec![
-                Span::styled(format!(" {mark} {:>5} ", clock(at.as_secs())), theme.style(token)),
+                Span::styled(
+                    format!(" {mark} {:>5} ", clock(at.as_secs())),
+                    theme.style(token),
+                ),
                 Span::styled(text.as_str(), theme.style(token)),
             ])
         })

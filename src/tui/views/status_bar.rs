@@ -25,7 +25,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         if prompt.kind == PromptKind::Palette {
             let options = app.completions(&prompt.text);
             if !options.is_empty() {
-                spans.push(Span::styled(format!("   {}", options.join("  ")), theme.style(Token::Muted)));
+                spans.push(Span::styled(
+                    format!("   {}", options.join("  ")),
+                    theme.style(Token::Muted),
+                ));
             }
         }
         frame.render_widget(Line::from(spans), area);
@@ -35,12 +38,23 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         return;
     }
     if let Some(flash) = &app.flash {
-        frame.render_widget(Line::from(safe(&flash.text, theme.style(level_token(flash.level)))), area);
+        frame.render_widget(
+            Line::from(safe(&flash.text, theme.style(level_token(flash.level)))),
+            area,
+        );
         return;
     }
-    let mode = if app.help_scroll.is_some() { Mode::Help } else { Mode::List };
+    let mode = if app.help_scroll.is_some() {
+        Mode::Help
+    } else {
+        Mode::List
+    };
     let hints: &[(Action, &str)] = if app.help_scroll.is_some() {
-        &[(Action::Back, "close"), (Action::Down, "scroll"), (Action::Quit, "quit")]
+        &[
+            (Action::Back, "close"),
+            (Action::Down, "scroll"),
+            (Action::Quit, "quit"),
+        ]
     } else {
         &[
             (Action::Help, "help"),
@@ -54,9 +68,14 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     };
     let mut spans = vec![Span::raw(" ")];
     for (action, label) in hints {
-        let Some(key) = app.keymap.key_for(mode, *action) else { continue };
+        let Some(key) = app.keymap.key_for(mode, *action) else {
+            continue;
+        };
         spans.push(Span::styled(key, theme.style(Token::KeyHint)));
-        spans.push(Span::styled(format!(" {label}  "), theme.style(Token::Muted)));
+        spans.push(Span::styled(
+            format!(" {label}  "),
+            theme.style(Token::Muted),
+        ));
     }
     frame.render_widget(Line::from(spans).style(theme.style(Token::StatusBar)), area);
 }

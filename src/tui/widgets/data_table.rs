@@ -23,7 +23,10 @@ pub struct TableFrame<'a> {
 pub fn render(frame: &mut Frame<'_>, area: Rect, table: &TableFrame<'_>, theme: &Theme) {
     let TableFrame { data, view, .. } = *table;
     let shown = view.len();
-    let mut title = vec![Span::styled(format!(" {} ", table.title), theme.style(Token::Title))];
+    let mut title = vec![Span::styled(
+        format!(" {} ", table.title),
+        theme.style(Token::Title),
+    )];
     let count = if view.filter.is_empty() {
         format!("({shown}) ")
     } else {
@@ -35,15 +38,26 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, table: &TableFrame<'_>, theme: 
         title.push(safe(&view.filter, theme.style(Token::FilterMatch)));
         title.push(Span::raw(" "));
     }
-    let border = if table.focused { Token::BorderFocus } else { Token::Border };
-    let block = Block::default().borders(Borders::ALL).border_style(theme.style(border)).title(Line::from(title));
+    let border = if table.focused {
+        Token::BorderFocus
+    } else {
+        Token::Border
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(border))
+        .title(Line::from(title));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.height == 0 || inner.width == 0 {
         return;
     }
     if data.rows.is_empty() || shown == 0 {
-        let text = if data.rows.is_empty() { table.empty } else { "no rows match the filter (esc clears it)" };
+        let text = if data.rows.is_empty() {
+            table.empty
+        } else {
+            "no rows match the filter (esc clears it)"
+        };
         frame.render_widget(Line::from(safe(text, theme.style(Token::Muted))), inner);
         return;
     }
@@ -59,25 +73,46 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, table: &TableFrame<'_>, theme: 
             _ => "",
         };
         let line = Line::from(format!("{}{arrow}", c.title));
-        Cell::from(if c.numeric { line.alignment(Alignment::Right) } else { line })
+        Cell::from(if c.numeric {
+            line.alignment(Alignment::Right)
+        } else {
+            line
+        })
     }))
     .style(theme.style(Token::Header));
-    let rows = view.order().iter().enumerate().skip(offset).take(body_height).map(|(pos, &i)| {
-        let row = &data.rows[i];
-        let cells = layout.iter().map(|&(c, _)| {
-            let style = match (c, row.level) {
-                (0, Some(level)) => theme.style(level_token(level)),
-                _ => Style::default(),
-            };
-            let text = row.cells.get(c).map_or("", |cell| cell.text.as_str());
-            let line = Line::from(safe(text, style));
-            Cell::from(if data.columns[c].numeric { line.alignment(Alignment::Right) } else { line })
+    let rows = view
+        .order()
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(body_height)
+        .map(|(pos, &i)| {
+            let row = &data.rows[i];
+            let cells = layout.iter().map(|&(c, _)| {
+                let style = match (c, row.level) {
+                    (0, Some(level)) => theme.style(level_token(level)),
+                    _ => Style::default(),
+                };
+                let text = row.cells.get(c).map_or("", |cell| cell.text.as_str());
+                let line = Line::from(safe(text, style));
+                Cell::from(if data.columns[c].numeric {
+                    line.alignment(Alignment::Right)
+                } else {
+                    line
+                })
+            });
+            let r = Row::new(cells);
+            if pos == selected && table.focused {
+                r.style(theme.style(Token::Selection))
+            } else {
+                r
+            }
         });
-        let r = Row::new(cells);
-        if pos == selected && table.focused { r.style(theme.style(Token::Selection)) } else { r }
-    });
     let widths: Vec<Constraint> = layout.iter().map(|&(_, w)| w).collect();
-    let t = Table::new(rows, widths).header(header).column_spacing(1).style(theme.style(Token::Text));
+    let t = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .style(theme.style(Token::Text));
     frame.render_widget(t, inner);
 }
 
@@ -88,7 +123,8 @@ pub fn fit_columns(data: &TableData, available: u16) -> Vec<(usize, Constraint)>
     let want = |c: &crate::model::detail::Column| c.width.max(c.title.chars().count() as u16 + 2);
     let mut shown: Vec<usize> = (0..data.columns.len()).collect();
     let total = |shown: &[usize]| -> u16 {
-        shown.iter().map(|&i| want(&data.columns[i])).sum::<u16>() + shown.len().saturating_sub(1) as u16
+        shown.iter().map(|&i| want(&data.columns[i])).sum::<u16>()
+            + shown.len().saturating_sub(1) as u16
     };
     while total(&shown) > available {
         let victim = shown
@@ -107,7 +143,9 @@ pub fn fit_columns(data: &TableData, available: u16) -> Vec<(usize, Constraint)>
     let mut widths: Vec<u16> = shown.iter().map(|&i| want(&data.columns[i])).collect();
     let budget = available.saturating_sub(shown.len().saturating_sub(1) as u16);
     while widths.iter().sum::<u16>() > budget {
-        let Some((i, &w)) = widths.iter().enumerate().max_by_key(|(_, w)| **w) else { break };
+        let Some((i, &w)) = widths.iter().enumerate().max_by_key(|(_, w)| **w) else {
+            break;
+        };
         if w <= 3 {
             break;
         }
@@ -123,7 +161,16 @@ pub fn fit_columns(data: &TableData, available: u16) -> Vec<(usize, Constraint)>
         .into_iter()
         .zip(widths)
         .enumerate()
-        .map(|(pos, (i, w))| (i, if pos == last { Constraint::Min(w) } else { Constraint::Length(w) }))
+        .map(|(pos, (i, w))| {
+            (
+                i,
+                if pos == last {
+                    Constraint::Min(w)
+                } else {
+                    Constraint::Length(w)
+                },
+            )
+        })
         .collect()
 }
 
@@ -133,7 +180,10 @@ mod tests {
     use crate::model::detail::Column;
 
     fn shown(data: &TableData, width: u16) -> Vec<usize> {
-        fit_columns(data, width).into_iter().map(|(i, _)| i).collect()
+        fit_columns(data, width)
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect()
     }
 
     #[test]

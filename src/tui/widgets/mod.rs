@@ -29,5 +29,8 @@ pub fn level_token(level: Level) -> Token {
 
 /// `✖ CRIT`: symbol and word, so health never rests on colour alone.
 pub fn level_span(level: Level, theme: &Theme) -> Span<'static> {
-    Span::styled(format!("{} {}", level.symbol(), level.word()), theme.style(level_token(level)))
+    Span::styled(
+        format!("{} {}", level.symbol(), level.word()),
+        theme.style(level_token(level)),
+    )
 }

@@ -89,6 +89,11 @@ const RESOLVE_DEADLINE: Duration = Duration::from_secs(15);
 impl SecretRef {
     /// Fetches the secret. Errors say where mastop looked, never what it found.
     pub async fn resolve(&self) -> Result<SecretString, String> {
+        self.resolve_with_op(std::ffi::OsStr::new("op")).await
+    }
+
+    /// As [`SecretRef::resolve`], with the 1Password CLI at `op` (a path or a name on PATH).
+    pub async fn resolve_with_op(&self, op: &std::ffi::OsStr) -> Result<SecretString, String> {
         let value = match self {
             SecretRef::Env(name) => std::env::var(name)
                 .map_err(|_| format!("environment variable {name} is not set"))?,
@@ -97,7 +102,7 @@ impl SecretRef {
                 .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?,
             SecretRef::OnePassword(reference) => {
                 run_for_secret(
-                    tokio::process::Command::new("op").args(["read", "--no-newline", reference]),
+                    tokio::process::Command::new(op).args(["read", "--no-newline", reference]),
                     "op read",
                 )
                 .await?
@@ -195,6 +200,49 @@ mod tests {
         assert_eq!(mask_url("redis://:pw@r:6379/0"), "redis://:***@r:6379/0");
         assert_eq!(mask_url("postgres://mon@db/x"), "postgres://mon@db/x");
         assert_eq!(mask_url("not a url"), "not a url");
+    }
+
+    /// The 1Password CLI cannot run here, so a stand-in script records its arguments and
+    /// answers like `op read` does; a failing one answers like `op` on a missing item.
+    #[tokio::test]
+    async fn one_password_references_are_read_with_op_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let op = dir.path().join("op");
+        let log = dir.path().join("argv");
+        std::fs::write(
+            &op,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\n\
+                 if [ \"$3\" = op://Infra/pg/password ]; then printf 's3cret'; exit 0; fi\n\
+                 echo '[ERROR] could not find item pg in vault Missing' >&2; exit 1\n",
+                log.display()
+            ),
+        )
+        .expect("write op");
+        std::fs::set_permissions(&op, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let r: SecretRef = "op://Infra/pg/password".parse().expect("reference");
+        let got = r
+            .resolve_with_op(op.as_os_str())
+            .await
+            .expect("op read works");
+        assert_eq!(got.expose_secret(), "s3cret");
+        let argv = std::fs::read_to_string(&log).expect("argv recorded");
+        assert_eq!(argv, "read\n--no-newline\nop://Infra/pg/password\n");
+        let missing: SecretRef = "op://Missing/pg/password".parse().expect("reference");
+        let err = missing
+            .resolve_with_op(op.as_os_str())
+            .await
+            .expect_err("missing item");
+        assert!(
+            err.contains("op read failed") && err.contains("could not find item"),
+            "{err}"
+        );
+        let absent = r
+            .resolve_with_op(dir.path().join("no-op").as_os_str())
+            .await
+            .expect_err("no op");
+        assert!(absent.contains("cannot run op read"), "{absent}");
     }
 
     #[tokio::test]

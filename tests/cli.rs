@@ -96,10 +96,10 @@ fn snapshot_and_check_against_real_servers() {
             "[defaults]\ndeadline = \"1s\"\n\n\
              [[postgres]]\nname = \"primary\"\nregion = \"eu-central\"\nurl = \"{}\"\n\n\
              [[redis]]\nname = \"sidekiq\"\nurl = \"{}\"\n\n\
-             [[redis]]\nname = \"cache\"\nurl = \"{}\"\nenabled = false\n",
+             [[redis]]\nname = \"cache\"\nurl = \"redis://127.0.0.1:{}/0\"\nenabled = false\n",
             pg.url(),
             redis.url(),
-            format!("redis://127.0.0.1:{}/0", hole.port()),
+            hole.port(),
         ),
     );
     let out = mastop(dir.path(), &["--config", &config, "snapshot", "--json"]);

@@ -262,3 +262,38 @@ fn down_component_with_hostile_error_is_sanitised() {
     assert!(detail.contains("connect failed: boomgnp"), "{detail}");
     insta::assert_snapshot!("down_component_detail_120x40", detail);
 }
+
+/// In a detail view with several tables, `]` moves the keys (and the marker) to the next
+/// table, and sorting then applies to that table only.
+#[test]
+fn detail_tables_take_focus_in_turn() {
+    let mut app = demo_app(MID_INCIDENT);
+    app.apply(Action::View3); // hosts
+    app.apply(Action::Select);
+    let marked =
+        |screen: &str, title: &str| screen.lines().any(|l| l.contains(title) && l.contains('▶'));
+    let before = render(&app, 120, 40);
+    assert!(marked(&before, "Filesystems"), "{before}");
+    app.apply(Action::NextPane);
+    app.apply(Action::SortReverse);
+    let after = render(&app, 120, 40);
+    assert!(
+        marked(&after, "Disks") && !marked(&after, "Filesystems"),
+        "{after}"
+    );
+    let focus = app.detail.as_ref().map(|d| d.focus);
+    assert_eq!(focus, Some(1));
+    let sorts: Vec<bool> = app
+        .detail
+        .as_ref()
+        .map(|d| d.tables.iter().map(|t| t.sort.is_some()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        sorts.get(..2),
+        Some(&[false, true][..]),
+        "only the focused table is sorted"
+    );
+    app.apply(Action::PrevPane);
+    assert!(marked(&render(&app, 120, 40), "Filesystems"));
+    insta::assert_snapshot!("detail_second_table_focused_120x40", after);
+}

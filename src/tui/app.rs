@@ -65,8 +65,18 @@ pub struct ListData {
 pub struct DetailState {
     pub id: ComponentId,
     pub detail: Detail,
-    /// Selection in the detail's first table.
-    pub table: TableView,
+    /// One view per table section, in section order; selection, sort and filter survive
+    /// the reading being replaced every poll.
+    pub tables: Vec<TableView>,
+    /// Which table the keys act on.
+    pub focus: usize,
+}
+
+impl DetailState {
+    pub fn focused(&self) -> Option<(&TableView, &TableData)> {
+        let data = views::detail::tables(&self.detail).nth(self.focus)?;
+        Some((self.tables.get(self.focus)?, data))
+    }
 }
 
 /// Shown on screen when running the simulated fleet.
@@ -162,11 +172,15 @@ impl App {
             let state = self.detail.get_or_insert_with(|| DetailState {
                 id: id.clone(),
                 detail: Detail::default(),
-                table: TableView::default(),
+                tables: Vec::new(),
+                focus: 0,
             });
-            if let Some(first) = views::detail::first_table(&detail) {
-                state.table.refresh(first);
+            let tables: Vec<&TableData> = views::detail::tables(&detail).collect();
+            state.tables.resize_with(tables.len(), TableView::default);
+            for (view, data) in state.tables.iter_mut().zip(tables) {
+                view.refresh(data);
             }
+            state.focus = state.focus.min(state.tables.len().saturating_sub(1));
             state.detail = detail;
         }
     }
@@ -281,6 +295,18 @@ impl App {
                 t.refresh(d);
             }),
             Action::Select => self.select(),
+            Action::NextPane | Action::PrevPane => {
+                if let Some(state) = &mut self.detail
+                    && !state.tables.is_empty()
+                {
+                    let n = state.tables.len();
+                    state.focus = if action == Action::NextPane {
+                        (state.focus + 1) % n
+                    } else {
+                        (state.focus + n - 1) % n
+                    };
+                }
+            }
             Action::Confirm | Action::Complete => {}
         }
         Effect::None
@@ -358,9 +384,10 @@ impl App {
             }
             View::Detail(_) => {
                 if let Some(state) = &mut self.detail
-                    && let Some(data) = views::detail::first_table(&state.detail)
+                    && let Some(data) = views::detail::tables(&state.detail).nth(state.focus)
+                    && let Some(view) = state.tables.get_mut(state.focus)
                 {
-                    f(&mut state.table, data);
+                    f(view, data);
                 }
             }
         }
@@ -370,7 +397,11 @@ impl App {
         match &self.view {
             View::Overview => Some(&mut self.overview_table.filter),
             View::Kind(kind) => self.kinds.get_mut(kind).map(|(_, t)| &mut t.filter),
-            View::Detail(_) => self.detail.as_mut().map(|d| &mut d.table.filter),
+            View::Detail(_) => self
+                .detail
+                .as_mut()
+                .and_then(|d| d.tables.get_mut(d.focus))
+                .map(|t| &mut t.filter),
         }
     }
 
@@ -378,7 +409,11 @@ impl App {
         match &self.view {
             View::Overview => &self.overview_table.filter,
             View::Kind(kind) => self.kinds.get(kind).map_or("", |(_, t)| t.filter.as_str()),
-            View::Detail(_) => self.detail.as_ref().map_or("", |d| d.table.filter.as_str()),
+            View::Detail(_) => self
+                .detail
+                .as_ref()
+                .and_then(|d| d.focused())
+                .map_or("", |(t, _)| t.filter.as_str()),
         }
     }
 

@@ -9,14 +9,15 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use super::age_text;
 use crate::model::detail::{SectionBody, TableData};
 use crate::model::{ComponentId, Detail, SourceState};
-use crate::tui::app::App;
+use crate::tui::app::{App, DetailState};
 use crate::tui::table::TableView;
 use crate::tui::theme::Token;
 use crate::tui::widgets::data_table::{self, TableFrame};
 use crate::tui::widgets::{level_span, safe};
 
-pub fn first_table(detail: &Detail) -> Option<&TableData> {
-    detail.sections.iter().find_map(|s| match &s.body {
+/// The detail's tables in section order; index `i` matches `DetailState::tables[i]`.
+pub fn tables(detail: &Detail) -> impl Iterator<Item = &TableData> {
+    detail.sections.iter().filter_map(|s| match &s.body {
         SectionBody::Table(t) => Some(t),
         SectionBody::Pairs(_) => None,
     })
@@ -85,11 +86,12 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, id: &ComponentId) {
     let Some(state) = app.detail.as_ref().filter(|d| d.id == *id) else {
         return;
     };
-    draw_sections(frame, rest, app, &state.detail, &state.table);
+    draw_sections(frame, rest, app, state);
 }
 
-fn draw_sections(frame: &mut Frame<'_>, area: Rect, app: &App, detail: &Detail, first: &TableView) {
+fn draw_sections(frame: &mut Frame<'_>, area: Rect, app: &App, state: &DetailState) {
     let theme = &app.theme;
+    let detail = &state.detail;
     let pairs: Vec<_> = detail
         .sections
         .iter()
@@ -153,24 +155,32 @@ fn draw_sections(frame: &mut Frame<'_>, area: Rect, app: &App, detail: &Detail, 
         }
     }
     if let Some(table_area) = parts.get(1) {
-        // The first table is the one the keys act on; give it the most room.
+        // The focused table is the one the keys act on; give it the most room.
         let weights: Vec<Constraint> = (0..tables.len())
-            .map(|i| Constraint::Fill(if i == 0 { 2 } else { 1 }))
+            .map(|i| Constraint::Fill(if i == state.focus { 3 } else { 1 }))
             .collect();
         let areas = Layout::vertical(weights).split(*table_area);
+        let several = tables.len() > 1;
         for (i, ((title, data), area)) in tables.iter().zip(areas.iter()).enumerate() {
             let fallback;
-            let view = if i == 0 {
-                first
+            let view = match state.tables.get(i) {
+                Some(view) => view,
+                None => {
+                    fallback = unsorted(data);
+                    &fallback
+                }
+            };
+            let focused = i == state.focus && app.help_scroll.is_none();
+            let title = if several && focused {
+                format!("▶ {title}")
             } else {
-                fallback = unsorted(data);
-                &fallback
+                (*title).to_string()
             };
             let frame_spec = TableFrame {
-                title: (*title).to_string(),
+                title,
                 data,
                 view,
-                focused: i == 0 && app.help_scroll.is_none(),
+                focused,
                 empty: "nothing here",
             };
             data_table::render(frame, *area, &frame_spec, theme);

@@ -21,8 +21,8 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         theme.style(Token::Muted),
     ))];
     let sections = [
-        (Mode::List, "In this view"),
         (Mode::Global, "Everywhere"),
+        (Mode::List, "In this view"),
         (Mode::Prompt, "In the command and filter line"),
         (Mode::Help, "In this help"),
     ];

@@ -53,6 +53,7 @@ fn big_table(rows: usize) -> TableData {
     ];
     let rows = (0..rows)
         .map(|i| Row {
+            key: None,
             cells: vec![
                 Cell::text(format!("{i:024x}")),
                 Cell::text(if i % 3 == 0 {

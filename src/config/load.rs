@@ -218,6 +218,8 @@ fn hint_for(message: &str) -> Option<String> {
 
 type Problem = (Vec<Seg>, String, Option<String>);
 
+const REDIS_SCHEMES: &[&str] = &["redis", "rediss", "unix", "redis+unix"];
+
 fn validate(config: &Config) -> Vec<Problem> {
     let mut problems = Vec::new();
     validate_endpoints(

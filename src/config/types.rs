@@ -22,6 +22,12 @@ pub struct Config {
     pub postgres: Vec<EndpointConfig>,
     #[serde(default)]
     pub redis: Vec<EndpointConfig>,
+    /// Sidekiq's state, read straight from the Redis it uses (a `redis://` URL).
+    #[serde(default)]
+    pub sidekiq: Vec<EndpointConfig>,
+    /// PgBouncer's admin console (`postgres://user@host:6432/pgbouncer`).
+    #[serde(default)]
+    pub pgbouncer: Vec<EndpointConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -106,6 +112,9 @@ pub struct EndpointConfig {
     pub deadline: Option<Duration>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// `[[sidekiq]]` only: the `REDIS_NAMESPACE` of a Mastodon ≤ 4.3 instance, if it set one.
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 fn yes() -> bool {

@@ -64,6 +64,9 @@ impl Column {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
+    /// Identifies the object the row stands for (a pid with its start time, a job's jid),
+    /// so an action chosen on the row acts on exactly that object.
+    pub key: Option<String>,
     pub cells: Vec<Cell>,
     pub level: Option<Level>,
 }

@@ -226,6 +226,7 @@ impl Reading for EdgeReading {
                 rows: timing
                     .iter()
                     .map(|&(phase, v)| Row {
+                        key: None,
                         cells: vec![Cell::text(phase), Cell::number(ms(v), v)],
                         level: None,
                     })
@@ -244,6 +245,7 @@ impl Reading for EdgeReading {
             );
         }
         let check_row = |name: &str, check: &Check| Row {
+            key: None,
             cells: vec![
                 Cell::text(name),
                 Cell::text(check.path.clone()),

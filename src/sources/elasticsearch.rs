@@ -194,6 +194,7 @@ impl Reading for ElasticsearchReading {
                     .indices
                     .iter()
                     .map(|i| Row {
+                        key: None,
                         cells: vec![
                             Cell::text(i.name.clone()),
                             Cell::text(i.status.word()),

@@ -340,6 +340,7 @@ impl Reading for HostReading {
                     .filesystems
                     .iter()
                     .map(|fs| Row {
+                        key: None,
                         cells: vec![
                             Cell::text(fs.mount.clone()),
                             Cell::number(pct(fs.used_pct), fs.used_pct),
@@ -364,6 +365,7 @@ impl Reading for HostReading {
                     .disks
                     .iter()
                     .map(|d| Row {
+                        key: None,
                         cells: vec![
                             Cell::text(d.device.clone()),
                             Cell::number(format_value(d.iops.round(), Unit::Count), d.iops),
@@ -386,6 +388,7 @@ impl Reading for HostReading {
                     .network
                     .iter()
                     .map(|n| Row {
+                        key: None,
                         cells: vec![
                             Cell::text(n.name.clone()),
                             Cell::number(rate(n.rx_bytes_per_s), n.rx_bytes_per_s),
@@ -400,6 +403,7 @@ impl Reading for HostReading {
             .units
             .iter()
             .map(|u| Row {
+                key: None,
                 cells: vec![
                     Cell::text(u.name.clone()),
                     Cell::text(u.load_state.clone()),
@@ -414,6 +418,7 @@ impl Reading for HostReading {
                 .iter()
                 .filter(|name| !self.units.iter().any(|u| &&u.name == name))
                 .map(|name| Row {
+                    key: None,
                     cells: vec![
                         Cell::text(name.clone()),
                         Cell::text("loaded"),

@@ -208,6 +208,7 @@ impl Reading for SidekiqReading {
                     .queues
                     .iter()
                     .map(|q| Row {
+                        key: None,
                         cells: vec![
                             Cell::text(q.name.clone()),
                             Cell::number(count(q.size), q.size as f64),
@@ -234,6 +235,7 @@ impl Reading for SidekiqReading {
                     .process_list
                     .iter()
                     .map(|p| Row {
+                        key: None,
                         cells: vec![
                             Cell::text(p.hostname.clone()),
                             Cell::number(p.pid.to_string(), f64::from(p.pid)),

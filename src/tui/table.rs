@@ -154,6 +154,7 @@ mod tests {
 
     fn data() -> TableData {
         let row = |name: &str, n: f64| Row {
+            key: None,
             cells: vec![Cell::text(name), Cell::number(format!("{n}"), n)],
             level: None,
         };
@@ -194,6 +195,7 @@ mod tests {
     fn scroll_follows_selection_without_jumping() {
         let rows = (0..100)
             .map(|i| Row {
+                key: None,
                 cells: vec![Cell::number(i.to_string(), i as f64)],
                 level: None,
             })

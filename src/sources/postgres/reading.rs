@@ -358,6 +358,7 @@ impl PostgresReading {
 
 fn state_row(state: &str, count: i64, longest: String, level: Option<Level>) -> TableRow {
     TableRow {
+        key: None,
         cells: vec![
             Cell::text(state),
             Cell::number(count.to_string(), count as f64),

@@ -367,6 +367,7 @@ impl Reading for RedisReading {
                 .keyspace
                 .iter()
                 .map(|d| TableRow {
+                    key: None,
                     cells: vec![
                         Cell::text(format!("db{}", d.db)),
                         Cell::number(d.keys.to_string(), d.keys as f64),
@@ -391,6 +392,7 @@ impl Reading for RedisReading {
                     .replicas
                     .iter()
                     .map(|link| TableRow {
+                        key: None,
                         cells: vec![
                             Cell::text(link.addr.clone()),
                             Cell::text(link.state.clone()),

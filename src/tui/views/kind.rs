@@ -72,6 +72,7 @@ pub fn list(fleet: &Fleet, kind: &str, now: SystemTime) -> ListData {
         };
         cells.push(Cell::text(why));
         rows.push(Row {
+            key: None,
             cells,
             level: Some(c.health.level),
         });

@@ -51,6 +51,7 @@ pub fn list(fleet: &Fleet, now: SystemTime) -> ListData {
         };
         let age = c.status.age(now);
         rows.push(Row {
+            key: None,
             cells: vec![
                 Cell::number(
                     format!("{} {}", c.health.level.symbol(), c.health.level.word()),

@@ -20,6 +20,7 @@ const HANG_GUARD: Duration = Duration::from_secs(60);
 
 fn endpoint(name: &str, url: String) -> EndpointConfig {
     EndpointConfig {
+        namespace: None,
         name: name.into(),
         url,
         password: None,

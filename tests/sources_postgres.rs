@@ -17,6 +17,7 @@ const MAX_ATTEMPTS: usize = 200;
 
 fn endpoint(url: String, password: Option<SecretRef>) -> EndpointConfig {
     EndpointConfig {
+        namespace: None,
         name: "primary".into(),
         url,
         password,

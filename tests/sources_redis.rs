@@ -18,6 +18,7 @@ const MAX_ATTEMPTS: usize = 400;
 
 fn source(url: String, password: Option<SecretRef>) -> RedisSource {
     let endpoint = EndpointConfig {
+        namespace: None,
         name: "cache".into(),
         url,
         password,

@@ -228,12 +228,34 @@ fn validate(config: &Config) -> Vec<Problem> {
         &["postgres", "postgresql"],
         &mut problems,
     );
+    validate_endpoints("redis", &config.redis, REDIS_SCHEMES, &mut problems);
+    validate_endpoints("sidekiq", &config.sidekiq, REDIS_SCHEMES, &mut problems);
     validate_endpoints(
-        "redis",
-        &config.redis,
-        &["redis", "rediss", "unix", "redis+unix"],
+        "pgbouncer",
+        &config.pgbouncer,
+        &["postgres", "postgresql"],
         &mut problems,
     );
+    let not_sidekiq = [
+        ("postgres", &config.postgres),
+        ("redis", &config.redis),
+        ("pgbouncer", &config.pgbouncer),
+    ];
+    for (kind, list) in not_sidekiq {
+        for (i, ep) in list.iter().enumerate() {
+            if ep.namespace.is_some() {
+                problems.push((
+                    vec![
+                        Seg::Key(kind.into()),
+                        Seg::Index(i),
+                        Seg::Key("namespace".into()),
+                    ],
+                    format!("`namespace` is for [[sidekiq]] entries, not [[{kind}]]"),
+                    Some("remove it, or move this entry to [[sidekiq]]".into()),
+                ));
+            }
+        }
+    }
     for (kind, figures) in &config.thresholds {
         let here = |k: &str| {
             vec![

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v sidekiq >/dev/null 2>&1 || missing+=(ruby-sidekiq)
 command -v sudo >/dev/null 2>&1 || true
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -37,6 +37,10 @@ pub struct GlobalArgs {
     /// Keymap for this run: default or vim (overrides the config).
     #[arg(long, global = true, value_name = "NAME")]
     pub keymap: Option<String>,
+    /// Run as shadow (read-only) whatever the config says. Nothing raises a session to
+    /// on-call except `role = "oncall"` in the config file.
+    #[arg(long, global = true)]
+    pub readonly: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +56,90 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// List, preview or run a guarded action (the same pipeline as the console).
+    #[command(subcommand)]
+    Action(ActionCommand),
+    /// Approve another console's critical action (four-eyes).
+    Approve {
+        /// The approval id the requesting console shows.
+        id: String,
+    },
+    /// List critical actions waiting for approval.
+    Approvals,
+    /// Stop all actions on every console, for maintenance or a handoff.
+    Freeze {
+        /// Why; every console shows it.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift the freeze.
+    Unfreeze,
+    /// Read the audit history.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// The latest records, oldest first.
+    Tail {
+        /// Only records newer than this, e.g. 1h or 30m.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        since: Option<std::time::Duration>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// At most this many records.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ActionTarget {
+    /// The action kind, e.g. demo.restart_unit (see `mastop action list`).
+    pub kind: String,
+    /// The component, e.g. host/web-1.
+    #[arg(long)]
+    pub component: String,
+    /// The object inside the component, when the component offers the kind on several.
+    #[arg(long)]
+    pub object: Option<String>,
+    /// Act on the demo's simulated fleet.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ActionCommand {
+    /// The actions each component offers.
+    List {
+        /// Only this component.
+        #[arg(long)]
+        component: Option<String>,
+        /// The demo's simulated fleet.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Run every guard and print the exact operations, without executing.
+    Preview(ActionTarget),
+    /// Run the action through the guarded pipeline.
+    Run {
+        #[command(flatten)]
+        target: ActionTarget,
+        /// Confirm a low-risk action.
+        #[arg(long)]
+        yes: bool,
+        /// Confirm a high or critical action by typing the target's name.
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
+        /// Run a critical action another console has approved.
+        #[arg(long, value_name = "ID")]
+        approval: Option<String>,
+        /// For a critical action: file the approval request and wait this long for it.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        wait_approval: Option<std::time::Duration>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 //! fleet state with health levels, and `tui` / `headless` draw that state. Input flows one
 //! way too: key → keymap → command → state change.
 
+pub mod actions;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -21,6 +21,8 @@ const HANG_GUARD: Duration = Duration::from_secs(60);
 fn endpoint(name: &str, url: String) -> EndpointConfig {
     EndpointConfig {
         namespace: None,
+        write_url: None,
+        write_password: None,
         name: name.into(),
         url,
         password: None,

@@ -18,6 +18,8 @@ const MAX_ATTEMPTS: usize = 200;
 fn endpoint(url: String, password: Option<SecretRef>) -> EndpointConfig {
     EndpointConfig {
         namespace: None,
+        write_url: None,
+        write_password: None,
         name: "primary".into(),
         url,
         password,

@@ -297,3 +297,116 @@ fn detail_tables_take_focus_in_turn() {
     assert!(marked(&render(&app, 120, 40), "Filesystems"));
     insta::assert_snapshot!("detail_second_table_focused_120x40", after);
 }
+
+fn press_key(app: &mut App, code: crossterm::event::KeyCode) -> mastop::tui::app::Effect {
+    app.handle_key(crossterm::event::KeyEvent::from(code))
+}
+
+/// `a` on a host opens its actions; choosing one opens the dialog with focus on Cancel,
+/// showing the exact operations; enter on Cancel closes it without running anything.
+#[test]
+fn action_menu_and_dialog_start_on_cancel() {
+    use crossterm::event::KeyCode;
+    use mastop::tui::app::Effect;
+    let mut app = demo_app(MID_INCIDENT);
+    app.role = mastop::actions::Role::Oncall;
+    app.apply(Action::View3); // hosts; first row web-1
+    app.apply(Action::Actions);
+    let menu = render(&app, 120, 40);
+    assert!(menu.contains("Actions on host/web-1"), "{menu}");
+    assert!(menu.contains("Restart nginx.service on web-1"), "{menu}");
+    insta::assert_snapshot!("action_menu_120x40", menu);
+    press_key(&mut app, KeyCode::Down); // the second entry: restart nginx
+    let effect = press_key(&mut app, KeyCode::Enter);
+    assert!(matches!(effect, Effect::Preview(_)), "choosing an action asks for a preview first");
+    let dialog = render(&app, 120, 40);
+    assert!(dialog.contains("(simulated) ssh web-1 -- systemctl restart nginx.service"), "{dialog}");
+    assert!(dialog.contains("Type web-1 to confirm"), "{dialog}");
+    insta::assert_snapshot!("action_dialog_oncall_120x40", dialog);
+    // typing goes into the confirmation, enter with focus still on Cancel closes
+    for c in "web-1".chars() {
+        press_key(&mut app, KeyCode::Char(c));
+    }
+    assert_eq!(app.dialog.as_ref().map(|d| d.typed.as_str()), Some("web-1"));
+    assert_eq!(press_key(&mut app, KeyCode::Enter), Effect::None);
+    assert!(app.dialog.is_none(), "enter on Cancel closes without running");
+    // again, tab to Run, enter: now it runs, with the typed name
+    app.apply(Action::Actions);
+    press_key(&mut app, KeyCode::Down);
+    press_key(&mut app, KeyCode::Enter);
+    for c in "web-1".chars() {
+        press_key(&mut app, KeyCode::Char(c));
+    }
+    press_key(&mut app, KeyCode::Tab);
+    match press_key(&mut app, KeyCode::Enter) {
+        Effect::Run(action, mastop::actions::Confirmation::Typed(typed), None) => {
+            assert_eq!(action.kind, "demo.restart_unit");
+            assert_eq!(typed, "web-1");
+        }
+        other => panic!("expected a run with the typed name, got {other:?}"),
+    }
+}
+
+#[test]
+fn shadow_sees_the_dialog_read_only() {
+    use crossterm::event::KeyCode;
+    let mut app = demo_app(MID_INCIDENT);
+    assert_eq!(app.role, mastop::actions::Role::Shadow, "the default role is shadow");
+    app.apply(Action::View3);
+    app.apply(Action::Actions);
+    press_key(&mut app, KeyCode::Enter);
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("SHADOW · read-only"), "the header says so:\n{screen}");
+    assert!(screen.contains("read-only: shadowing"), "{screen}");
+    assert!(screen.contains("[ Run (read-only) ]"), "{screen}");
+    assert!(!screen.contains("Type web-1 to confirm"), "no confirmation field for shadow:\n{screen}");
+    insta::assert_snapshot!("action_dialog_shadow_120x40", screen);
+}
+
+#[test]
+fn freeze_banner_and_audit_view() {
+    use mastop::actions::audit::{AuditRecord, Outcome, Phase};
+    let mut app = demo_app(MID_INCIDENT);
+    app.freeze = Some(mastop::actions::Freeze {
+        by: "kris on laptop".into(),
+        reason: "handoff to EMEA".into(),
+        since: "2026-11-26T08:00:00Z".into(),
+    });
+    let record = |phase, outcome, title: &str, error: Option<&str>| AuditRecord {
+        id: "r".into(),
+        action_id: "a".into(),
+        time: "2026-11-26T08:01:02.345Z".into(),
+        phase,
+        operator: "kris".into(),
+        tailscale_login: None,
+        console_host: "laptop".into(),
+        console_id: "laptop:1".into(),
+        role: "oncall".into(),
+        kind: "demo.restart_unit".into(),
+        title: title.into(),
+        target: "host/web-1 nginx.service".into(),
+        target_key: "host/web-1#nginx.service".into(),
+        risk: "high".into(),
+        operations: vec!["(simulated) ssh web-1 -- systemctl restart nginx.service".into()],
+        guards: vec![],
+        outcome,
+        duration_ms: Some(5001),
+        error: error.map(String::from),
+        result: None,
+    };
+    app.set_audit(vec![
+        record(Phase::Intent, None, "Restart nginx.service on web-1", None),
+        record(Phase::Outcome, Some(Outcome::Ok), "Restart nginx.service on web-1", None),
+        record(Phase::Outcome, Some(Outcome::Refused), "Clear the dead set", Some("frozen by kris")),
+    ]);
+    app.apply(Action::Palette);
+    type_text(&mut app, "audit");
+    press(&mut app, crossterm::event::KeyCode::Enter);
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("FROZEN by kris on laptop: handoff to EMEA"), "{screen}");
+    assert!(screen.contains("Audit"), "{screen}");
+    let refused = screen.lines().position(|l| l.contains("refused")).expect("refused row");
+    let started = screen.lines().position(|l| l.contains("started")).expect("started row");
+    assert!(refused < started, "newest first:\n{screen}");
+    insta::assert_snapshot!("audit_frozen_120x40", screen);
+}

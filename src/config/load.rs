@@ -22,6 +22,10 @@ pub struct Loaded {
 /// Environment variables with the `MASTOP_` prefix that are not config keys.
 const NON_CONFIG_ENV: &[&str] = &["MASTOP_LOG", "MASTOP_CONFIG"];
 
+/// Settings the environment may not override: a variable must never turn a shadow
+/// session into an on-call one.
+const FILE_ONLY_ENV: &[&str] = &["MASTOP_ROLE"];
+
 /// Loads `explicit` if given (it must exist), else the default path if it exists, else
 /// built-in defaults; then applies `env` overrides (`MASTOP_UI__THEME=light`).
 pub fn load(
@@ -79,6 +83,17 @@ pub fn load_str(
         let mut doc: toml::Table =
             toml::from_str(text).map_err(|e| toml_error(text, origin, &e))?;
         for (name, value) in overrides {
+            if FILE_ONLY_ENV.contains(&name.as_str()) {
+                return Err(FileError::new(
+                    env_origin(name),
+                    "the role can only be set in the config file",
+                )
+                .key("role")
+                .hint(format!(
+                    "unset {name}; use --readonly to lower a session to shadow"
+                ))
+                .into());
+            }
             let path = env_path(name);
             set_path(&mut doc, &path, env_value(value))
                 .map_err(|m| FileError::new(env_origin(name), m))?;
@@ -340,35 +355,14 @@ fn validate_endpoints(
                 Some("names must be unique within a kind".into()),
             ));
         }
-        match ep.url.split_once("://") {
-            Some((scheme, rest)) if schemes.contains(&scheme) => {
-                let authority = rest.split(['/', '?']).next().unwrap_or("");
-                if authority
-                    .rsplit_once('@')
-                    .is_some_and(|(userinfo, _)| userinfo.contains(':'))
-                {
-                    problems.push((
-                        at("url"),
-                        "the URL contains a password".into(),
-                        Some(format!(
-                            "remove it from the URL and set `password`: {}",
-                            super::secret::SECRET_FORMS
-                        )),
-                    ));
-                }
+        let urls = std::iter::once(("url", "password", Some(ep.url.as_str()))).chain(
+            std::iter::once(("write_url", "write_password", ep.write_url.as_deref())),
+        );
+        for (key, password_key, url) in urls {
+            let Some(url) = url else { continue };
+            if let Some(problem) = check_url(kind, url, schemes, password_key) {
+                problems.push((at(key), problem.0, Some(problem.1)));
             }
-            _ => problems.push((
-                at("url"),
-                format!("`{}` is not a {kind} URL", super::secret::mask_url(&ep.url)),
-                Some(format!(
-                    "it must start with {}",
-                    schemes
-                        .iter()
-                        .map(|s| format!("{s}://"))
-                        .collect::<Vec<_>>()
-                        .join(" or ")
-                )),
-            )),
         }
         if let Some(c) = ep.cadence
             && c < Duration::from_millis(250)
@@ -388,6 +382,43 @@ fn validate_endpoints(
                 None,
             ));
         }
+    }
+}
+
+/// Whether `url` is a URL of this kind without a password in it: (problem, hint).
+fn check_url(
+    kind: &str,
+    url: &str,
+    schemes: &[&str],
+    password_key: &str,
+) -> Option<(String, String)> {
+    match url.split_once("://") {
+        Some((scheme, rest)) if schemes.contains(&scheme) => {
+            let authority = rest.split(['/', '?']).next().unwrap_or("");
+            let has_password = authority
+                .rsplit_once('@')
+                .is_some_and(|(userinfo, _)| userinfo.contains(':'));
+            has_password.then(|| {
+                (
+                    "the URL contains a password".into(),
+                    format!(
+                        "remove it from the URL and set `{password_key}`: {}",
+                        super::secret::SECRET_FORMS
+                    ),
+                )
+            })
+        }
+        _ => Some((
+            format!("`{}` is not a {kind} URL", super::secret::mask_url(url)),
+            format!(
+                "it must start with {}",
+                schemes
+                    .iter()
+                    .map(|s| format!("{s}://"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        )),
     }
 }
 

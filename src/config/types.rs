@@ -11,8 +11,17 @@ use super::secret::SecretRef;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// `oncall` may run guarded actions; anything else, or unset, is `shadow` (read-only).
+    /// Only the config file can set it: neither `--` flags nor `MASTOP_*` variables can.
+    #[serde(default)]
+    pub role: Option<crate::actions::Role>,
     #[serde(default)]
     pub ui: UiConfig,
+    /// Shared state for several consoles (locks, freeze, approvals, audit history).
+    #[serde(default)]
+    pub ops_store: Option<OpsStoreConfig>,
+    #[serde(default)]
+    pub audit: AuditConfig,
     #[serde(default)]
     pub defaults: Defaults,
     /// `[thresholds.<kind>.<figure>]` overrides of built-in health thresholds.
@@ -115,6 +124,12 @@ pub struct EndpointConfig {
     /// `[[sidekiq]]` only: the `REDIS_NAMESPACE` of a Mastodon ≤ 4.3 instance, if it set one.
     #[serde(default)]
     pub namespace: Option<String>,
+    /// Credentials for actions, separate from the read-only ones in `url`. A shadow
+    /// session never opens this connection; on-call opens it only to run an action.
+    #[serde(default)]
+    pub write_url: Option<String>,
+    #[serde(default)]
+    pub write_password: Option<SecretRef>,
 }
 
 fn yes() -> bool {
@@ -137,4 +152,40 @@ fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Er
 
 fn de_opt_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     de_duration(d).map(Some)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsStoreConfig {
+    /// A PostgreSQL database of mastop's own, e.g. `postgres://mastop@ops-db/mastop_ops`.
+    pub url: String,
+    #[serde(default)]
+    pub password: Option<SecretRef>,
+    /// How long a lock outlives a console that crashed while holding it.
+    #[serde(default = "default_lock_ttl", deserialize_with = "de_duration")]
+    pub lock_ttl: Duration,
+    /// How long a four-eyes approval request stays open.
+    #[serde(default = "default_approval_ttl", deserialize_with = "de_duration")]
+    pub approval_ttl: Duration,
+    /// Deadline for each call to the store.
+    #[serde(default = "default_store_deadline", deserialize_with = "de_duration")]
+    pub deadline: Duration,
+}
+
+fn default_lock_ttl() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_approval_ttl() -> Duration {
+    Duration::from_secs(900)
+}
+fn default_store_deadline() -> Duration {
+    Duration::from_secs(5)
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The local audit log (JSON Lines); default `$XDG_DATA_HOME/mastop/audit.jsonl`.
+    #[serde(default)]
+    pub file: Option<std::path::PathBuf>,
 }

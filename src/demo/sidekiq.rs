@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use crate::sources::sidekiq::{QueueStat, SidekiqProcess, SidekiqReading};
+use crate::sources::sidekiq::{
+    BusyJob, ClassCount, DailyStat, Layout, Private, QueueStat, SetEntry, SetPage, SidekiqProcess,
+    SidekiqReading,
+};
 
 use super::clock;
 use super::noise::{around, round, smooth, wobble};
@@ -163,6 +166,7 @@ pub(crate) fn reading(t: Duration) -> SidekiqReading {
                 size: size as u64,
                 // An empty queue has no oldest job, so Sidekiq reports 0.
                 latency_s: if size == 0.0 { 0.0 } else { round(latency, 3) },
+                unreadable: false,
             }
         })
         .collect();
@@ -184,33 +188,213 @@ pub(crate) fn reading(t: Duration) -> SidekiqReading {
                 identity: format!("{}:{}:{}", p.host, p.pid, p.nonce),
                 hostname: p.host.into(),
                 pid: p.pid,
+                tag: "mastodon".into(),
                 concurrency: p.concurrency,
                 busy: busy.round() as u32,
                 queues: p.queues.iter().map(|q| q.to_string()).collect(),
+                // One queue group per unit: every queue of a process at weight 1.
+                weights: p.queues.iter().map(|q| (q.to_string(), 1)).collect(),
                 quiet: false,
                 rss_kb: around(&format!("{key}:rss"), now, 1_250_000.0, 0.08).round() as u64,
+                rtt_us: Some(around(&format!("{key}:rtt"), now, 180.0, 0.3).round() as u64),
+                version: Some(VERSION.into()),
                 // Sidekiq 8 beats every 10 s.
                 beat_age_s: round((now + beat_phase) % 10.0, 1),
+                stale: false,
+                info_missing: false,
             }
         })
         .collect();
 
     let end = script::pull_backlog_ends();
+    let wall = clock::wall_unix(t);
+    let retries = around("sidekiq:retries", now, 3100.0, 0.08).round() as u64;
+    let scheduled = around("sidekiq:scheduled", now, 160.0, 0.15).round() as u64;
+    let dead = (7200.0 + CRAWL_FAILURES_PER_S * s.min(end)).min(9999.0) as u64;
     SidekiqReading {
         version: Some(VERSION.into()),
+        layout: Layout::V8.describe().into(),
+        namespace: None,
+        default_queue_latency_s: queues.first().map_or(0.0, |q| q.latency_s),
+        read_at: wall,
+        busy_jobs: busy_jobs(&process_list, backlogged, wall),
+        retry_set: Some(set_page(RETRY_CLASSES, retries, wall, 1.0)),
+        scheduled_set: Some(set_page(SCHEDULED_CLASSES, scheduled, wall, 1.0)),
+        dead_set: Some(set_page(DEAD_CLASSES, dead, wall, -1.0)),
+        classes: classes(backlogged),
+        history: history(now),
+        problems: Vec::new(),
         processed: processed(now).floor() as u64,
         failed: failed(now).floor() as u64,
         enqueued: queues.iter().map(|q| q.size).sum(),
         busy: process_list.iter().map(|p| u64::from(p.busy)).sum(),
-        scheduled: around("sidekiq:scheduled", now, 160.0, 0.15).round() as u64,
-        retries: around("sidekiq:retries", now, 3100.0, 0.08).round() as u64,
-        dead: (7200.0 + CRAWL_FAILURES_PER_S * s.min(end)).min(9999.0) as u64,
+        scheduled,
+        retries,
+        dead,
         processes: process_list.len() as u64,
         processed_per_s: Some(rate(processed, now)),
         failed_per_s: Some(rate(failed, now)),
         queues,
         process_list,
     }
+}
+
+/// What each queue's threads are usually running, by Mastodon's worker classes.
+fn class_for(queue: &str, i: usize) -> &'static str {
+    let pick = |names: &[&'static str]| names[i % names.len()];
+    match queue {
+        "default" => pick(&[
+            "DistributionWorker",
+            "LocalNotificationWorker",
+            "FeedInsertWorker",
+        ]),
+        "push" => pick(&["ActivityPub::DeliveryWorker"]),
+        "ingress" => pick(&["ActivityPub::ProcessingWorker"]),
+        "mailers" => pick(&["ActionMailer::MailDeliveryJob"]),
+        "pull" => pick(&[
+            "LinkCrawlWorker",
+            "ActivityPub::FetchRepliesWorker",
+            "ThreadResolveWorker",
+        ]),
+        _ => pick(&["Scheduler::IndexingScheduler"]),
+    }
+}
+
+/// A few running jobs per process; pull threads run for minutes during the backlog.
+fn busy_jobs(processes: &[SidekiqProcess], backlogged: bool, wall: f64) -> Vec<BusyJob> {
+    processes
+        .iter()
+        .flat_map(|p| {
+            let queue = p.queues.first().cloned().unwrap_or_default();
+            let slow = backlogged && queue == "pull";
+            (0..p.busy.min(3) as usize).map(move |i| BusyJob {
+                process: p.identity.clone(),
+                thread: format!("t{}", 36 + i),
+                queue: queue.clone(),
+                class: class_for(&queue, i).into(),
+                jid: format!("{:012x}{:012x}", p.pid, i),
+                running_s: Some(if slow {
+                    95.0 + 30.0 * i as f64
+                } else {
+                    0.4 + i as f64
+                }),
+                unreadable: false,
+            })
+        })
+        .map(|mut j| {
+            j.running_s = j.running_s.map(|r| round(r + (wall % 7.0) * 0.1, 1));
+            j
+        })
+        .collect()
+}
+
+const RETRY_CLASSES: &[(&str, &str, &str)] = &[
+    ("ActivityPub::DeliveryWorker", "push", "HTTP::TimeoutError"),
+    (
+        "ActivityPub::DeliveryWorker",
+        "push",
+        "Mastodon::UnexpectedResponseError",
+    ),
+    (
+        "ActivityPub::ProcessingWorker",
+        "ingress",
+        "ActiveRecord::RecordNotUnique",
+    ),
+    (
+        "ActivityPub::DeliveryWorker",
+        "push",
+        "OpenSSL::SSL::SSLError",
+    ),
+];
+const SCHEDULED_CLASSES: &[(&str, &str, &str)] = &[
+    ("PublishScheduledStatusWorker", "default", ""),
+    ("Admin::AccountDeletionWorker", "pull", ""),
+];
+const DEAD_CLASSES: &[(&str, &str, &str)] = &[
+    ("LinkCrawlWorker", "pull", "HTTP::ConnectionError"),
+    ("LinkCrawlWorker", "pull", "HTTP::TimeoutError"),
+];
+
+/// The first entries of a set: `direction` 1 for runs ahead (retries, scheduled), -1 for
+/// deaths behind.
+fn set_page(classes: &[(&str, &str, &str)], total: u64, wall: f64, direction: f64) -> SetPage {
+    let entries = (0..total.min(8) as usize)
+        .map(|i| {
+            let (class, queue, error) = classes[i % classes.len()];
+            let score = round(wall + direction * (12.0 + 47.0 * i as f64), 3);
+            SetEntry {
+                score_text: format!("{score}"),
+                score,
+                jid: format!("{:024x}", 0x5eed_0000 + i),
+                class: class.into(),
+                queue: queue.into(),
+                error_class: (!error.is_empty()).then(|| error.into()),
+                retry_count: (!error.is_empty()).then_some((i % 5) as i64),
+                unreadable: false,
+                member: Private::default(),
+            }
+        })
+        .collect();
+    SetPage { total, entries }
+}
+
+/// Class breakdown of the newest 50 jobs per queue.
+fn classes(backlogged: bool) -> Vec<ClassCount> {
+    let mut out = vec![
+        ClassCount {
+            queue: "default".into(),
+            class: "DistributionWorker".into(),
+            count: 31,
+            sampled: 40,
+        },
+        ClassCount {
+            queue: "default".into(),
+            class: "LocalNotificationWorker".into(),
+            count: 9,
+            sampled: 40,
+        },
+    ];
+    let pull = if backlogged {
+        [
+            ("ActivityPub::FetchRepliesWorker", 41),
+            ("LinkCrawlWorker", 9),
+        ]
+    } else {
+        [("LinkCrawlWorker", 12), ("ThreadResolveWorker", 8)]
+    };
+    let sampled = pull.iter().map(|(_, n)| n).sum();
+    out.extend(pull.iter().map(|(class, count)| ClassCount {
+        queue: "pull".into(),
+        class: (*class).into(),
+        count: *count,
+        sampled,
+    }));
+    out
+}
+
+/// Thirty days of daily counters, the last one the day so far.
+fn history(now: f64) -> Vec<DailyStat> {
+    (0..30u32)
+        .map(|i| {
+            let day = f64::from(i);
+            let base = PROCESSED_PER_S * 86_400.0;
+            DailyStat {
+                date: clock::rfc3339(clock::EPOCH_UNIX as f64 - (29.0 - day) * 86_400.0)
+                    .chars()
+                    .take(10)
+                    .collect(),
+                processed: around("sidekiq:history", day * 40.0, base, 0.2).round() as u64
+                    + if i == 29 { now as u64 } else { 0 },
+                failed: around(
+                    "sidekiq:history:failed",
+                    day * 40.0,
+                    FAILED_PER_S * 86_400.0,
+                    0.4,
+                )
+                .round() as u64,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

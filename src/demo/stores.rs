@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use crate::model::Reading;
+use crate::sources::postgres::redact::redact;
 use crate::sources::postgres::{
-    Connections, DatabaseStats, PostgresReading, ReplicaStatus, ServerInfo, Sessions,
+    Activity, Backend, Connections, DatabaseSize, DatabaseStats, DeadTuples, PostgresReading,
+    RawQuery, ReplicaStatus, ServerInfo, SessionGroup, Sessions, Slot, Standby, Views, Wraparound,
 };
 use crate::sources::redis::{KeyspaceDb, Persistence, RedisReading, Replication};
 
@@ -94,7 +96,12 @@ pub(crate) fn postgres(role: PgRole, t: Duration) -> PostgresReading {
         idle: (total - active - idle_in_transaction - 1.0).max(0.0) as i64,
         idle_in_transaction: idle_in_transaction as i64,
         idle_in_transaction_aborted: 0,
-        waiting_on_lock: (smooth(&key("locks"), now, 9.0) > 0.6) as i64,
+        // The primary always has the small blocking chain its activity view shows.
+        waiting_on_lock: if role == PgRole::Primary {
+            2
+        } else {
+            (smooth(&key("locks"), now, 9.0) > 0.6) as i64
+        },
         hidden: 0,
         longest_xact_s: Some(round(around(&key("xact"), now, 6.0, 0.8), 3)),
         idle_in_xact_max_s: (idle_in_transaction > 0.0)
@@ -146,15 +153,218 @@ pub(crate) fn postgres(role: PgRole, t: Duration) -> PostgresReading {
             cache_hit_pct: Some(hit_pct),
             xact_per_sec: Some(round(commits - previous, 1)),
             deadlocks_since_last_poll: 0,
+            rollback_pct: Some(round(0.12 + 0.05 * smooth(&key("rb"), now, 40.0), 3)),
+            temp_files_since_last_poll: 0,
+            temp_bytes_per_sec: Some(round(around(&key("temp"), now, 96_000.0, 0.5), 0)),
+            growth_bytes_per_sec: Some(180_000.0),
         },
-        replica: (role == PgRole::Replica).then(|| {
-            let lag = script::replica_lag(s).unwrap_or_else(|| around(&key("lag"), now, 0.15, 0.8));
-            ReplicaStatus {
-                lag_s: Some(round(lag, 3)),
-                replay_backlog_bytes: Some((lag * WAL_BYTES_PER_S).round()),
-                replay_paused: false,
-            }
+        replica: (role == PgRole::Replica).then(|| ReplicaStatus {
+            lag_s: Some(round(replica_lag(now, s), 3)),
+            replay_backlog_bytes: Some((replica_lag(now, s) * WAL_BYTES_PER_S).round()),
+            replay_paused: false,
+            receiver: Some("streaming".into()),
         }),
+        views: match role {
+            PgRole::Primary => primary_views(now, s, total),
+            PgRole::Replica => replica_views(now),
+        },
+    }
+}
+
+/// The replica's lag at demo time `now` (script second `s`), the same on both nodes.
+fn replica_lag(now: f64, s: f64) -> f64 {
+    script::replica_lag(s).unwrap_or_else(|| around("postgres/replica:lag", now, 0.15, 0.8))
+}
+
+const DEMO_EPOCH_US: i64 = 1_767_225_600_000_000;
+
+/// A backend of the demo; `raw` is what a real server would hold, shown only redacted.
+#[allow(clippy::too_many_arguments)]
+fn backend(
+    pid: i32,
+    user: &str,
+    application: &str,
+    state: &str,
+    wait: Option<(&str, &str)>,
+    xact_age_s: Option<f64>,
+    query_age_s: f64,
+    blocked_by: &[i32],
+    raw: &str,
+) -> Backend {
+    Backend {
+        pid,
+        backend_start_us: DEMO_EPOCH_US + i64::from(pid) * 1_000_003,
+        query_start_us: Some(DEMO_EPOCH_US + i64::from(pid) * 7_000_001),
+        user: Some(user.into()),
+        application: application.into(),
+        client: Some(format!("10.0.1.{}", pid % 200)),
+        database: Some("mastodon_production".into()),
+        backend_type: "client backend".into(),
+        state: state.into(),
+        wait_event_type: wait.map(|(t, _)| t.to_string()),
+        wait_event: wait.map(|(_, e)| e.to_string()),
+        xact_age_s: xact_age_s.map(|v| round(v, 2)),
+        query_age_s: Some(round(query_age_s, 2)),
+        state_age_s: Some(round(query_age_s, 2)),
+        xmin_age: xact_age_s.map(|v| (v * PRIMARY.xact_per_s) as i64),
+        blocked_by: blocked_by.to_vec(),
+        query: redact(raw),
+        raw_query: RawQuery::new(raw.into()),
+    }
+}
+
+/// A Sidekiq job holding a row lock while it waits on something else, with two web
+/// requests queued behind it: short enough to stay under the blocker-age threshold.
+fn primary_views(now: f64, s: f64, total: f64) -> Views {
+    let hold = 4.0 + 8.0 * (0.5 + 0.5 * smooth("postgres/primary:hold", now, 20.0));
+    let backends = vec![
+        backend(
+            48_213,
+            "mastodon",
+            "sidekiq",
+            "idle in transaction",
+            Some(("Client", "ClientRead")),
+            Some(hold),
+            hold - 0.3,
+            &[],
+            "UPDATE accounts SET last_status_at = '2026-01-01 00:00:00' WHERE id = 109348",
+        ),
+        backend(
+            48_290,
+            "mastodon",
+            "puma",
+            "active",
+            Some(("Lock", "transactionid")),
+            Some(hold - 0.8),
+            hold - 0.8,
+            &[48_213],
+            "UPDATE accounts SET note = 'my new bio' WHERE id = 109348",
+        ),
+        backend(
+            48_301,
+            "mastodon",
+            "puma",
+            "active",
+            Some(("Lock", "tuple")),
+            Some(hold - 1.9),
+            hold - 1.9,
+            &[48_213, 48_290],
+            "UPDATE accounts SET locked = false WHERE id = 109348",
+        ),
+        backend(
+            51_007,
+            "mastodon",
+            "sidekiq",
+            "active",
+            None,
+            Some(round(around("postgres/primary:feed", now, 0.8, 0.5), 2)),
+            around("postgres/primary:feed", now, 0.8, 0.5),
+            &[],
+            "SELECT statuses.id FROM statuses WHERE account_id IN (1, 2, 3, 4) ORDER BY id DESC LIMIT 40",
+        ),
+    ];
+    let lag = replica_lag(now, s);
+    Views {
+        activity: Some(Activity {
+            backends,
+            truncated: false,
+        }),
+        sessions_by: Some(vec![
+            session_group("mastodon", "puma", total * 0.55, 0.0),
+            session_group("mastodon", "sidekiq", total * 0.4, hold),
+            session_group("mastodon", "streaming", total * 0.05, 0.0),
+        ]),
+        standbys: Some(vec![Standby {
+            pid: 1_207,
+            backend_start_us: DEMO_EPOCH_US,
+            name: "replica".into(),
+            client: Some("10.0.2.12".into()),
+            state: Some("streaming".into()),
+            sync_state: Some("async".into()),
+            pending_bytes: Some(0.0),
+            replay_bytes: Some((lag * WAL_BYTES_PER_S).round()),
+            write_lag_s: Some(0.002),
+            flush_lag_s: Some(0.004),
+            replay_lag_s: Some(round(lag, 3)),
+            xmin_age: Some(1_200),
+        }]),
+        slots: Some(vec![Slot {
+            name: "replica".into(),
+            slot_type: "physical".into(),
+            database: String::new(),
+            active: true,
+            wal_status: Some("reserved".into()),
+            safe_wal_size: None,
+            retained_bytes: Some((lag * WAL_BYTES_PER_S + 48.0 * 1024.0 * 1024.0).round()),
+            xmin_age: Some(1_200),
+            catalog_xmin_age: None,
+        }]),
+        wraparound: Some(wraparound(now)),
+        vacuum: Some(Vec::new()),
+        dead_tuples: Some(vec![
+            dead("statuses", 412_000_000.0, 1_800_000.0, now),
+            dead("notifications", 230_000_000.0, 910_000.0, now),
+            dead("accounts", 2_400_000.0, 31_000.0, now),
+        ]),
+        database_sizes: Some(vec![DatabaseSize {
+            database: "mastodon_production".into(),
+            bytes: 2_093_811_204_096 + (now * 180_000.0) as i64,
+            current: true,
+        }]),
+        ..Views::default()
+    }
+}
+
+fn replica_views(now: f64) -> Views {
+    Views {
+        activity: Some(Activity::default()),
+        standbys: Some(Vec::new()),
+        wraparound: Some(wraparound(now)),
+        ..Views::default()
+    }
+}
+
+fn session_group(user: &str, application: &str, total: f64, iit_max: f64) -> SessionGroup {
+    let total = total.round() as i64;
+    let active = total / 12;
+    let iit = i64::from(iit_max > 0.0);
+    SessionGroup {
+        user: user.into(),
+        application: application.into(),
+        total,
+        active,
+        idle: total - active - iit,
+        idle_in_xact: iit,
+        idle_in_xact_max_s: (iit_max > 0.0).then_some(round(iit_max, 2)),
+    }
+}
+
+fn wraparound(now: f64) -> Vec<Wraparound> {
+    vec![
+        Wraparound {
+            database: "mastodon_production".into(),
+            xid_age: 148_000_000 + (now * 2_400.0) as i64,
+            mxid_age: 3_100_000,
+            freeze_max_age: 200_000_000,
+            mxid_freeze_max_age: 400_000_000,
+        },
+        Wraparound {
+            database: "postgres".into(),
+            xid_age: 61_000_000,
+            mxid_age: 0,
+            freeze_max_age: 200_000_000,
+            mxid_freeze_max_age: 400_000_000,
+        },
+    ]
+}
+
+fn dead(table: &str, live: f64, dead: f64, now: f64) -> DeadTuples {
+    DeadTuples {
+        relation: table.into(),
+        live: live as i64,
+        dead: (dead * (1.0 + 0.1 * smooth(table, now, 60.0))) as i64,
+        since_vacuum_s: Some(round(1_800.0 + now, 0)),
+        vacuums: 1_204,
     }
 }
 
@@ -301,5 +511,6 @@ pub(crate) fn redis(role: RedisRole, t: Duration) -> RedisReading {
             aof_last_bgrewrite_status: "ok".into(),
         },
         replication: Replication::default(),
+        extras: None,
     }
 }

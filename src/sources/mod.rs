@@ -9,6 +9,7 @@ pub mod edge;
 pub mod elasticsearch;
 pub mod feed;
 pub mod host;
+pub mod pgbouncer;
 pub mod postgres;
 pub mod redis;
 pub mod scheduler;
@@ -74,6 +75,18 @@ pub fn build(config: &Config) -> Vec<SourceSpec> {
             .iter()
             .map(|c| redis::spec(c, &config.defaults)),
     );
+    specs.extend(
+        config
+            .sidekiq
+            .iter()
+            .map(|c| sidekiq::spec(c, &config.defaults)),
+    );
+    specs.extend(
+        config
+            .pgbouncer
+            .iter()
+            .map(|c| pgbouncer::spec(c, &config.defaults)),
+    );
     specs
 }
 
@@ -83,6 +96,7 @@ pub const KINDS: &[&str] = &[
     host::KIND,
     sidekiq::KIND,
     postgres::KIND,
+    pgbouncer::KIND,
     redis::KIND,
     elasticsearch::KIND,
 ];
@@ -91,6 +105,7 @@ pub const KINDS: &[&str] = &[
 pub fn figure_specs(kind: &str) -> Option<&'static [FigureSpec]> {
     match kind {
         postgres::KIND => Some(postgres::FIGURES),
+        pgbouncer::KIND => Some(pgbouncer::FIGURES),
         redis::KIND => Some(redis::FIGURES),
         edge::KIND => Some(edge::FIGURES),
         host::KIND => Some(host::FIGURES),

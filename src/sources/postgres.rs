@@ -1,14 +1,32 @@
 //! PostgreSQL, one node: connections against the limit, session states, transaction ages,
-//! throughput, cache hits and (on a replica) replay lag.
+//! throughput, cache hits, replication on both sides, the activity list with blocking
+//! chains, vacuum and wraparound, and top queries.
 //!
-//! One session per node, tagged `application_name = mastop` and bounded server-side by
-//! `statement_timeout`. Queries are unnamed (`query_typed`), so nothing here leaves prepared
-//! statements behind, and the per-poll queries are pipelined into a single round trip. Each
-//! concern has its own query and its own part of the reading, so later views (activity list,
-//! blocking tree, replication) add a query and a field without touching the others.
+//! One session per node, tagged `application_name = mastop`, in autocommit (no statement
+//! holds a snapshot), and bounded server-side by `statement_timeout` and `lock_timeout`.
+//! Every query starts with `/* mastop */`, so it can be told apart in pg_stat_statements
+//! and in anyone's activity view (mastop's own leaves it out). Queries are unnamed
+//! (`query_typed`), so nothing here leaves prepared statements behind, and the queries due
+//! on a poll are pipelined: each is one round trip, and they all travel together.
+//!
+//! Views are [features](features) on three cadence tiers: every poll (activity,
+//! replication, counters), every half minute (tables, progress, slots, statements) and
+//! every few minutes (sizes on disk). A view the server refuses turns itself off with a
+//! note instead of failing the poll, and is retried only after a long pause.
+//!
+//! Query text is shown only after [`redact`](redact::redact); the raw text stays in the
+//! reading for a later audited reveal and is never serialised or drawn.
 
+mod activity;
+mod features;
+mod maintenance;
 mod queries;
 mod reading;
+pub mod redact;
+mod replication;
+pub mod signal;
+mod statements;
+mod views;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,13 +37,25 @@ use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
+use tokio_postgres::Row;
+use tokio_postgres::types::Type;
+
+pub use self::activity::{
+    Activity, Backend, BlockingNode, RawQuery, SessionGroup, backend_key, blocking_chains,
+};
+use self::features::{Feature, Gates};
+pub use self::features::{FeatureState, FeatureStatus, Tiers};
+pub use self::maintenance::{DatabaseSize, DeadTuples, VacuumProgress, WalDir, Wraparound};
 use self::queries::{
-    Counters, Failure, SERVER_SQL, SESSIONS_SQL, SIZE_SQL, STATS_SQL, apply_deltas, build_reading,
-    col, one_row,
+    Counters, Failure, SERVER_SQL, SESSIONS_SQL, STATS_SQL, apply_deltas, build_reading, col,
+    one_row,
 };
 pub use self::reading::{
     Connections, DatabaseStats, PostgresReading, ReplicaStatus, ServerInfo, Sessions,
 };
+pub use self::replication::{HorizonHolder, Slot, Standby, horizon};
+pub use self::statements::{Statement, TopStatements};
+pub use self::views::Views;
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{Defaults, EndpointConfig, SecretRef, mask_url};
 use crate::model::{ComponentId, ComponentMeta, FigureSpec};
@@ -44,16 +74,30 @@ pub const FIGURES: &[FigureSpec] = &[
     FigureSpec::down("cache_hit_pct"),
     FigureSpec::up("xact_per_sec"),
     FigureSpec::up("database_size_bytes"),
+    FigureSpec::up("rollback_pct"),
+    FigureSpec::up("lock_blocker_age_s"),
+    FigureSpec::up("oldest_xmin_age"),
+    FigureSpec::up("standby_lag_bytes"),
+    FigureSpec::up("standby_lag_s"),
+    FigureSpec::up("slot_retained_bytes"),
+    FigureSpec::up("xid_age"),
+    FigureSpec::up("mxid_age"),
+    FigureSpec::up("wal_dir_bytes"),
 ];
 
-/// `pg_database_size` stats every file of the database, so it is read on this slow cadence.
-const SIZE_EVERY: Duration = Duration::from_secs(300);
-
-struct SizeProbe {
-    value: Option<i64>,
-    fetched: Option<Instant>,
-    /// Set when the role may not read the size; the probe then stays off.
-    denied: bool,
+fn feature_sql(feature: Feature) -> &'static str {
+    match feature {
+        Feature::Activity => activity::ACTIVITY_SQL,
+        Feature::SessionsBy => activity::SESSIONS_BY_SQL,
+        Feature::Standbys => replication::STANDBYS_SQL,
+        Feature::Slots => replication::SLOTS_SQL,
+        Feature::Wraparound => maintenance::WRAPAROUND_SQL,
+        Feature::Vacuum => maintenance::VACUUM_SQL,
+        Feature::DeadTuples => maintenance::DEAD_TUPLES_SQL,
+        Feature::Statements => statements::STATEMENTS_SQL,
+        Feature::Sizes => maintenance::SIZES_SQL,
+        Feature::WalDir => maintenance::WAL_DIR_SQL,
+    }
 }
 
 /// One open session. Dropping it (also when a poll is cancelled mid-query) ends the
@@ -71,12 +115,12 @@ impl Drop for Session {
 }
 
 #[derive(Clone)]
-struct Target {
-    config: tokio_postgres::Config,
+pub(crate) struct Target {
+    pub(crate) config: tokio_postgres::Config,
     /// `host:port`, as the operator wrote it.
-    addr: String,
-    user: String,
-    database: String,
+    pub(crate) addr: String,
+    pub(crate) user: String,
+    pub(crate) database: String,
 }
 
 pub struct PostgresSource {
@@ -86,7 +130,13 @@ pub struct PostgresSource {
     deadline: Duration,
     session: Option<Session>,
     previous: Option<Counters>,
-    size: SizeProbe,
+    gates: Gates,
+    /// The latest answer of each view, kept between the polls that do not read it.
+    views: Views,
+    statements: statements::Tracker,
+    /// The connected database's size at the previous size reading, for growth.
+    size_sample: Option<(Instant, i64)>,
+    growth_bytes_per_sec: Option<f64>,
 }
 
 pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
@@ -113,12 +163,18 @@ impl PostgresSource {
             deadline: schedule.deadline,
             session: None,
             previous: None,
-            size: SizeProbe {
-                value: None,
-                fetched: None,
-                denied: false,
-            },
+            gates: Gates::new(Tiers::default()),
+            views: Views::default(),
+            statements: statements::Tracker::default(),
+            size_sample: None,
+            growth_bytes_per_sec: None,
         }
+    }
+
+    /// Replaces the cadence tiers (tests and measurements run every tier on every poll).
+    pub fn with_tiers(mut self, tiers: Tiers) -> Self {
+        self.gates = Gates::new(tiers);
+        self
     }
 
     async fn poll_once(&mut self) -> PollResult {
@@ -201,14 +257,70 @@ impl PostgresSource {
     }
 
     async fn read(&mut self, client: &Client) -> Result<PostgresReading, Failure> {
-        // Pipelined: all three go out before the first answer is awaited.
-        let (server, sessions, stats) = tokio::try_join!(
+        let now = Instant::now();
+        let due = self.gates.due(now);
+        // Pipelined: every query goes out before the first answer is awaited.
+        let optional = futures_util::future::join_all(
+            due.iter()
+                .map(|&feature| client.query_typed(feature_sql(feature), &[])),
+        );
+        let (server, sessions, stats, answers) = tokio::join!(
             one_row(client, "read server settings", SERVER_SQL),
             one_row(client, "read pg_stat_activity", SESSIONS_SQL),
             one_row(client, "read pg_stat_database", STATS_SQL),
-        )?;
-        self.refresh_size(client).await?;
-        let mut reading = build_reading(&server, &sessions, &stats, self.size.value)?;
+            optional,
+        );
+        let (server, sessions, stats) = (server?, sessions?, stats?);
+        let mut statements_sample = None;
+        for (feature, answer) in due.into_iter().zip(answers) {
+            let rows = match answer {
+                Ok(rows) => rows,
+                Err(error) => match error.as_db_error() {
+                    Some(db) => {
+                        tracing::debug!(feature = feature.name(), error = %db.message(), "view failed");
+                        self.gates
+                            .failed(feature, Some(db.code()), db.message(), now);
+                        if !self.gates.is_on(feature)
+                            && error.code() != Some(&SqlState::QUERY_CANCELED)
+                        {
+                            self.forget(feature);
+                        }
+                        continue;
+                    }
+                    // The session itself is in trouble: the whole poll fails.
+                    None => {
+                        return Err(Failure::Driver {
+                            step: feature.name(),
+                            error,
+                        });
+                    }
+                },
+            };
+            let absorbed = if feature == Feature::Statements {
+                statements::decode_counters(&rows).map(|sample| statements_sample = Some(sample))
+            } else {
+                self.absorb(feature, &rows, now)
+            };
+            match absorbed {
+                Ok(()) => self.gates.succeeded(feature),
+                Err(Failure::Answer { detail, .. }) => self.gates.unreadable(feature, detail, now),
+                Err(Failure::Driver { error, .. }) => {
+                    self.gates.unreadable(feature, error.to_string(), now)
+                }
+            }
+        }
+        if let Some(sample) = statements_sample {
+            self.load_statement_texts(client, &sample).await?;
+            self.views.top_statements = Some(self.statements.top(sample));
+        }
+
+        let size = self
+            .views
+            .database_sizes
+            .as_ref()
+            .and_then(|sizes| sizes.iter().find(|d| d.current))
+            .map(|d| d.bytes);
+        let mut reading = build_reading(&server, &sessions, &stats, size)?;
         let counters = Counters {
             server_clock: col(&server, "read server settings", "server_clock")?,
             xacts: reading
@@ -218,33 +330,93 @@ impl PostgresSource {
             blks_hit: reading.database.blks_hit,
             blks_read: reading.database.blks_read,
             deadlocks: reading.database.deadlocks,
+            rollbacks: reading.database.xact_rollback,
+            temp_files: reading.database.temp_files,
+            temp_bytes: reading.database.temp_bytes,
         };
         apply_deltas(&mut reading.database, self.previous.as_ref(), &counters);
         self.previous = Some(counters);
+        reading.database.growth_bytes_per_sec = self.growth_bytes_per_sec;
+        reading.views = self.views.clone();
+        reading.views.features = self.gates.statuses();
         Ok(reading)
     }
 
-    /// Reads the database size when it is due. A server-side refusal only blanks the size;
-    /// a broken connection fails the poll.
-    async fn refresh_size(&mut self, client: &Client) -> Result<(), Failure> {
-        let due = self.size.fetched.is_none_or(|t| t.elapsed() >= SIZE_EVERY);
-        if self.size.denied || !due {
+    /// Decodes one view's answer into the kept views.
+    fn absorb(&mut self, feature: Feature, rows: &[Row], now: Instant) -> Result<(), Failure> {
+        let v = &mut self.views;
+        match feature {
+            Feature::Activity => v.activity = Some(activity::decode_activity(rows)?),
+            Feature::SessionsBy => v.sessions_by = Some(activity::decode_sessions_by(rows)?),
+            Feature::Standbys => v.standbys = Some(replication::decode_standbys(rows)?),
+            Feature::Slots => v.slots = Some(replication::decode_slots(rows)?),
+            Feature::Wraparound => v.wraparound = Some(maintenance::decode_wraparound(rows)?),
+            Feature::Vacuum => v.vacuum = Some(maintenance::decode_vacuum(rows)?),
+            Feature::DeadTuples => v.dead_tuples = Some(maintenance::decode_dead_tuples(rows)?),
+            Feature::WalDir => v.wal_dir = Some(maintenance::decode_wal_dir(rows)?),
+            Feature::Statements => {}
+            Feature::Sizes => {
+                let sizes = maintenance::decode_sizes(rows)?;
+                if let Some(current) = sizes.iter().find(|d| d.current) {
+                    if let Some((then, bytes)) = self.size_sample {
+                        let dt = now.duration_since(then).as_secs_f64();
+                        if dt > 0.0 {
+                            self.growth_bytes_per_sec = Some((current.bytes - bytes) as f64 / dt);
+                        }
+                    }
+                    self.size_sample = Some((now, current.bytes));
+                }
+                v.database_sizes = Some(sizes);
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops a view the server refused, so its section shows why instead of old data.
+    fn forget(&mut self, feature: Feature) {
+        let v = &mut self.views;
+        match feature {
+            Feature::Activity => v.activity = None,
+            Feature::SessionsBy => v.sessions_by = None,
+            Feature::Standbys => v.standbys = None,
+            Feature::Slots => v.slots = None,
+            Feature::Wraparound => v.wraparound = None,
+            Feature::Vacuum => v.vacuum = None,
+            Feature::DeadTuples => v.dead_tuples = None,
+            Feature::Statements => v.top_statements = None,
+            Feature::Sizes => v.database_sizes = None,
+            Feature::WalDir => v.wal_dir = None,
+        }
+    }
+
+    /// Fetches the text of statements seen for the first time. A refusal only leaves
+    /// them without text; a broken session fails the poll.
+    async fn load_statement_texts(
+        &mut self,
+        client: &Client,
+        sample: &[(i64, statements::Counters)],
+    ) -> Result<(), Failure> {
+        let missing = self.statements.missing_texts(sample);
+        if missing.is_empty() {
             return Ok(());
         }
-        match one_row(client, "read pg_database_size", SIZE_SQL).await {
-            Ok(row) => {
-                self.size.value = row.try_get::<_, i64>("size").ok();
-                self.size.fetched = Some(Instant::now());
+        match client
+            .query_typed(statements::TEXTS_SQL, &[(&missing, Type::INT8_ARRAY)])
+            .await
+        {
+            Ok(rows) => {
+                self.statements.add_texts(&rows, &missing);
                 Ok(())
             }
-            Err(Failure::Driver { error, .. }) if error.as_db_error().is_some() => {
-                self.size.denied = error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE);
-                self.size.value = None;
-                self.size.fetched = Some(Instant::now());
-                tracing::debug!(error = %error, "pg_database_size failed; size left blank");
+            Err(error) if error.as_db_error().is_some() => {
+                tracing::debug!(error = %error, "statement texts unavailable");
+                self.statements.add_texts(&[], &missing);
                 Ok(())
             }
-            Err(failure) => Err(failure),
+            Err(error) => Err(Failure::Driver {
+                step: "read pg_stat_statements texts",
+                error,
+            }),
         }
     }
 }
@@ -255,7 +427,7 @@ impl Source for PostgresSource {
     }
 }
 
-fn parse_target(url: &str, deadline: Duration) -> Result<Target, String> {
+pub(crate) fn parse_target(url: &str, deadline: Duration) -> Result<Target, String> {
     let masked = mask_url(url);
     let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
         format!("postgres url {masked} is not valid ({e}): use postgres://user@host:5432/database")
@@ -383,13 +555,13 @@ fn describe_failure(target: &Target, failure: &Failure, deadline: Duration) -> P
 
 /// The session is gone (server restart, terminated backend, cut network), as opposed to a
 /// server that answered with an error.
-fn connection_lost(error: &tokio_postgres::Error) -> bool {
+pub(crate) fn connection_lost(error: &tokio_postgres::Error) -> bool {
     error.is_closed()
         || io_cause(error).is_some()
         || matches!(error.code(), Some(c) if *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CRASH_SHUTDOWN)
 }
 
-fn io_cause(error: &tokio_postgres::Error) -> Option<&std::io::Error> {
+pub(crate) fn io_cause(error: &tokio_postgres::Error) -> Option<&std::io::Error> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {

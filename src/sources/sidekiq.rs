@@ -1,19 +1,44 @@
 //! Sidekiq, read straight from its Redis: the same numbers the Web UI's dashboard shows
-//! (`Sidekiq::Stats`), per-queue size and latency, and the process set.
+//! (`Sidekiq::Stats`), per-queue size and latency, processes, busy jobs, the first pages of
+//! the retry, scheduled and dead sets, a class breakdown per queue and the daily history.
 //!
 //! Queue latency is the figure that matters: a big `pull` queue that moves is fine, a small
 //! `default` queue whose oldest job is five minutes old means timelines are stuck.
+//!
+//! Every number is computed the way Sidekiq computes it (`api.rb`), so the console agrees
+//! with the Web UI. The stats refresh costs two pipelined round trips whatever the size of
+//! the instance; slower extras run on their own cadences (see [`fetch`] for the exact
+//! commands and their cost). The layout (6.x `:workers` vs `:work`, 7.x, 8.x milliseconds)
+//! is detected from the data, never configured.
 
-use std::any::Any;
+mod detail;
+mod fetch;
+mod parse;
+mod reading;
 
-use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::model::{
-    Detail, Figure, FigureSpec, Finding, Level, Reading, Threshold, Unit,
-    detail::{Cell, Column, Row, TableData},
-    figure::format_value,
-    health::figure_level,
+use futures_util::future::BoxFuture;
+use redis::RedisError;
+use redis::aio::MultiplexedConnection;
+
+pub use self::fetch::{
+    CLASS_SAMPLE, HISTORY_DAYS, Keys, MAX_BUSY_JOBS, MAX_PROCESSES, MAX_SAMPLED_QUEUES,
+    MAX_WORK_PROCESSES, SET_PAGE,
 };
+pub use self::parse::{
+    JobFields, ProcessInfo, WorkEntry, epoch_secs, latency, parse_job, parse_process_info,
+    parse_work,
+};
+pub use self::reading::{
+    BusyJob, ClassCount, DailyStat, Private, QUEUE_LATENCY, QueueStat, SetEntry, SetPage,
+    SidekiqProcess, SidekiqReading,
+};
+use super::redis::{Connector, connection_lost};
+use super::{PollResult, Schedule, Source, SourceSpec};
+use crate::config::{Defaults, EndpointConfig};
+use crate::model::{ComponentId, ComponentMeta, FigureSpec};
 
 pub const KIND: &str = "sidekiq";
 
@@ -40,309 +65,404 @@ pub const MASTODON_QUEUES: &[&str] = &[
     "fasp",
 ];
 
-pub const QUEUE_LATENCY: Threshold = Threshold::above(60.0, 300.0);
+/// How often busy jobs, set pages and class samples are read (one round trip).
+pub const EXTRAS_INTERVAL: Duration = Duration::from_secs(15);
+/// How often the 30-day history is read (one round trip); it changes once a day.
+pub const HISTORY_INTERVAL: Duration = Duration::from_secs(300);
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct SidekiqReading {
-    /// Sidekiq version when a process advertises it (7.x and later).
-    pub version: Option<String>,
-    /// `stat:processed`: every execution since the counters were last reset.
-    pub processed: u64,
-    /// `stat:failed`.
-    pub failed: u64,
-    /// Sum of the queue sizes.
-    pub enqueued: u64,
-    /// Jobs running now, from the process heartbeats (up to one beat old).
-    pub busy: u64,
-    pub scheduled: u64,
-    pub retries: u64,
-    pub dead: u64,
-    /// `SCARD processes`, as Sidekiq reports it.
-    pub processes: u64,
-    /// Rates since the previous poll; `None` on the first one.
-    pub processed_per_s: Option<f64>,
-    pub failed_per_s: Option<f64>,
-    pub queues: Vec<QueueStat>,
-    pub process_list: Vec<SidekiqProcess>,
+/// The key layout, told apart by what Sidekiq wrote (sidekiq.md §0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// No live process and no telling timestamp yet.
+    Unknown,
+    /// 6.x before 6.4.2: busy jobs in `IDENTITY:workers`.
+    V6Workers,
+    /// 6.4.2 to 6.5.x: `IDENTITY:work`, no `version` in process info.
+    V6Work,
+    /// 6.x whose work hash has not been seen yet (no job running).
+    V6,
+    V7,
+    /// Integer-millisecond timestamps.
+    V8,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct QueueStat {
-    pub name: String,
-    pub size: u64,
-    /// Age of the oldest job in the queue; 0 when empty.
-    pub latency_s: f64,
+impl Layout {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Layout::Unknown => "not known yet (no live process)",
+            Layout::V6Workers => "6.x before 6.4.2 (IDENTITY:workers)",
+            Layout::V6Work => "6.4.2–6.5 (IDENTITY:work)",
+            Layout::V6 => "6.x",
+            Layout::V7 => "7.x (IDENTITY:work, weights)",
+            Layout::V8 => "8.x (millisecond timestamps)",
+        }
+    }
+
+    /// Sidekiq's `BEAT_PAUSE`.
+    pub fn beat_interval(self) -> f64 {
+        match self {
+            Layout::V7 | Layout::V8 => 10.0,
+            _ => 5.0,
+        }
+    }
+
+    /// Work-hash suffixes worth reading for this layout.
+    fn work_suffixes(self) -> &'static [&'static str] {
+        match self {
+            Layout::V6Workers => &[":workers"],
+            Layout::V6Work | Layout::V7 | Layout::V8 => &[":work"],
+            Layout::Unknown | Layout::V6 => &[":work", ":workers"],
+        }
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct SidekiqProcess {
-    /// `hostname:pid:nonce`, as in the `processes` set.
-    pub identity: String,
-    pub hostname: String,
-    pub pid: u32,
-    pub concurrency: u32,
-    pub busy: u32,
-    pub queues: Vec<String>,
-    pub quiet: bool,
-    pub rss_kb: u64,
-    /// Seconds since the last heartbeat.
-    pub beat_age_s: f64,
+/// Detects the layout from the processes' advertised versions, timestamp units seen in
+/// jobs and which work-hash suffix answered.
+pub fn detect_layout(
+    versions: &[Option<String>],
+    millis_seen: bool,
+    work_suffix: Option<&str>,
+) -> Layout {
+    let major = versions
+        .iter()
+        .flatten()
+        .filter_map(|v| parse::major_version(v))
+        .max();
+    match major {
+        Some(m) if m >= 8 => return Layout::V8,
+        _ if millis_seen => return Layout::V8,
+        Some(7) => return Layout::V7,
+        _ => {}
+    }
+    if versions.is_empty() {
+        return Layout::Unknown;
+    }
+    match work_suffix {
+        Some(":workers") => Layout::V6Workers,
+        Some(_) => Layout::V6Work,
+        None => Layout::V6,
+    }
 }
 
-impl SidekiqReading {
-    /// The queue whose oldest job has waited longest.
-    pub fn slowest_queue(&self) -> Option<&QueueStat> {
-        self.queues
+pub struct SidekiqSource {
+    connector: Connector,
+    connection: Option<MultiplexedConnection>,
+    keys: Keys,
+    namespace: Option<String>,
+    extras_interval: Duration,
+    history_interval: Duration,
+    previous_counters: Option<(Instant, u64, u64)>,
+    extras: Option<fetch::Extras>,
+    extras_read_at: Option<Instant>,
+    history: Vec<DailyStat>,
+    history_read_at: Option<Instant>,
+    /// What earlier rounds learnt about the layout; a busy hash or an 8.x timestamp is
+    /// not in every poll's data.
+    work_suffix: Option<&'static str>,
+    millis_seen: bool,
+}
+
+pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
+    let schedule = config.schedule(defaults);
+    SourceSpec {
+        meta: ComponentMeta {
+            id: ComponentId::new(KIND, &config.name),
+            kind: KIND,
+            region: config.region.clone(),
+            tags: config.tags.clone(),
+        },
+        schedule,
+        enabled: config.enabled,
+        source: Box::new(SidekiqSource::new(config, schedule)),
+    }
+}
+
+fn epoch_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl SidekiqSource {
+    pub fn new(config: &EndpointConfig, schedule: Schedule) -> Self {
+        let namespace = config.namespace.clone().filter(|n| !n.is_empty());
+        SidekiqSource {
+            connector: Connector::new(
+                &config.url,
+                config.password.clone(),
+                schedule.deadline,
+                "+@read",
+            ),
+            connection: None,
+            keys: Keys::new(namespace.as_deref()),
+            namespace,
+            extras_interval: EXTRAS_INTERVAL,
+            history_interval: HISTORY_INTERVAL,
+            previous_counters: None,
+            extras: None,
+            extras_read_at: None,
+            history: Vec::new(),
+            history_read_at: None,
+            work_suffix: None,
+            millis_seen: false,
+        }
+    }
+
+    /// Changes the extras and history cadences (tests and benchmarks read them on every
+    /// poll, or never, to count their commands).
+    pub fn set_intervals(&mut self, extras: Duration, history: Duration) {
+        self.extras_interval = extras;
+        self.history_interval = history;
+    }
+
+    async fn poll_once(&mut self) -> PollResult {
+        self.connector.addr()?;
+        let reused = self.connection.is_some();
+        // Taken out for the duration of the poll: a poll dropped at its deadline takes the
+        // connection with it, and the next poll starts on a fresh one.
+        let mut connection = match self.connection.take() {
+            Some(c) => c,
+            None => self.connector.connect().await?,
+        };
+        let mut result = self.read(&mut connection).await;
+        if reused && matches!(&result, Err(e) if connection_lost(e)) {
+            // Dropped since the last poll (server restart, idle timeout): one fresh try.
+            drop(connection);
+            connection = self.connector.connect().await?;
+            result = self.read(&mut connection).await;
+        }
+        let reading = result.map_err(|e| self.connector.describe("the Sidekiq refresh", &e))?;
+        self.connection = Some(connection);
+        Ok(Arc::new(reading))
+    }
+
+    /// One poll: the stats refresh, plus the extras and history when they are due.
+    pub async fn read(
+        &mut self,
+        connection: &mut MultiplexedConnection,
+    ) -> Result<SidekiqReading, RedisError> {
+        let mut problems = fetch::Problems::default();
+        let refresh = fetch::refresh(connection, &self.keys, &mut problems).await?;
+        let polled = Instant::now();
+        let now = epoch_now();
+
+        let mut processes: Vec<SidekiqProcess> =
+            refresh.heartbeats.iter().map(|h| process(h, now)).collect();
+        let versions: Vec<Option<String>> = processes
             .iter()
-            .max_by(|a, b| a.latency_s.total_cmp(&b.latency_s))
-    }
-}
+            .filter(|p| !p.info_missing)
+            .map(|p| p.version.clone())
+            .collect();
 
-impl Reading for SidekiqReading {
-    fn figures(&self) -> Vec<Figure> {
-        let latency = self.slowest_queue().map_or(0.0, |q| q.latency_s);
-        let mut figures = vec![
-            Figure::new("queue_latency_s", "queue latency", latency, Unit::Seconds)
-                .with_threshold(QUEUE_LATENCY),
-            Figure::new("enqueued", "enqueued", self.enqueued as f64, Unit::Count),
-            Figure::new("busy", "busy", self.busy as f64, Unit::Count),
-            Figure::new("scheduled", "scheduled", self.scheduled as f64, Unit::Count),
-            Figure::new("retries", "retries", self.retries as f64, Unit::Count),
-            Figure::new("dead", "dead", self.dead as f64, Unit::Count),
-            Figure::new("processes", "processes", self.processes as f64, Unit::Count),
-        ];
-        if let Some(rate) = self.processed_per_s {
-            figures.push(Figure::new(
-                "processed_per_s",
-                "processed",
-                rate,
-                Unit::PerSecond,
-            ));
+        let due = |at: Option<Instant>, every: Duration| at.is_none_or(|t| t.elapsed() >= every);
+        if due(self.extras_read_at, self.extras_interval) {
+            let layout = detect_layout(&versions, self.millis_seen, self.work_suffix);
+            let live: Vec<String> = processes
+                .iter()
+                .filter(|p| !p.info_missing)
+                .map(|p| p.identity.clone())
+                .collect();
+            let sample: Vec<String> = refresh
+                .queues
+                .iter()
+                .filter(|q| q.listed && q.size > 0)
+                .map(|q| q.name.clone())
+                .collect();
+            let extras = fetch::extras(
+                connection,
+                &self.keys,
+                &live,
+                &sample,
+                layout.work_suffixes(),
+                now,
+            )
+            .await?;
+            self.work_suffix = extras.work_suffix.or(self.work_suffix);
+            self.millis_seen |= extras.millis;
+            self.extras = Some(extras);
+            self.extras_read_at = Some(Instant::now());
         }
-        if let Some(rate) = self.failed_per_s {
-            figures.push(Figure::new("failed_per_s", "failed", rate, Unit::PerSecond));
+        if due(self.history_read_at, self.history_interval) {
+            self.history = fetch::history(connection, &self.keys, now as u64).await?;
+            self.history_read_at = Some(Instant::now());
         }
-        figures
-    }
 
-    fn key_figure(&self) -> Option<&'static str> {
-        Some("queue_latency_s")
-    }
-
-    fn findings(&self) -> Vec<Finding> {
-        let mut findings = Vec::new();
-        if self.processes == 0 {
-            findings.push(Finding::crit("no Sidekiq processes are running"));
-        }
-        // sidekiq-scheduler fires cron jobs from every process listening on `scheduler`,
-        // so two of them run every scheduled job twice.
-        let schedulers = self
-            .process_list
-            .iter()
-            .filter(|p| p.queues.iter().any(|q| q == "scheduler"))
-            .count();
-        if schedulers > 1 {
-            findings.push(Finding::warn(format!(
-                "{schedulers} processes serve the scheduler queue; it must run in only one"
-            )));
-        }
-        for queue in &self.queues {
-            if queue.size > 0 && !self.process_list.is_empty() && !self.is_served(&queue.name) {
-                findings.push(Finding::warn(format!(
-                    "queue {} has {} jobs and no process serves it",
-                    queue.name, queue.size
-                )));
+        let mut queues = Vec::new();
+        let mut default_queue_latency_s = 0.0;
+        for q in &refresh.queues {
+            let (latency_s, unreadable) = latency(q.oldest.as_deref(), now);
+            if let Some(job) = q.oldest.as_deref().and_then(parse_job) {
+                self.millis_seen |= job.millis;
+            }
+            if unreadable {
+                problems.add(format!(
+                    "the oldest job in {} cannot be read",
+                    self.keys.queue(&q.name)
+                ));
+            }
+            if q.name == "default" {
+                default_queue_latency_s = latency_s;
+            }
+            if q.listed {
+                queues.push(QueueStat {
+                    name: q.name.clone(),
+                    size: q.size,
+                    latency_s,
+                    unreadable,
+                });
             }
         }
-        findings
-    }
+        queues.sort_by_key(|q| {
+            let rank = MASTODON_QUEUES.iter().position(|m| *m == q.name);
+            (rank.unwrap_or(usize::MAX), q.name.clone())
+        });
 
-    fn summary(&self) -> String {
-        match self.slowest_queue() {
-            Some(q) if q.latency_s >= 1.0 => format!(
-                "{} enqueued · {} {} behind",
-                format_value(self.enqueued as f64, Unit::Count),
-                q.name,
-                format_value(q.latency_s, Unit::Seconds)
-            ),
-            _ => format!(
-                "{} enqueued · {} busy",
-                format_value(self.enqueued as f64, Unit::Count),
-                self.busy
-            ),
+        let layout = detect_layout(&versions, self.millis_seen, self.work_suffix);
+        for p in &mut processes {
+            let interval = if p.version.is_some() {
+                Layout::V7.beat_interval()
+            } else {
+                layout.beat_interval()
+            };
+            p.stale = p.info_missing || p.beat_age_s > 2.0 * interval;
         }
-    }
 
-    fn detail(&self) -> Detail {
-        let count = |v: u64| format_value(v as f64, Unit::Count);
-        let rate =
-            |v: Option<f64>| v.map_or_else(|| "—".into(), |r| format_value(r, Unit::PerSecond));
-        let mut detail = Detail::default().pairs(
-            "Stats",
-            vec![
-                (
-                    "version",
-                    self.version.clone().unwrap_or_else(|| "—".into()),
-                ),
-                ("processed", count(self.processed)),
-                ("failed", count(self.failed)),
-                ("processed rate", rate(self.processed_per_s)),
-                ("failed rate", rate(self.failed_per_s)),
-                ("enqueued", count(self.enqueued)),
-                ("busy", count(self.busy)),
-                ("scheduled", count(self.scheduled)),
-                ("retries", count(self.retries)),
-                ("dead", count(self.dead)),
-                ("processes", count(self.processes)),
-            ],
-        );
-        detail = detail.table(
-            "Queues",
-            TableData {
-                columns: vec![
-                    Column::text("queue", 12),
-                    Column::number("size", 9),
-                    Column::number("latency", 10),
-                ],
-                rows: self
-                    .queues
-                    .iter()
-                    .map(|q| Row {
-                        key: None,
-                        cells: vec![
-                            Cell::text(q.name.clone()),
-                            Cell::number(count(q.size), q.size as f64),
-                            Cell::number(format_value(q.latency_s, Unit::Seconds), q.latency_s),
-                        ],
-                        level: Some(figure_level(q.latency_s, &QUEUE_LATENCY)),
-                    })
-                    .collect(),
-            },
-        );
-        detail.table(
-            "Processes",
-            TableData {
-                columns: vec![
-                    Column::text("host", 14),
-                    Column::number("pid", 7),
-                    Column::number("busy", 9),
-                    Column::text("queues", 30),
-                    Column::number("RSS", 9),
-                    Column::number("beat", 6),
-                    Column::text("state", 7),
-                ],
-                rows: self
-                    .process_list
-                    .iter()
-                    .map(|p| Row {
-                        key: None,
-                        cells: vec![
-                            Cell::text(p.hostname.clone()),
-                            Cell::number(p.pid.to_string(), f64::from(p.pid)),
-                            Cell::number(
-                                format!("{}/{}", p.busy, p.concurrency),
-                                f64::from(p.busy),
-                            ),
-                            Cell::text(p.queues.join(",")),
-                            Cell::number(
-                                format_value(p.rss_kb as f64 * 1024.0, Unit::Bytes),
-                                p.rss_kb as f64,
-                            ),
-                            Cell::number(format_value(p.beat_age_s, Unit::Seconds), p.beat_age_s),
-                            Cell::text(if p.quiet { "quiet" } else { "running" }),
-                        ],
-                        // A process hash expires 60 s after its last beat; half of that is
-                        // already a process that stopped beating.
-                        level: Some(if p.beat_age_s >= 30.0 {
-                            Level::Warn
-                        } else {
-                            Level::Ok
-                        }),
-                    })
-                    .collect(),
-            },
-        )
-    }
+        let r1 = &refresh.round1;
+        if r1.queue_names.is_empty() {
+            problems.add(match &self.namespace {
+                None => "no `queues` set in this Redis: wrong database, or does Sidekiq use a namespace (REDIS_NAMESPACE on Mastodon ≤ 4.3)? Set `namespace` for this endpoint".to_string(),
+                Some(ns) => format!("no `{ns}:queues` set in this Redis: is the namespace `{ns}` right?"),
+            });
+        }
+        let (processed_per_s, failed_per_s) = match self.previous_counters {
+            Some((at, processed, failed)) if r1.processed >= processed && r1.failed >= failed => {
+                let secs = polled.duration_since(at).as_secs_f64();
+                if secs > 0.0 {
+                    (
+                        Some((r1.processed - processed) as f64 / secs),
+                        Some((r1.failed - failed) as f64 / secs),
+                    )
+                } else {
+                    (None, None)
+                }
+            }
+            _ => (None, None),
+        };
+        self.previous_counters = Some((polled, r1.processed, r1.failed));
 
-    fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
+        let mut reading = SidekiqReading {
+            version: versions.iter().flatten().max().cloned(),
+            layout: layout.describe().to_string(),
+            namespace: self.namespace.clone(),
+            processed: r1.processed,
+            failed: r1.failed,
+            enqueued: queues.iter().map(|q| q.size).sum(),
+            busy: refresh.heartbeats.iter().map(|h| h.busy).sum(),
+            scheduled: r1.scheduled,
+            retries: r1.retries,
+            dead: r1.dead,
+            processes: r1.processes,
+            processed_per_s,
+            failed_per_s,
+            default_queue_latency_s,
+            read_at: now,
+            queues,
+            process_list: processes,
+            history: self.history.clone(),
+            ..SidekiqReading::default()
+        };
+        if let Some(extras) = &self.extras {
+            reading.busy_jobs = extras.busy_jobs.clone();
+            reading.retry_set = Some(SetPage {
+                total: r1.retries,
+                entries: extras.retry.clone(),
+            });
+            reading.scheduled_set = Some(SetPage {
+                total: r1.scheduled,
+                entries: extras.scheduled.clone(),
+            });
+            reading.dead_set = Some(SetPage {
+                total: r1.dead,
+                entries: extras.dead.clone(),
+            });
+            reading.classes = extras.classes.clone();
+            reading.problems.extend(extras.problems.iter().cloned());
+        }
+        reading.problems.splice(0..0, problems.into_lines());
+        Ok(reading)
     }
 }
 
-impl SidekiqReading {
-    fn is_served(&self, queue: &str) -> bool {
-        self.process_list
-            .iter()
-            .any(|p| p.queues.iter().any(|q| q == queue))
+fn process(h: &fetch::Heartbeat, now: f64) -> SidekiqProcess {
+    let info = h.info.as_deref().and_then(parse_process_info);
+    let beat_age_s = h.beat.map_or(f64::NAN, |b| {
+        now - epoch_secs(&serde_json::Value::from(b)).unwrap_or(b)
+    });
+    // `identity` is `hostname:pid:nonce`; it names a ghost whose info is gone.
+    let mut parts = h.identity.rsplitn(3, ':');
+    let (_, pid, host) = (parts.next(), parts.next(), parts.next());
+    let info_missing = info.is_none();
+    let info = info.unwrap_or_else(|| ProcessInfo {
+        hostname: host.unwrap_or_default().to_string(),
+        pid: pid.and_then(|p| p.parse().ok()).unwrap_or(0),
+        ..ProcessInfo::default()
+    });
+    SidekiqProcess {
+        identity: h.identity.clone(),
+        hostname: info.hostname,
+        pid: info.pid,
+        tag: info.tag,
+        concurrency: info.concurrency,
+        busy: u32::try_from(h.busy).unwrap_or(u32::MAX),
+        queues: info.queues,
+        weights: info.weights,
+        quiet: h.quiet,
+        rss_kb: h.rss_kb,
+        rtt_us: h.rtt_us,
+        version: info.version,
+        beat_age_s,
+        stale: false,
+        info_missing,
+    }
+}
+
+impl Source for SidekiqSource {
+    fn poll(&mut self) -> BoxFuture<'_, PollResult> {
+        Box::pin(self.poll_once())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::health::evaluate;
 
-    fn process(pid: u32, queues: &[&str]) -> SidekiqProcess {
-        SidekiqProcess {
-            identity: format!("worker:{pid}:0123456789ab"),
-            hostname: "worker".into(),
-            pid,
-            concurrency: 5,
-            busy: 1,
-            queues: queues.iter().map(|q| q.to_string()).collect(),
-            quiet: false,
-            rss_kb: 300_000,
-            beat_age_s: 2.0,
-        }
-    }
-
-    fn reading(latency_s: f64, processes: Vec<SidekiqProcess>) -> SidekiqReading {
-        SidekiqReading {
-            version: None,
-            processed: 10,
-            failed: 1,
-            enqueued: 3,
-            busy: 1,
-            scheduled: 0,
-            retries: 0,
-            dead: 0,
-            processes: processes.len() as u64,
-            processed_per_s: None,
-            failed_per_s: None,
-            queues: vec![QueueStat {
-                name: "default".into(),
-                size: 3,
-                latency_s,
-            }],
-            process_list: processes,
-        }
-    }
-
-    fn level(r: &SidekiqReading) -> Level {
-        evaluate(&r.figures(), &r.findings(), |_| None).level
+    #[test]
+    fn layouts_are_told_apart_by_their_data() {
+        let v = |s: &str| Some(s.to_string());
+        assert_eq!(detect_layout(&[], false, None), Layout::Unknown);
+        assert_eq!(detect_layout(&[], true, None), Layout::V8);
+        assert_eq!(detect_layout(&[None], false, None), Layout::V6);
+        assert_eq!(
+            detect_layout(&[None], false, Some(":workers")),
+            Layout::V6Workers
+        );
+        assert_eq!(detect_layout(&[None], false, Some(":work")), Layout::V6Work);
+        assert_eq!(detect_layout(&[v("7.3.9")], false, None), Layout::V7);
+        assert_eq!(detect_layout(&[v("8.0.9")], false, None), Layout::V8);
+        assert_eq!(detect_layout(&[v("7.3.9")], true, None), Layout::V8);
+        assert_eq!(Layout::V6Workers.beat_interval(), 5.0);
+        assert_eq!(Layout::V8.beat_interval(), 10.0);
     }
 
     #[test]
-    fn queue_latency_warns_at_a_minute_and_is_critical_at_five() {
-        let p = || vec![process(1, &["default", "scheduler"])];
-        assert_eq!(level(&reading(2.0, p())), Level::Ok);
-        assert_eq!(level(&reading(60.0, p())), Level::Warn);
-        assert_eq!(level(&reading(300.0, p())), Level::Crit);
-    }
-
-    #[test]
-    fn no_processes_is_critical_and_two_schedulers_a_warning() {
-        assert_eq!(level(&reading(0.0, Vec::new())), Level::Crit);
-        let two = vec![
-            process(1, &["default", "scheduler"]),
-            process(2, &["scheduler"]),
-        ];
-        assert_eq!(level(&reading(0.0, two)), Level::Warn);
-        let unserved = vec![process(1, &["pull"])];
-        assert_eq!(level(&reading(0.0, unserved)), Level::Warn);
+    fn a_ghost_identity_is_listed_from_its_name() {
+        let h = fetch::Heartbeat {
+            identity: "web-1.example:4242:0123456789ab".into(),
+            ..fetch::Heartbeat::default()
+        };
+        let p = process(&h, 100.0);
+        assert!(p.info_missing);
+        assert_eq!((p.hostname.as_str(), p.pid), ("web-1.example", 4242));
+        assert!(p.beat_age_s.is_nan());
     }
 }

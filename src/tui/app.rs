@@ -12,7 +12,10 @@ use super::keymap::Keymap;
 use super::table::{Sort, TableView};
 use super::theme::Theme;
 use super::views;
-use crate::model::detail::TableData;
+use crate::actions::{
+    Action as Guarded, AuditRecord, Confirmation, Freeze, Preview, Risk, Role, RunResult,
+};
+use crate::model::detail::{Cell, Column, Row, TableData};
 use crate::model::{ComponentId, Detail, Fleet, Level};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -21,6 +24,8 @@ pub enum View {
     /// Every component of one kind, with its figures as columns.
     Kind(&'static str),
     Detail(ComponentId),
+    /// What was done: the audit history, newest first.
+    Audit,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,13 +50,45 @@ pub struct Flash {
 }
 
 /// What the event loop must do after a key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
     None,
     Quit,
     Suspend,
     /// Clear and repaint everything (after a theme change or on request).
     FullRedraw,
+    /// Run the guards without executing, to fill the confirmation dialog.
+    Preview(Box<Guarded>),
+    /// Run the action through the pipeline.
+    Run(Box<Guarded>, Confirmation, Option<String>),
+    /// Set (`Some(reason)`) or lift the global freeze.
+    Freeze(Option<String>),
+    /// Approve another console's critical action.
+    Approve(String),
+    /// Reload the audit history.
+    LoadAudit,
+}
+
+/// The list of actions offered for a component.
+#[derive(Debug, Clone)]
+pub struct Menu {
+    pub component: ComponentId,
+    pub items: Vec<Guarded>,
+    pub data: TableData,
+    pub table: TableView,
+}
+
+/// The confirmation dialog: what will run, what the guards say, and the operator's answer.
+#[derive(Debug, Clone)]
+pub struct Dialog {
+    pub action: Guarded,
+    /// What the operator typed (high and critical risk).
+    pub typed: String,
+    /// Focus starts on Cancel.
+    pub run_focused: bool,
+    pub preview: Option<Preview>,
+    pub running: bool,
+    pub result: Option<RunResult>,
 }
 
 /// Rows of a list view and the component each row stands for.
@@ -107,10 +144,26 @@ pub struct App {
     pub detail: Option<DetailState>,
     /// A hint for an empty fleet, set by whoever built the app.
     pub empty_hint: String,
+    pub role: Role,
+    pub freeze: Option<Freeze>,
+    /// Where locks, approvals and shared audit live, for the header and help.
+    pub store: String,
+    pub menu: Option<Menu>,
+    pub dialog: Option<Dialog>,
+    pub audit: Vec<AuditRecord>,
+    pub audit_list: ListData,
+    pub audit_table: TableView,
 }
 
 pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
     ("overview", "every component and its health"),
+    ("audit", "what was done, by whom, with which outcome"),
+    ("freeze", "stop all actions for everyone: :freeze REASON"),
+    ("unfreeze", "lift the freeze"),
+    (
+        "approve",
+        "approve another console's critical action: :approve ID",
+    ),
     ("help", "keys and commands"),
     ("theme", "switch theme: :theme light"),
     ("quit", "leave mastop (also :q)"),
@@ -137,6 +190,14 @@ impl App {
             detail: None,
             empty_hint: "no components configured: add [[postgres]] or [[redis]] to the config, or try `mastop demo`"
                 .into(),
+            role: Role::Shadow,
+            freeze: None,
+            store: "local".into(),
+            menu: None,
+            dialog: None,
+            audit: Vec::new(),
+            audit_list: ListData::default(),
+            audit_table: TableView::default(),
         };
         app.rebuild();
         app
@@ -151,6 +212,8 @@ impl App {
 
     /// Call after the fleet or the clock changed: rebuilds the rows views draw from.
     pub fn rebuild(&mut self) {
+        self.audit_list = views::audit::list(&self.audit);
+        self.audit_table.refresh(&self.audit_list.table);
         self.overview = views::overview::list(&self.fleet, self.now);
         self.overview_table.refresh(&self.overview.table);
         for kind in self.fleet.kinds() {
@@ -204,7 +267,7 @@ impl App {
     }
 
     fn mode(&self) -> Mode {
-        if self.prompt.is_some() {
+        if self.prompt.is_some() || self.dialog.is_some() {
             Mode::Prompt
         } else if self.help_scroll.is_some() {
             Mode::Help
@@ -216,8 +279,17 @@ impl App {
     pub fn handle_key(&mut self, key: KeyEvent) -> Effect {
         let mode = self.mode();
         let action = self.keymap.action(mode, &key);
+        if self.dialog.is_some() {
+            return self.dialog_key(action, key);
+        }
         if mode == Mode::Prompt {
             return self.prompt_key(action, key);
+        }
+        if self.menu.is_some() {
+            return match action {
+                Some(a) => self.menu_action(a),
+                None => Effect::None,
+            };
         }
         match action {
             Some(action) => self.apply(action),
@@ -295,6 +367,7 @@ impl App {
                 t.refresh(d);
             }),
             Action::Select => self.select(),
+            Action::Actions => self.open_menu(),
             Action::NextPane | Action::PrevPane => {
                 if let Some(state) = &mut self.detail
                     && !state.tables.is_empty()
@@ -366,11 +439,170 @@ impl App {
                 .get(kind)
                 .and_then(|(data, t)| t.selected_row().and_then(|i| data.ids.get(i)))
                 .cloned(),
-            View::Detail(_) => None,
+            View::Detail(_) | View::Audit => None,
         };
         if let Some(id) = id {
             self.switch_to(View::Detail(id));
         }
+    }
+
+    /// The component the keys point at: the selected row, or the one in detail.
+    pub fn selected_component(&self) -> Option<ComponentId> {
+        match &self.view {
+            View::Overview => self
+                .overview_table
+                .selected_row()
+                .and_then(|i| self.overview.ids.get(i))
+                .cloned(),
+            View::Kind(kind) => self
+                .kinds
+                .get(kind)
+                .and_then(|(data, t)| t.selected_row().and_then(|i| data.ids.get(i)))
+                .cloned(),
+            View::Detail(id) => Some(id.clone()),
+            View::Audit => None,
+        }
+    }
+
+    fn open_menu(&mut self) {
+        let Some(id) = self.selected_component() else {
+            self.flash("select a component first", Level::Unknown);
+            return;
+        };
+        let Some(component) = self.fleet.get(&id) else {
+            return;
+        };
+        let items = crate::actions::catalog::for_component(component, self.demo.is_some());
+        if items.is_empty() {
+            self.flash(format!("{id} offers no actions yet"), Level::Unknown);
+            return;
+        }
+        let data = TableData {
+            columns: vec![Column::text("RISK", 9), Column::text("ACTION", 40)],
+            rows: items
+                .iter()
+                .map(|a| Row {
+                    key: None,
+                    cells: vec![Cell::text(a.risk.word()), Cell::text(a.title.clone())],
+                    level: Some(match a.risk {
+                        Risk::Low => Level::Ok,
+                        Risk::High => Level::Warn,
+                        Risk::Critical => Level::Crit,
+                    }),
+                })
+                .collect(),
+        };
+        let mut table = TableView::default();
+        table.refresh(&data);
+        self.menu = Some(Menu {
+            component: id,
+            items,
+            data,
+            table,
+        });
+    }
+
+    fn menu_action(&mut self, action: Action) -> Effect {
+        let Some(menu) = self.menu.as_mut() else {
+            return Effect::None;
+        };
+        match action {
+            Action::Up => menu.table.move_by(-1),
+            Action::Down => menu.table.move_by(1),
+            Action::Top => menu.table.to_top(),
+            Action::Bottom => menu.table.to_bottom(),
+            Action::Back | Action::Cancel | Action::Actions => self.menu = None,
+            Action::Quit => return Effect::Quit,
+            Action::Select | Action::Confirm => {
+                let chosen = menu
+                    .table
+                    .selected_row()
+                    .and_then(|i| menu.items.get(i))
+                    .cloned();
+                self.menu = None;
+                if let Some(chosen) = chosen {
+                    self.dialog = Some(Dialog {
+                        action: chosen.clone(),
+                        typed: String::new(),
+                        run_focused: false,
+                        preview: None,
+                        running: false,
+                        result: None,
+                    });
+                    return Effect::Preview(Box::new(chosen));
+                }
+            }
+            _ => {}
+        }
+        Effect::None
+    }
+
+    fn dialog_key(&mut self, action: Option<Action>, key: KeyEvent) -> Effect {
+        let role = self.role;
+        let Some(dialog) = self.dialog.as_mut() else {
+            return Effect::None;
+        };
+        match action {
+            Some(Action::Cancel) => self.dialog = None,
+            Some(Action::Quit) if dialog.running => {}
+            Some(Action::Quit) => return Effect::Quit,
+            Some(Action::Complete) => dialog.run_focused = !dialog.run_focused,
+            Some(Action::Confirm) => {
+                if dialog.result.is_some() || !dialog.run_focused {
+                    // Enter on Cancel (the default), or after the result is shown, closes.
+                    self.dialog = None;
+                } else if role != Role::Oncall {
+                    // The pipeline would refuse too, and audit the attempt; let it.
+                    dialog.running = true;
+                    return Effect::Run(Box::new(dialog.action.clone()), Confirmation::None, None);
+                } else if !dialog.running {
+                    dialog.running = true;
+                    let confirmation = match dialog.action.risk {
+                        Risk::Low => Confirmation::Confirmed,
+                        Risk::High | Risk::Critical => Confirmation::Typed(dialog.typed.clone()),
+                    };
+                    return Effect::Run(Box::new(dialog.action.clone()), confirmation, None);
+                }
+            }
+            _ => {
+                if dialog.action.risk != Risk::Low && !dialog.running && dialog.result.is_none() {
+                    edit_line(&mut dialog.typed, key);
+                }
+            }
+        }
+        Effect::None
+    }
+
+    /// The preview for the open dialog arrived.
+    pub fn preview_ready(&mut self, action: &Guarded, preview: Preview) {
+        if let Some(dialog) = self.dialog.as_mut()
+            && dialog.action == *action
+        {
+            dialog.preview = Some(preview);
+        }
+    }
+
+    /// An action finished (or was refused): show it in the dialog and the status line.
+    pub fn action_done(&mut self, action: &Guarded, result: RunResult) {
+        let level = match result.outcome {
+            crate::actions::Outcome::Ok => Level::Ok,
+            crate::actions::Outcome::Refused => Level::Warn,
+            _ => Level::Crit,
+        };
+        self.flash(result.message.clone(), level);
+        if let Some(dialog) = self.dialog.as_mut()
+            && dialog.action == *action
+        {
+            dialog.running = false;
+            dialog.result = Some(result);
+            dialog.run_focused = false;
+        }
+    }
+
+    pub fn set_audit(&mut self, mut records: Vec<AuditRecord>) {
+        records.reverse();
+        self.audit = records;
+        self.rebuild();
     }
 
     /// Runs `f` on the table of the current view with its data.
@@ -382,6 +614,7 @@ impl App {
                     f(table, &data.table);
                 }
             }
+            View::Audit => f(&mut self.audit_table, &self.audit_list.table),
             View::Detail(_) => {
                 if let Some(state) = &mut self.detail
                     && let Some(data) = views::detail::tables(&state.detail).nth(state.focus)
@@ -402,6 +635,7 @@ impl App {
                 .as_mut()
                 .and_then(|d| d.tables.get_mut(d.focus))
                 .map(|t| &mut t.filter),
+            View::Audit => Some(&mut self.audit_table.filter),
         }
     }
 
@@ -414,6 +648,7 @@ impl App {
                 .as_ref()
                 .and_then(|d| d.focused())
                 .map_or("", |(t, _)| t.filter.as_str()),
+            View::Audit => &self.audit_table.filter,
         }
     }
 
@@ -500,6 +735,29 @@ impl App {
             "q" | "q!" | "quit" => return Effect::Quit,
             "help" | "h" | "?" => self.help_scroll = Some(0),
             "overview" | "o" | "home" => self.switch_to(View::Overview),
+            "audit" => {
+                self.switch_to(View::Audit);
+                return Effect::LoadAudit;
+            }
+            "freeze" => {
+                let reason = words.collect::<Vec<_>>().join(" ");
+                if reason.is_empty() {
+                    self.flash(
+                        "say why: :freeze REASON (everyone will see it)",
+                        Level::Unknown,
+                    );
+                    return Effect::None;
+                }
+                return Effect::Freeze(Some(reason));
+            }
+            "unfreeze" => return Effect::Freeze(None),
+            "approve" => match words.next() {
+                Some(id) => return Effect::Approve(id.to_string()),
+                None => self.flash(
+                    "usage: :approve ID (the id the other console shows)",
+                    Level::Unknown,
+                ),
+            },
             "theme" => {
                 let Some(name) = words.next() else {
                     self.flash(

@@ -10,9 +10,16 @@ use futures_util::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
-use super::app::{App, Effect};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::app::{App, Effect, View};
 use super::terminal;
 use super::views;
+use crate::actions::runtime::Runtime;
+use crate::actions::{Action as Guarded, AuditRecord, Freeze, Preview, RunResult};
+use crate::model::Level;
 use crate::sources::{SourceSpec, spawn_all};
 
 /// At most one frame per this interval, however fast updates arrive.
@@ -26,9 +33,19 @@ pub enum Exit {
     InputClosed,
 }
 
+/// Results of work the loop started in the background (previews, actions, store calls).
+enum Done {
+    Preview(Box<Guarded>, Preview),
+    Ran(Box<Guarded>, RunResult),
+    Audit(Vec<AuditRecord>),
+    Freeze(Option<Freeze>),
+    Flash(String, Level),
+}
+
 pub async fn run(
     mut app: App,
     specs: Vec<SourceSpec>,
+    runtime: Arc<Runtime>,
     cancel: CancellationToken,
 ) -> color_eyre::Result<Exit> {
     let started = *crate::STARTED.get_or_init(Instant::now);
@@ -51,6 +68,9 @@ pub async fn run(
     let mut dirty = false;
     let mut last_draw = Instant::now();
     let mut frames: u64 = 1;
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let mut ticks: u64 = 0;
+    spawn_state_refresh(&runtime, &done_tx, true);
 
     let exit = loop {
         let next_frame = tokio::time::Instant::from_std(last_draw + FRAME_INTERVAL);
@@ -72,6 +92,10 @@ pub async fn run(
                             dirty = true;
                         }
                         Effect::None => dirty = true,
+                        other => {
+                            start(other, &runtime, &done_tx);
+                            dirty = true;
+                        }
                     }
                 }
                 Some(Ok(Event::Resize(_, _))) => {
@@ -91,8 +115,26 @@ pub async fn run(
                 app.rebuild();
                 dirty = true;
             }
+            Some(done) = done_rx.recv() => {
+                match done {
+                    Done::Preview(action, preview) => app.preview_ready(&action, preview),
+                    Done::Ran(action, result) => {
+                        app.action_done(&action, result);
+                        spawn_state_refresh(&runtime, &done_tx, true);
+                    }
+                    Done::Audit(records) => app.set_audit(records),
+                    Done::Freeze(freeze) => app.freeze = freeze,
+                    Done::Flash(text, level) => app.flash(text, level),
+                }
+                dirty = true;
+            }
             _ = clock.tick() => {
                 app.tick(SystemTime::now());
+                ticks += 1;
+                // Other consoles may freeze or act: look every few seconds.
+                if ticks.is_multiple_of(5) {
+                    spawn_state_refresh(&runtime, &done_tx, app.view == View::Audit);
+                }
                 dirty = true;
             }
             _ = tokio::time::sleep_until(next_frame), if dirty => {
@@ -107,4 +149,85 @@ pub async fn run(
     terminal::leave();
     tracing::info!(frames, ?exit, "console closed");
     Ok(exit)
+}
+
+/// Starts the background work an effect asks for; the result comes back as a `Done`.
+fn start(effect: Effect, runtime: &Arc<Runtime>, done: &mpsc::UnboundedSender<Done>) {
+    let runtime = Arc::clone(runtime);
+    let done = done.clone();
+    match effect {
+        Effect::Preview(action) => {
+            tokio::spawn(async move {
+                let executor = runtime.executor_for(&action);
+                let preview = runtime.pipeline.preview(&action, executor.as_deref()).await;
+                let _ = done.send(Done::Preview(action, preview));
+            });
+        }
+        Effect::Run(action, confirmation, approval) => {
+            tokio::spawn(async move {
+                let executor = runtime.executor_for(&action);
+                let result = runtime
+                    .pipeline
+                    .run(
+                        &action,
+                        confirmation,
+                        approval.as_deref(),
+                        executor.as_deref(),
+                    )
+                    .await;
+                let _ = done.send(Done::Ran(action, result));
+            });
+        }
+        Effect::Freeze(reason) => {
+            tokio::spawn(async move {
+                let message = match runtime.set_freeze(reason).await {
+                    Ok(m) => Done::Flash(m, Level::Ok),
+                    Err(e) => Done::Flash(e, Level::Warn),
+                };
+                let _ = done.send(message);
+                if let Ok(f) = runtime.freeze_state().await {
+                    let _ = done.send(Done::Freeze(f));
+                }
+            });
+        }
+        Effect::Approve(id) => {
+            tokio::spawn(async move {
+                let message = match runtime.approve(&id).await {
+                    Ok(m) => Done::Flash(m, Level::Ok),
+                    Err(e) => Done::Flash(e, Level::Warn),
+                };
+                let _ = done.send(message);
+            });
+        }
+        Effect::LoadAudit => spawn_state_refresh(&runtime, &done, true),
+        Effect::None | Effect::Quit | Effect::Suspend | Effect::FullRedraw => {}
+    }
+}
+
+/// Reads the freeze state and, when asked, the audit history, off the event loop.
+fn spawn_state_refresh(
+    runtime: &Arc<Runtime>,
+    done: &mpsc::UnboundedSender<Done>,
+    with_audit: bool,
+) {
+    let runtime = Arc::clone(runtime);
+    let done = done.clone();
+    tokio::spawn(async move {
+        if let Ok(freeze) = runtime.freeze_state().await {
+            let _ = done.send(Done::Freeze(freeze));
+        }
+        if with_audit {
+            match runtime.history(None, 500).await {
+                Ok(records) => {
+                    let _ = done.send(Done::Audit(records));
+                }
+                Err(e) => {
+                    let _ = done.send(Done::Flash(
+                        format!("audit history unavailable: {e}"),
+                        Level::Warn,
+                    ));
+                }
+            }
+        }
+    });
 }

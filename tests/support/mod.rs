@@ -18,13 +18,18 @@
 #![allow(dead_code, unused_imports)]
 
 mod blackhole;
+pub mod pgbouncer;
 mod postgres;
 mod process;
 mod proxy;
 mod redis;
+mod round_trips;
+pub mod sidekiq;
 
 pub use blackhole::BlackHole;
+pub use postgres::Options as PostgresOptions;
 pub use postgres::{Postgres, find_pg_bin_dir};
 pub use process::{free_port, port_is_closed, process_alive};
 pub use proxy::Proxy;
 pub use redis::{Redis, find_redis_bin};
+pub use round_trips::CountingProxy;

@@ -15,10 +15,31 @@ use super::process::{START_TIMEOUT, ServerProcess, free_port, log_tail};
 pub const SUPERUSER: &str = "mastop_test";
 const PORT_ATTEMPTS: usize = 5;
 
+/// Server settings a test may change; `Options::default()` is what `Postgres::start` uses.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub max_connections: u32,
+    /// `shared_preload_libraries`, e.g. `["pg_stat_statements"]`.
+    pub preload: Vec<String>,
+    /// Further `-c name=value` settings.
+    pub settings: Vec<(String, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_connections: 40,
+            preload: Vec::new(),
+            settings: Vec::new(),
+        }
+    }
+}
+
 pub struct Postgres {
     server: ServerProcess,
     port: u16,
     bin: PathBuf,
+    options: Options,
     // Dropped after `server` is stopped (see Drop), which removes the cluster's files.
     dir: TempDir,
 }
@@ -101,6 +122,11 @@ enum StartError {
 impl Postgres {
     /// Starts a fresh cluster or panics with the reason and the server log.
     pub fn start() -> Self {
+        Self::start_with(Options::default())
+    }
+
+    /// Starts a fresh cluster with `options`.
+    pub fn start_with(options: Options) -> Self {
         let (bin, user, dir) = prepare();
         let data = dir.path().join("data");
         let out = command_as(bin.join("initdb"), user)
@@ -126,7 +152,7 @@ impl Postgres {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        Self::launch(bin, user, dir)
+        Self::launch(bin, user, dir, options)
     }
 
     /// Starts a streaming replica of this cluster (a hot standby, so it answers queries).
@@ -154,19 +180,21 @@ impl Postgres {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        Self::launch(bin, user, dir)
+        // A hot standby needs at least the primary's max_connections.
+        Self::launch(bin, user, dir, self.options.clone())
     }
 
-    fn launch(bin: PathBuf, user: Option<(u32, u32)>, dir: TempDir) -> Self {
+    fn launch(bin: PathBuf, user: Option<(u32, u32)>, dir: TempDir, options: Options) -> Self {
         let mut last_error = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port();
-            match Self::spawn(&bin, user, dir.path(), port) {
+            match Self::spawn(&bin, user, dir.path(), port, &options) {
                 Ok(server) => {
                     return Postgres {
                         server,
                         port,
                         bin,
+                        options,
                         dir,
                     };
                 }
@@ -186,8 +214,24 @@ impl Postgres {
         user: Option<(u32, u32)>,
         dir: &Path,
         port: u16,
+        options: &Options,
     ) -> Result<ServerProcess, StartError> {
         let data = dir.join("data");
+        let mut settings: Vec<String> = vec![
+            "-c".into(),
+            format!("max_connections={}", options.max_connections),
+        ];
+        if !options.preload.is_empty() {
+            settings.push("-c".into());
+            settings.push(format!(
+                "shared_preload_libraries={}",
+                options.preload.join(",")
+            ));
+        }
+        for (name, value) in &options.settings {
+            settings.push("-c".into());
+            settings.push(format!("{name}={value}"));
+        }
         let log_path = dir.join(format!("server-{port}.log"));
         let log = File::create(&log_path).expect("create the PostgreSQL log file");
         let log_err = log.try_clone().expect("clone the log file handle");
@@ -205,7 +249,8 @@ impl Postgres {
                 "-c",
                 "full_page_writes=off",
             ])
-            .args(["-c", "shared_buffers=16MB", "-c", "max_connections=40"])
+            .args(["-c", "shared_buffers=16MB"])
+            .args(&settings)
             .args(["-c", "logging_collector=off"])
             .stdin(Stdio::null())
             .stdout(log)

@@ -28,7 +28,8 @@ pub(super) const SERVER_SQL: &str = "/* mastop */ SELECT
     CASE WHEN pg_is_in_recovery() THEN
         pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8
     END AS replay_backlog_bytes,
-    CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused";
+    CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused,
+    CASE WHEN pg_is_in_recovery() THEN (SELECT status FROM pg_stat_wal_receiver LIMIT 1) END AS receiver";
 
 // Rows of other roles that this role may not see have a NULL backend_type; those with a
 // database are sessions, so they still count as connections.
@@ -56,9 +57,6 @@ pub(super) const STATS_SQL: &str = "/* mastop */ SELECT
     coalesce(sum(temp_files), 0)::int8 AS temp_files,
     coalesce(sum(temp_bytes), 0)::int8 AS temp_bytes
 FROM pg_stat_database";
-
-pub(super) const SIZE_SQL: &str =
-    "/* mastop */ SELECT pg_database_size(current_database())::int8 AS size";
 
 /// Why a poll's reading could not be made.
 pub(super) enum Failure {
@@ -109,6 +107,9 @@ pub(super) struct Counters {
     pub blks_hit: i64,
     pub blks_read: i64,
     pub deadlocks: i64,
+    pub rollbacks: i64,
+    pub temp_files: i64,
+    pub temp_bytes: i64,
 }
 
 pub(super) fn build_reading(
@@ -129,6 +130,7 @@ pub(super) fn build_reading(
             lag_s: col(server, SERVER, "lag_s")?,
             replay_backlog_bytes: col(server, SERVER, "replay_backlog_bytes")?,
             replay_paused: col(server, SERVER, "replay_paused")?,
+            receiver: col(server, SERVER, "receiver")?,
         })
     } else {
         None
@@ -171,8 +173,13 @@ pub(super) fn build_reading(
             cache_hit_pct: hit_pct(blks_hit, blks_read, 1),
             xact_per_sec: None,
             deadlocks_since_last_poll: 0,
+            rollback_pct: None,
+            temp_files_since_last_poll: 0,
+            temp_bytes_per_sec: None,
+            growth_bytes_per_sec: None,
         },
         replica,
+        views: Default::default(),
     })
 }
 
@@ -195,6 +202,15 @@ pub(super) fn apply_deltas(db: &mut DatabaseStats, previous: Option<&Counters>, 
         db.cache_hit_pct = hit_pct(dh, dr, MIN_BLOCKS_FOR_RATIO);
     }
     db.deadlocks_since_last_poll = (now.deadlocks - prev.deadlocks).max(0);
+    let dr = now.rollbacks - prev.rollbacks;
+    if dx > 0 && dr >= 0 {
+        db.rollback_pct = Some(dr as f64 * 100.0 / dx as f64);
+    }
+    db.temp_files_since_last_poll = (now.temp_files - prev.temp_files).max(0);
+    let dtb = now.temp_bytes - prev.temp_bytes;
+    if dt > 0.0 && dtb >= 0 {
+        db.temp_bytes_per_sec = Some(dtb as f64 / dt);
+    }
 }
 
 #[cfg(test)]
@@ -216,6 +232,9 @@ mod tests {
             blks_hit: 10_000,
             blks_read: 100,
             deadlocks: 1,
+            rollbacks: 10,
+            temp_files: 0,
+            temp_bytes: 0,
         };
         let now = Counters {
             server_clock: 102.0,
@@ -223,12 +242,18 @@ mod tests {
             blks_hit: 10_900,
             blks_read: 200,
             deadlocks: 3,
+            rollbacks: 20,
+            temp_files: 2,
+            temp_bytes: 2048,
         };
         let mut db = stats();
         apply_deltas(&mut db, Some(&prev), &now);
         assert_eq!(db.xact_per_sec, Some(50.0));
         assert_eq!(db.cache_hit_pct, Some(90.0));
         assert_eq!(db.deadlocks_since_last_poll, 2);
+        assert_eq!(db.rollback_pct, Some(10.0));
+        assert_eq!(db.temp_files_since_last_poll, 2);
+        assert_eq!(db.temp_bytes_per_sec, Some(1024.0));
     }
 
     #[test]
@@ -239,6 +264,9 @@ mod tests {
             blks_hit: 10_000,
             blks_read: 100,
             deadlocks: 5,
+            rollbacks: 0,
+            temp_files: 0,
+            temp_bytes: 0,
         };
         let reset = Counters {
             server_clock: 102.0,
@@ -246,6 +274,9 @@ mod tests {
             blks_hit: 10,
             blks_read: 1,
             deadlocks: 0,
+            rollbacks: 0,
+            temp_files: 0,
+            temp_bytes: 0,
         };
         let mut db = stats();
         apply_deltas(&mut db, Some(&prev), &reset);

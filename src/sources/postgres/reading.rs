@@ -7,14 +7,16 @@ use crate::model::figure::format_value;
 use crate::model::health::figure_level;
 use crate::model::{Detail, Figure, Finding, Level, Reading, TableData, Threshold, Unit};
 
+use super::views::Views;
+
 /// Percent of the slots ordinary roles may use.
-const CONNECTIONS_USED: Threshold = Threshold::above(80.0, 95.0);
+pub(super) const CONNECTIONS_USED: Threshold = Threshold::above(80.0, 95.0);
 /// Long transactions hold back vacuum's horizon and bloat Mastodon's hot tables.
-const LONGEST_XACT: Threshold = Threshold::above(300.0, 1800.0);
+pub(super) const LONGEST_XACT: Threshold = Threshold::above(300.0, 1800.0);
 /// An idle transaction holds its locks and snapshot while doing nothing.
-const IDLE_IN_XACT: Threshold = Threshold::above(60.0, 600.0);
+pub(super) const IDLE_IN_XACT: Threshold = Threshold::above(60.0, 600.0);
 /// Mastodon stops sending reads to a replica that lags more than a few seconds.
-const REPLICATION_LAG: Threshold = Threshold::above(5.0, 30.0);
+pub(super) const REPLICATION_LAG: Threshold = Threshold::above(5.0, 30.0);
 const LOCK_WAITING: Threshold = Threshold::above(5.0, 20.0);
 const CACHE_HIT: Threshold = Threshold::below(95.0, 90.0);
 
@@ -26,6 +28,9 @@ pub struct PostgresReading {
     pub database: DatabaseStats,
     /// Present when the node is in recovery (a streaming or archive replica).
     pub replica: Option<ReplicaStatus>,
+    /// Activity, blocking, replication, vacuum and query views, each read on its own
+    /// cadence; a view is `None` until first read or while the server refuses it.
+    pub views: Views,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -83,6 +88,12 @@ pub struct DatabaseStats {
     /// Commits plus rollbacks per second over the last poll interval.
     pub xact_per_sec: Option<f64>,
     pub deadlocks_since_last_poll: i64,
+    /// Rollbacks as a share of transactions over the last poll interval.
+    pub rollback_pct: Option<f64>,
+    pub temp_files_since_last_poll: i64,
+    pub temp_bytes_per_sec: Option<f64>,
+    /// Growth of the connected database between the last two size readings.
+    pub growth_bytes_per_sec: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -93,6 +104,9 @@ pub struct ReplicaStatus {
     /// WAL received but not yet replayed.
     pub replay_backlog_bytes: Option<f64>,
     pub replay_paused: bool,
+    /// `pg_stat_wal_receiver.status`: `streaming` when healthy; `None` without a receiver
+    /// (archive recovery, or the receiver is restarting).
+    pub receiver: Option<String>,
 }
 
 impl PostgresReading {
@@ -186,6 +200,10 @@ impl Reading for PostgresReading {
                 Unit::Bytes,
             ));
         }
+        if let Some(pct) = self.database.rollback_pct {
+            figures.push(Figure::new("rollback_pct", "rollbacks", pct, Unit::Percent));
+        }
+        figures.extend(self.views.figures());
         figures
     }
 
@@ -212,6 +230,18 @@ impl Reading for PostgresReading {
                 "{deadlocks} deadlock(s) since the last poll"
             )));
         }
+        if let Some(r) = &self.replica {
+            match r.receiver.as_deref() {
+                Some("streaming") => {}
+                Some(other) => findings.push(Finding::warn(format!(
+                    "WAL receiver is {other}, not streaming: this replica gets no new data"
+                ))),
+                None => findings.push(Finding::warn(
+                    "no WAL receiver: this replica is not connected to its primary",
+                )),
+            }
+        }
+        findings.extend(self.views.findings());
         findings
     }
 
@@ -264,17 +294,6 @@ impl Reading for PostgresReading {
                     db.xact_commit, db.xact_rollback
                 ),
             ),
-            ("transactions/s", opt(db.xact_per_sec, Unit::PerSecond)),
-            ("cache hit", opt(db.cache_hit_pct, Unit::Percent)),
-            ("deadlocks", db.deadlocks.to_string()),
-            (
-                "temp files",
-                format!(
-                    "{} ({})",
-                    db.temp_files,
-                    format_value(db.temp_bytes as f64, Unit::Bytes)
-                ),
-            ),
         ];
         if let Some(r) = &self.replica {
             pairs.push(("replication lag", opt(r.lag_s, Unit::Seconds)));
@@ -282,6 +301,10 @@ impl Reading for PostgresReading {
             pairs.push((
                 "replay",
                 if r.replay_paused { "paused" } else { "running" }.to_string(),
+            ));
+            pairs.push((
+                "WAL receiver",
+                r.receiver.clone().unwrap_or_else(|| "none".into()),
             ));
         }
         if self.sessions.hidden > 0 {
@@ -293,9 +316,36 @@ impl Reading for PostgresReading {
                 ),
             ));
         }
-        Detail::default()
+        let throughput = vec![
+            ("transactions/s", opt(db.xact_per_sec, Unit::PerSecond)),
+            ("rollbacks", opt(db.rollback_pct, Unit::Percent)),
+            ("cache hit", opt(db.cache_hit_pct, Unit::Percent)),
+            (
+                "deadlocks",
+                format!(
+                    "{} since the last poll, {} since the statistics reset",
+                    db.deadlocks_since_last_poll, db.deadlocks
+                ),
+            ),
+            (
+                "temp files",
+                format!(
+                    "{} since the last poll ({}/s); {} ({}) since the statistics reset",
+                    db.temp_files_since_last_poll,
+                    opt(db.temp_bytes_per_sec, Unit::Bytes),
+                    db.temp_files,
+                    format_value(db.temp_bytes as f64, Unit::Bytes)
+                ),
+            ),
+            (
+                "database growth",
+                format!("{}/s", opt(db.growth_bytes_per_sec, Unit::Bytes)),
+            ),
+        ];
+        let detail = Detail::default()
             .pairs("server", pairs)
-            .table("connections by state", self.state_table())
+            .table("connections by state", self.state_table());
+        self.views.sections(detail, &self.sessions, throughput)
     }
 
     fn to_json(&self) -> serde_json::Value {
@@ -396,6 +446,7 @@ mod tests {
 
     #[test]
     fn figures_are_all_declared() {
+        use crate::sources::postgres::views::tests::full_views;
         let reading = PostgresReading {
             server: ServerInfo {
                 version: "15.8".into(),
@@ -414,13 +465,16 @@ mod tests {
             database: DatabaseStats {
                 size_bytes: Some(1),
                 xact_per_sec: Some(1.0),
+                rollback_pct: Some(0.5),
                 ..stats()
             },
             replica: Some(ReplicaStatus {
                 lag_s: None,
                 replay_backlog_bytes: None,
                 replay_paused: true,
+                receiver: Some("streaming".into()),
             }),
+            views: full_views(),
         };
         let figures = reading.figures();
         for f in &figures {

@@ -101,6 +101,7 @@ pub fn parse_info(text: &str) -> Result<RedisReading, String> {
             connected_replicas: num("connected_slaves").unwrap_or(0),
             replicas,
         },
+        extras: None,
     })
 }
 

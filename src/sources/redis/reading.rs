@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::extras::RedisExtras;
 use crate::model::detail::{Cell, Column, Row as TableRow};
 use crate::model::figure::format_value;
 use crate::model::{Detail, Figure, Finding, Level, Reading, TableData, Threshold, Unit};
@@ -47,6 +48,8 @@ pub struct RedisReading {
     pub keyspace: Vec<KeyspaceDb>,
     pub persistence: Persistence,
     pub replication: Replication,
+    /// Slow log and latency monitor, read on a slow cadence; `None` until first read.
+    pub extras: Option<RedisExtras>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -412,6 +415,9 @@ impl Reading for RedisReading {
             };
             detail = detail.table("replicas", replicas);
         }
+        if let Some(extras) = &self.extras {
+            detail = extras_detail(detail, extras);
+        }
         detail
     }
 
@@ -422,6 +428,83 @@ impl Reading for RedisReading {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
+}
+
+/// Slow log and latency spikes. Times are shown as Unix seconds because the reading
+/// carries no clock of its own; arguments were never stored, only their count.
+fn extras_detail(mut detail: Detail, extras: &RedisExtras) -> Detail {
+    if let Some(slowlog) = &extras.slowlog {
+        detail = detail.table(
+            "slow log",
+            TableData {
+                columns: vec![
+                    Column::number("id", 6),
+                    Column::number("at (unix)", 11),
+                    Column::number("took", 9),
+                    Column::text("command", 16),
+                    Column::number("args", 5),
+                    Column::text("client", 21).optional(1),
+                ],
+                rows: slowlog
+                    .iter()
+                    .map(|e| TableRow {
+                        key: None,
+                        cells: vec![
+                            Cell::number(e.id.to_string(), e.id as f64),
+                            Cell::number(e.at.to_string(), e.at as f64),
+                            Cell::number(
+                                format_value(e.duration_us as f64 / 1000.0, Unit::Millis),
+                                e.duration_us as f64,
+                            ),
+                            Cell::text(e.command.clone()),
+                            Cell::number(e.arg_count.to_string(), e.arg_count as f64),
+                            Cell::text(e.client.clone()),
+                        ],
+                        level: None,
+                    })
+                    .collect(),
+            },
+        );
+    }
+    if let Some(latency) = extras.latency.as_ref().filter(|l| !l.is_empty()) {
+        detail = detail.table(
+            "latency spikes",
+            TableData {
+                columns: vec![
+                    Column::text("event", 22),
+                    Column::number("at (unix)", 11),
+                    Column::number("latest", 8),
+                    Column::number("max", 8),
+                ],
+                rows: latency
+                    .iter()
+                    .map(|e| TableRow {
+                        key: None,
+                        cells: vec![
+                            Cell::text(e.event.clone()),
+                            Cell::number(e.at.to_string(), e.at as f64),
+                            Cell::number(
+                                format_value(e.latest_ms as f64, Unit::Millis),
+                                e.latest_ms as f64,
+                            ),
+                            Cell::number(
+                                format_value(e.max_ms as f64, Unit::Millis),
+                                e.max_ms as f64,
+                            ),
+                        ],
+                        level: None,
+                    })
+                    .collect(),
+            },
+        );
+    }
+    if !extras.notes.is_empty() {
+        detail = detail.pairs(
+            "slow log notes",
+            extras.notes.iter().map(|n| ("note", n.clone())).collect(),
+        );
+    }
+    detail
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
 
+use crate::actions::Role;
 use crate::model::Level;
 use crate::tui::app::{App, View};
 use crate::tui::theme::Token;
@@ -14,12 +15,13 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let clock = humantime::format_rfc3339_seconds(app.now).to_string();
     let clock = format!("{} UTC ", clock.get(11..19).unwrap_or(""));
     let room = usize::from(area.width).saturating_sub(clock.len() + 1);
-    // Drop detail from the left as the terminal narrows; the fleet's health always stays.
-    let left = [true, false]
+    // Drop detail from the left as the terminal narrows: the demo's explanation first, then
+    // the tally, then the freeze's reason. The role and the fleet's health always stay.
+    let left = [(true, true, true), (false, true, true), (false, true, false), (false, false, false)]
         .into_iter()
-        .flat_map(|long_banner| [true, false].map(|tally| header_spans(app, long_banner, tally)))
+        .map(|(demo_long, freeze_long, tally)| header_spans(app, demo_long, freeze_long, tally))
         .find(|spans| Line::from(spans.clone()).width() <= room)
-        .unwrap_or_else(|| header_spans(app, false, false));
+        .unwrap_or_else(|| header_spans(app, false, false, false));
     frame.render_widget(Line::from(left), area);
     if usize::from(area.width) > clock.len() + 30 {
         frame.render_widget(
@@ -29,9 +31,34 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     }
 }
 
-fn header_spans(app: &App, long_banner: bool, with_tally: bool) -> Vec<Span<'static>> {
+fn header_spans(app: &App, long_banner: bool, freeze_long: bool, with_tally: bool) -> Vec<Span<'static>> {
     let theme = &app.theme;
     let mut left = vec![Span::styled(" mastop ", theme.style(Token::Title))];
+    // The role is always on screen: a volunteer must never wonder whether a key could act.
+    match app.role {
+        Role::Oncall => left.push(Span::styled(" ON-CALL ", theme.style(Token::Accent))),
+        Role::Shadow => left.push(Span::styled(
+            if long_banner {
+                " SHADOW · read-only "
+            } else {
+                " SHADOW "
+            },
+            theme.style(Token::Muted),
+        )),
+    }
+    left.push(Span::raw(" "));
+    if let Some(freeze) = &app.freeze {
+        let text = if freeze_long {
+            format!(" FROZEN by {}: {} ", freeze.by, freeze.reason)
+        } else {
+            " FROZEN ".to_string()
+        };
+        left.push(crate::tui::widgets::safe_owned(
+            text,
+            theme.style(Token::Crit),
+        ));
+        left.push(Span::raw(" "));
+    }
     if app.demo.is_some() {
         let banner = if long_banner {
             " DEMO · simulated fleet, nothing here is real "
@@ -100,7 +127,7 @@ pub fn draw_tabs(frame: &mut Frame<'_>, area: Rect, app: &App) {
                     format!("{kind} {}", worst.symbol())
                 }
             }
-            View::Detail(_) => continue,
+            View::Detail(_) | View::Audit => continue,
         };
         let style = if *tab == current {
             theme.style(Token::Selection)

@@ -1,6 +1,8 @@
 //! Drawing. `draw` lays out the frame and hands each region to its view; every function
 //! here takes `&App` and draws, nothing more.
 
+pub mod actions;
+pub mod audit;
 pub mod detail;
 pub mod header;
 pub mod help;
@@ -37,8 +39,15 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         View::Overview => overview::draw(frame, body, app),
         View::Kind(kind) => kind::draw(frame, body, app, kind),
         View::Detail(id) => detail::draw(frame, body, app, id),
+        View::Audit => audit::draw(frame, body, app),
     }
     status_bar::draw(frame, status, app);
+    if let Some(menu) = &app.menu {
+        actions::draw_menu(frame, body, app, menu);
+    }
+    if let Some(dialog) = &app.dialog {
+        actions::draw_dialog(frame, body, app, dialog);
+    }
     if let Some(scroll) = app.help_scroll {
         help::draw(frame, body, app, scroll);
     }

@@ -18,6 +18,11 @@ pub fn safe<'a>(text: &'a str, style: Style) -> Span<'a> {
     }
 }
 
+/// Like [`safe`], for text already assembled into an owned string.
+pub fn safe_owned(text: String, style: Style) -> Span<'static> {
+    Span::styled(crate::sanitize::sanitize(&text).into_owned(), style)
+}
+
 pub fn level_token(level: Level) -> Token {
     match level {
         Level::Ok => Token::Ok,

@@ -1,11 +1,15 @@
 //! What each command-line command does. `main` only parses and calls `dispatch`.
 
+mod actions;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::actions::Role;
 use crate::cli::{Cli, Command, ConfigCommand, DemoArgs};
 use crate::config::{self, Config};
 use crate::model::{Fleet, SourceStatus};
@@ -61,18 +65,30 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
             }
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(3)))
         }
+        Some(Command::Action(command)) => actions::action(&cfg, command, cli.global.readonly),
+        Some(Command::Approve { id }) => actions::approve(&cfg, &id, cli.global.readonly),
+        Some(Command::Approvals) => actions::approvals(&cfg, cli.global.readonly),
+        Some(Command::Freeze { reason }) => {
+            actions::freeze(&cfg, Some(reason), cli.global.readonly)
+        }
+        Some(Command::Unfreeze) => actions::freeze(&cfg, None, cli.global.readonly),
+        Some(Command::Audit(command)) => actions::audit(&cfg, command, cli.global.readonly),
         Some(Command::Demo(args)) if args.snapshot => {
             let at = SystemTime::now();
             let fleet = crate::headless::fleet_from(crate::demo::readings_at(args.at), at);
             print_json(&crate::headless::snapshot(&fleet, "demo", at))?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Demo(args)) => console(&cfg, &cli.global.log_level, Some(args)),
-        Some(Command::Tui) | None => console(&cfg, &cli.global.log_level, None),
+        Some(Command::Demo(args)) => {
+            console(&cfg, &cli.global.log_level, Some(args), cli.global.readonly)
+        }
+        Some(Command::Tui) | None => {
+            console(&cfg, &cli.global.log_level, None, cli.global.readonly)
+        }
     }
 }
 
-fn runtime() -> color_eyre::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> color_eyre::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -148,7 +164,56 @@ fn print_paths(config_file: Option<&std::path::Path>) {
     );
 }
 
-fn console(cfg: &Config, log_level: &str, demo: Option<DemoArgs>) -> color_eyre::Result<ExitCode> {
+/// The role for this run: the config's, lowered by `--readonly`. The demo acts only on its
+/// own simulation, so it runs as on-call unless `--readonly` asks otherwise.
+pub(crate) fn effective_role(cfg: &Config, readonly: bool, demo: bool) -> Option<Role> {
+    match (readonly, demo) {
+        (true, _) => Some(Role::Shadow),
+        (false, true) => Some(Role::Oncall),
+        (false, false) => cfg.role,
+    }
+}
+
+/// The guarded-action pipeline for this console: the ops store from config (shared) or a
+/// local one, and the local audit file.
+pub fn pipeline(cfg: &Config, session: crate::actions::Session) -> crate::actions::Pipeline {
+    let audit = crate::actions::AuditLog::new(
+        cfg.audit
+            .file
+            .clone()
+            .or_else(crate::actions::AuditLog::default_path)
+            .unwrap_or_else(|| PathBuf::from("mastop-audit.jsonl")),
+    );
+    let (store, lock_ttl, approval_ttl): (Arc<dyn crate::actions::OpsStore>, _, _) =
+        match &cfg.ops_store {
+            Some(ops) => (
+                Arc::new(crate::actions::store::deferred::Deferred::new(ops.clone())),
+                ops.lock_ttl,
+                ops.approval_ttl,
+            ),
+            None => {
+                let dir = crate::actions::store::local::LocalStore::default_dir()
+                    .unwrap_or_else(|| PathBuf::from("mastop-state"));
+                (
+                    Arc::new(crate::actions::store::local::LocalStore::new(
+                        dir,
+                        audit.clone(),
+                    )),
+                    Duration::from_secs(120),
+                    Duration::from_secs(900),
+                )
+            }
+        };
+    crate::actions::Pipeline::new(session, store, audit, lock_ttl, approval_ttl)
+}
+
+fn console(
+    cfg: &Config,
+    log_level: &str,
+    demo: Option<DemoArgs>,
+    readonly: bool,
+) -> color_eyre::Result<ExitCode> {
+    let demo_mode = demo.is_some();
     let (keymap, theme) = match ui_files(cfg) {
         Ok(files) => files,
         Err(e) => {
@@ -186,9 +251,17 @@ fn console(cfg: &Config, log_level: &str, demo: Option<DemoArgs>) -> color_eyre:
     app.no_color = no_color;
     app.themes_dir = crate::paths::config_dir().map(|d| d.join("themes"));
     app.demo = demo_info;
+    let session =
+        crate::actions::Session::current(effective_role(cfg, readonly, demo_mode), readonly);
+    app.role = session.role;
+    let ledger =
+        demo_mode.then(|| Arc::new(Mutex::new(crate::actions::executor::DemoLedger::default())));
+    let pipeline = pipeline(cfg, session);
+    app.store = pipeline.store().describe();
+    let ops = Arc::new(crate::actions::runtime::Runtime::new(pipeline, cfg, ledger));
     let rt = runtime()?;
     let cancel = CancellationToken::new();
-    let result = rt.block_on(crate::tui::run::run(app, specs, cancel.clone()));
+    let result = rt.block_on(crate::tui::run::run(app, specs, ops, cancel.clone()));
     // Sources may be stuck in a black-holed connect; never wait for them to quit.
     cancel.cancel();
     rt.shutdown_timeout(Duration::from_millis(50));

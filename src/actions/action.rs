@@ -1,0 +1,247 @@
+//! An action is a value: what it targets, how risky it is, and the exact operations it will
+//! perform. The confirmation dialog, the preview and the audit record all show these
+//! operations, so what the operator approves is exactly what runs.
+
+use std::fmt;
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    /// One confirmation, focus on Cancel.
+    Low,
+    /// The operator types the target's name.
+    High,
+    /// Typed confirmation and a second on-call console's approval (four-eyes).
+    Critical,
+}
+
+impl Risk {
+    pub fn word(self) -> &'static str {
+        match self {
+            Risk::Low => "low",
+            Risk::High => "high",
+            Risk::Critical => "critical",
+        }
+    }
+}
+
+/// What an action acts on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Target {
+    /// The component, e.g. `postgres/primary`.
+    pub component: String,
+    /// The object inside it, e.g. `pid 4121` or `queue pull`; empty for the component.
+    pub object: String,
+    /// What the operator types to confirm a high-risk action (a host, a queue name).
+    pub name: String,
+    /// The object's identity when the action was chosen (e.g. a backend's start time),
+    /// re-checked against live state just before execution.
+    pub identity: Option<String>,
+}
+
+impl Target {
+    /// The key locks and cooldowns use: the same object, whoever names it.
+    pub fn lock_key(&self) -> String {
+        if self.object.is_empty() {
+            self.component.clone()
+        } else {
+            format!("{}#{}", self.component, self.object)
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.object.is_empty() {
+            f.write_str(&self.component)
+        } else {
+            write!(f, "{} {}", self.component, self.object)
+        }
+    }
+}
+
+/// One exact backend operation. Parameters are data, never spliced into text.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Operation {
+    Sql {
+        text: String,
+        params: Vec<String>,
+    },
+    Redis {
+        argv: Vec<String>,
+    },
+    Ssh {
+        host: String,
+        argv: Vec<String>,
+    },
+    Http {
+        method: String,
+        url: String,
+    },
+    /// An operation on the demo's simulated fleet; `takes_ms` is how long it pretends to run.
+    Simulated {
+        description: String,
+        takes_ms: u64,
+    },
+}
+
+/// A read-only question asked of live state just before execution: the action runs only
+/// if the answer is still `expect` (the same backend, the same job, the same unit).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Check {
+    /// The first column of the first row, as text, must equal `expect`.
+    Sql {
+        text: String,
+        params: Vec<String>,
+        expect: String,
+    },
+    /// The reply, as text, must equal `expect`.
+    Redis { argv: Vec<String>, expect: String },
+    /// Checked against the demo's simulation.
+    Simulated { description: String },
+}
+
+impl Operation {
+    /// The operation as shown to people and written to the audit log, with secrets masked
+    /// and long arguments (job payloads) shortened so user content never lands in the log.
+    pub fn display(&self) -> String {
+        match self {
+            Operation::Sql { text, params } if params.is_empty() => text.clone(),
+            Operation::Sql { text, params } => {
+                let shown: Vec<String> = params.iter().map(|p| shorten(p)).collect();
+                format!("{text}  -- with ${{1..}} = [{}]", shown.join(", "))
+            }
+            Operation::Redis { argv } => argv
+                .iter()
+                .map(|a| quote(&shorten(a)))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Operation::Ssh { host, argv } => {
+                format!(
+                    "ssh {host} -- {}",
+                    argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
+                )
+            }
+            Operation::Http { method, url } => format!("{method} {}", crate::config::mask_url(url)),
+            Operation::Simulated { description, .. } => format!("(simulated) {description}"),
+        }
+    }
+}
+
+/// Long values (a job's JSON) are shown by size and a short prefix: enough to recognise,
+/// not enough to carry a user's post into the audit log.
+fn shorten(value: &str) -> String {
+    const LIMIT: usize = 48;
+    if value.chars().count() <= LIMIT {
+        return value.to_string();
+    }
+    let head: String = value.chars().take(24).collect();
+    format!("{head}… ({} bytes)", value.len())
+}
+
+fn quote(arg: &str) -> String {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/=@#%+,".contains(c))
+    {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Action {
+    /// Stable name, e.g. `postgres.cancel_query`, `sidekiq.retry_job`, `demo.restart_unit`.
+    pub kind: String,
+    /// One line for people: "Cancel the query of pid 4121".
+    pub title: String,
+    pub target: Target,
+    pub risk: Risk,
+    pub operations: Vec<Operation>,
+    /// Asked of live state at execution time; `None` when the target cannot change under us.
+    pub precondition: Option<Check>,
+    /// Minimum time between two runs of this kind on this target, across consoles.
+    #[serde(serialize_with = "ser_secs")]
+    pub cooldown: std::time::Duration,
+    /// How long execution may take before it is abandoned and reported as failed.
+    #[serde(serialize_with = "ser_secs")]
+    pub deadline: std::time::Duration,
+}
+
+fn ser_secs<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_display_exactly_with_payloads_shortened() {
+        let sql = Operation::Sql {
+            text: "SELECT pg_cancel_backend($1)".into(),
+            params: vec!["4121".into()],
+        };
+        assert_eq!(
+            sql.display(),
+            "SELECT pg_cancel_backend($1)  -- with ${1..} = [4121]"
+        );
+        let payload = format!(
+            "{{\"class\":\"X\",\"args\":[\"{}\"]}}",
+            "secret post ".repeat(20)
+        );
+        let redis = Operation::Redis {
+            argv: vec!["ZREM".into(), "retry".into(), payload.clone()],
+        };
+        let shown = redis.display();
+        assert!(
+            shown.starts_with("ZREM retry '{\"class\":\"X\",\"args\":[\"sec"),
+            "{shown}"
+        );
+        assert!(shown.contains(&format!("({} bytes)", payload.len())));
+        assert!(
+            !shown.contains("secret post secret post"),
+            "payload must not be shown whole"
+        );
+        let ssh = Operation::Ssh {
+            host: "web-1".into(),
+            argv: vec![
+                "systemctl".into(),
+                "reload".into(),
+                "mastodon-web.service".into(),
+            ],
+        };
+        assert_eq!(
+            ssh.display(),
+            "ssh web-1 -- systemctl reload mastodon-web.service"
+        );
+        let http = Operation::Http {
+            method: "POST".into(),
+            url: "https://u:pw@es:9200/_flush".into(),
+        };
+        assert_eq!(http.display(), "POST https://u:***@es:9200/_flush");
+        let tricky = Operation::Ssh {
+            host: "h".into(),
+            argv: vec!["echo".into(), "a b; rm -rf /".into()],
+        };
+        assert_eq!(tricky.display(), "ssh h -- echo 'a b; rm -rf /'");
+    }
+
+    #[test]
+    fn lock_key_names_the_object_inside_the_component() {
+        let t = Target {
+            component: "postgres/primary".into(),
+            object: "pid 4121".into(),
+            name: "4121".into(),
+            identity: None,
+        };
+        assert_eq!(t.lock_key(), "postgres/primary#pid 4121");
+        assert_eq!(t.to_string(), "postgres/primary pid 4121");
+    }
+}

@@ -1,0 +1,196 @@
+//! What a running console needs to act: the pipeline, an executor per component (only
+//! when the session may write), and the console-level operations (freeze, approve,
+//! history) that are themselves guarded by role and audited.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use super::audit::{AuditRecord, GuardDecision, Outcome, Phase, new_id, now_rfc3339};
+use super::executor::{DemoExecutor, DemoLedger, Executor, PostgresExecutor, RedisExecutor};
+use super::{Action, Freeze, Pipeline, Role};
+use crate::config::Config;
+use crate::model::ComponentId;
+
+pub struct Runtime {
+    pub pipeline: Arc<Pipeline>,
+    executors: HashMap<String, Arc<dyn Executor>>,
+    /// In the demo every component is simulated and one executor acts for all of them.
+    demo: Option<Arc<dyn Executor>>,
+}
+
+impl Runtime {
+    /// Executors are built only if the session holds a write capability: a shadow
+    /// console ends up with none, and so cannot reach any backend's write path.
+    pub fn new(pipeline: Pipeline, cfg: &Config, demo: Option<Arc<Mutex<DemoLedger>>>) -> Runtime {
+        let mut executors: HashMap<String, Arc<dyn Executor>> = HashMap::new();
+        let mut demo_executor: Option<Arc<dyn Executor>> = None;
+        if let Some(write) = pipeline.session().write_capability() {
+            match demo {
+                Some(ledger) => demo_executor = Some(Arc::new(DemoExecutor::new(&write, ledger))),
+                None => {
+                    for ep in &cfg.postgres {
+                        let id = ComponentId::new(crate::sources::postgres::KIND, &ep.name);
+                        executors.insert(
+                            id.to_string(),
+                            Arc::new(PostgresExecutor::new(&write, ep.clone())),
+                        );
+                    }
+                    for ep in &cfg.redis {
+                        let id = ComponentId::new(crate::sources::redis::KIND, &ep.name);
+                        executors.insert(
+                            id.to_string(),
+                            Arc::new(RedisExecutor::new(&write, ep.clone())),
+                        );
+                    }
+                    for ep in &cfg.sidekiq {
+                        let id = ComponentId::new(crate::sources::sidekiq::KIND, &ep.name);
+                        executors.insert(
+                            id.to_string(),
+                            Arc::new(RedisExecutor::new(&write, ep.clone())),
+                        );
+                    }
+                }
+            }
+        }
+        Runtime {
+            pipeline: Arc::new(pipeline),
+            executors,
+            demo: demo_executor,
+        }
+    }
+
+    pub fn executor_for(&self, action: &Action) -> Option<Arc<dyn Executor>> {
+        self.demo
+            .clone()
+            .or_else(|| self.executors.get(&action.target.component).cloned())
+    }
+
+    /// Sets or lifts the global freeze. On-call only, and audited like any action.
+    pub async fn set_freeze(&self, reason: Option<String>) -> Result<String, String> {
+        let session = self.pipeline.session();
+        let (kind, title) = match &reason {
+            Some(r) => ("console.freeze", format!("Freeze all actions: {r}")),
+            None => ("console.unfreeze", "Lift the freeze".to_string()),
+        };
+        if session.role != Role::Oncall {
+            self.note(
+                kind,
+                &title,
+                Outcome::Refused,
+                Some("read-only: shadowing".into()),
+            )
+            .await;
+            return Err("read-only: shadowing, only on-call can freeze or unfreeze".into());
+        }
+        let freeze = reason.map(|reason| Freeze {
+            by: session.who(),
+            reason,
+            since: now_rfc3339(),
+        });
+        let result = self.pipeline.store().set_freeze(freeze).await;
+        let outcome = if result.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Failed
+        };
+        self.note(kind, &title, outcome, result.as_ref().err().cloned())
+            .await;
+        result.map(|()| title)
+    }
+
+    /// Approves another console's critical action. On-call only, and audited.
+    pub async fn approve(&self, id: &str) -> Result<String, String> {
+        let session = self.pipeline.session();
+        let title = format!("Approve {id}");
+        if session.role != Role::Oncall {
+            self.note(
+                "console.approve",
+                &title,
+                Outcome::Refused,
+                Some("read-only: shadowing".into()),
+            )
+            .await;
+            return Err("read-only: shadowing, only on-call can approve".into());
+        }
+        let result = self
+            .pipeline
+            .store()
+            .approve(id, &session.who(), &session.console_id)
+            .await;
+        let outcome = if result.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Refused
+        };
+        self.note(
+            "console.approve",
+            &title,
+            outcome,
+            result.as_ref().err().cloned(),
+        )
+        .await;
+        result.map(|a| format!("approved {}: {}", a.id, a.summary))
+    }
+
+    pub async fn freeze_state(&self) -> Result<Option<Freeze>, String> {
+        self.pipeline.store().freeze().await
+    }
+
+    /// The history this console can see: the shared one with an ops store, else the local
+    /// file. Oldest first.
+    pub async fn history(
+        &self,
+        since: Option<SystemTime>,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, String> {
+        let store = self.pipeline.store();
+        if store.is_shared() {
+            return store.audit_since(since, limit).await;
+        }
+        let log = self.pipeline.audit_log().clone();
+        let (mut records, _unreadable) = tokio::task::spawn_blocking(move || log.read_since(since))
+            .await
+            .map_err(|e| format!("audit reader failed: {e}"))??;
+        let excess = records.len().saturating_sub(limit);
+        records.drain(..excess);
+        Ok(records)
+    }
+
+    /// Records a console-level operation (freeze, approve) in the audit history.
+    async fn note(&self, kind: &str, title: &str, outcome: Outcome, error: Option<String>) {
+        let session = self.pipeline.session();
+        let record = AuditRecord {
+            id: new_id(),
+            action_id: new_id(),
+            time: now_rfc3339(),
+            phase: Phase::Outcome,
+            operator: session.operator.clone(),
+            tailscale_login: session.tailscale_login.clone(),
+            console_host: session.console_host.clone(),
+            console_id: session.console_id.clone(),
+            role: session.role.word().into(),
+            kind: kind.into(),
+            title: title.into(),
+            target: "all consoles".into(),
+            target_key: "console".into(),
+            risk: "low".into(),
+            operations: vec![format!("ops store: {}", self.pipeline.store().describe())],
+            guards: vec![GuardDecision {
+                guard: "role".into(),
+                passed: session.role == Role::Oncall,
+                detail: session.role.word().into(),
+            }],
+            outcome: Some(outcome),
+            duration_ms: None,
+            error,
+            result: None,
+        };
+        let log = self.pipeline.audit_log().clone();
+        let local = record.clone();
+        let _ = tokio::task::spawn_blocking(move || log.append(&local)).await;
+        if self.pipeline.store().is_shared() {
+            let _ = self.pipeline.store().record(&record).await;
+        }
+    }
+}

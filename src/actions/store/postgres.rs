@@ -1,0 +1,600 @@
+//! The shared ops store: a PostgreSQL database of mastop's own (never Mastodon's) that every
+//! console uses for locks, the freeze, four-eyes approvals and the shared audit history.
+//!
+//! mastop keeps the schema itself: versioned migrations run at connect, in one transaction
+//! under an advisory lock, so consoles started together apply each migration once. A
+//! database whose schema is newer than this binary is refused rather than written to.
+//!
+//! Every call has the configured deadline, enforced here and by `statement_timeout`, and
+//! uses unnamed statements, so nothing is left prepared on the server. One session per
+//! console; a broken one is replaced on the next call (or at once, when a reused session
+//! turns out to be dead). Every call is safe to repeat, which is what makes that retry safe.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures_util::future::BoxFuture;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::time::{Instant, timeout_at};
+use tokio_postgres::config::Host;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, NoTls};
+
+mod failure;
+mod migrate;
+mod queries;
+
+use self::failure::{CallResult, Failure, explain};
+use self::migrate::migrate;
+pub use self::migrate::{MIGRATIONS, schema_version};
+use self::queries::{
+    APPROVAL_COLUMNS, approval_from, approve, get, parse_time, read_approval, rfc3339, storable,
+    take_lock,
+};
+use super::{Approval, Freeze, LockHeld, OpsStore, StoreResult};
+use crate::actions::audit::{AuditRecord, Phase};
+use crate::config::{OpsStoreConfig, SecretRef, mask_url};
+
+const APPLICATION_NAME: &str = "mastop-ops";
+
+/// One open session; dropping it ends the connection task and closes the socket.
+struct Session {
+    client: Arc<Client>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[derive(Default)]
+struct Conn {
+    session: Option<Session>,
+    /// Kept between sessions; dropped after a login refusal, since it may have been rotated.
+    password: Option<SecretString>,
+}
+
+struct Target {
+    config: tokio_postgres::Config,
+    /// The url with any password masked, for `describe`.
+    url: String,
+    /// `host:port`, for messages.
+    addr: String,
+    user: String,
+    database: String,
+}
+
+pub struct PgStore {
+    target: Target,
+    password_ref: Option<SecretRef>,
+    lock_ttl: Duration,
+    approval_ttl: Duration,
+    deadline: Duration,
+    conn: tokio::sync::Mutex<Conn>,
+}
+
+impl PgStore {
+    /// Connects to the ops database and brings its schema up to date. Fails when the
+    /// database cannot be reached within the deadline, refuses the login, or holds a newer
+    /// schema than this mastop knows.
+    pub async fn connect(config: &OpsStoreConfig) -> Result<PgStore, String> {
+        let target = parse_target(&config.url, config.deadline)?;
+        let store = PgStore {
+            target,
+            password_ref: config.password.clone(),
+            lock_ttl: config.lock_ttl,
+            approval_ttl: config.approval_ttl,
+            deadline: config.deadline,
+            conn: tokio::sync::Mutex::new(Conn::default()),
+        };
+        let mut conn = store.conn.lock().await;
+        // The secret is fetched outside the deadline: `op read` may wait for a human.
+        if let Some(secret) = &store.password_ref {
+            conn.password = Some(store.resolve_password(secret).await?);
+        }
+        let deadline = Instant::now() + store.deadline;
+        let session = match timeout_at(deadline, store.open_session(conn.password.as_ref())).await {
+            Ok(Ok(session)) => session,
+            Ok(Err(failure)) => return Err(store.explain(&failure)),
+            Err(_) => return Err(store.no_answer("connect")),
+        };
+        // Migrations get a deadline of their own: the first console may have to wait for
+        // another one that is applying them.
+        let deadline = Instant::now() + store.deadline;
+        match timeout_at(deadline, migrate(&session.client)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(failure)) => return Err(store.explain(&failure)),
+            Err(_) => return Err(store.no_answer("bring the schema up to date")),
+        }
+        conn.session = Some(session);
+        drop(conn);
+        Ok(store)
+    }
+
+    /// How long a lock outlives a console that crashed while holding it.
+    pub fn lock_ttl(&self) -> Duration {
+        self.lock_ttl
+    }
+
+    /// How long a four-eyes request stays open.
+    pub fn approval_ttl(&self) -> Duration {
+        self.approval_ttl
+    }
+
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    async fn resolve_password(&self, secret: &SecretRef) -> Result<SecretString, String> {
+        secret.resolve().await.map_err(|e| {
+            format!(
+                "ops store at {}: cannot get the password from {secret}: {e} — check the [ops_store] password reference",
+                self.target.addr
+            )
+        })
+    }
+
+    async fn open_session(&self, password: Option<&SecretString>) -> CallResult<Session> {
+        let mut config = self.target.config.clone();
+        if let Some(password) = password {
+            config.password(password.expose_secret().as_bytes());
+        }
+        let (client, connection) =
+            config
+                .connect(NoTls)
+                .await
+                .map_err(|error| Failure::Driver {
+                    step: "connect",
+                    error,
+                })?;
+        let addr = self.target.addr.clone();
+        let task = tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(ops_store = %addr, error = %e, "ops store connection ended");
+            }
+        });
+        let session = Session {
+            client: Arc::new(client),
+            task,
+        };
+        let statement_ms = self.deadline.as_millis().max(1);
+        let lock_ms = (statement_ms / 2).max(1);
+        // Server-side backstops for the client's deadline: a call abandoned mid-way must not
+        // leave a query running or a transaction (and its locks) open.
+        let set = format!(
+            "SET statement_timeout = {statement_ms}; SET lock_timeout = {lock_ms}; \
+             SET idle_in_transaction_session_timeout = {statement_ms}"
+        );
+        session
+            .client
+            .batch_execute(&set)
+            .await
+            .map_err(|error| Failure::Driver {
+                step: "set session timeouts",
+                error,
+            })?;
+        Ok(session)
+    }
+
+    /// The live session, opening one when there is none or the old one has closed.
+    async fn client(&self, conn: &mut Conn) -> CallResult<Arc<Client>> {
+        if let Some(session) = &conn.session
+            && !session.client.is_closed()
+        {
+            return Ok(Arc::clone(&session.client));
+        }
+        conn.session = None;
+        if conn.password.is_none()
+            && let Some(secret) = &self.password_ref
+        {
+            conn.password = Some(self.resolve_password(secret).await.map_err(Failure::Told)?);
+        }
+        match self.open_session(conn.password.as_ref()).await {
+            Ok(session) => {
+                let client = Arc::clone(&session.client);
+                conn.session = Some(session);
+                Ok(client)
+            }
+            Err(failure) => {
+                if let Failure::Driver { error, .. } = &failure
+                    && error.code() == Some(&SqlState::INVALID_PASSWORD)
+                {
+                    conn.password = None;
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    /// Runs `op` on the session within the deadline. A reused session found dead is
+    /// replaced and `op` tried once more; any other failure drops a broken session so the
+    /// next call starts clean.
+    async fn call<T, F, Fut>(&self, what: &'static str, op: F) -> StoreResult<T>
+    where
+        F: Fn(Arc<Client>) -> Fut + Send + Sync,
+        Fut: Future<Output = CallResult<T>> + Send,
+        T: Send,
+    {
+        let deadline = Instant::now() + self.deadline;
+        let Ok(mut conn) = timeout_at(deadline, self.conn.lock()).await else {
+            return Err(format!(
+                "ops store at {}: {what}: an earlier call from this console still holds the connection after {} — the ops database is slow or unreachable",
+                self.target.addr,
+                humantime::format_duration(self.deadline)
+            ));
+        };
+        let attempt = async {
+            let reused = conn.session.as_ref().is_some_and(|s| !s.client.is_closed());
+            let client = self.client(&mut conn).await?;
+            match op(client).await {
+                Err(failure) if failure.connection_lost() && reused => {
+                    conn.session = None;
+                    let client = self.client(&mut conn).await?;
+                    op(client).await
+                }
+                other => other,
+            }
+        };
+        match timeout_at(deadline, attempt).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(failure)) => {
+                if failure.connection_lost() {
+                    conn.session = None;
+                }
+                Err(self.explain(&failure))
+            }
+            Err(_) => {
+                // The session may be stuck mid-answer; the server ends the abandoned query
+                // itself (statement_timeout), and the next call connects afresh.
+                conn.session = None;
+                Err(self.no_answer(what))
+            }
+        }
+    }
+
+    fn no_answer(&self, what: &str) -> String {
+        format!(
+            "ops store at {}: {what}: no answer within {} — check that the ops database is up and reachable from this console (host, port, firewall); the next call reconnects",
+            self.target.addr,
+            humantime::format_duration(self.deadline)
+        )
+    }
+
+    fn explain(&self, failure: &Failure) -> String {
+        explain(&self.target, self.deadline, failure)
+    }
+}
+
+impl OpsStore for PgStore {
+    fn describe(&self) -> String {
+        format!("ops store {}", self.target.url)
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn freeze(&self) -> BoxFuture<'_, StoreResult<Option<Freeze>>> {
+        Box::pin(self.call("read the freeze", |c| async move {
+            const STEP: &str = "read the freeze";
+            let row = c
+                .query_typed_opt("SELECT frozen_by, reason, since FROM mastop_freeze", &[])
+                .await
+                .map_err(|error| Failure::Driver { step: STEP, error })?;
+            row.map(|row| {
+                Ok(Freeze {
+                    by: get(&row, STEP, "frozen_by")?,
+                    reason: get(&row, STEP, "reason")?,
+                    since: rfc3339(get(&row, STEP, "since")?),
+                })
+            })
+            .transpose()
+        }))
+    }
+
+    fn set_freeze(&self, freeze: Option<Freeze>) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            let Some(freeze) = freeze else {
+                return self
+                    .call("lift the freeze", |c| async move {
+                        c.query_typed("DELETE FROM mastop_freeze", &[])
+                            .await
+                            .map(drop)
+                            .map_err(|error| Failure::Driver {
+                                step: "lift the freeze",
+                                error,
+                            })
+                    })
+                    .await;
+            };
+            let since = parse_time("freeze since", &freeze.since)?;
+            let freeze = &freeze;
+            self.call("set the freeze", |c| async move {
+                c.query_typed(
+                    "INSERT INTO mastop_freeze (singleton, frozen_by, reason, since) VALUES (true, $1, $2, $3) \
+                     ON CONFLICT (singleton) DO UPDATE \
+                     SET frozen_by = EXCLUDED.frozen_by, reason = EXCLUDED.reason, since = EXCLUDED.since",
+                    &[(&freeze.by, Type::TEXT), (&freeze.reason, Type::TEXT), (&since, Type::TIMESTAMPTZ)],
+                )
+                .await
+                .map(drop)
+                .map_err(|error| Failure::Driver { step: "set the freeze", error })
+            })
+            .await
+        })
+    }
+
+    fn try_lock<'a>(
+        &'a self,
+        key: &'a str,
+        holder: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, StoreResult<Result<(), LockHeld>>> {
+        Box::pin(self.call("take a lock", move |c| async move {
+            take_lock(&c, key, holder, ttl).await
+        }))
+    }
+
+    fn unlock<'a>(&'a self, key: &'a str, holder: &'a str) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(self.call("release a lock", move |c| async move {
+            // Only the holder's own row: a lock that lapsed and was taken by another
+            // console stays theirs.
+            c.query_typed(
+                "DELETE FROM mastop_locks WHERE key = $1 AND holder = $2",
+                &[(&key, Type::TEXT), (&holder, Type::TEXT)],
+            )
+            .await
+            .map(drop)
+            .map_err(|error| Failure::Driver {
+                step: "release a lock",
+                error,
+            })
+        }))
+    }
+
+    fn last_run<'a>(
+        &'a self,
+        kind: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<SystemTime>>> {
+        Box::pin(self.call("read when the action last ran", move |c| async move {
+            const STEP: &str = "read when the action last ran";
+            let row = c
+                .query_typed_one(
+                    "SELECT max(time) AS last FROM mastop_audit WHERE kind = $1 AND target_key = $2 AND phase = 'intent'",
+                    &[(&kind, Type::TEXT), (&key, Type::TEXT)],
+                )
+                .await
+                .map_err(|error| Failure::Driver { step: STEP, error })?;
+            get::<Option<SystemTime>>(&row, STEP, "last")
+        }))
+    }
+
+    fn record<'a>(&'a self, record: &'a AuditRecord) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let record = storable(record)?;
+            let Some(time) = record.at() else {
+                return Err(format!(
+                    "ops store: audit record {} has a time that is not RFC 3339 UTC: {}",
+                    record.id, record.time
+                ));
+            };
+            let json = serde_json::to_string(&record)
+                .map_err(|e| format!("ops store: cannot encode audit record {}: {e}", record.id))?;
+            let phase = match record.phase {
+                Phase::Intent => "intent",
+                Phase::Outcome => "outcome",
+            };
+            let (record, json) = (&record, &json);
+            self.call("write the shared audit history", move |c| async move {
+                let r = record;
+                let params: [(&(dyn ToSql + Sync), Type); 13] = [
+                    (&r.id, Type::TEXT),
+                    (&r.action_id, Type::TEXT),
+                    (&time, Type::TIMESTAMPTZ),
+                    (&phase, Type::TEXT),
+                    (&r.operator, Type::TEXT),
+                    (&r.console_host, Type::TEXT),
+                    (&r.console_id, Type::TEXT),
+                    (&r.role, Type::TEXT),
+                    (&r.kind, Type::TEXT),
+                    (&r.target, Type::TEXT),
+                    (&r.target_key, Type::TEXT),
+                    (&r.risk, Type::TEXT),
+                    (json, Type::TEXT),
+                ];
+                // Idempotent, so a call retried after a lost answer does not fail.
+                c.query_typed(
+                    "INSERT INTO mastop_audit \
+                     (id, action_id, time, phase, operator, console_host, console_id, role, kind, target, target_key, risk, record) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb) \
+                     ON CONFLICT (id) DO NOTHING",
+                    &params,
+                )
+                .await
+                .map(drop)
+                .map_err(|error| Failure::Driver { step: "write the shared audit history", error })
+            })
+            .await
+        })
+    }
+
+    fn audit_since(
+        &self,
+        since: Option<SystemTime>,
+        limit: usize,
+    ) -> BoxFuture<'_, StoreResult<Vec<AuditRecord>>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Box::pin(self.call("read the shared audit history", move |c| async move {
+            const STEP: &str = "read the shared audit history";
+            let rows = c
+                .query_typed(
+                    "SELECT record::text AS record FROM mastop_audit \
+                     WHERE $1::timestamptz IS NULL OR time >= $1 \
+                     ORDER BY time, id LIMIT $2",
+                    &[(&since, Type::TIMESTAMPTZ), (&limit, Type::INT8)],
+                )
+                .await
+                .map_err(|error| Failure::Driver { step: STEP, error })?;
+            rows.iter()
+                .map(|row| {
+                    let text: String = get(row, STEP, "record")?;
+                    serde_json::from_str(&text).map_err(|e| Failure::Answer {
+                        step: STEP,
+                        detail: format!("a record is not one this mastop can read ({e}) — is a newer mastop writing here?"),
+                    })
+                })
+                .collect()
+        }))
+    }
+
+    fn request_approval<'a>(&'a self, approval: &'a Approval) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let requested_at = parse_time("approval requested_at", &approval.requested_at)?;
+            let expires = parse_time("approval expires", &approval.expires)?;
+            self.call("request an approval", move |c| async move {
+                const STEP: &str = "request an approval";
+                let a = approval;
+                let inserted = c
+                    .query_typed_opt(
+                        "INSERT INTO mastop_approvals \
+                         (id, fingerprint, summary, requested_by, requested_console, requested_at, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING id",
+                        &[
+                            (&a.id, Type::TEXT),
+                            (&a.fingerprint, Type::TEXT),
+                            (&a.summary, Type::TEXT),
+                            (&a.requested_by, Type::TEXT),
+                            (&a.requested_console, Type::TEXT),
+                            (&requested_at, Type::TIMESTAMPTZ),
+                            (&expires, Type::TIMESTAMPTZ),
+                        ],
+                    )
+                    .await
+                    .map_err(|error| Failure::Driver { step: STEP, error })?;
+                if inserted.is_some() {
+                    return Ok(());
+                }
+                // The id exists: fine if it is this very request again (a retried call).
+                match read_approval(&c, STEP, &a.id).await? {
+                    Some(existing)
+                        if existing.fingerprint == a.fingerprint && existing.requested_console == a.requested_console =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(Failure::Answer {
+                        step: STEP,
+                        detail: format!("approval id {} is already used by another request", a.id),
+                    }),
+                }
+            })
+            .await
+        })
+    }
+
+    fn approval<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<Option<Approval>>> {
+        Box::pin(self.call("read an approval", move |c| async move {
+            read_approval(&c, "read an approval", id).await
+        }))
+    }
+
+    fn approve<'a>(
+        &'a self,
+        id: &'a str,
+        approver: &'a str,
+        console: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Approval>> {
+        Box::pin(self.call("approve", move |c| async move {
+            approve(&c, id, approver, console).await
+        }))
+    }
+
+    fn pending_approvals(&self) -> BoxFuture<'_, StoreResult<Vec<Approval>>> {
+        Box::pin(self.call("list pending approvals", |c| async move {
+            const STEP: &str = "list pending approvals";
+            let sql = format!(
+                "SELECT {APPROVAL_COLUMNS} FROM mastop_approvals \
+                 WHERE approved_at IS NULL AND expires_at > now() ORDER BY requested_at, id"
+            );
+            let rows = c
+                .query_typed(&sql, &[])
+                .await
+                .map_err(|error| Failure::Driver { step: STEP, error })?;
+            rows.iter().map(|row| approval_from(row, STEP)).collect()
+        }))
+    }
+}
+
+fn parse_target(url: &str, deadline: Duration) -> Result<Target, String> {
+    let masked = mask_url(url);
+    let example = "use postgres://user@host:5432/database";
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| format!("[ops_store] url {masked} is not valid ({e}): {example}"))?;
+    let Some(user) = config
+        .get_user()
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+    else {
+        return Err(format!("[ops_store] url {masked} names no user: {example}"));
+    };
+    if config.get_hosts().is_empty() {
+        return Err(format!("[ops_store] url {masked} names no host: {example}"));
+    }
+    let database = config.get_dbname().unwrap_or(&user).to_string();
+    if config.get_application_name().is_none() {
+        config.application_name(APPLICATION_NAME);
+    }
+    // A backstop; the call deadline is what decides.
+    config.connect_timeout(deadline.saturating_mul(2));
+    let ports = config.get_ports();
+    let addr = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            match host {
+                Host::Tcp(name) => format!("{name}:{port}"),
+                Host::Unix(dir) => format!("{}/.s.PGSQL.{port}", dir.display()),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    Ok(Target {
+        config,
+        url: masked,
+        addr,
+        user,
+        database,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_is_masked_and_tagged() {
+        let t = parse_target(
+            "postgres://ops:hunter2@ops-db:5433/mastop_ops",
+            Duration::from_secs(1),
+        )
+        .expect("valid");
+        assert_eq!(t.addr, "ops-db:5433");
+        assert_eq!(t.database, "mastop_ops");
+        assert_eq!(t.config.get_application_name(), Some(APPLICATION_NAME));
+        assert!(!t.url.contains("hunter2"), "{}", t.url);
+        let err = parse_target("postgres://:hunter2@ops-db/x", Duration::from_secs(1))
+            .err()
+            .expect("no user");
+        assert!(
+            err.contains("[ops_store]") && !err.contains("hunter2"),
+            "{err}"
+        );
+    }
+}

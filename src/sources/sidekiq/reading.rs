@@ -1,0 +1,392 @@
+//! What one poll of Sidekiq's Redis says, and the health it implies. The detail view is
+//! built in [`super::detail`].
+
+use std::any::Any;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::model::{Detail, Figure, Finding, Reading, Threshold, Unit, figure::format_value};
+
+pub const QUEUE_LATENCY: Threshold = Threshold::above(60.0, 300.0);
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SidekiqReading {
+    /// Sidekiq version when a process advertises it (7.x and later).
+    pub version: Option<String>,
+    /// The key layout detected from what is in Redis (see [`super::Layout`]).
+    pub layout: String,
+    /// The key prefix in use (`REDIS_NAMESPACE` of Mastodon ≤ 4.3), if any.
+    pub namespace: Option<String>,
+    /// `stat:processed`: every execution since the counters were last reset.
+    pub processed: u64,
+    /// `stat:failed`.
+    pub failed: u64,
+    /// Sum of the sizes of the queues in the `queues` set.
+    pub enqueued: u64,
+    /// Jobs running now, from the process heartbeats (up to one beat old).
+    pub busy: u64,
+    pub scheduled: u64,
+    pub retries: u64,
+    pub dead: u64,
+    /// `SCARD processes`, as Sidekiq reports it (stale identities included).
+    pub processes: u64,
+    /// Rates since the previous poll; `None` on the first one or after a counter reset.
+    pub processed_per_s: Option<f64>,
+    pub failed_per_s: Option<f64>,
+    /// Age of the oldest job in `queue:default`, as `Sidekiq::Stats#default_queue_latency`.
+    pub default_queue_latency_s: f64,
+    /// Epoch seconds at which latencies and ages were computed.
+    pub read_at: f64,
+    pub queues: Vec<QueueStat>,
+    pub process_list: Vec<SidekiqProcess>,
+    /// Running jobs from the processes' work hashes, read on the extras cadence.
+    pub busy_jobs: Vec<BusyJob>,
+    /// First pages of the sorted sets, read on the extras cadence; `None` until read.
+    pub retry_set: Option<SetPage>,
+    pub scheduled_set: Option<SetPage>,
+    pub dead_set: Option<SetPage>,
+    /// Job classes per queue from a bounded sample of the newest jobs.
+    pub classes: Vec<ClassCount>,
+    /// Daily processed/failed, oldest first, read on a slow cadence.
+    pub history: Vec<DailyStat>,
+    /// Data that could not be read as Sidekiq writes it (wrong key types, unreadable
+    /// JSON); counted and shown, never fatal.
+    pub problems: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct QueueStat {
+    pub name: String,
+    pub size: u64,
+    /// Age of the oldest job in the queue; 0 when empty.
+    pub latency_s: f64,
+    /// The oldest job could not be read, so the latency is unknown (shown as 0, as
+    /// Sidekiq's Stats does).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unreadable: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SidekiqProcess {
+    /// `hostname:pid:nonce`, as in the `processes` set.
+    pub identity: String,
+    pub hostname: String,
+    pub pid: u32,
+    pub tag: String,
+    pub concurrency: u32,
+    pub busy: u32,
+    pub queues: Vec<String>,
+    /// `(queue, weight)` as 7.x advertises them; empty on 6.x.
+    pub weights: Vec<(String, i64)>,
+    pub quiet: bool,
+    pub rss_kb: u64,
+    pub rtt_us: Option<u64>,
+    pub version: Option<String>,
+    /// Seconds since the last heartbeat.
+    pub beat_age_s: f64,
+    /// Heartbeat older than twice the beat interval (5 s on 6.x, 10 s on 7+), or its hash
+    /// is gone while the identity lingers in `processes`.
+    pub stale: bool,
+    /// The identity is in `processes` but its hash has no readable `info`.
+    pub info_missing: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct BusyJob {
+    pub process: String,
+    /// The worker thread id (the work hash's field).
+    pub thread: String,
+    pub queue: String,
+    /// The wrapped ActiveJob class when there is one.
+    pub class: String,
+    pub jid: String,
+    /// Seconds since the job started; `None` when `run_at` is missing.
+    pub running_s: Option<f64>,
+    pub unreadable: bool,
+}
+
+/// The first page of a sorted set: its size and its first entries.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SetPage {
+    pub total: u64,
+    pub entries: Vec<SetEntry>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SetEntry {
+    /// The score as Sidekiq's Web UI prints it (Ruby's `Float#to_s`); it parses back to
+    /// exactly the stored double.
+    pub score_text: String,
+    /// Epoch seconds: next run (retry, scheduled) or time of death (dead).
+    pub score: f64,
+    pub jid: String,
+    pub class: String,
+    pub queue: String,
+    pub error_class: Option<String>,
+    pub retry_count: Option<i64>,
+    pub unreadable: bool,
+    /// The exact member, kept for an audited reveal and for exact-member actions. Holds
+    /// arguments and error messages, so it is never serialised or shown.
+    #[serde(skip)]
+    pub member: Private,
+}
+
+impl SetEntry {
+    /// `score-jid`, as the Web UI identifies an entry.
+    pub fn key(&self) -> String {
+        format!("{}-{}", self.score_text, self.jid)
+    }
+}
+
+/// Bytes that may hold users' content. `Debug` shows only their length, and nothing
+/// serialises them; [`Private::reveal`] is the one way to read them.
+#[derive(Clone, Default, PartialEq)]
+pub struct Private(Arc<[u8]>);
+
+impl Private {
+    pub fn new(bytes: &[u8]) -> Self {
+        Private(Arc::from(bytes))
+    }
+    /// For the audited reveal path only.
+    pub fn reveal(&self) -> &[u8] {
+        &self.0
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Private {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "‹{} bytes redacted›", self.0.len())
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ClassCount {
+    pub queue: String,
+    pub class: String,
+    pub count: u64,
+    /// How many jobs of the queue were sampled.
+    pub sampled: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct DailyStat {
+    /// `YYYY-MM-DD`, UTC, as in the `stat:processed:DATE` keys.
+    pub date: String,
+    pub processed: u64,
+    pub failed: u64,
+}
+
+impl SidekiqReading {
+    /// The queue whose oldest job has waited longest.
+    pub fn slowest_queue(&self) -> Option<&QueueStat> {
+        self.queues
+            .iter()
+            .max_by(|a, b| a.latency_s.total_cmp(&b.latency_s))
+    }
+
+    fn is_served(&self, queue: &str) -> bool {
+        self.process_list
+            .iter()
+            .any(|p| p.queues.iter().any(|q| q == queue))
+    }
+}
+
+impl Reading for SidekiqReading {
+    fn figures(&self) -> Vec<Figure> {
+        let latency = self.slowest_queue().map_or(0.0, |q| q.latency_s);
+        let mut figures = vec![
+            Figure::new("queue_latency_s", "queue latency", latency, Unit::Seconds)
+                .with_threshold(QUEUE_LATENCY),
+            Figure::new("enqueued", "enqueued", self.enqueued as f64, Unit::Count),
+            Figure::new("busy", "busy", self.busy as f64, Unit::Count),
+            Figure::new("scheduled", "scheduled", self.scheduled as f64, Unit::Count),
+            Figure::new("retries", "retries", self.retries as f64, Unit::Count),
+            Figure::new("dead", "dead", self.dead as f64, Unit::Count),
+            Figure::new("processes", "processes", self.processes as f64, Unit::Count),
+        ];
+        if let Some(rate) = self.processed_per_s {
+            figures.push(Figure::new(
+                "processed_per_s",
+                "processed",
+                rate,
+                Unit::PerSecond,
+            ));
+        }
+        if let Some(rate) = self.failed_per_s {
+            figures.push(Figure::new("failed_per_s", "failed", rate, Unit::PerSecond));
+        }
+        figures
+    }
+
+    fn key_figure(&self) -> Option<&'static str> {
+        Some("queue_latency_s")
+    }
+
+    fn findings(&self) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        if self.processes == 0 {
+            findings.push(Finding::crit("no Sidekiq processes are running"));
+        }
+        let stale = self.process_list.iter().filter(|p| p.stale).count();
+        if stale > 0 {
+            findings.push(Finding::warn(format!(
+                "{stale} of {} processes stopped beating (stale or gone)",
+                self.process_list.len()
+            )));
+        }
+        // sidekiq-scheduler fires cron jobs from every process listening on `scheduler`,
+        // so two of them run every scheduled job twice.
+        let schedulers = self
+            .process_list
+            .iter()
+            .filter(|p| !p.stale && p.queues.iter().any(|q| q == "scheduler"))
+            .count();
+        if schedulers > 1 {
+            findings.push(Finding::warn(format!(
+                "{schedulers} processes serve the scheduler queue; it must run in only one"
+            )));
+        }
+        for queue in &self.queues {
+            if queue.size > 0 && !self.process_list.is_empty() && !self.is_served(&queue.name) {
+                findings.push(Finding::warn(format!(
+                    "queue {} has {} jobs and no process serves it",
+                    queue.name, queue.size
+                )));
+            }
+        }
+        findings.extend(self.problems.iter().map(Finding::warn));
+        findings
+    }
+
+    fn summary(&self) -> String {
+        match self.slowest_queue() {
+            Some(q) if q.latency_s >= 1.0 => format!(
+                "{} enqueued · {} {} behind",
+                format_value(self.enqueued as f64, Unit::Count),
+                q.name,
+                format_value(q.latency_s, Unit::Seconds)
+            ),
+            _ => format!(
+                "{} enqueued · {} busy",
+                format_value(self.enqueued as f64, Unit::Count),
+                self.busy
+            ),
+        }
+    }
+
+    fn detail(&self) -> Detail {
+        super::detail::detail(self)
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Level;
+    use crate::model::health::evaluate;
+
+    fn process(pid: u32, queues: &[&str]) -> SidekiqProcess {
+        SidekiqProcess {
+            identity: format!("worker:{pid}:0123456789ab"),
+            hostname: "worker".into(),
+            pid,
+            concurrency: 5,
+            busy: 1,
+            queues: queues.iter().map(|q| q.to_string()).collect(),
+            rss_kb: 300_000,
+            beat_age_s: 2.0,
+            ..SidekiqProcess::default()
+        }
+    }
+
+    fn reading(latency_s: f64, processes: Vec<SidekiqProcess>) -> SidekiqReading {
+        SidekiqReading {
+            processed: 10,
+            failed: 1,
+            enqueued: 3,
+            busy: 1,
+            processes: processes.len() as u64,
+            queues: vec![QueueStat {
+                name: "default".into(),
+                size: 3,
+                latency_s,
+                unreadable: false,
+            }],
+            process_list: processes,
+            ..SidekiqReading::default()
+        }
+    }
+
+    fn level(r: &SidekiqReading) -> Level {
+        evaluate(&r.figures(), &r.findings(), |_| None).level
+    }
+
+    #[test]
+    fn queue_latency_warns_at_a_minute_and_is_critical_at_five() {
+        let p = || vec![process(1, &["default", "scheduler"])];
+        assert_eq!(level(&reading(2.0, p())), Level::Ok);
+        assert_eq!(level(&reading(60.0, p())), Level::Warn);
+        assert_eq!(level(&reading(300.0, p())), Level::Crit);
+    }
+
+    #[test]
+    fn no_processes_is_critical_and_two_schedulers_a_warning() {
+        assert_eq!(level(&reading(0.0, Vec::new())), Level::Crit);
+        let two = vec![
+            process(1, &["default", "scheduler"]),
+            process(2, &["scheduler"]),
+        ];
+        assert_eq!(level(&reading(0.0, two)), Level::Warn);
+        let unserved = vec![process(1, &["pull"])];
+        assert_eq!(level(&reading(0.0, unserved)), Level::Warn);
+    }
+
+    #[test]
+    fn stale_processes_and_problems_are_findings() {
+        let mut p = process(1, &["default"]);
+        p.stale = true;
+        let mut r = reading(0.0, vec![p]);
+        r.problems.push("queue:x is a string, not a list".into());
+        let findings = r.findings();
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.message.contains("stopped beating"))
+        );
+        assert!(findings.iter().any(|f| f.message.contains("queue:x")));
+        assert_eq!(level(&r), Level::Warn);
+    }
+
+    #[test]
+    fn private_members_never_show_in_debug_or_json() {
+        let entry = SetEntry {
+            score_text: "1795678279.5".into(),
+            jid: "abc".into(),
+            member: Private::new(br#"{"args":["my secret toot"]}"#),
+            ..SetEntry::default()
+        };
+        assert!(!format!("{entry:?}").contains("secret"));
+        let json = serde_json::to_string(&entry).expect("serialises");
+        assert!(
+            !json.contains("secret") && !json.contains("member"),
+            "{json}"
+        );
+        assert_eq!(entry.key(), "1795678279.5-abc");
+        assert_eq!(entry.member.reveal().len(), entry.member.len());
+    }
+}

@@ -1,0 +1,183 @@
+//! The action menu and the confirmation dialog. The dialog shows exactly what will run,
+//! what each guard says, and starts with focus on Cancel.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use crate::actions::{Outcome, Risk, Role};
+use crate::tui::app::{App, Dialog, Menu};
+use crate::tui::theme::Token;
+use crate::tui::widgets::data_table::{self, TableFrame};
+use crate::tui::widgets::safe;
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+pub fn draw_menu(frame: &mut Frame<'_>, body: Rect, app: &App, menu: &Menu) {
+    let area = centered(body, 80, menu.items.len() as u16 + 4);
+    frame.render_widget(Clear, area);
+    let table = TableFrame {
+        title: format!("Actions on {}", menu.component),
+        data: &menu.data,
+        view: &menu.table,
+        focused: true,
+        empty: "no actions",
+    };
+    data_table::render(frame, area, &table, &app.theme);
+}
+
+pub fn draw_dialog(frame: &mut Frame<'_>, body: Rect, app: &App, dialog: &Dialog) {
+    let theme = &app.theme;
+    let action = &dialog.action;
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    let risk_token = match action.risk {
+        Risk::Low => Token::Ok,
+        Risk::High => Token::Warn,
+        Risk::Critical => Token::Crit,
+    };
+    lines.push(Line::from(vec![
+        Span::styled("target ", theme.style(Token::Muted)),
+        crate::tui::widgets::safe_owned(action.target.to_string(), theme.style(Token::Text)),
+        Span::styled("   risk ", theme.style(Token::Muted)),
+        Span::styled(action.risk.word().to_uppercase(), theme.style(risk_token)),
+    ]));
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        "Will run exactly:",
+        theme.style(Token::Title),
+    )));
+    for op in &action.operations {
+        lines.push(Line::from(vec![
+            Span::raw("  "),
+            crate::tui::widgets::safe_owned(op.display(), theme.style(Token::Accent)),
+        ]));
+    }
+    lines.push(Line::from(""));
+    match (&dialog.result, &dialog.preview) {
+        (Some(result), _) => {
+            lines.push(Line::from(Span::styled(
+                "Result:",
+                theme.style(Token::Title),
+            )));
+            let token = match result.outcome {
+                Outcome::Ok => Token::Ok,
+                Outcome::Refused => Token::Warn,
+                _ => Token::Crit,
+            };
+            lines.push(Line::from(vec![
+                Span::raw("  "),
+                safe(&result.message, theme.style(token)),
+            ]));
+            for d in &result.decisions {
+                lines.push(guard_line(app, d.passed, &d.guard, &d.detail));
+            }
+        }
+        (None, Some(preview)) => {
+            lines.push(Line::from(Span::styled(
+                "Guards:",
+                theme.style(Token::Title),
+            )));
+            for d in &preview.decisions {
+                lines.push(guard_line(app, d.passed, &d.guard, &d.detail));
+            }
+        }
+        (None, None) => lines.push(Line::from(Span::styled(
+            "checking guards…",
+            theme.style(Token::Muted),
+        ))),
+    }
+    lines.push(Line::from(""));
+    if app.role == Role::Shadow {
+        lines.push(Line::from(Span::styled(
+            "read-only: shadowing. You can see exactly what this would do, but not run it.",
+            theme.style(Token::Warn),
+        )));
+    } else if action.risk != Risk::Low && dialog.result.is_none() {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("Type {} to confirm: ", action.target.name),
+                theme.style(Token::Text),
+            ),
+            safe(&dialog.typed, theme.style(Token::Accent)),
+            Span::styled("█", theme.style(Token::Accent)),
+        ]));
+    }
+    if dialog.running {
+        lines.push(Line::from(Span::styled(
+            "running…",
+            theme.style(Token::Accent),
+        )));
+    }
+
+    let height = (lines.len() as u16 + 4).min(body.height);
+    let area = centered(body, 96, height);
+    frame.render_widget(Clear, area);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(risk_token))
+        .title(Line::from(vec![
+            Span::raw(" "),
+            safe(&action.title, theme.style(Token::Title)),
+            Span::raw(" "),
+        ]));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [text_area, buttons] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
+
+    let (cancel, run) = if dialog.result.is_some() {
+        ("[ Close ]", None)
+    } else {
+        (
+            "[ Cancel ]",
+            Some(if app.role == Role::Shadow {
+                "[ Run (read-only) ]"
+            } else {
+                "[ Run ]"
+            }),
+        )
+    };
+    let focus = |on: bool| {
+        if on {
+            theme.style(Token::Selection)
+        } else {
+            theme.style(Token::Muted)
+        }
+    };
+    let mut spans = vec![
+        Span::styled(cancel, focus(!dialog.run_focused)),
+        Span::raw("  "),
+    ];
+    if let Some(run) = run {
+        spans.push(Span::styled(run, focus(dialog.run_focused)));
+    }
+    spans.push(Span::styled(
+        "   tab switch · enter choose · esc close",
+        theme.style(Token::Muted),
+    ));
+    frame.render_widget(Line::from(spans), buttons);
+}
+
+fn guard_line<'a>(app: &'a App, passed: bool, guard: &'a str, detail: &'a str) -> Line<'a> {
+    let theme = &app.theme;
+    let (mark, token) = if passed {
+        ("✔", Token::Ok)
+    } else {
+        ("✖", Token::Crit)
+    };
+    Line::from(vec![
+        Span::styled(format!("  {mark} {guard:<13}"), theme.style(token)),
+        safe(detail, theme.style(Token::Text)),
+    ])
+}

@@ -67,7 +67,9 @@ fn vim_keymap_works_in_the_binary() {
     c.wait_for_text("postgres/primary");
     c.send(b"G");
     c.send(b"?");
-    let help = c.wait_for_text("Help");
+    c.wait_for_text("Help");
+    c.send(b"G"); // vim: to the end of the help
+    let help = c.wait_for_text("half a page down");
     assert!(help.contains("ctrl-d"), "vim help lists ctrl-d:\n{help}");
     c.send(b"q");
     c.wait_for("help closed", |s| !s.contains("ctrl-d"));
@@ -202,4 +204,74 @@ fn broken_config_exits_2_with_location_before_touching_the_terminal() {
     let mut c = Console::start(&["--config", path.to_str().expect("utf-8 path")], 100, 30);
     assert!(!c.wait_exit());
     assert!(c.contents().contains("did you mean `theme`?"));
+}
+
+/// The guarded flow at the keyboard: open a host's actions, choose one, type the host's
+/// name, move to Run, run it; the result and the audit view show it, and the audit file
+/// holds the intent before the outcome.
+#[test]
+fn demo_action_runs_through_the_dialog_and_is_audited() {
+    let mut c = Console::start(&["demo"], 120, 40);
+    c.wait_for_text("ON-CALL");
+    c.send(b"3");
+    c.wait_for_text("host (");
+    c.send(b"a");
+    c.wait_for_text("Actions on host/web-1");
+    c.send(b"\r");
+    c.wait_for_text("Type web-1 to confirm");
+    c.wait_for("guards checked", |s| s.contains("precondition"));
+    c.send(b"web-1");
+    c.wait_for_text("confirm: web-1");
+    c.send(b"\t");
+    c.send(b"\r");
+    let result = c.wait_for_text("Result:");
+    assert!(result.contains("done"), "{result}");
+    c.send(b"\x1b");
+    c.wait_for("dialog closed", |s| !s.contains("Result:"));
+    c.send(b":audit\r");
+    let audit = c.wait_for("the audit view with both records", |s| {
+        s.contains("Audit ·") && s.contains(" started ") && s.contains(" ok ")
+    });
+    assert!(audit.contains("Reload nginx.service on web-1"), "{audit}");
+    let log =
+        std::fs::read_to_string(c.home().join("data/mastop/audit.jsonl")).expect("audit file");
+    let phases: Vec<&str> = log
+        .lines()
+        .map(|l| {
+            if l.contains("\"phase\":\"intent\"") {
+                "intent"
+            } else {
+                "outcome"
+            }
+        })
+        .collect();
+    assert_eq!(phases, ["intent", "outcome"], "{log}");
+    c.send(b"q");
+    assert!(c.wait_exit());
+}
+
+#[test]
+fn readonly_demo_can_preview_but_never_run() {
+    let mut c = Console::start(&["demo", "--readonly"], 120, 40);
+    c.wait_for_text("SHADOW");
+    c.send(b"3");
+    c.wait_for_text("host (");
+    c.send(b"a");
+    c.wait_for_text("Actions on host/web-1");
+    c.send(b"\r");
+    c.wait_for_text("Run (read-only)");
+    c.send(b"\t");
+    c.send(b"\r");
+    let refused = c.wait_for_text("Result:");
+    assert!(refused.contains("read-only: shadowing"), "{refused}");
+    let log =
+        std::fs::read_to_string(c.home().join("data/mastop/audit.jsonl")).expect("audit file");
+    assert!(
+        log.contains("\"outcome\":\"refused\"") && !log.contains("\"phase\":\"intent\""),
+        "{log}"
+    );
+    c.send(b"\x1b");
+    c.wait_for("dialog closed", |s| !s.contains("Result:"));
+    c.send(b"q");
+    assert!(c.wait_exit());
 }

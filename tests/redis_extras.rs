@@ -179,5 +179,6 @@ async fn a_user_without_slowlog_rights_still_gets_the_info_view() {
     let extras = r.extras.as_ref().expect("extras attempted");
     assert!(extras.slowlog.is_none() && extras.latency.is_none());
     assert_eq!(extras.notes.len(), 2, "{:?}", extras.notes);
-    assert!(extras.notes[0].contains("NOPERM"), "{:?}", extras.notes);
+    assert!(extras.notes[0].contains("`+slowlog`"), "{:?}", extras.notes);
+    assert!(extras.notes[1].contains("`+latency`"), "{:?}", extras.notes);
 }

@@ -142,7 +142,7 @@ async fn reads_version_settings_and_size_from_a_real_server() {
         .iter()
         .map(|s| s.title.clone())
         .collect();
-    assert_eq!(titles, ["server", "connections by state"]);
+    assert_eq!(titles[..2], ["server", "connections by state"]);
     let json = r2.to_json();
     assert_eq!(
         json["connections"]["max_connections"].as_i64(),

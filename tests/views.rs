@@ -318,9 +318,15 @@ fn action_menu_and_dialog_start_on_cancel() {
     insta::assert_snapshot!("action_menu_120x40", menu);
     press_key(&mut app, KeyCode::Down); // the second entry: restart nginx
     let effect = press_key(&mut app, KeyCode::Enter);
-    assert!(matches!(effect, Effect::Preview(_)), "choosing an action asks for a preview first");
+    assert!(
+        matches!(effect, Effect::Preview(_)),
+        "choosing an action asks for a preview first"
+    );
     let dialog = render(&app, 120, 40);
-    assert!(dialog.contains("(simulated) ssh web-1 -- systemctl restart nginx.service"), "{dialog}");
+    assert!(
+        dialog.contains("(simulated) ssh web-1 -- systemctl restart nginx.service"),
+        "{dialog}"
+    );
     assert!(dialog.contains("Type web-1 to confirm"), "{dialog}");
     insta::assert_snapshot!("action_dialog_oncall_120x40", dialog);
     // typing goes into the confirmation, enter with focus still on Cancel closes
@@ -329,7 +335,10 @@ fn action_menu_and_dialog_start_on_cancel() {
     }
     assert_eq!(app.dialog.as_ref().map(|d| d.typed.as_str()), Some("web-1"));
     assert_eq!(press_key(&mut app, KeyCode::Enter), Effect::None);
-    assert!(app.dialog.is_none(), "enter on Cancel closes without running");
+    assert!(
+        app.dialog.is_none(),
+        "enter on Cancel closes without running"
+    );
     // again, tab to Run, enter: now it runs, with the typed name
     app.apply(Action::Actions);
     press_key(&mut app, KeyCode::Down);
@@ -351,15 +360,25 @@ fn action_menu_and_dialog_start_on_cancel() {
 fn shadow_sees_the_dialog_read_only() {
     use crossterm::event::KeyCode;
     let mut app = demo_app(MID_INCIDENT);
-    assert_eq!(app.role, mastop::actions::Role::Shadow, "the default role is shadow");
+    assert_eq!(
+        app.role,
+        mastop::actions::Role::Shadow,
+        "the default role is shadow"
+    );
     app.apply(Action::View3);
     app.apply(Action::Actions);
     press_key(&mut app, KeyCode::Enter);
     let screen = render(&app, 120, 40);
-    assert!(screen.contains("SHADOW · read-only"), "the header says so:\n{screen}");
+    assert!(
+        screen.contains("SHADOW · read-only"),
+        "the header says so:\n{screen}"
+    );
     assert!(screen.contains("read-only: shadowing"), "{screen}");
     assert!(screen.contains("[ Run (read-only) ]"), "{screen}");
-    assert!(!screen.contains("Type web-1 to confirm"), "no confirmation field for shadow:\n{screen}");
+    assert!(
+        !screen.contains("Type web-1 to confirm"),
+        "no confirmation field for shadow:\n{screen}"
+    );
     insta::assert_snapshot!("action_dialog_shadow_120x40", screen);
 }
 
@@ -396,17 +415,36 @@ fn freeze_banner_and_audit_view() {
     };
     app.set_audit(vec![
         record(Phase::Intent, None, "Restart nginx.service on web-1", None),
-        record(Phase::Outcome, Some(Outcome::Ok), "Restart nginx.service on web-1", None),
-        record(Phase::Outcome, Some(Outcome::Refused), "Clear the dead set", Some("frozen by kris")),
+        record(
+            Phase::Outcome,
+            Some(Outcome::Ok),
+            "Restart nginx.service on web-1",
+            None,
+        ),
+        record(
+            Phase::Outcome,
+            Some(Outcome::Refused),
+            "Clear the dead set",
+            Some("frozen by kris"),
+        ),
     ]);
     app.apply(Action::Palette);
     type_text(&mut app, "audit");
     press(&mut app, crossterm::event::KeyCode::Enter);
     let screen = render(&app, 120, 40);
-    assert!(screen.contains("FROZEN by kris on laptop: handoff to EMEA"), "{screen}");
+    assert!(
+        screen.contains("FROZEN by kris on laptop: handoff to EMEA"),
+        "{screen}"
+    );
     assert!(screen.contains("Audit"), "{screen}");
-    let refused = screen.lines().position(|l| l.contains("refused")).expect("refused row");
-    let started = screen.lines().position(|l| l.contains("started")).expect("started row");
+    let refused = screen
+        .lines()
+        .position(|l| l.contains("refused"))
+        .expect("refused row");
+    let started = screen
+        .lines()
+        .position(|l| l.contains("started"))
+        .expect("started row");
     assert!(refused < started, "newest first:\n{screen}");
     insta::assert_snapshot!("audit_frozen_120x40", screen);
 }

@@ -91,6 +91,10 @@ impl Pipeline {
         &self.store
     }
 
+    pub fn approval_ttl(&self) -> Duration {
+        self.approval_ttl
+    }
+
     pub fn audit_log(&self) -> &AuditLog {
         &self.audit
     }

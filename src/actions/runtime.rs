@@ -60,6 +60,11 @@ impl Runtime {
         }
     }
 
+    /// How long a console waits for a four-eyes approval before giving up.
+    pub fn approval_wait(&self) -> std::time::Duration {
+        self.pipeline.approval_ttl()
+    }
+
     pub fn executor_for(&self, action: &Action) -> Option<Arc<dyn Executor>> {
         self.demo
             .clone()

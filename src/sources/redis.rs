@@ -146,6 +146,17 @@ async fn info(connection: &mut MultiplexedConnection) -> Result<String, RedisErr
     redis::cmd("INFO").query_async::<String>(connection).await
 }
 
+/// Why an extra is missing, in words an operator can act on.
+fn unavailable(what: &str, command: &str, grant: &str, e: &redis::ServerError) -> String {
+    if e.code() == "NOPERM" {
+        format!(
+            "{what} unavailable: the ACL user may not run {command} — grant it `{grant}` to see it"
+        )
+    } else {
+        format!("{what} unavailable: {command} answered {e}")
+    }
+}
+
 /// `SLOWLOG GET n` and `LATENCY LATEST` in one round trip. A refusal of either (an ACL
 /// without `+slowlog`, a managed Redis that renames them) is kept as a note and the rest of
 /// the reading goes on; only a lost connection fails the poll.
@@ -161,14 +172,21 @@ async fn read_extras(connection: &mut MultiplexedConnection) -> Result<RedisExtr
         .await?;
     let mut extras = RedisExtras::default();
     match answers.first() {
-        Some(Value::ServerError(e)) => extras.notes.push(format!("slow log unavailable: {e}")),
+        Some(Value::ServerError(e)) => {
+            extras
+                .notes
+                .push(unavailable("slow log", "SLOWLOG GET", "+slowlog", e))
+        }
         Some(v) => extras.slowlog = Some(extras::parse_slowlog(v)),
         None => {}
     }
     match answers.get(1) {
-        Some(Value::ServerError(e)) => extras
-            .notes
-            .push(format!("latency monitor unavailable: {e}")),
+        Some(Value::ServerError(e)) => extras.notes.push(unavailable(
+            "latency monitor",
+            "LATENCY LATEST",
+            "+latency",
+            e,
+        )),
         Some(v) => extras.latency = Some(extras::parse_latency(v)),
         None => {}
     }

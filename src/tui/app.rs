@@ -307,6 +307,12 @@ impl App {
                 Action::PageDown | Action::HalfPageDown => self.scroll_help(10),
                 Action::PageUp | Action::HalfPageUp => self.scroll_help(-10),
                 Action::Top => self.help_scroll = Some(0),
+                Action::Bottom => {
+                    // Past the end is clamped when drawn; keep it at the last line so
+                    // scrolling back up moves at once.
+                    let last = views::help::lines(self).len().saturating_sub(1);
+                    self.help_scroll = Some(u16::try_from(last).unwrap_or(u16::MAX));
+                }
                 Action::Quit => return Effect::Quit,
                 Action::Suspend => return Effect::Suspend,
                 Action::Redraw => return Effect::FullRedraw,
@@ -593,7 +599,9 @@ impl App {
         if let Some(dialog) = self.dialog.as_mut()
             && dialog.action == *action
         {
-            dialog.running = false;
+            // Waiting for a second person keeps the dialog running until the approval comes
+            // back and the action runs (or the wait ends).
+            dialog.running = result.awaiting_approval.is_some();
             dialog.result = Some(result);
             dialog.run_focused = false;
         }

@@ -97,6 +97,11 @@ impl Console {
         }
     }
 
+    /// The temporary HOME (its `data/` holds the local audit log).
+    pub fn home(&self) -> &Path {
+        self._home.path()
+    }
+
     pub fn contents(&self) -> String {
         self.screen
             .lock()

@@ -17,11 +17,16 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let room = usize::from(area.width).saturating_sub(clock.len() + 1);
     // Drop detail from the left as the terminal narrows: the demo's explanation first, then
     // the tally, then the freeze's reason. The role and the fleet's health always stay.
-    let left = [(true, true, true), (false, true, true), (false, true, false), (false, false, false)]
-        .into_iter()
-        .map(|(demo_long, freeze_long, tally)| header_spans(app, demo_long, freeze_long, tally))
-        .find(|spans| Line::from(spans.clone()).width() <= room)
-        .unwrap_or_else(|| header_spans(app, false, false, false));
+    let left = [
+        (true, true, true),
+        (false, true, true),
+        (false, true, false),
+        (false, false, false),
+    ]
+    .into_iter()
+    .map(|(demo_long, freeze_long, tally)| header_spans(app, demo_long, freeze_long, tally))
+    .find(|spans| Line::from(spans.clone()).width() <= room)
+    .unwrap_or_else(|| header_spans(app, false, false, false));
     frame.render_widget(Line::from(left), area);
     if usize::from(area.width) > clock.len() + 30 {
         frame.render_widget(
@@ -31,7 +36,12 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     }
 }
 
-fn header_spans(app: &App, long_banner: bool, freeze_long: bool, with_tally: bool) -> Vec<Span<'static>> {
+fn header_spans(
+    app: &App,
+    long_banner: bool,
+    freeze_long: bool,
+    with_tally: bool,
+) -> Vec<Span<'static>> {
     let theme = &app.theme;
     let mut left = vec![Span::styled(" mastop ", theme.style(Token::Title))];
     // The role is always on screen: a volunteer must never wonder whether a key could act.

@@ -520,7 +520,7 @@ async fn top_queries_come_from_pg_stat_statements_as_redacted_deltas() {
     );
     let shown = format!("{:?}{}", r.detail(), r.to_json());
     assert!(!shown.contains("zq-"), "no literal reaches the screen");
-    assert!(table(&r, "top queries").rows.len() >= 1);
+    assert!(!table(&r, "top queries").rows.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

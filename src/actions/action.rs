@@ -201,7 +201,7 @@ mod tests {
         };
         let shown = redis.display();
         assert!(
-            shown.starts_with("ZREM retry '{\"class\":\"X\",\"args\":[\"sec"),
+            shown.starts_with("ZREM retry '{\"class\":\"X\",\"args\":[\"se…"),
             "{shown}"
         );
         assert!(shown.contains(&format!("({} bytes)", payload.len())));

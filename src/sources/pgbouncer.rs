@@ -499,7 +499,9 @@ fn describe(target: &Target, step: &str, error: &tokio_postgres::Error) -> PollE
             || *db.code() == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
             || *db.code() == SqlState::INSUFFICIENT_PRIVILEGE
             || msg.contains("not allowed")
-            || msg.contains("denied");
+            || msg.contains("denied")
+            || msg.contains("authentication failed")
+            || msg.contains("no such user");
         if refused {
             return PollError::Denied(format!(
                 "pgbouncer at {addr}: {step} refused for user {}: {msg} — list the user in stats_users (or admin_users) and connect to the database `pgbouncer`",

@@ -353,15 +353,9 @@ pub(super) fn activity_table(activity: &Activity, idle_in_xact_warn: f64) -> Tab
         .backends
         .iter()
         .map(|b| {
-            let level = if !b.blocked_by.is_empty() {
-                Some(Level::Warn)
-            } else if b.state.starts_with("idle in transaction")
-                && b.state_age_s.is_some_and(|s| s >= idle_in_xact_warn)
-            {
-                Some(Level::Warn)
-            } else {
-                None
-            };
+            let idle_too_long = b.state.starts_with("idle in transaction")
+                && b.state_age_s.is_some_and(|s| s >= idle_in_xact_warn);
+            let level = (!b.blocked_by.is_empty() || idle_too_long).then_some(Level::Warn);
             TableRow {
                 key: Some(b.key()),
                 cells: vec![

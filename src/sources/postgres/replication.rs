@@ -152,13 +152,8 @@ pub(super) fn standbys_table(standbys: &[Standby], lag_warn_s: f64) -> TableData
         .iter()
         .map(|s| {
             let streaming = s.state.as_deref() == Some("streaming");
-            let level = if !streaming {
-                Some(Level::Warn)
-            } else if s.replay_lag_s.is_some_and(|l| l >= lag_warn_s) {
-                Some(Level::Warn)
-            } else {
-                None
-            };
+            let lagging = s.replay_lag_s.is_some_and(|l| l >= lag_warn_s);
+            let level = (!streaming || lagging).then_some(Level::Warn);
             TableRow {
                 key: Some(super::activity::backend_key(s.pid, s.backend_start_us)),
                 cells: vec![
@@ -372,7 +367,7 @@ mod tests {
             xmin_age: None,
             catalog_xmin_age: Some(90_000),
         };
-        let holders = horizon(None, &[standby], &[slot.clone()]);
+        let holders = horizon(None, &[standby], std::slice::from_ref(&slot));
         let kinds: Vec<&str> = holders.iter().map(|h| h.kind).collect();
         assert_eq!(kinds, ["slot", "standby"]);
         assert_eq!(slot_level(&slot), Some(Level::Warn));

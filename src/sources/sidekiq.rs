@@ -16,6 +16,7 @@ mod fetch;
 mod parse;
 mod reading;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -69,6 +70,9 @@ pub const MASTODON_QUEUES: &[&str] = &[
 pub const EXTRAS_INTERVAL: Duration = Duration::from_secs(15);
 /// How often the 30-day history is read (one round trip); it changes once a day.
 pub const HISTORY_INTERVAL: Duration = Duration::from_secs(300);
+
+/// The span the processed/failed rates are averaged over: three 10 s beats.
+pub const RATE_WINDOW: Duration = Duration::from_secs(30);
 
 /// The key layout, told apart by what Sidekiq wrote (sidekiq.md §0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,7 +155,8 @@ pub struct SidekiqSource {
     namespace: Option<String>,
     extras_interval: Duration,
     history_interval: Duration,
-    previous_counters: Option<(Instant, u64, u64)>,
+    /// Recent `(when, processed, failed)` samples, oldest first, for the rates.
+    counter_samples: VecDeque<(Instant, u64, u64)>,
     extras: Option<fetch::Extras>,
     extras_read_at: Option<Instant>,
     history: Vec<DailyStat>,
@@ -198,7 +203,7 @@ impl SidekiqSource {
             namespace,
             extras_interval: EXTRAS_INTERVAL,
             history_interval: HISTORY_INTERVAL,
-            previous_counters: None,
+            counter_samples: VecDeque::new(),
             extras: None,
             extras_read_at: None,
             history: Vec::new(),
@@ -234,6 +239,44 @@ impl SidekiqSource {
         let reading = result.map_err(|e| self.connector.describe("the Sidekiq refresh", &e))?;
         self.connection = Some(connection);
         Ok(Arc::new(reading))
+    }
+
+    /// Rates over the oldest sample still inside [`RATE_WINDOW`]. Sidekiq adds to its
+    /// counters once per beat (5 or 10 s), so a rate over one 2 s poll interval swings
+    /// between zero and several times the truth; a window of a few beats evens that out.
+    /// A counter going down (reset, `Stats#reset`) starts the window again.
+    fn rates(&mut self, at: Instant, processed: u64, failed: u64) -> (Option<f64>, Option<f64>) {
+        if self
+            .counter_samples
+            .back()
+            .is_some_and(|&(_, p, f)| processed < p || failed < f)
+        {
+            self.counter_samples.clear();
+        }
+        while self.counter_samples.len() > 1
+            && self
+                .counter_samples
+                .get(1)
+                .is_some_and(|(t, _, _)| at.duration_since(*t) >= RATE_WINDOW)
+        {
+            self.counter_samples.pop_front();
+        }
+        let rates = match self.counter_samples.front() {
+            Some(&(t, p, f)) => {
+                let secs = at.duration_since(t).as_secs_f64();
+                if secs > 0.0 {
+                    (
+                        Some((processed - p) as f64 / secs),
+                        Some((failed - f) as f64 / secs),
+                    )
+                } else {
+                    (None, None)
+                }
+            }
+            None => (None, None),
+        };
+        self.counter_samples.push_back((at, processed, failed));
+        rates
     }
 
     /// One poll: the stats refresh, plus the extras and history when they are due.
@@ -334,21 +377,7 @@ impl SidekiqSource {
                 Some(ns) => format!("no `{ns}:queues` set in this Redis: is the namespace `{ns}` right?"),
             });
         }
-        let (processed_per_s, failed_per_s) = match self.previous_counters {
-            Some((at, processed, failed)) if r1.processed >= processed && r1.failed >= failed => {
-                let secs = polled.duration_since(at).as_secs_f64();
-                if secs > 0.0 {
-                    (
-                        Some((r1.processed - processed) as f64 / secs),
-                        Some((r1.failed - failed) as f64 / secs),
-                    )
-                } else {
-                    (None, None)
-                }
-            }
-            _ => (None, None),
-        };
-        self.previous_counters = Some((polled, r1.processed, r1.failed));
+        let (processed_per_s, failed_per_s) = self.rates(polled, r1.processed, r1.failed);
 
         let mut reading = SidekiqReading {
             version: versions.iter().flatten().max().cloned(),
@@ -452,6 +481,30 @@ mod tests {
         assert_eq!(detect_layout(&[v("7.3.9")], true, None), Layout::V8);
         assert_eq!(Layout::V6Workers.beat_interval(), 5.0);
         assert_eq!(Layout::V8.beat_interval(), 10.0);
+    }
+
+    #[test]
+    fn rates_average_over_the_window_and_restart_after_a_reset() {
+        let endpoint: EndpointConfig =
+            toml::from_str("name = \"m\"\nurl = \"redis://127.0.0.1:1/\"\n").expect("endpoint");
+        let mut src = SidekiqSource::new(
+            &endpoint,
+            Schedule {
+                cadence: Duration::from_secs(2),
+                deadline: Duration::from_secs(1),
+            },
+        );
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        assert_eq!(src.rates(t0, 100, 10), (None, None));
+        // The counter moved once, in a beat: spread over the window, not the last poll.
+        assert_eq!(src.rates(t0 + s(2), 100, 10), (Some(0.0), Some(0.0)));
+        assert_eq!(src.rates(t0 + s(10), 200, 10), (Some(10.0), Some(0.0)));
+        // Samples older than the window are dropped: from t0+10 (200) to t0+42 (264).
+        assert_eq!(src.rates(t0 + s(42), 264, 10), (Some(2.0), Some(0.0)));
+        // A reset starts over.
+        assert_eq!(src.rates(t0 + s(44), 5, 0), (None, None));
+        assert_eq!(src.rates(t0 + s(46), 9, 0), (Some(2.0), Some(0.0)));
     }
 
     #[test]

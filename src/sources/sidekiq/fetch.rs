@@ -16,6 +16,10 @@
 //! - **history, every [`HISTORY_INTERVAL`](super::HISTORY_INTERVAL): 1 round trip**: two
 //!   `MGET`s of 30 daily keys.
 //!
+//! Bytes are bounded by count, not size: `LINDEX -1` returns the whole oldest job, as
+//! Sidekiq's own latency check does, so a 10 MB job at a queue's tail costs 10 MB per poll
+//! until it is taken (only a Lua script could read one field of it).
+//!
 //! No KEYS, no SCAN. Every pipeline runs with `ignore_errors`, so a key of the wrong type
 //! answers that one command with WRONGTYPE and the rest of the reading stands.
 

@@ -155,12 +155,51 @@ fn draw_sections(frame: &mut Frame<'_>, area: Rect, app: &App, state: &DetailSta
         }
     }
     if let Some(table_area) = parts.get(1) {
-        // The focused table is the one the keys act on; give it the most room.
+        draw_tables(frame, *table_area, app, state, &tables);
+    }
+}
+
+/// Each table needs its borders, a header and a few rows to be worth showing.
+const MIN_TABLE_HEIGHT: u16 = 6;
+
+/// Stacks the tables when each can get a useful height (the focused one gets the most);
+/// otherwise shows a strip of table names and only the focused table, so a component with
+/// many tables (Sidekiq, Postgres) stays readable on a small terminal.
+fn draw_tables(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    app: &App,
+    state: &DetailState,
+    tables: &[(&str, &TableData)],
+) {
+    let theme = &app.theme;
+    let several = tables.len() > 1;
+    let frame_for = |i: usize,
+                     title: &str,
+                     data: &TableData,
+                     view: &TableView,
+                     area: Rect,
+                     frame: &mut Frame<'_>| {
+        let focused = i == state.focus && app.help_scroll.is_none();
+        let title = if several && focused {
+            format!("▶ {title}")
+        } else {
+            title.to_string()
+        };
+        let spec = TableFrame {
+            title,
+            data,
+            view,
+            focused,
+            empty: "nothing here",
+        };
+        data_table::render(frame, area, &spec, theme);
+    };
+    if area.height / (tables.len().max(1) as u16) >= MIN_TABLE_HEIGHT {
         let weights: Vec<Constraint> = (0..tables.len())
             .map(|i| Constraint::Fill(if i == state.focus { 3 } else { 1 }))
             .collect();
-        let areas = Layout::vertical(weights).split(*table_area);
-        let several = tables.len() > 1;
+        let areas = Layout::vertical(weights).split(area);
         for (i, ((title, data), area)) in tables.iter().zip(areas.iter()).enumerate() {
             let fallback;
             let view = match state.tables.get(i) {
@@ -170,21 +209,37 @@ fn draw_sections(frame: &mut Frame<'_>, area: Rect, app: &App, state: &DetailSta
                     &fallback
                 }
             };
-            let focused = i == state.focus && app.help_scroll.is_none();
-            let title = if several && focused {
-                format!("▶ {title}")
-            } else {
-                (*title).to_string()
-            };
-            let frame_spec = TableFrame {
-                title,
-                data,
-                view,
-                focused,
-                empty: "nothing here",
-            };
-            data_table::render(frame, *area, &frame_spec, theme);
+            frame_for(i, title, data, view, *area, frame);
         }
+        return;
+    }
+    let [strip, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
+    let mut spans = vec![Span::styled(" tables: ", theme.style(Token::Muted))];
+    for (i, (title, data)) in tables.iter().enumerate() {
+        let style = if i == state.focus {
+            theme.style(Token::Selection)
+        } else {
+            theme.style(Token::Text)
+        };
+        spans.push(Span::styled(
+            format!(" {title} ({}) ", data.rows.len()),
+            style,
+        ));
+    }
+    if let Some(key) = app.keymap.key_for(
+        crate::tui::action::Mode::List,
+        crate::tui::action::Action::NextPane,
+    ) {
+        spans.push(Span::styled(
+            format!("  {key} next"),
+            theme.style(Token::Muted),
+        ));
+    }
+    frame.render_widget(Line::from(spans), strip);
+    if let (Some((title, data)), Some(view)) =
+        (tables.get(state.focus), state.tables.get(state.focus))
+    {
+        frame_for(state.focus, title, data, view, rest, frame);
     }
 }
 

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::tui::action::{Action, Mode};
-use crate::tui::app::{App, PromptKind};
+use crate::tui::app::{App, PromptKind, View};
 use crate::tui::theme::Token;
 use crate::tui::widgets::{level_token, safe};
 
@@ -49,22 +49,48 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     } else {
         Mode::List
     };
-    let hints: &[(Action, &str)] = if app.help_scroll.is_some() {
-        &[
+    let several_tables = matches!(app.view, View::Detail(_))
+        && app.detail.as_ref().is_some_and(|d| d.tables.len() > 1);
+    let hints: &[(Action, &str)] = match (&app.view, app.help_scroll.is_some()) {
+        (_, true) => &[
             (Action::Back, "close"),
             (Action::Down, "scroll"),
             (Action::Quit, "quit"),
-        ]
-    } else {
-        &[
+        ],
+        (View::Detail(_), false) if several_tables => &[
+            (Action::Help, "help"),
+            (Action::NextPane, "next table"),
+            (Action::Actions, "actions"),
+            (Action::Filter, "filter"),
+            (Action::SortNext, "sort"),
+            (Action::Back, "back"),
+            (Action::Quit, "quit"),
+        ],
+        (View::Detail(_), false) => &[
+            (Action::Help, "help"),
+            (Action::Actions, "actions"),
+            (Action::Filter, "filter"),
+            (Action::SortNext, "sort"),
+            (Action::Back, "back"),
+            (Action::Quit, "quit"),
+        ],
+        (View::Audit, false) => &[
+            (Action::Help, "help"),
+            (Action::Filter, "filter"),
+            (Action::SortNext, "sort"),
+            (Action::Back, "back"),
+            (Action::Quit, "quit"),
+        ],
+        _ => &[
             (Action::Help, "help"),
             (Action::Palette, "command"),
             (Action::Filter, "filter"),
             (Action::Select, "open"),
+            (Action::Actions, "actions"),
             (Action::SortNext, "sort"),
             (Action::Back, "back"),
             (Action::Quit, "quit"),
-        ]
+        ],
     };
     let mut spans = vec![Span::raw(" ")];
     for (action, label) in hints {

@@ -108,6 +108,12 @@ pub struct ActionTarget {
     /// Act on the demo's simulated fleet.
     #[arg(long)]
     pub demo: bool,
+    /// For actions on one row of a component's table: the table's title…
+    #[arg(long, requires = "row")]
+    pub table: Option<String>,
+    /// …and the row's key (a queue name, a job's score-jid, a backend's pid:start).
+    #[arg(long, requires = "table")]
+    pub row: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -160,7 +160,7 @@ async fn shadow_sends_nothing_for_every_action_kind_and_each_refusal_is_audited(
         std::time::SystemTime::now(),
     );
     for c in demo.components() {
-        tried.extend(mastop::actions::catalog::for_component(c, true));
+        tried.extend(mastop::actions::catalog::for_component(c, None, true));
     }
     for kind in mastop::actions::catalog::DEMO_KINDS {
         assert!(

@@ -8,13 +8,33 @@ use crate::model::ComponentState;
 use crate::sources::host::HostReading;
 use crate::sources::sidekiq::SidekiqReading;
 
-/// The actions on `component` (and, when a table row is selected, on that row's object).
-pub fn for_component(component: &ComponentState, demo: bool) -> Vec<Action> {
+/// A row the operator selected in a component's detail view: which table, and the row's key
+/// (a queue name, a job's `score-jid`, a backend's `pid:start`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Selected<'a> {
+    pub table: &'a str,
+    pub key: &'a str,
+}
+
+/// The actions on `component`, and on the selected row's object when there is one. Each
+/// backend's actions are built in `actions::kinds`, from the component's latest reading.
+pub fn for_component(
+    component: &ComponentState,
+    selected: Option<Selected<'_>>,
+    demo: bool,
+) -> Vec<Action> {
     if demo {
-        demo_actions(component)
-    } else {
-        Vec::new()
+        return demo_actions(component);
     }
+    let Some(reading) = component.reading.as_deref() else {
+        return Vec::new();
+    };
+    super::kinds::offer(
+        component.meta.id.as_str(),
+        component.meta.kind,
+        reading,
+        selected,
+    )
 }
 
 /// Every action kind the catalog can produce, for tests that must cover them all.

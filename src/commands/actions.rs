@@ -39,7 +39,11 @@ fn find(fleet: &Fleet, target: &ActionTarget) -> Result<Action, String> {
         .iter()
         .find(|c| c.meta.id.as_str() == target.component)
         .ok_or_else(|| format!("no component called {}", target.component))?;
-    let offered = crate::actions::catalog::for_component(component, target.demo);
+    let selected = match (&target.table, &target.row) {
+        (Some(table), Some(key)) => Some(crate::actions::catalog::Selected { table, key }),
+        _ => None,
+    };
+    let offered = crate::actions::catalog::for_component(component, selected, target.demo);
     let matching: Vec<&Action> = offered
         .iter()
         .filter(|a| {
@@ -85,7 +89,7 @@ pub fn action(
                     if component.as_ref().is_some_and(|want| want != c.meta.id.as_str()) {
                         continue;
                     }
-                    for a in crate::actions::catalog::for_component(c, demo) {
+                    for a in crate::actions::catalog::for_component(c, None, demo) {
                         println!("{:<24} {:<26} {:<8} {}  [{}]", c.meta.id, a.kind, a.risk.word(), a.title, a.target.object);
                     }
                 }

@@ -470,6 +470,21 @@ impl App {
         }
     }
 
+    /// In a detail view: the focused table's title and the selected row's key, if the row
+    /// has one (rows that stand for an object carry a key).
+    pub fn selected_row(&self) -> Option<(String, String)> {
+        if !matches!(self.view, View::Detail(_)) {
+            return None;
+        }
+        let state = self.detail.as_ref()?;
+        let (view, data) = state.focused()?;
+        let key = data.rows.get(view.selected_row()?)?.key.clone()?;
+        let title = views::detail::table_titles(&state.detail)
+            .get(state.focus)?
+            .to_string();
+        Some((title, key))
+    }
+
     fn open_menu(&mut self) {
         let Some(id) = self.selected_component() else {
             self.flash("select a component first", Level::Unknown);
@@ -478,7 +493,12 @@ impl App {
         let Some(component) = self.fleet.get(&id) else {
             return;
         };
-        let items = crate::actions::catalog::for_component(component, self.demo.is_some());
+        let selected = self.selected_row();
+        let selected = selected
+            .as_ref()
+            .map(|(table, key)| crate::actions::catalog::Selected { table, key });
+        let items =
+            crate::actions::catalog::for_component(component, selected, self.demo.is_some());
         if items.is_empty() {
             self.flash(format!("{id} offers no actions yet"), Level::Unknown);
             return;

@@ -15,6 +15,16 @@ use crate::tui::theme::Token;
 use crate::tui::widgets::data_table::{self, TableFrame};
 use crate::tui::widgets::{level_span, safe};
 
+/// The titles of the detail's tables, in the same order as [`tables`].
+pub fn table_titles(detail: &Detail) -> Vec<&str> {
+    detail
+        .sections
+        .iter()
+        .filter(|s| matches!(s.body, SectionBody::Table(_)))
+        .map(|s| s.title.as_str())
+        .collect()
+}
+
 /// The detail's tables in section order; index `i` matches `DetailState::tables[i]`.
 pub fn tables(detail: &Detail) -> impl Iterator<Item = &TableData> {
     detail.sections.iter().filter_map(|s| match &s.body {

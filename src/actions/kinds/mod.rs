@@ -1,0 +1,23 @@
+//! Per-backend action builders: from a reading (and a selected row), the exact actions a
+//! backend offers, with their operations and the live precondition to re-check.
+
+mod postgres;
+mod sidekiq;
+
+use super::Action;
+use super::catalog::Selected;
+use crate::model::Reading;
+
+/// The actions `component` (of `kind`) offers.
+pub fn offer(
+    component: &str,
+    kind: &str,
+    reading: &dyn Reading,
+    selected: Option<Selected<'_>>,
+) -> Vec<Action> {
+    match kind {
+        crate::sources::sidekiq::KIND => sidekiq::offer(component, reading, selected),
+        crate::sources::postgres::KIND => postgres::offer(component, reading, selected),
+        _ => Vec::new(),
+    }
+}

@@ -22,6 +22,8 @@ const CONNECTIONS: usize = 500;
 const IDLE_IN_XACT: usize = 30;
 const RUNNING: usize = 20;
 const POLLS: usize = 50;
+/// Setting up 500 sessions and polling takes seconds; this only stops a hung run.
+const HANG_GUARD: Duration = Duration::from_secs(300);
 /// The budget for one fast-cadence refresh.
 const BUDGET_MS: f64 = 5.0;
 
@@ -107,12 +109,21 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // Outside the async block, so a panic or the hang guard still stops the server.
+    let pg = Postgres::start_with(PostgresOptions {
+        max_connections: (CONNECTIONS + 40) as u32,
+        preload: vec!["pg_stat_statements".into()],
+        settings: vec![("pg_stat_statements.track_planning".into(), "on".into())],
+    });
     runtime.block_on(async {
-        let pg = Postgres::start_with(PostgresOptions {
-            max_connections: (CONNECTIONS + 40) as u32,
-            preload: vec!["pg_stat_statements".into()],
-            settings: vec![("pg_stat_statements.track_planning".into(), "on".into())],
-        });
+        tokio::time::timeout(HANG_GUARD, run(&pg))
+            .await
+            .expect("the measurement hung past its guard");
+    });
+}
+
+async fn run(pg: &Postgres) {
+    {
         pg.psql("CREATE EXTENSION pg_stat_statements");
         pg.psql(
             "CREATE TABLE statuses (id bigint PRIMARY KEY, text text);
@@ -125,8 +136,13 @@ fn main() {
         for _ in 0..CONNECTIONS {
             clients.push(connect(&pg.url()).await);
         }
-        for c in clients.iter().take(IDLE_IN_XACT) {
-            c.batch_execute("BEGIN; SELECT count(*) FROM statuses")
+        // The first idle transaction holds a lock that three readers queue behind.
+        clients[0]
+            .batch_execute("BEGIN; LOCK TABLE statuses IN ACCESS EXCLUSIVE MODE")
+            .await
+            .expect("lock");
+        for c in clients.iter().take(IDLE_IN_XACT).skip(1) {
+            c.batch_execute("BEGIN; SELECT 1")
                 .await
                 .expect("idle in transaction");
         }
@@ -136,11 +152,6 @@ fn main() {
                 c.simple_query("SELECT pg_sleep(600)").await
             }));
         }
-        // A blocking chain behind the first idle transaction.
-        clients[0]
-            .batch_execute("LOCK TABLE statuses IN ACCESS EXCLUSIVE MODE")
-            .await
-            .expect("lock");
         for c in clients.drain(IDLE_IN_XACT..IDLE_IN_XACT + 3) {
             running.push(tokio::spawn(async move {
                 c.simple_query("SELECT count(*) FROM statuses").await
@@ -148,9 +159,9 @@ fn main() {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
 
-        let fast = measure(&pg, &admin, "fast tier (every poll)", Tiers::default()).await;
+        let fast = measure(pg, &admin, "fast tier (every poll)", Tiers::default()).await;
         let all = measure(
-            &pg,
+            pg,
             &admin,
             "every tier on every poll (medium and slow included)",
             Tiers {
@@ -171,5 +182,5 @@ fn main() {
         for r in running {
             r.abort();
         }
-    });
+    }
 }

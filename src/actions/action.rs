@@ -115,11 +115,23 @@ impl Operation {
                 let shown: Vec<String> = params.iter().map(|p| shorten(p)).collect();
                 format!("{text}  -- with ${{1..}} = [{}]", shown.join(", "))
             }
-            Operation::Redis { argv } => argv
-                .iter()
-                .map(|a| quote(&shorten(a)))
-                .collect::<Vec<_>>()
-                .join(" "),
+            Operation::Redis { argv } => {
+                // An EVAL script is mastop's own text, not user content: the operator sees all
+                // of it, verbatim between « ». Keys and arguments (job payloads) are shortened
+                // as everywhere else.
+                let is_eval = argv.first().is_some_and(|c| c.eq_ignore_ascii_case("EVAL"));
+                argv.iter()
+                    .enumerate()
+                    .map(|(i, a)| {
+                        if is_eval && i == 1 {
+                            format!("«{a}»")
+                        } else {
+                            quote(&shorten(a))
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
             Operation::Ssh { host, argv } => {
                 format!(
                     "ssh {host} -- {}",
@@ -208,6 +220,25 @@ mod tests {
         assert!(
             !shown.contains("secret post secret post"),
             "payload must not be shown whole"
+        );
+        let script = "-- if ZREM ok SADD+LPUSH\nif redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then return 1 end return 0";
+        let eval = Operation::Redis {
+            argv: vec![
+                "EVAL".into(),
+                script.into(),
+                "1".into(),
+                "retry".into(),
+                payload.clone(),
+            ],
+        };
+        let shown = eval.display();
+        assert!(
+            shown.contains("redis.call('ZREM', KEYS[1], ARGV[1]) == 1"),
+            "the whole script is shown: {shown}"
+        );
+        assert!(
+            shown.contains(&format!("({} bytes)", payload.len())),
+            "the payload is still shortened: {shown}"
         );
         let ssh = Operation::Ssh {
             host: "web-1".into(),

@@ -191,6 +191,25 @@ impl SidekiqReading {
             .max_by(|a, b| a.latency_s.total_cmp(&b.latency_s))
     }
 
+    /// The rows of a set's first page (`retry`, `schedule` or `dead`) with their exact
+    /// members as text, for building exact-member actions: the member is the
+    /// compare-and-swap value a guarded Redis script removes. `pub(crate)` because the
+    /// member carries job arguments and error messages: only action builders in this crate
+    /// read it, and never to show it. Rows whose member is not UTF-8 are left out, as a
+    /// Redis argument in an action is text.
+    pub(crate) fn members_for_action(&self, set: &str) -> Vec<(&SetEntry, &str)> {
+        let page = match set {
+            "retry" => &self.retry_set,
+            "schedule" => &self.scheduled_set,
+            "dead" => &self.dead_set,
+            _ => &None,
+        };
+        page.iter()
+            .flat_map(|p| &p.entries)
+            .filter_map(|e| Some((e, std::str::from_utf8(e.member.reveal()).ok()?)))
+            .collect()
+    }
+
     fn is_served(&self, queue: &str) -> bool {
         self.process_list
             .iter()

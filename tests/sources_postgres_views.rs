@@ -116,6 +116,25 @@ fn table(r: &PostgresReading, title_start: &str) -> mastop::model::TableData {
     }
 }
 
+/// pg_stat_statements ships in PostgreSQL's contrib modules.
+fn require_pg_stat_statements() {
+    let found = std::fs::read_dir("/usr/share/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|major| {
+            major
+                .path()
+                .join("extension/pg_stat_statements.control")
+                .is_file()
+        });
+    assert!(
+        found,
+        "pg_stat_statements is not installed under /usr/share/postgresql/*/extension: \
+         install the Debian package `postgresql-contrib`"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blocking_chain_of_three_is_a_tree_with_the_right_root() {
     let pg = Postgres::start();
@@ -476,6 +495,7 @@ async fn a_role_without_pg_read_all_stats_gets_a_degraded_view_without_error_spa
 
 #[tokio::test]
 async fn top_queries_come_from_pg_stat_statements_as_redacted_deltas() {
+    require_pg_stat_statements();
     let pg = Postgres::start_with(PostgresOptions {
         preload: vec!["pg_stat_statements".into()],
         ..PostgresOptions::default()

@@ -9,7 +9,7 @@
 //! (`query_typed`), so nothing here leaves prepared statements behind, and the queries due
 //! on a poll are pipelined: each is one round trip, and they all travel together.
 //!
-//! Views are [features](features) on three cadence tiers: every poll (activity,
+//! Each view is a feature on one of three cadence tiers: every poll (activity,
 //! replication, counters), every half minute (tables, progress, slots, statements) and
 //! every few minutes (sizes on disk). A view the server refuses turns itself off with a
 //! note instead of failing the poll, and is retried only after a long pause.

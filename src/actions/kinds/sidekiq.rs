@@ -225,6 +225,6 @@ mod tests {
     #[test]
     fn eval_counts_its_keys() {
         let op = eval("return 1", vec!["a".into(), "b".into()], vec!["x".into()]);
-        assert_eq!(op.display(), "EVAL 'return 1' 2 a b x");
+        assert_eq!(op.display(), "EVAL «return 1» 2 a b x");
     }
 }

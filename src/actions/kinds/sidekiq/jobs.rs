@@ -351,7 +351,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_script_is_named_by_what_the_confirmation_shows_of_it() {
+    fn each_script_opens_with_its_summary_and_is_shown_whole() {
         for (script, shown) in [
             (STILL_THERE, "-- member still at score"),
             (RETRY, "-- if ZREM ok SADD+LPUSH"),
@@ -362,10 +362,9 @@ mod tests {
             let op = crate::actions::Operation::Redis {
                 argv: eval_argv(script, vec!["retry".into()], vec![]),
             };
-            assert_eq!(
-                op.display(),
-                format!("EVAL '{shown}… ({} bytes)' 1 retry", script.len())
-            );
+            // The confirmation shows the whole script, opening with its one-line summary.
+            assert_eq!(op.display(), format!("EVAL «{script}» 1 retry"));
+            assert!(script.starts_with(shown), "{script}");
         }
     }
 

@@ -416,3 +416,59 @@ async fn an_audit_that_cannot_be_written_stops_the_action() {
     );
     assert_eq!(redis.cli(&["EXISTS", "k"]).trim(), "0");
 }
+
+/// Revealing private content: on-call sees it after the reveal is recorded (who, what row,
+/// never the content); shadow is refused and the attempt recorded; an audit that cannot be
+/// written means nothing is revealed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reveals_are_for_oncall_only_and_audited_without_the_content() {
+    let cfg = Config::default();
+    let secret = "SELECT * FROM users WHERE email = 'alice@example.social'".to_string();
+    let oncall = console(Role::Oncall, &cfg, None);
+    let shown = oncall
+        .runtime
+        .reveal(
+            "postgres/primary",
+            "Activity",
+            "4121:1795000000000000",
+            Some(secret.clone()),
+        )
+        .await
+        .expect("on-call may reveal");
+    assert_eq!(shown, secret);
+    let shadow = console(Role::Shadow, &cfg, None);
+    let refused = shadow
+        .runtime
+        .reveal(
+            "postgres/primary",
+            "Activity",
+            "4121:1795000000000000",
+            Some(secret.clone()),
+        )
+        .await
+        .expect_err("shadow may not");
+    assert!(refused.contains("read-only: shadowing"), "{refused}");
+    for (c, outcome) in [(&oncall, Outcome::Ok), (&shadow, Outcome::Refused)] {
+        let (records, _) = c.audit.read_since(None).expect("audit");
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].kind, "reveal");
+        assert_eq!(records[0].outcome, Some(outcome));
+        assert!(
+            records[0].title.contains("4121:1795000000000000"),
+            "{}",
+            records[0].title
+        );
+        let raw = std::fs::read_to_string(c.audit.path()).expect("raw audit");
+        assert!(
+            !raw.contains("alice@example.social"),
+            "the content never reaches the audit log: {raw}"
+        );
+    }
+    let unrecordable = console(Role::Oncall, &cfg, Some("/dev/full"));
+    let err = unrecordable
+        .runtime
+        .reveal("postgres/primary", "Activity", "4121:1", Some(secret))
+        .await
+        .expect_err("not recorded, not revealed");
+    assert!(err.contains("not revealed"), "{err}");
+}

@@ -448,3 +448,43 @@ fn freeze_banner_and_audit_view() {
     assert!(refused < started, "newest first:\n{screen}");
     insta::assert_snapshot!("audit_frozen_120x40", screen);
 }
+
+/// `v` outside a detail row explains itself; on a detail row it asks for a reveal of that
+/// row (the runtime decides, by role, and records it); the revealed overlay closes on a key.
+#[test]
+fn reveal_asks_for_the_selected_row_and_the_overlay_closes_on_any_key() {
+    use mastop::tui::app::{Effect, Revealed};
+    let mut app = demo_app(MID_INCIDENT);
+    assert_eq!(app.apply(Action::Reveal), Effect::None);
+    assert!(render(&app, 120, 40).contains("select a row in a detail view"));
+    app.apply(Action::View4); // sidekiq
+    app.apply(Action::Select);
+    match app.apply(Action::Reveal) {
+        Effect::Reveal {
+            component,
+            table,
+            key,
+            ..
+        } => {
+            assert_eq!(component, "sidekiq/main");
+            assert_eq!(table, "Queues");
+            assert!(!key.is_empty());
+        }
+        other => panic!("expected a reveal request, got {other:?}"),
+    }
+    app.reveal_done(Ok(Revealed {
+        title: "sidekiq/main · Retries · 1-abc".into(),
+        content: "{\"args\":[\"\u{1b}[2Jhi\"]}".into(),
+    }));
+    let screen = render(&app, 120, 40);
+    assert!(
+        screen.contains("revealed to you and recorded in the audit log"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("{\"args\":[\"hi\"]}") && !screen.contains('\u{1b}'),
+        "sanitised:\n{screen}"
+    );
+    press(&mut app, crossterm::event::KeyCode::Char('x'));
+    assert!(app.revealed.is_none());
+}

@@ -138,6 +138,38 @@ impl Runtime {
         result.map(|a| format!("approved {}: {}", a.id, a.summary))
     }
 
+    /// Shows one item of private content (a raw query, a job's arguments) to on-call, after
+    /// recording who revealed what (never the content itself). Shadow is refused, and the
+    /// attempt recorded too.
+    pub async fn reveal(
+        &self,
+        component: &str,
+        table: &str,
+        key: &str,
+        content: Option<String>,
+    ) -> Result<String, String> {
+        let session = self.pipeline.session();
+        let title = format!("Reveal private content: {component}, {table}, {key}");
+        if session.role != Role::Oncall {
+            self.note(
+                "reveal",
+                &title,
+                Outcome::Refused,
+                Some("read-only: shadowing".into()),
+            )
+            .await;
+            return Err("read-only: shadowing, only on-call can reveal private content".into());
+        }
+        let Some(content) = content else {
+            return Err("this row holds nothing private to reveal".into());
+        };
+        // Recorded before it is shown: if it cannot be recorded, it is not shown.
+        self.note_durably("reveal", &title, Outcome::Ok)
+            .await
+            .map_err(|e| format!("not revealed: {e}"))?;
+        Ok(content)
+    }
+
     pub async fn freeze_state(&self) -> Result<Option<Freeze>, String> {
         self.pipeline.store().freeze().await
     }
@@ -162,8 +194,23 @@ impl Runtime {
         Ok(records)
     }
 
-    /// Records a console-level operation (freeze, approve) in the audit history.
+    /// Records a console-level operation (freeze, approve, reveal) in the audit history.
     async fn note(&self, kind: &str, title: &str, outcome: Outcome, error: Option<String>) {
+        let _ = self.write_note(kind, title, outcome, error).await;
+    }
+
+    /// Like `note`, but fails when the local record could not be made durable.
+    async fn note_durably(&self, kind: &str, title: &str, outcome: Outcome) -> Result<(), String> {
+        self.write_note(kind, title, outcome, None).await
+    }
+
+    async fn write_note(
+        &self,
+        kind: &str,
+        title: &str,
+        outcome: Outcome,
+        error: Option<String>,
+    ) -> Result<(), String> {
         let session = self.pipeline.session();
         let record = AuditRecord {
             id: new_id(),
@@ -193,9 +240,12 @@ impl Runtime {
         };
         let log = self.pipeline.audit_log().clone();
         let local = record.clone();
-        let _ = tokio::task::spawn_blocking(move || log.append(&local)).await;
+        tokio::task::spawn_blocking(move || log.append(&local))
+            .await
+            .map_err(|e| format!("audit writer failed: {e}"))??;
         if self.pipeline.store().is_shared() {
             let _ = self.pipeline.store().record(&record).await;
         }
+        Ok(())
     }
 }

@@ -37,4 +37,12 @@ pub trait Reading: Send + Sync + Debug + 'static {
 
     /// For views that know the concrete type (a blocking tree needs the Postgres reading).
     fn as_any(&self) -> &dyn Any;
+
+    /// The private content behind one row (a query's literals, a job's arguments and error
+    /// message), for the audited reveal only: never drawn otherwise, never in JSON.
+    /// `table` is the detail table's title, `key` the row's key.
+    fn private(&self, table: &str, key: &str) -> Option<String> {
+        let _ = (table, key);
+        None
+    }
 }

@@ -67,6 +67,20 @@ pub enum Effect {
     Approve(String),
     /// Reload the audit history.
     LoadAudit,
+    /// Reveal one row's private content (audited; on-call only).
+    Reveal {
+        component: String,
+        table: String,
+        key: String,
+        content: Option<String>,
+    },
+}
+
+/// Private content on screen after an audited reveal, until the operator closes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revealed {
+    pub title: String,
+    pub content: String,
 }
 
 /// The list of actions offered for a component.
@@ -153,6 +167,7 @@ pub struct App {
     pub audit: Vec<AuditRecord>,
     pub audit_list: ListData,
     pub audit_table: TableView,
+    pub revealed: Option<Revealed>,
 }
 
 pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
@@ -198,6 +213,7 @@ impl App {
             audit: Vec::new(),
             audit_list: ListData::default(),
             audit_table: TableView::default(),
+            revealed: None,
         };
         app.rebuild();
         app
@@ -284,6 +300,13 @@ impl App {
         }
         if mode == Mode::Prompt {
             return self.prompt_key(action, key);
+        }
+        if self.revealed.is_some() {
+            if action == Some(Action::Quit) {
+                return Effect::Quit;
+            }
+            self.revealed = None;
+            return Effect::None;
         }
         if self.menu.is_some() {
             return match action {
@@ -374,6 +397,7 @@ impl App {
             }),
             Action::Select => self.select(),
             Action::Actions => self.open_menu(),
+            Action::Reveal => return self.reveal_request(),
             Action::NextPane | Action::PrevPane => {
                 if let Some(state) = &mut self.detail
                     && !state.tables.is_empty()
@@ -483,6 +507,35 @@ impl App {
             .get(state.focus)?
             .to_string();
         Some((title, key))
+    }
+
+    fn reveal_request(&mut self) -> Effect {
+        let (View::Detail(id), Some((table, key))) = (&self.view, self.selected_row()) else {
+            self.flash(
+                "select a row in a detail view to reveal its private content",
+                Level::Unknown,
+            );
+            return Effect::None;
+        };
+        let content = self
+            .fleet
+            .get(id)
+            .and_then(|c| c.reading.as_ref())
+            .and_then(|r| r.private(&table, &key));
+        Effect::Reveal {
+            component: id.to_string(),
+            table,
+            key,
+            content,
+        }
+    }
+
+    /// The outcome of a reveal: the content on screen, or why not.
+    pub fn reveal_done(&mut self, result: Result<Revealed, String>) {
+        match result {
+            Ok(revealed) => self.revealed = Some(revealed),
+            Err(e) => self.flash(e, Level::Warn),
+        }
     }
 
     fn open_menu(&mut self) {

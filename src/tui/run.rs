@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::app::{App, Effect, View};
+use super::app::{App, Effect, Revealed, View};
 use super::terminal;
 use super::views;
 use crate::actions::runtime::Runtime;
@@ -40,6 +40,7 @@ enum Done {
     Audit(Vec<AuditRecord>),
     Freeze(Option<Freeze>),
     Flash(String, Level),
+    Revealed(Result<Revealed, String>),
 }
 
 pub async fn run(
@@ -125,6 +126,7 @@ pub async fn run(
                     Done::Audit(records) => app.set_audit(records),
                     Done::Freeze(freeze) => app.freeze = freeze,
                     Done::Flash(text, level) => app.flash(text, level),
+                    Done::Revealed(result) => app.reveal_done(result),
                 }
                 dirty = true;
             }
@@ -221,6 +223,21 @@ fn start(effect: Effect, runtime: &Arc<Runtime>, done: &mpsc::UnboundedSender<Do
             });
         }
         Effect::LoadAudit => spawn_state_refresh(&runtime, &done, true),
+        Effect::Reveal {
+            component,
+            table,
+            key,
+            content,
+        } => {
+            tokio::spawn(async move {
+                let title = format!("{component} · {table} · {key}");
+                let result = runtime
+                    .reveal(&component, &table, &key, content)
+                    .await
+                    .map(|content| Revealed { title, content });
+                let _ = done.send(Done::Revealed(result));
+            });
+        }
         Effect::None | Effect::Quit | Effect::Suspend | Effect::FullRedraw => {}
     }
 }

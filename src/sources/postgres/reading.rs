@@ -352,6 +352,16 @@ impl Reading for PostgresReading {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 
+    /// An activity or blocking row's query as the server sent it, literals included.
+    fn private(&self, _table: &str, key: &str) -> Option<String> {
+        let activity = self.views.activity.as_ref()?;
+        activity
+            .backends
+            .iter()
+            .find(|b| b.key() == key)
+            .map(|b| b.raw_query.reveal().to_string())
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }

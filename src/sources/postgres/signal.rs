@@ -40,32 +40,56 @@ impl Target {
     }
 }
 
-/// The live re-check. Parameters: `$1` pid (int4), `$2` backend_start_us (int8).
+/// The live re-check. Parameters, sent as text and cast here: `$1` pid, `$2`
+/// backend_start_us.
 pub const RECHECK_SQL: &str = "/* mastop */ SELECT backend_type,
     (extract(epoch FROM query_start) * 1000000)::int8 AS query_start_us
 FROM pg_stat_activity
-WHERE pid = $1 AND (extract(epoch FROM backend_start) * 1000000)::int8 = $2";
+WHERE pid = $1::int4 AND (extract(epoch FROM backend_start) * 1000000)::int8 = $2::int8";
 
-/// The signalling statement. It returns one row (`signalled`) when the target still
-/// matches and none when it does not. Parameters: `$1` pid (int4), `$2` backend_start_us
-/// (int8) and, for a cancel only, `$3` query_start_us (int8, may be NULL).
+/// The signalling statement. It always answers one row, `outcome`, in words for the
+/// operator: `pid N: cancel sent`, `pid N: terminated`, or why nothing was signalled
+/// (the target no longer matches, or the server could not signal it). Parameters, sent as
+/// text and cast here: `$1` pid, `$2` backend_start_us and, for a cancel only, `$3`
+/// query_start_us.
+///
+/// The signal call sits inside an aggregate over the rows the `WHERE` keeps, so it runs
+/// at most once, and only on a backend that still matches every condition.
 pub fn signal_sql(signal: Signal, server_version_num: i32) -> String {
-    let (call, query_clause) = match signal {
+    let (call, query_clause, done, not_done) = match signal {
         Signal::Cancel => (
             "pg_cancel_backend(pid)",
-            "\n  AND (extract(epoch FROM query_start) * 1000000)::int8 IS NOT DISTINCT FROM $3",
+            "\n  AND (extract(epoch FROM query_start) * 1000000)::int8 IS NOT DISTINCT FROM $3::int8",
+            "cancel sent",
+            "not signalled, the server could not signal the process",
         ),
         // PostgreSQL 14 can wait for the backend to exit, so the outcome is known.
-        Signal::Terminate if server_version_num >= 140_000 => {
-            ("pg_terminate_backend(pid, 5000)", "")
-        }
-        Signal::Terminate => ("pg_terminate_backend(pid)", ""),
+        Signal::Terminate if server_version_num >= 140_000 => (
+            "pg_terminate_backend(pid, 5000)",
+            "",
+            "terminated",
+            "signalled, but the session had not exited after 5 s",
+        ),
+        Signal::Terminate => (
+            "pg_terminate_backend(pid)",
+            "",
+            "terminate sent",
+            "not signalled, the server could not signal the process",
+        ),
+    };
+    let changed = match signal {
+        Signal::Cancel => "that session or its query has ended",
+        Signal::Terminate => "that session has ended",
     };
     format!(
-        "/* mastop */ SELECT {call} AS signalled
+        "/* mastop */ SELECT CASE
+    WHEN count(*) = 0 THEN 'pid ' || $1::int4 || ': not signalled, {changed}'
+    WHEN bool_and({call}) THEN 'pid ' || $1::int4 || ': {done}'
+    ELSE 'pid ' || $1::int4 || ': {not_done}'
+  END AS outcome
 FROM pg_stat_activity
-WHERE pid = $1
-  AND (extract(epoch FROM backend_start) * 1000000)::int8 = $2{query_clause}
+WHERE pid = $1::int4
+  AND (extract(epoch FROM backend_start) * 1000000)::int8 = $2::int8{query_clause}
   AND backend_type = 'client backend'"
     )
 }

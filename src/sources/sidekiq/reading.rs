@@ -311,6 +311,25 @@ impl Reading for SidekiqReading {
     fn as_any(&self) -> &dyn Any {
         self
     }
+
+    /// A retry, scheduled or dead row's whole job (arguments and error message included).
+    fn private(&self, table: &str, key: &str) -> Option<String> {
+        let set = match table.split_whitespace().next()? {
+            "Retries" => "retry",
+            "Scheduled" => "schedule",
+            "Dead" => "dead",
+            _ => return None,
+        };
+        let page = match set {
+            "retry" => self.retry_set.as_ref(),
+            "schedule" => self.scheduled_set.as_ref(),
+            _ => self.dead_set.as_ref(),
+        }?;
+        page.entries
+            .iter()
+            .find(|e| e.key() == key)
+            .map(|e| String::from_utf8_lossy(e.member.reveal()).into_owned())
+    }
 }
 
 #[cfg(test)]

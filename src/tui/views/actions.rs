@@ -181,3 +181,38 @@ fn guard_line<'a>(app: &'a App, passed: bool, guard: &'a str, detail: &'a str) -
         safe(detail, theme.style(Token::Text)),
     ])
 }
+
+/// Private content after an audited reveal: sanitised like everything else, wrapped, and
+/// labelled so nobody mistakes it for a routine view.
+pub fn draw_revealed(
+    frame: &mut Frame<'_>,
+    body: Rect,
+    app: &App,
+    revealed: &crate::tui::app::Revealed,
+) {
+    let theme = &app.theme;
+    let area = centered(body, 100, body.height.saturating_sub(4).max(8));
+    frame.render_widget(Clear, area);
+    let lines = vec![
+        Line::from(Span::styled(
+            "Private content, revealed to you and recorded in the audit log. Any key closes it.",
+            theme.style(Token::Warn),
+        )),
+        Line::from(""),
+        Line::from(safe(&revealed.content, theme.style(Token::Text))),
+    ];
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Token::Crit))
+        .title(Line::from(vec![
+            Span::raw(" Revealed: "),
+            safe(&revealed.title, theme.style(Token::Title)),
+            Span::raw(" "),
+        ]));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}

@@ -48,6 +48,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     if let Some(dialog) = &app.dialog {
         actions::draw_dialog(frame, body, app, dialog);
     }
+    if let Some(revealed) = &app.revealed {
+        actions::draw_revealed(frame, body, app, revealed);
+    }
     if let Some(scroll) = app.help_scroll {
         help::draw(frame, body, app, scroll);
     }

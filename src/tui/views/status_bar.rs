@@ -61,6 +61,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             (Action::Help, "help"),
             (Action::NextPane, "next table"),
             (Action::Actions, "actions"),
+            (Action::Reveal, "reveal"),
             (Action::Filter, "filter"),
             (Action::SortNext, "sort"),
             (Action::Back, "back"),

@@ -14,19 +14,7 @@ use mastop::actions::{Action, Confirmation, Operation, Pipeline, Risk, Role, Ses
 use mastop::config::{Config, EndpointConfig};
 
 fn endpoint(name: &str, url: String) -> EndpointConfig {
-    EndpointConfig {
-        name: name.into(),
-        url,
-        password: None,
-        region: String::new(),
-        tags: vec![],
-        cadence: None,
-        deadline: None,
-        enabled: true,
-        namespace: None,
-        write_url: None,
-        write_password: None,
-    }
+    EndpointConfig::new(name, url)
 }
 
 struct Console {

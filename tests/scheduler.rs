@@ -20,17 +20,8 @@ const HANG_GUARD: Duration = Duration::from_secs(60);
 
 fn endpoint(name: &str, url: String) -> EndpointConfig {
     EndpointConfig {
-        namespace: None,
-        write_url: None,
-        write_password: None,
-        name: name.into(),
-        url,
-        password: None,
         region: "test".into(),
-        tags: Vec::new(),
-        cadence: None,
-        deadline: None,
-        enabled: true,
+        ..EndpointConfig::new(name, url)
     }
 }
 

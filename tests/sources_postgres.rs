@@ -17,17 +17,8 @@ const MAX_ATTEMPTS: usize = 200;
 
 fn endpoint(url: String, password: Option<SecretRef>) -> EndpointConfig {
     EndpointConfig {
-        namespace: None,
-        write_url: None,
-        write_password: None,
-        name: "primary".into(),
-        url,
         password,
-        region: String::new(),
-        tags: Vec::new(),
-        cadence: None,
-        deadline: None,
-        enabled: true,
+        ..EndpointConfig::new("primary", url)
     }
 }
 

@@ -18,17 +18,8 @@ const MAX_ATTEMPTS: usize = 400;
 
 fn source(url: String, password: Option<SecretRef>) -> RedisSource {
     let endpoint = EndpointConfig {
-        namespace: None,
-        write_url: None,
-        write_password: None,
-        name: "cache".into(),
-        url,
         password,
-        region: String::new(),
-        tags: Vec::new(),
-        cadence: None,
-        deadline: None,
-        enabled: true,
+        ..EndpointConfig::new("cache", url)
     };
     RedisSource::new(
         &endpoint,

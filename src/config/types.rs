@@ -137,6 +137,24 @@ fn yes() -> bool {
 }
 
 impl EndpointConfig {
+    /// An enabled endpoint with no password and the default schedule, as a config table
+    /// with only `name` and `url` would give.
+    pub fn new(name: impl Into<String>, url: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            url: url.into(),
+            password: None,
+            region: String::new(),
+            tags: Vec::new(),
+            cadence: None,
+            deadline: None,
+            enabled: true,
+            namespace: None,
+            write_url: None,
+            write_password: None,
+        }
+    }
+
     pub fn schedule(&self, defaults: &Defaults) -> crate::sources::Schedule {
         crate::sources::Schedule {
             cadence: self.cadence.unwrap_or(defaults.cadence),

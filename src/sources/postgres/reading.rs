@@ -207,8 +207,10 @@ impl Reading for PostgresReading {
         figures
     }
 
+    /// A replica's health is how far behind it is; a primary's is how full it is.
     fn key_figure(&self) -> Option<&'static str> {
-        Some("connections_used_pct")
+        let lag_known = self.replica.as_ref().is_some_and(|r| r.lag_s.is_some());
+        Some(if lag_known { "replication_lag_s" } else { "connections_used_pct" })
     }
 
     fn findings(&self) -> Vec<Finding> {

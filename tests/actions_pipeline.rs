@@ -3,44 +3,25 @@
 
 mod support;
 
-use std::sync::Arc;
+use support::console::Console;
+
 use std::time::Duration;
 
 use mastop::actions::action::Check;
-use mastop::actions::audit::{AuditLog, Outcome, Phase};
-use mastop::actions::runtime::Runtime;
-use mastop::actions::store::local::LocalStore;
-use mastop::actions::{Action, Confirmation, Operation, Pipeline, Risk, Role, Session, Target};
+use mastop::actions::audit::{Outcome, Phase};
+use mastop::actions::{Action, Confirmation, Operation, Risk, Role, Target};
 use mastop::config::{Config, EndpointConfig};
 
 fn endpoint(name: &str, url: String) -> EndpointConfig {
     EndpointConfig::new(name, url)
 }
 
-struct Console {
-    runtime: Runtime,
-    audit: AuditLog,
-    _dir: tempfile::TempDir,
+fn console(role: Role, cfg: &Config, audit_path: Option<&str>) -> Console {
+    Console::new(role, cfg, audit_path)
 }
 
-fn console(role: Role, cfg: &Config, audit_path: Option<&str>) -> Console {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let audit =
-        AuditLog::new(audit_path.map_or_else(|| dir.path().join("audit.jsonl"), Into::into));
-    let store = Arc::new(LocalStore::new(dir.path().join("state"), audit.clone()));
-    let session = Session::current(Some(role), false);
-    let pipeline = Pipeline::new(
-        session,
-        store,
-        audit.clone(),
-        Duration::from_secs(60),
-        Duration::from_secs(60),
-    );
-    Console {
-        runtime: Runtime::new(pipeline, cfg, None),
-        audit,
-        _dir: dir,
-    }
+async fn run(c: &Console, a: &Action, confirmation: Confirmation) -> mastop::actions::RunResult {
+    support::console::run_with(c, a, confirmation).await
 }
 
 fn action(kind: &str, component: &str, risk: Risk, ops: Vec<Operation>) -> Action {
@@ -66,14 +47,6 @@ fn sql(text: &str) -> Operation {
         text: text.into(),
         params: vec![],
     }
-}
-
-async fn run(c: &Console, a: &Action, confirmation: Confirmation) -> mastop::actions::RunResult {
-    let executor = c.runtime.executor_for(a);
-    c.runtime
-        .pipeline
-        .run(a, confirmation, None, executor.as_deref())
-        .await
 }
 
 fn redis_calls(redis: &support::Redis, command: &str) -> u64 {

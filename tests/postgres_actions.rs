@@ -7,21 +7,19 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use mastop::actions::action::Check;
-use mastop::actions::audit::{AuditLog, Outcome, Phase};
+use mastop::actions::audit::{Outcome, Phase};
 use mastop::actions::catalog::Selected;
-use mastop::actions::runtime::Runtime;
-use mastop::actions::store::local::LocalStore;
-use mastop::actions::{Action, Confirmation, Operation, Pipeline, Risk, Role, RunResult, Session};
+use mastop::actions::{Action, Confirmation, Operation, Risk, Role, RunResult};
 use mastop::config::{Config, EndpointConfig};
 use mastop::model::Reading;
 use mastop::model::detail::SectionBody;
 use mastop::sources::postgres::{Backend, PostgresReading, PostgresSource, RawQuery};
 use mastop::sources::{Schedule, Source};
 use support::Postgres;
+use support::console::{Console, run, run_with};
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, SimpleQueryMessage};
@@ -29,6 +27,17 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 const COMPONENT: &str = "postgres/db";
 /// A hang guard only: polls and actions against a local server take milliseconds.
 const HANG_GUARD: Duration = Duration::from_secs(30);
+
+fn console(role: Role, postgres: Vec<EndpointConfig>) -> Console {
+    Console::new(
+        role,
+        &Config {
+            postgres,
+            ..Config::default()
+        },
+        None,
+    )
+}
 /// Bounds retry loops that wait for the server to report something.
 const MAX_ATTEMPTS: usize = 400;
 
@@ -45,60 +54,8 @@ fn endpoint(name: &str, url: &str, write_url: Option<&str>) -> EndpointConfig {
         .expect("a valid [[postgres]] entry")
 }
 
-struct Console {
-    runtime: Runtime,
-    audit: AuditLog,
-    _dir: tempfile::TempDir,
-}
-
-fn console(role: Role, postgres: Vec<EndpointConfig>) -> Console {
-    let cfg = Config {
-        postgres,
-        ..Config::default()
-    };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let audit = AuditLog::new(dir.path().join("audit.jsonl"));
-    let store = Arc::new(LocalStore::new(dir.path().join("state"), audit.clone()));
-    let pipeline = Pipeline::new(
-        Session::current(Some(role), false),
-        store,
-        audit.clone(),
-        Duration::from_secs(60),
-        Duration::from_secs(60),
-    );
-    Console {
-        runtime: Runtime::new(pipeline, &cfg, None),
-        audit,
-        _dir: dir,
-    }
-}
-
 fn oncall(pg: &Postgres) -> Console {
     console(Role::Oncall, vec![endpoint("db", &pg.url(), None)])
-}
-
-/// What the operator does in the dialog: Run for low risk, the pid typed otherwise.
-fn confirmed(a: &Action) -> Confirmation {
-    match a.risk {
-        Risk::Low => Confirmation::Confirmed,
-        _ => Confirmation::Typed(a.target.name.clone()),
-    }
-}
-
-async fn run_with(c: &Console, a: &Action, confirmation: Confirmation) -> RunResult {
-    let executor = c.runtime.executor_for(a);
-    tokio::time::timeout(
-        HANG_GUARD,
-        c.runtime
-            .pipeline
-            .run(a, confirmation, None, executor.as_deref()),
-    )
-    .await
-    .expect("the action hung past the hang guard")
-}
-
-async fn run(c: &Console, a: &Action) -> RunResult {
-    run_with(c, a, confirmed(a)).await
 }
 
 /// Runs the action's statements with no guard at all, to show what the statements alone

@@ -6,26 +6,35 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use mastop::actions::action::Check;
-use mastop::actions::audit::{AuditLog, Outcome};
+use mastop::actions::audit::Outcome;
 use mastop::actions::catalog::Selected;
-use mastop::actions::runtime::Runtime;
-use mastop::actions::store::local::LocalStore;
-use mastop::actions::{Action, Confirmation, Operation, Pipeline, Risk, Role, RunResult, Session};
+use mastop::actions::{Action, Confirmation, Operation, Risk, Role};
 use mastop::config::{Config, EndpointConfig};
 use mastop::model::{Reading, SectionBody};
 use mastop::sources::sidekiq::{SET_PAGE, SidekiqReading, SidekiqSource};
 use mastop::sources::{Schedule, Source};
 use support::Redis;
+use support::console::{Console, run, run_with};
 use support::sidekiq::SidekiqPeer;
 
 const COMPONENT: &str = "sidekiq/main";
 /// Hang guards only: a poll or an action takes milliseconds, Sidekiq boots in seconds and
 /// beats every 5 s.
 const HANG_GUARD: Duration = Duration::from_secs(30);
+
+fn console(role: Role, redis: &Redis, namespace: Option<&str>) -> Console {
+    Console::new(
+        role,
+        &Config {
+            sidekiq: vec![endpoint(&redis.url(), namespace)],
+            ..Config::default()
+        },
+        None,
+    )
+}
 const SIDEKIQ_GUARD: Duration = Duration::from_secs(90);
 
 const KINDS: [&str; 8] = [
@@ -43,58 +52,6 @@ fn endpoint(url: &str, namespace: Option<&str>) -> EndpointConfig {
     let ns = namespace.map_or_else(String::new, |n| format!("namespace = \"{n}\"\n"));
     toml::from_str(&format!("name = \"main\"\nurl = \"{url}\"\n{ns}"))
         .expect("a valid [[sidekiq]] entry")
-}
-
-struct Console {
-    runtime: Runtime,
-    audit: AuditLog,
-    _dir: tempfile::TempDir,
-}
-
-fn console(role: Role, redis: &Redis, namespace: Option<&str>) -> Console {
-    let cfg = Config {
-        sidekiq: vec![endpoint(&redis.url(), namespace)],
-        ..Config::default()
-    };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let audit = AuditLog::new(dir.path().join("audit.jsonl"));
-    let store = Arc::new(LocalStore::new(dir.path().join("state"), audit.clone()));
-    let pipeline = Pipeline::new(
-        Session::current(Some(role), false),
-        store,
-        audit.clone(),
-        Duration::from_secs(60),
-        Duration::from_secs(60),
-    );
-    Console {
-        runtime: Runtime::new(pipeline, &cfg, None),
-        audit,
-        _dir: dir,
-    }
-}
-
-/// What the operator does in the dialog: Run for low risk, the target's name otherwise.
-fn confirmed(a: &Action) -> Confirmation {
-    match a.risk {
-        Risk::Low => Confirmation::Confirmed,
-        _ => Confirmation::Typed(a.target.name.clone()),
-    }
-}
-
-async fn run_with(c: &Console, a: &Action, confirmation: Confirmation) -> RunResult {
-    let executor = c.runtime.executor_for(a);
-    tokio::time::timeout(
-        HANG_GUARD,
-        c.runtime
-            .pipeline
-            .run(a, confirmation, None, executor.as_deref()),
-    )
-    .await
-    .expect("the action hung past the hang guard")
-}
-
-async fn run(c: &Console, a: &Action) -> RunResult {
-    run_with(c, a, confirmed(a)).await
 }
 
 /// A fresh source reads the extras (set pages, busy jobs) on its first poll.

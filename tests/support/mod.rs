@@ -18,6 +18,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod blackhole;
+pub mod console;
 pub mod pgbouncer;
 mod postgres;
 mod process;

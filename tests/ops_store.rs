@@ -37,6 +37,7 @@ fn ops_config(url: String, deadline: Duration) -> OpsStoreConfig {
         lock_ttl: Duration::from_secs(120),
         approval_ttl: Duration::from_secs(900),
         deadline,
+        tls_ca: None,
     }
 }
 

@@ -130,6 +130,10 @@ pub struct EndpointConfig {
     pub write_url: Option<String>,
     #[serde(default)]
     pub write_password: Option<SecretRef>,
+    /// Postgres and PgBouncer: a PEM file with the CA that signed the server's certificate,
+    /// trusted instead of the system roots (see `sslmode` in the url).
+    #[serde(default)]
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 fn yes() -> bool {
@@ -152,6 +156,7 @@ impl EndpointConfig {
             namespace: None,
             write_url: None,
             write_password: None,
+            tls_ca: None,
         }
     }
 
@@ -188,6 +193,10 @@ pub struct OpsStoreConfig {
     /// Deadline for each call to the store.
     #[serde(default = "default_store_deadline", deserialize_with = "de_duration")]
     pub deadline: Duration,
+    /// A PEM file with the CA that signed the ops database's certificate, trusted instead of
+    /// the system roots (see `sslmode` in the url).
+    #[serde(default)]
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 fn default_lock_ttl() -> Duration {

@@ -14,9 +14,9 @@ use futures_util::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage, SimpleQueryRow};
+use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 
-use super::postgres::{Target, connection_lost, io_cause, parse_target};
+use super::postgres::{Target, connection_lost, io_cause, parse_target, tls};
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{Defaults, EndpointConfig, SecretRef};
 use crate::model::detail::{Cell, Column, Row as TableRow};
@@ -398,7 +398,7 @@ pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
 impl PgBouncerSource {
     pub fn new(config: &EndpointConfig, schedule: Schedule) -> Self {
         PgBouncerSource {
-            target: parse_target(&config.url, schedule.deadline)
+            target: parse_target(&config.url, config.tls_ca.as_deref(), schedule.deadline)
                 .map_err(|e| e.replace("postgres url", "pgbouncer url")),
             password: config.password.clone(),
             resolved_password: None,
@@ -455,18 +455,20 @@ impl PgBouncerSource {
                 config.password(password.expose_secret().as_bytes());
             }
         }
-        let (client, connection) = config.connect(NoTls).await.map_err(|e| {
-            if e.as_db_error().is_some() {
-                self.resolved_password = None;
-            }
-            describe(target, "connect", &e)
-        })?;
-        let addr = target.addr.clone();
-        let task = tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(pgbouncer = %addr, error = %e, "connection ended");
-            }
-        });
+        let label = format!("pgbouncer {}", target.addr);
+        let (client, task) = tls::connect(&config, target.tls_ca.as_deref(), &label)
+            .await
+            .map_err(|error| match error {
+                tls::ConnectError::Setup(text) => {
+                    PollError::Failed(format!("pgbouncer at {}: {text}", target.addr))
+                }
+                tls::ConnectError::Driver(e) => {
+                    if e.as_db_error().is_some() {
+                        self.resolved_password = None;
+                    }
+                    describe(target, "connect", &e)
+                }
+            })?;
         Ok(Session { client, task })
     }
 }
@@ -509,6 +511,9 @@ fn describe(target: &Target, step: &str, error: &tokio_postgres::Error) -> PollE
             ));
         }
         return PollError::Failed(format!("pgbouncer at {addr}: {step} failed: {msg}"));
+    }
+    if let Some(hint) = tls::explain(error, target.tls_ca.as_deref()) {
+        return PollError::Failed(format!("pgbouncer at {addr}: {step} failed: {hint}"));
     }
     if let Some(io) = io_cause(error) {
         if io.kind() == std::io::ErrorKind::ConnectionRefused {

@@ -26,16 +26,18 @@ pub mod redact;
 mod replication;
 pub mod signal;
 mod statements;
+pub(crate) mod tls;
 mod views;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
+use tokio_postgres::Client;
 use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls};
 
 use tokio_postgres::Row;
 use tokio_postgres::types::Type;
@@ -121,6 +123,8 @@ pub(crate) struct Target {
     pub(crate) addr: String,
     pub(crate) user: String,
     pub(crate) database: String,
+    /// The CA that must have signed the server's certificate, instead of the system roots.
+    pub(crate) tls_ca: Option<PathBuf>,
 }
 
 pub struct PostgresSource {
@@ -157,7 +161,7 @@ pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
 impl PostgresSource {
     pub fn new(config: &EndpointConfig, schedule: Schedule) -> Self {
         PostgresSource {
-            target: parse_target(&config.url, schedule.deadline),
+            target: parse_target(&config.url, config.tls_ca.as_deref(), schedule.deadline),
             password: config.password.clone(),
             resolved_password: None,
             deadline: schedule.deadline,
@@ -219,26 +223,28 @@ impl PostgresSource {
                 config.password(password.expose_secret().as_bytes());
             }
         }
-        let (client, connection) = config.connect(NoTls).await.map_err(|error| {
-            if matches!(error.code(), Some(c) if *c == SqlState::INVALID_PASSWORD) {
-                // Fetch it again next time: it may have been rotated.
-                self.resolved_password = None;
-            }
-            describe_failure(
-                target,
-                &Failure::Driver {
-                    step: "connect",
-                    error,
-                },
-                self.deadline,
-            )
-        })?;
-        let addr = target.addr.clone();
-        let task = tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(postgres = %addr, error = %e, "connection ended");
-            }
-        });
+        let label = format!("postgres {}", target.addr);
+        let (client, task) = tls::connect(&config, target.tls_ca.as_deref(), &label)
+            .await
+            .map_err(|error| match error {
+                tls::ConnectError::Setup(text) => {
+                    PollError::Failed(format!("postgres at {}: {text}", target.addr))
+                }
+                tls::ConnectError::Driver(error) => {
+                    if matches!(error.code(), Some(c) if *c == SqlState::INVALID_PASSWORD) {
+                        // Fetch it again next time: it may have been rotated.
+                        self.resolved_password = None;
+                    }
+                    describe_failure(
+                        target,
+                        &Failure::Driver {
+                            step: "connect",
+                            error,
+                        },
+                        self.deadline,
+                    )
+                }
+            })?;
         let session = Session { client, task };
         let statement_ms = self.deadline.as_millis().max(1);
         let lock_ms = (statement_ms / 2).max(1);
@@ -427,7 +433,11 @@ impl Source for PostgresSource {
     }
 }
 
-pub(crate) fn parse_target(url: &str, deadline: Duration) -> Result<Target, String> {
+pub(crate) fn parse_target(
+    url: &str,
+    tls_ca: Option<&Path>,
+    deadline: Duration,
+) -> Result<Target, String> {
     let masked = mask_url(url);
     let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
         format!("postgres url {masked} is not valid ({e}): use postgres://user@host:5432/database")
@@ -457,6 +467,7 @@ pub(crate) fn parse_target(url: &str, deadline: Duration) -> Result<Target, Stri
         user,
         database,
         config,
+        tls_ca: tls_ca.map(Path::to_path_buf),
     })
 }
 
@@ -525,6 +536,9 @@ fn describe_failure(target: &Target, failure: &Failure, deadline: Duration) -> P
             "postgres at {addr}: {step} failed: {msg} (SQLSTATE {sqlstate}){hint}"
         ));
     }
+    if let Some(hint) = tls::explain(error, target.tls_ca.as_deref()) {
+        return PollError::Failed(format!("postgres at {addr}: {step} failed: {hint}"));
+    }
     if error.is_closed() {
         return PollError::Failed(format!(
             "postgres at {addr}: {step} failed: the connection was closed (server restart or network) — reconnecting on the next poll"
@@ -591,18 +605,24 @@ mod tests {
     fn target_parsing_names_the_problem_and_masks_passwords() {
         let t = parse_target(
             "postgres://mon:hunter2@db.internal:5433/mastodon",
+            None,
             Duration::from_secs(1),
         )
         .expect("valid");
         assert_eq!(t.addr, "db.internal:5433");
         assert_eq!(t.database, "mastodon");
         assert_eq!(t.config.get_application_name(), Some("mastop"));
-        let err = parse_target("postgres://:hunter2@db.internal/x", Duration::from_secs(1))
-            .err()
-            .expect("no user");
+        let err = parse_target(
+            "postgres://:hunter2@db.internal/x",
+            None,
+            Duration::from_secs(1),
+        )
+        .err()
+        .expect("no user");
         assert!(err.contains("no user") && !err.contains("hunter2"), "{err}");
         let err = parse_target(
             "postgres://mon:hunter2@db:notaport/x",
+            None,
             Duration::from_secs(1),
         )
         .err()
@@ -610,6 +630,7 @@ mod tests {
         assert!(!err.contains("hunter2"), "{err}");
         let custom = parse_target(
             "postgres://mon@db/x?application_name=mastop-alice",
+            None,
             Duration::from_secs(1),
         )
         .expect("valid");

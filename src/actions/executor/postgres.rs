@@ -5,13 +5,14 @@ use std::str::FromStr;
 
 use futures_util::future::BoxFuture;
 use secrecy::ExposeSecret;
+use tokio_postgres::Client;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls};
 
 use super::Executor;
 use crate::actions::action::{Action, Check, Operation};
 use crate::actions::role::WriteCapability;
 use crate::config::{EndpointConfig, mask_url};
+use crate::sources::postgres::tls;
 
 pub struct PostgresExecutor {
     endpoint: EndpointConfig,
@@ -50,15 +51,17 @@ impl PostgresExecutor {
                 .map_err(|e| format!("postgres {shown}: {e}"))?;
             config.password(password.expose_secret().as_bytes());
         }
-        let (client, connection) = config
-            .connect(NoTls)
+        let tls_ca = self.endpoint.tls_ca.as_deref();
+        // The task ends by itself once the client is dropped after the action.
+        let (client, _task) = tls::connect(&config, tls_ca, &format!("postgres action {shown}"))
             .await
-            .map_err(|e| format!("postgres {shown}: cannot connect: {e}"))?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "action connection ended");
-            }
-        });
+            .map_err(|e| match e {
+                tls::ConnectError::Setup(text) => format!("postgres {shown}: {text}"),
+                tls::ConnectError::Driver(e) => match tls::explain(&e, tls_ca) {
+                    Some(hint) => format!("postgres {shown}: cannot connect: {hint}"),
+                    None => format!("postgres {shown}: cannot connect: {e}"),
+                },
+            })?;
         // The server gives up on its own when the action's deadline has passed.
         let ms = action.deadline.as_millis().max(1);
         client

@@ -11,16 +11,17 @@
 //! turns out to be dead). Every call is safe to repeat, which is what makes that retry safe.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::{Instant, timeout_at};
+use tokio_postgres::Client;
 use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls};
 
 mod failure;
 mod migrate;
@@ -36,6 +37,7 @@ use self::queries::{
 use super::{Approval, Freeze, LockHeld, OpsStore, StoreResult};
 use crate::actions::audit::{AuditRecord, Phase};
 use crate::config::{OpsStoreConfig, SecretRef, mask_url};
+use crate::sources::postgres::tls;
 
 const APPLICATION_NAME: &str = "mastop-ops";
 
@@ -66,6 +68,8 @@ struct Target {
     addr: String,
     user: String,
     database: String,
+    /// The CA that must have signed the server's certificate, instead of the system roots.
+    tls_ca: Option<PathBuf>,
 }
 
 pub struct PgStore {
@@ -82,7 +86,7 @@ impl PgStore {
     /// database cannot be reached within the deadline, refuses the login, or holds a newer
     /// schema than this mastop knows.
     pub async fn connect(config: &OpsStoreConfig) -> Result<PgStore, String> {
-        let target = parse_target(&config.url, config.deadline)?;
+        let target = parse_target(&config.url, config.tls_ca.as_deref(), config.deadline)?;
         let store = PgStore {
             target,
             password_ref: config.password.clone(),
@@ -143,20 +147,22 @@ impl PgStore {
         if let Some(password) = password {
             config.password(password.expose_secret().as_bytes());
         }
-        let (client, connection) =
-            config
-                .connect(NoTls)
-                .await
-                .map_err(|error| Failure::Driver {
-                    step: "connect",
-                    error,
-                })?;
-        let addr = self.target.addr.clone();
-        let task = tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(ops_store = %addr, error = %e, "ops store connection ended");
-            }
-        });
+        let addr = &self.target.addr;
+        let (client, task) = tls::connect(
+            &config,
+            self.target.tls_ca.as_deref(),
+            &format!("ops store {addr}"),
+        )
+        .await
+        .map_err(|error| match error {
+            tls::ConnectError::Setup(text) => Failure::Told(format!(
+                "ops store at {addr}: {text} — check [ops_store] tls_ca"
+            )),
+            tls::ConnectError::Driver(error) => Failure::Driver {
+                step: "connect",
+                error,
+            },
+        })?;
         let session = Session {
             client: Arc::new(client),
             task,
@@ -529,7 +535,7 @@ impl OpsStore for PgStore {
     }
 }
 
-fn parse_target(url: &str, deadline: Duration) -> Result<Target, String> {
+fn parse_target(url: &str, tls_ca: Option<&Path>, deadline: Duration) -> Result<Target, String> {
     let masked = mask_url(url);
     let example = "use postgres://user@host:5432/database";
     let mut config: tokio_postgres::Config = url
@@ -571,6 +577,7 @@ fn parse_target(url: &str, deadline: Duration) -> Result<Target, String> {
         addr,
         user,
         database,
+        tls_ca: tls_ca.map(Path::to_path_buf),
     })
 }
 
@@ -582,6 +589,7 @@ mod tests {
     fn the_url_is_masked_and_tagged() {
         let t = parse_target(
             "postgres://ops:hunter2@ops-db:5433/mastop_ops",
+            None,
             Duration::from_secs(1),
         )
         .expect("valid");
@@ -589,7 +597,7 @@ mod tests {
         assert_eq!(t.database, "mastop_ops");
         assert_eq!(t.config.get_application_name(), Some(APPLICATION_NAME));
         assert!(!t.url.contains("hunter2"), "{}", t.url);
-        let err = parse_target("postgres://:hunter2@ops-db/x", Duration::from_secs(1))
+        let err = parse_target("postgres://:hunter2@ops-db/x", None, Duration::from_secs(1))
             .err()
             .expect("no user");
         assert!(

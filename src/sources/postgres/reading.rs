@@ -210,7 +210,11 @@ impl Reading for PostgresReading {
     /// A replica's health is how far behind it is; a primary's is how full it is.
     fn key_figure(&self) -> Option<&'static str> {
         let lag_known = self.replica.as_ref().is_some_and(|r| r.lag_s.is_some());
-        Some(if lag_known { "replication_lag_s" } else { "connections_used_pct" })
+        Some(if lag_known {
+            "replication_lag_s"
+        } else {
+            "connections_used_pct"
+        })
     }
 
     fn findings(&self) -> Vec<Finding> {

@@ -78,6 +78,9 @@ pub(super) fn explain(target: &Target, deadline: Duration, failure: &Failure) ->
         };
         return format!("ops store at {addr}: {step} failed: {msg} (SQLSTATE {sqlstate}){hint}");
     }
+    if let Some(hint) = crate::sources::postgres::tls::explain(error, target.tls_ca.as_deref()) {
+        return format!("ops store at {addr}: {step} failed: {hint}");
+    }
     if error.is_closed() {
         return format!(
             "ops store at {addr}: {step} failed: the connection was closed (server restart or network) — the next call reconnects"

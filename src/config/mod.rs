@@ -10,7 +10,7 @@ mod types;
 pub use error::{ConfigError, FileError, closest};
 pub use load::{Loaded, load, load_str, parse_duration};
 pub use locate::{Location, line_col};
-pub use secret::{SecretRef, mask_url};
+pub use secret::{CachedSecret, SecretRef, mask_url};
 pub use types::*;
 
 /// `$XDG_CONFIG_HOME/mastop/config.toml`.

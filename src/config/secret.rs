@@ -145,6 +145,43 @@ async fn run_for_secret(cmd: &mut tokio::process::Command, what: &str) -> Result
         .map_err(|_| format!("{what} printed something that is not UTF-8"))
 }
 
+/// A secret reference whose value is fetched on first use and kept, and fetched again after
+/// [`CachedSecret::forget`] (when the server refuses it: it may have been rotated).
+#[derive(Default)]
+pub struct CachedSecret {
+    reference: Option<SecretRef>,
+    value: Option<SecretString>,
+}
+
+impl CachedSecret {
+    pub fn new(reference: Option<SecretRef>) -> Self {
+        Self {
+            reference,
+            value: None,
+        }
+    }
+
+    /// The secret, or `None` when none is configured. `backend` names the backend in the
+    /// error, e.g. `postgres at db-1:5432`.
+    pub async fn get(&mut self, backend: &str) -> Result<Option<&SecretString>, String> {
+        let Some(reference) = &self.reference else {
+            return Ok(None);
+        };
+        if self.value.is_none() {
+            let value = reference
+                .resolve()
+                .await
+                .map_err(|e| format!("{backend}: cannot get the password from {reference}: {e}"))?;
+            self.value = Some(value);
+        }
+        Ok(self.value.as_ref())
+    }
+
+    pub fn forget(&mut self) {
+        self.value = None;
+    }
+}
+
 /// A URL fit for the screen and logs: any password in it replaced by `***`.
 pub fn mask_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -243,6 +280,55 @@ mod tests {
             .await
             .expect_err("no op");
         assert!(absent.contains("cannot run op read"), "{absent}");
+    }
+
+    /// Fetched once and kept; fetched again only after `forget` (a rotated password).
+    #[tokio::test]
+    async fn cached_secret_fetches_once_until_forgotten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("pw");
+        std::fs::write(&path, "old").expect("write");
+        let mut cached = CachedSecret::new(Some(SecretRef::File(path.clone())));
+        let first = cached
+            .get("postgres at db:5432")
+            .await
+            .expect("get")
+            .map(|s| s.expose_secret().to_string());
+        assert_eq!(first.as_deref(), Some("old"));
+        std::fs::write(&path, "new").expect("rotate");
+        let kept = cached
+            .get("postgres at db:5432")
+            .await
+            .expect("get")
+            .map(|s| s.expose_secret().to_string());
+        assert_eq!(
+            kept.as_deref(),
+            Some("old"),
+            "no re-read while the value works"
+        );
+        cached.forget();
+        let fresh = cached
+            .get("postgres at db:5432")
+            .await
+            .expect("get")
+            .map(|s| s.expose_secret().to_string());
+        assert_eq!(fresh.as_deref(), Some("new"));
+        assert!(
+            CachedSecret::new(None)
+                .get("x")
+                .await
+                .expect("no secret")
+                .is_none()
+        );
+        let mut missing =
+            CachedSecret::new(Some(SecretRef::Env("MASTOP_TEST_SURELY_UNSET_2".into())));
+        let err = missing.get("redis at r:6379").await.expect_err("unset env");
+        assert!(
+            err.starts_with(
+                "redis at r:6379: cannot get the password from env:MASTOP_TEST_SURELY_UNSET_2"
+            ),
+            "{err}"
+        );
     }
 
     #[tokio::test]

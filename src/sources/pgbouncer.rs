@@ -11,14 +11,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::future::BoxFuture;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 
 use super::postgres::{Target, connection_lost, io_cause, parse_target, tls};
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
-use crate::config::{Defaults, EndpointConfig, SecretRef};
+use crate::config::{CachedSecret, Defaults, EndpointConfig};
 use crate::model::detail::{Cell, Column, Row as TableRow};
 use crate::model::figure::format_value;
 use crate::model::{
@@ -374,8 +374,7 @@ impl Drop for Session {
 
 pub struct PgBouncerSource {
     target: Result<Target, String>,
-    password: Option<SecretRef>,
-    resolved_password: Option<SecretString>,
+    password: CachedSecret,
     session: Option<Session>,
     previous: Option<(Instant, HashMap<String, i64>)>,
 }
@@ -400,8 +399,7 @@ impl PgBouncerSource {
         PgBouncerSource {
             target: parse_target(&config.url, config.tls_ca.as_deref(), schedule.deadline)
                 .map_err(|e| e.replace("postgres url", "pgbouncer url")),
-            password: config.password.clone(),
-            resolved_password: None,
+            password: CachedSecret::new(config.password.clone()),
             session: None,
             previous: None,
         }
@@ -441,19 +439,14 @@ impl PgBouncerSource {
 
     async fn connect(&mut self, target: &Target) -> Result<Session, PollError> {
         let mut config = target.config.clone();
-        if let Some(secret) = &self.password {
-            if self.resolved_password.is_none() {
-                let password = secret.resolve().await.map_err(|e| {
-                    PollError::Failed(format!(
-                        "pgbouncer at {}: cannot get the password from {secret}: {e}",
-                        target.addr
-                    ))
-                })?;
-                self.resolved_password = Some(password);
-            }
-            if let Some(password) = &self.resolved_password {
-                config.password(password.expose_secret().as_bytes());
-            }
+        let backend = format!("pgbouncer at {}", target.addr);
+        if let Some(password) = self
+            .password
+            .get(&backend)
+            .await
+            .map_err(PollError::Failed)?
+        {
+            config.password(password.expose_secret().as_bytes());
         }
         let label = format!("pgbouncer {}", target.addr);
         let (client, task) = tls::connect(&config, target.tls_ca.as_deref(), &label)
@@ -464,7 +457,7 @@ impl PgBouncerSource {
                 }
                 tls::ConnectError::Driver(e) => {
                     if e.as_db_error().is_some() {
-                        self.resolved_password = None;
+                        self.password.forget();
                     }
                     describe(target, "connect", &e)
                 }

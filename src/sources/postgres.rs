@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use tokio_postgres::Client;
 use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
@@ -59,7 +59,7 @@ pub use self::replication::{HorizonHolder, Slot, Standby, horizon};
 pub use self::statements::{Statement, TopStatements};
 pub use self::views::Views;
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
-use crate::config::{Defaults, EndpointConfig, SecretRef, mask_url};
+use crate::config::{CachedSecret, Defaults, EndpointConfig, mask_url};
 use crate::model::{ComponentId, ComponentMeta, FigureSpec};
 
 pub const KIND: &str = "postgres";
@@ -129,8 +129,7 @@ pub(crate) struct Target {
 
 pub struct PostgresSource {
     target: Result<Target, String>,
-    password: Option<SecretRef>,
-    resolved_password: Option<SecretString>,
+    password: CachedSecret,
     deadline: Duration,
     session: Option<Session>,
     previous: Option<Counters>,
@@ -162,8 +161,7 @@ impl PostgresSource {
     pub fn new(config: &EndpointConfig, schedule: Schedule) -> Self {
         PostgresSource {
             target: parse_target(&config.url, config.tls_ca.as_deref(), schedule.deadline),
-            password: config.password.clone(),
-            resolved_password: None,
+            password: CachedSecret::new(config.password.clone()),
             deadline: schedule.deadline,
             session: None,
             previous: None,
@@ -209,19 +207,14 @@ impl PostgresSource {
 
     async fn connect(&mut self, target: &Target) -> Result<Session, PollError> {
         let mut config = target.config.clone();
-        if let Some(secret) = &self.password {
-            if self.resolved_password.is_none() {
-                let password = secret.resolve().await.map_err(|e| {
-                    PollError::Failed(format!(
-                        "postgres at {}: cannot get the password from {secret}: {e}",
-                        target.addr
-                    ))
-                })?;
-                self.resolved_password = Some(password);
-            }
-            if let Some(password) = &self.resolved_password {
-                config.password(password.expose_secret().as_bytes());
-            }
+        let backend = format!("postgres at {}", target.addr);
+        if let Some(password) = self
+            .password
+            .get(&backend)
+            .await
+            .map_err(PollError::Failed)?
+        {
+            config.password(password.expose_secret().as_bytes());
         }
         let label = format!("postgres {}", target.addr);
         let (client, task) = tls::connect(&config, target.tls_ca.as_deref(), &label)
@@ -233,7 +226,7 @@ impl PostgresSource {
                 tls::ConnectError::Driver(error) => {
                     if matches!(error.code(), Some(c) if *c == SqlState::INVALID_PASSWORD) {
                         // Fetch it again next time: it may have been rotated.
-                        self.resolved_password = None;
+                        self.password.forget();
                     }
                     describe_failure(
                         target,

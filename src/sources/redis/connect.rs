@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisError};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
-use crate::config::{SecretRef, mask_url};
+use crate::config::{CachedSecret, SecretRef, mask_url};
 use crate::sources::PollError;
 
 #[derive(Clone)]
@@ -20,8 +20,7 @@ struct Target {
 
 pub(crate) struct Connector {
     target: Result<Target, String>,
-    password: Option<SecretRef>,
-    resolved_password: Option<SecretString>,
+    password: CachedSecret,
     deadline: Duration,
     /// What the ACL user needs, for the NOPERM message (`+info`, `+@read`…).
     grant: &'static str,
@@ -36,8 +35,7 @@ impl Connector {
     ) -> Self {
         Connector {
             target: parse_target(url),
-            password,
-            resolved_password: None,
+            password: CachedSecret::new(password),
             deadline,
             grant,
         }
@@ -54,23 +52,18 @@ impl Connector {
     pub(crate) async fn connect(&mut self) -> Result<MultiplexedConnection, PollError> {
         let target = self.target.clone().map_err(PollError::Failed)?;
         let mut info = target.info.clone();
-        if let Some(secret) = &self.password {
-            if self.resolved_password.is_none() {
-                let password = secret.resolve().await.map_err(|e| {
-                    PollError::Failed(format!(
-                        "redis at {}: cannot get the password from {secret}: {e}",
-                        target.addr
-                    ))
-                })?;
-                self.resolved_password = Some(password);
-            }
-            if let Some(password) = &self.resolved_password {
-                let settings = info
-                    .redis_settings()
-                    .clone()
-                    .set_password(password.expose_secret());
-                info = info.set_redis_settings(settings);
-            }
+        let backend = format!("redis at {}", target.addr);
+        if let Some(password) = self
+            .password
+            .get(&backend)
+            .await
+            .map_err(PollError::Failed)?
+        {
+            let settings = info
+                .redis_settings()
+                .clone()
+                .set_password(password.expose_secret());
+            info = info.set_redis_settings(settings);
         }
         let client = redis::Client::open(info).map_err(|e| self.describe("connect", &e))?;
         // The client's own timeouts default to 500 ms for answers, which would cut off a slow
@@ -86,7 +79,7 @@ impl Connector {
             .map_err(|e| {
                 if e.kind() == ErrorKind::AuthenticationFailed {
                     // Fetch it again next time: it may have been rotated.
-                    self.resolved_password = None;
+                    self.password.forget();
                 }
                 self.describe("connect", &e)
             })

@@ -260,6 +260,10 @@ fn down_component_with_hostile_error_is_sanitised() {
     let detail = render(&app, 120, 40);
     assert!(!detail.contains('\u{1b}') && !detail.contains('\u{202e}'));
     assert!(detail.contains("connect failed: boomgnp"), "{detail}");
+    assert!(
+        !detail.contains("]0;pwned"),
+        "the region's escape sequence is removed whole:\n{detail}"
+    );
     insta::assert_snapshot!("down_component_detail_120x40", detail);
 }
 

@@ -82,7 +82,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, id: &ComponentId) {
     let title = Line::from(vec![
         Span::styled(format!(" {id} "), theme.style(Token::Title)),
         level_span(component.health.level, theme),
-        Span::styled(
+        crate::tui::widgets::safe_owned(
             format!("  {} · {} ", component.meta.kind, component.meta.region),
             theme.style(Token::Muted),
         ),

@@ -543,18 +543,7 @@ fn describe_failure(target: &Target, failure: &Failure, deadline: Duration) -> P
         format!("postgres at {addr}: {step}")
     };
     if let Some(io) = io_cause(error) {
-        use std::io::ErrorKind as K;
-        let hint = match io.kind() {
-            K::ConnectionRefused => {
-                "connection refused — is PostgreSQL running and listening there?"
-            }
-            K::TimedOut => "timed out — check the host, the port and any firewall in between",
-            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
-                "the connection was cut — the server restarted or something in between dropped it"
-            }
-            K::NotFound => "no such host or socket — check the host in the url",
-            _ => return PollError::Failed(format!("{what} failed: {io}")),
-        };
+        let hint = network_hint(io, "the url").unwrap_or_else(|| io.to_string());
         return PollError::Failed(format!("{what} failed: {hint}"));
     }
     PollError::Failed(format!("{what} failed: {}", error_chain(error)))
@@ -579,7 +568,26 @@ pub(crate) fn io_cause(error: &tokio_postgres::Error) -> Option<&std::io::Error>
     None
 }
 
-fn error_chain(error: &tokio_postgres::Error) -> String {
+/// What to check when a connection fails at the network level; `None` for failures with no
+/// better advice than the error itself. `url_key` names where the host was configured.
+pub(crate) fn network_hint(io: &std::io::Error, url_key: &str) -> Option<String> {
+    use std::io::ErrorKind as K;
+    Some(match io.kind() {
+        K::ConnectionRefused => {
+            "connection refused — is PostgreSQL running and listening there?".into()
+        }
+        K::TimedOut => "timed out — check the host, the port and any firewall in between".into(),
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+            "the connection was cut — the server restarted or something in between dropped it"
+                .into()
+        }
+        K::NotFound => format!("no such host or socket — check the host in {url_key}"),
+        _ => return None,
+    })
+}
+
+/// The error with every cause behind it, for messages with nothing more specific to say.
+pub(crate) fn error_chain(error: &tokio_postgres::Error) -> String {
     let mut text = error.to_string();
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
     while let Some(s) = source {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio_postgres::error::SqlState;
 
 use super::Target;
+use crate::sources::postgres::{error_chain, io_cause, network_hint};
 
 /// What went wrong in one step of a call.
 pub(super) enum Failure {
@@ -92,18 +93,7 @@ pub(super) fn explain(target: &Target, deadline: Duration, failure: &Failure) ->
         format!("ops store at {addr}: {step}")
     };
     if let Some(io) = io_cause(error) {
-        use std::io::ErrorKind as K;
-        let hint = match io.kind() {
-            K::ConnectionRefused => {
-                "connection refused — is PostgreSQL running and listening there?"
-            }
-            K::TimedOut => "timed out — check the host, the port and any firewall in between",
-            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
-                "the connection was cut — the server restarted or something in between dropped it"
-            }
-            K::NotFound => "no such host or socket — check the host in the [ops_store] url",
-            _ => return format!("{what} failed: {io}"),
-        };
+        let hint = network_hint(io, "the [ops_store] url").unwrap_or_else(|| io.to_string());
         return format!("{what} failed: {hint}");
     }
     format!("{what} failed: {}", error_chain(error))
@@ -115,26 +105,4 @@ pub(super) fn connection_lost(error: &tokio_postgres::Error) -> bool {
     error.is_closed()
         || io_cause(error).is_some()
         || matches!(error.code(), Some(c) if *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CRASH_SHUTDOWN)
-}
-
-pub(super) fn io_cause(error: &tokio_postgres::Error) -> Option<&std::io::Error> {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return Some(io);
-        }
-        source = s.source();
-    }
-    None
-}
-
-pub(super) fn error_chain(error: &tokio_postgres::Error) -> String {
-    let mut text = error.to_string();
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

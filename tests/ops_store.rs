@@ -687,15 +687,11 @@ async fn local_locks_contend_between_two_stores_on_one_dir() {
 const CHILD_DIR_ENV: &str = "MASTOP_TEST_LOCK_CHILD_DIR";
 const CHILD_KEY: &str = "postgres/primary#vacuum";
 
-/// Not a test of its own: the lock-holding second process for the test below, which runs
-/// this binary again with `CHILD_DIR_ENV` set. It takes the lock, says so, and waits until
-/// its standard input closes (or it is killed).
-#[tokio::test]
-async fn lock_holding_child() {
-    let Some(dir) = std::env::var_os(CHILD_DIR_ENV) else {
-        return;
-    };
-    let store = local(Path::new(&dir));
+/// The lock-holding second process of the test below, which runs this test binary again,
+/// for that same test, with `CHILD_DIR_ENV` set. It takes the lock, says so, and waits
+/// until its standard input closes (or it is killed).
+async fn hold_lock_as_child(dir: &std::ffi::OsStr) {
+    let store = local(Path::new(dir));
     match store
         .try_lock(CHILD_KEY, "child console", Duration::from_secs(600))
         .await
@@ -718,12 +714,15 @@ impl Drop for KillOnDrop {
 
 #[tokio::test]
 async fn a_local_lock_held_by_a_killed_process_is_free_at_once() {
+    if let Some(dir) = std::env::var_os(CHILD_DIR_ENV) {
+        return hold_lock_as_child(&dir).await;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let exe = std::env::current_exe().expect("test binary path");
     let child = Command::new(exe)
         .args([
             "--exact",
-            "lock_holding_child",
+            "a_local_lock_held_by_a_killed_process_is_free_at_once",
             "--nocapture",
             "--test-threads=1",
         ])

@@ -12,6 +12,10 @@ ls /usr/share/postgresql/*/extension/pg_stat_statements.control >/dev/null 2>&1 
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 command -v sidekiq >/dev/null 2>&1 || missing+=(ruby-sidekiq)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -x /usr/bin/prometheus-node-exporter ] || missing+=(prometheus-node-exporter)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -1,15 +1,25 @@
 //! Configuration: the file format, layering (defaults < file < `MASTOP_*` env), validation
 //! with locations, and secret references.
 
+mod edges;
 mod error;
+mod handoff;
+mod hosts;
+mod inventory;
 mod load;
 mod locate;
+mod runbooks;
 pub mod secret;
 mod types;
 
+pub use edges::EdgeConfig;
 pub use error::{ConfigError, FileError, closest};
+pub use handoff::HandoffConfig;
+pub use hosts::{HostConfig, SshConfig};
+pub use inventory::InventoryConfig;
 pub use load::{Loaded, load, load_str, parse_duration};
 pub use locate::{Location, line_col};
+pub use runbooks::RunbooksConfig;
 pub use secret::{CachedSecret, SecretRef, mask_url};
 pub use types::*;
 

@@ -37,6 +37,26 @@ pub struct Config {
     /// PgBouncer's admin console (`postgres://user@host:6432/pgbouncer`).
     #[serde(default)]
     pub pgbouncer: Vec<EndpointConfig>,
+    /// `[[host]]`: machines polled over SSH or node_exporter.
+    #[serde(default, rename = "host")]
+    pub hosts: Vec<super::hosts::HostConfig>,
+    #[serde(default)]
+    pub ssh: super::hosts::SshConfig,
+    /// `[[edge]]`: nginx cache nodes, probed at their own addresses.
+    #[serde(default, rename = "edge")]
+    pub edges: Vec<super::edges::EdgeConfig>,
+    /// Elasticsearch or OpenSearch behind Mastodon's search (`http(s)://` URL).
+    #[serde(default)]
+    pub elasticsearch: Vec<EndpointConfig>,
+    /// Mastodon's streaming server (`http(s)://` URL of its `/metrics`).
+    #[serde(default)]
+    pub streaming: Vec<EndpointConfig>,
+    #[serde(default)]
+    pub inventory: super::inventory::InventoryConfig,
+    #[serde(default)]
+    pub runbooks: super::runbooks::RunbooksConfig,
+    #[serde(default)]
+    pub handoff: super::handoff::HandoffConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,7 +193,9 @@ fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Er
     super::load::parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
-fn de_opt_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+pub(super) fn de_opt_duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
     de_duration(d).map(Some)
 }
 

@@ -77,6 +77,15 @@ pub enum Command {
     /// Read the audit history.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Follow-the-sun handoffs: write, show and acknowledge reports; open items,
+    /// mitigations and silenced alerts.
+    #[command(subcommand)]
+    Handoff(crate::commands::handoff::HandoffCommand),
+    /// Add a timestamped note to the shift log.
+    Note {
+        /// The note.
+        text: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod handoff;
 pub mod headless;
 pub mod logging;
 pub mod model;

@@ -325,6 +325,7 @@ fn validate(config: &Config) -> Vec<Problem> {
             }
         }
     }
+    problems.extend(super::handoff::validate(&config.handoff));
     problems
 }
 

@@ -262,6 +262,26 @@ impl PgStore {
         }
     }
 
+    /// Runs `op` against the ops database with this store's deadline, reconnection and
+    /// error explanations, for records other modules keep in the same database
+    /// (handoffs). `op` must be safe to repeat.
+    pub async fn with_session<T, F, Fut>(&self, what: &'static str, op: F) -> StoreResult<T>
+    where
+        F: Fn(Arc<Client>) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<T, tokio_postgres::Error>> + Send,
+        T: Send,
+    {
+        self.call(what, |c| {
+            let query = op(c);
+            async move {
+                query
+                    .await
+                    .map_err(|error| Failure::Driver { step: what, error })
+            }
+        })
+        .await
+    }
+
     fn no_answer(&self, what: &str) -> String {
         format!(
             "ops store at {}: {what}: no answer within {} — check that the ops database is up and reachable from this console (host, port, firewall); the next call reconnects",

@@ -8,7 +8,10 @@ use super::{CallResult, Failure, get};
 
 /// `(version, SQL)`, in order. A migration is never edited once released: changes are a
 /// new version.
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("migrations/0002_handoffs.sql")),
+];
 
 /// The schema version this binary writes.
 pub fn schema_version() -> i32 {
@@ -142,6 +145,6 @@ mod tests {
             assert_eq!(usize::try_from(*version).ok(), Some(i + 1));
             assert!(!sql.trim().is_empty());
         }
-        assert_eq!(schema_version(), 1);
+        assert_eq!(schema_version(), 2);
     }
 }

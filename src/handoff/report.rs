@@ -1,0 +1,232 @@
+//! The handoff report as data: who hands to whom, the shift window, what is not OK, what
+//! was done (from the audit history), and what the outgoing engineer wrote down. Built by
+//! pure functions from values already in hand, so the same inputs always give the same
+//! report.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::shift_log::{EntryKind, ShiftEntry, still_open};
+use crate::actions::audit::{AuditRecord, Phase};
+use crate::model::{Fleet, Level, SourceState};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Person {
+    pub name: String,
+    /// IANA zone.
+    pub zone: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComponentProblem {
+    pub id: String,
+    pub level: String,
+    /// Why, worst first; the source's error when it could not be read.
+    pub reasons: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionTaken {
+    pub action_id: String,
+    /// RFC 3339 UTC: the intent, or the outcome when no intent was written (refused).
+    pub time: String,
+    pub operator: String,
+    pub console_host: String,
+    pub title: String,
+    pub kind: String,
+    pub target: String,
+    pub risk: String,
+    /// ok, failed, refused, aborted, or "unknown" when only the intent was recorded (the
+    /// console died mid-action, or it is still running).
+    pub outcome: String,
+    pub operations: Vec<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    pub by: String,
+    pub console_host: String,
+    pub console_id: String,
+    /// RFC 3339 UTC.
+    pub at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Handoff {
+    pub id: String,
+    /// RFC 3339 UTC.
+    pub written_at: String,
+    pub from: Person,
+    pub to: Person,
+    pub console_host: String,
+    pub console_id: String,
+    /// RFC 3339 UTC, start and end of the shift.
+    pub window_start: String,
+    pub window_end: String,
+    /// Where the component list came from: "live snapshot", "demo fleet".
+    pub fleet_source: String,
+    pub not_ok: Vec<ComponentProblem>,
+    pub actions: Vec<ActionTaken>,
+    pub notes: Vec<ShiftEntry>,
+    pub open_items: Vec<ShiftEntry>,
+    pub mitigations: Vec<ShiftEntry>,
+    pub silences: Vec<ShiftEntry>,
+    /// What the report could not include and why (a store that did not answer, unreadable
+    /// audit lines), so a reader knows it may be incomplete.
+    #[serde(default)]
+    pub gaps: Vec<String>,
+    #[serde(default)]
+    pub acknowledged: Option<Acknowledgement>,
+}
+
+impl Handoff {
+    pub fn written(&self) -> Option<SystemTime> {
+        humantime::parse_rfc3339(&self.written_at).ok()
+    }
+}
+
+/// Everything a report is built from.
+pub struct Inputs<'a> {
+    pub id: String,
+    pub written_at: SystemTime,
+    pub from: Person,
+    pub to: Person,
+    pub console_host: String,
+    pub console_id: String,
+    pub window: (SystemTime, SystemTime),
+    pub fleet_source: String,
+    pub not_ok: Vec<ComponentProblem>,
+    /// Audit records from every source (local file, shared history); duplicates are fine.
+    pub audit: &'a [AuditRecord],
+    /// Shift log entries from every store; duplicates are fine.
+    pub entries: &'a [ShiftEntry],
+    pub gaps: Vec<String>,
+}
+
+pub fn build(inputs: Inputs<'_>) -> Handoff {
+    let (start, end) = inputs.window;
+    let in_window = |t: Option<SystemTime>| t.is_some_and(|t| t >= start && t <= end);
+    let entries = super::shift_log::merge(inputs.entries.to_vec());
+    let notes = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Note && in_window(e.at()))
+        .cloned()
+        .collect();
+    let open: Vec<ShiftEntry> = still_open(&entries)
+        .into_iter()
+        .filter(|e| e.at().is_some_and(|t| t <= end))
+        .cloned()
+        .collect();
+    let of = |kind: EntryKind| -> Vec<ShiftEntry> {
+        open.iter().filter(|e| e.kind == kind).cloned().collect()
+    };
+    Handoff {
+        id: inputs.id,
+        written_at: rfc3339(inputs.written_at),
+        from: inputs.from,
+        to: inputs.to,
+        console_host: inputs.console_host,
+        console_id: inputs.console_id,
+        window_start: rfc3339(start),
+        window_end: rfc3339(end),
+        fleet_source: inputs.fleet_source,
+        not_ok: inputs.not_ok,
+        actions: actions_in(inputs.audit, start, end),
+        notes,
+        open_items: of(EntryKind::OpenItem),
+        mitigations: of(EntryKind::Mitigation),
+        silences: of(EntryKind::Silence),
+        gaps: inputs.gaps,
+        acknowledged: None,
+    }
+}
+
+pub fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+/// Every component not OK in `fleet` at `now`, worst first; disabled ones are left out.
+pub fn not_ok(fleet: &Fleet, now: SystemTime) -> Vec<ComponentProblem> {
+    let mut out: Vec<(Level, ComponentProblem)> = fleet
+        .components()
+        .iter()
+        .filter(|c| c.status.state != SourceState::Disabled)
+        .filter(|c| c.health.level != Level::Ok)
+        .map(|c| {
+            let mut reasons = c.health.reasons.clone();
+            let state = c.status.effective_state(now);
+            if let Some(error) = &c.status.error
+                && state != SourceState::Ok
+            {
+                reasons.push(format!("source {}: {error}", state.word()));
+            }
+            (
+                c.health.level,
+                ComponentProblem {
+                    id: c.meta.id.to_string(),
+                    level: c.health.level.word().to_string(),
+                    reasons,
+                },
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    out.into_iter().map(|(_, p)| p).collect()
+}
+
+/// The actions whose first record falls in `[start, end]`, one per action, oldest first:
+/// intent and outcome records paired by action id, each record id counted once.
+pub fn actions_in(records: &[AuditRecord], start: SystemTime, end: SystemTime) -> Vec<ActionTaken> {
+    let mut seen = std::collections::HashSet::new();
+    let mut by_action: BTreeMap<&str, (Option<&AuditRecord>, Option<&AuditRecord>)> =
+        BTreeMap::new();
+    for r in records.iter().filter(|r| seen.insert(r.id.as_str())) {
+        let slot = by_action.entry(r.action_id.as_str()).or_default();
+        match r.phase {
+            Phase::Intent => slot.0 = Some(r),
+            Phase::Outcome => slot.1 = Some(r),
+        }
+    }
+    let mut out: Vec<(SystemTime, ActionTaken)> = by_action
+        .into_values()
+        .filter_map(|(intent, outcome)| {
+            let first = intent.or(outcome)?;
+            let at = first.at()?;
+            if at < start || at > end {
+                return None;
+            }
+            let last = outcome.unwrap_or(first);
+            Some((
+                at,
+                ActionTaken {
+                    action_id: first.action_id.clone(),
+                    time: first.time.clone(),
+                    operator: first.operator.clone(),
+                    console_host: first.console_host.clone(),
+                    title: first.title.clone(),
+                    kind: first.kind.clone(),
+                    target: first.target.clone(),
+                    risk: first.risk.clone(),
+                    outcome: outcome
+                        .and_then(|o| o.outcome)
+                        .map_or("unknown", |o| o.word())
+                        .to_string(),
+                    operations: last.operations.clone(),
+                    error: outcome.and_then(|o| o.error.clone()),
+                    duration_ms: outcome.and_then(|o| o.duration_ms),
+                },
+            ))
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| a.1.action_id.cmp(&b.1.action_id))
+    });
+    out.into_iter().map(|(_, a)| a).collect()
+}

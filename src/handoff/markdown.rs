@@ -227,11 +227,19 @@ fn when_utc(time: &str) -> String {
 pub fn text(raw: &str) -> String {
     let clean = crate::sanitize::sanitize(raw);
     let mut out = String::with_capacity(clean.len());
-    for c in clean.trim().chars() {
-        if matches!(
-            c,
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '#' | '!'
-        ) {
+    let chars: Vec<char> = clean.trim().chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        // An underscore inside a word never starts emphasis, so `New_York` stays readable.
+        let inside_word = c == '_'
+            && i > 0
+            && chars[i - 1].is_alphanumeric()
+            && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric());
+        if !inside_word
+            && matches!(
+                c,
+                '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '#' | '!'
+            )
+        {
             out.push('\\');
         }
         out.push(c);
@@ -261,6 +269,7 @@ mod tests {
     fn text_cannot_break_out_of_a_table_cell_or_the_terminal() {
         let t = text("a | b\n# heading *bold* \u{1b}]52;c;aGk=\u{7}<script>");
         assert_eq!(t, "a \\| b \\# heading \\*bold\\* \\<script\\>");
+        assert_eq!(text("America/New_York _x_"), "America/New_York \\_x\\_");
     }
 
     #[test]

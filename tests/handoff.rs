@@ -283,8 +283,7 @@ fn unknown_zones_are_refused_clearly() {
     assert!(err.contains("unknown time zone `Mars/Base`"), "{err}");
 
     let err = mastop::config::load_str("[handoff]\nzone = \"Europe/Berln\"\n", "test.toml", &[])
-        .err()
-        .expect("a misspelt zone is a config error");
+        .expect_err("a misspelt zone is a config error");
     let text = err.to_string();
     assert!(
         text.contains("Europe/Berln") && text.contains("zone"),

@@ -370,3 +370,23 @@ fn ack(cfg: &Config, id: &str, readonly: bool) -> color_eyre::Result<ExitCode> {
         Err(e) => Ok(fail(EXIT_FAILED, &e)),
     }
 }
+
+/// The console's handoff desk; `None` (with the reason logged) when this machine has no
+/// data directory or the `[handoff]` zone is unusable.
+pub fn desk(
+    cfg: &Config,
+    session: crate::actions::Session,
+    runtime: &std::sync::Arc<crate::actions::runtime::Runtime>,
+) -> Option<std::sync::Arc<crate::tui::handoff::Desk>> {
+    match Shift::from_config(cfg, session) {
+        Ok(shift) => Some(std::sync::Arc::new(crate::tui::handoff::Desk {
+            shift,
+            runtime: std::sync::Arc::clone(runtime),
+            config: cfg.clone(),
+        })),
+        Err(e) => {
+            tracing::warn!(error = %e, "handoffs unavailable");
+            None
+        }
+    }
+}

@@ -259,12 +259,19 @@ fn console(
     app.role = session.role;
     let ledger =
         demo_mode.then(|| Arc::new(Mutex::new(crate::actions::executor::DemoLedger::default())));
-    let pipeline = pipeline(cfg, session);
+    let pipeline = pipeline(cfg, session.clone());
     app.store = pipeline.store().describe();
     let ops = Arc::new(crate::actions::runtime::Runtime::new(pipeline, cfg, ledger));
+    let handoffs = handoff::desk(cfg, session, &ops);
     let rt = runtime()?;
     let cancel = CancellationToken::new();
-    let result = rt.block_on(crate::tui::run::run(app, specs, ops, cancel.clone()));
+    let result = rt.block_on(crate::tui::run::run(
+        app,
+        specs,
+        ops,
+        handoffs,
+        cancel.clone(),
+    ));
     // Sources may be stuck in a black-holed connect; never wait for them to quit.
     cancel.cancel();
     rt.shutdown_timeout(Duration::from_millis(50));

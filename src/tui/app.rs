@@ -26,6 +26,8 @@ pub enum View {
     Detail(ComponentId),
     /// What was done: the audit history, newest first.
     Audit,
+    /// A handoff report: a draft for this shift, the latest written, or one just written.
+    Handoff,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -67,6 +69,8 @@ pub enum Effect {
     Approve(String),
     /// Reload the audit history.
     LoadAudit,
+    /// Shift log and handoff store work.
+    Handoff(super::handoff::Request),
     /// Reveal one row's private content (audited; on-call only).
     Reveal {
         component: String,
@@ -168,6 +172,7 @@ pub struct App {
     pub audit_list: ListData,
     pub audit_table: TableView,
     pub revealed: Option<Revealed>,
+    pub handoff: super::handoff::HandoffState,
 }
 
 pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
@@ -179,6 +184,15 @@ pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
         "approve",
         "approve another console's critical action: :approve ID",
     ),
+    (
+        "handoff",
+        "the handoff report: :handoff, :handoff last, :handoff write NAME [ZONE]",
+    ),
+    (
+        "note",
+        "add a shift note: :note TEXT (also :item, :mitigation, :silence, :done)",
+    ),
+    ("ack", "acknowledge the handoff waiting for you"),
     ("help", "keys and commands"),
     ("theme", "switch theme: :theme light"),
     ("quit", "leave mastop (also :q)"),
@@ -214,6 +228,7 @@ impl App {
             audit_list: ListData::default(),
             audit_table: TableView::default(),
             revealed: None,
+            handoff: Default::default(),
         };
         app.rebuild();
         app
@@ -298,6 +313,9 @@ impl App {
         if self.dialog.is_some() {
             return self.dialog_key(action, key);
         }
+        if self.handoff.waiting.is_some() && mode != Mode::Prompt {
+            return super::handoff::prompt_key(self, key);
+        }
         if mode == Mode::Prompt {
             return self.prompt_key(action, key);
         }
@@ -342,6 +360,11 @@ impl App {
                 _ => {}
             }
             return Effect::None;
+        }
+        if self.view == View::Handoff
+            && let Some(effect) = super::handoff::view_key(self, action)
+        {
+            return effect;
         }
         match action {
             Action::Quit => return Effect::Quit,
@@ -431,7 +454,7 @@ impl App {
         }
     }
 
-    fn switch_to(&mut self, view: View) {
+    pub(crate) fn switch_to(&mut self, view: View) {
         if view != self.view {
             let previous = std::mem::replace(&mut self.view, view);
             self.back.push(previous);
@@ -469,7 +492,7 @@ impl App {
                 .get(kind)
                 .and_then(|(data, t)| t.selected_row().and_then(|i| data.ids.get(i)))
                 .cloned(),
-            View::Detail(_) | View::Audit => None,
+            View::Detail(_) | View::Audit | View::Handoff => None,
         };
         if let Some(id) = id {
             self.switch_to(View::Detail(id));
@@ -490,7 +513,7 @@ impl App {
                 .and_then(|(data, t)| t.selected_row().and_then(|i| data.ids.get(i)))
                 .cloned(),
             View::Detail(id) => Some(id.clone()),
-            View::Audit => None,
+            View::Audit | View::Handoff => None,
         }
     }
 
@@ -680,6 +703,10 @@ impl App {
         }
     }
 
+    pub fn handoff_done(&mut self, reply: super::handoff::Reply) {
+        super::handoff::apply_reply(self, reply);
+    }
+
     pub fn set_audit(&mut self, mut records: Vec<AuditRecord>) {
         records.reverse();
         self.audit = records;
@@ -696,6 +723,7 @@ impl App {
                 }
             }
             View::Audit => f(&mut self.audit_table, &self.audit_list.table),
+            View::Handoff => {}
             View::Detail(_) => {
                 if let Some(state) = &mut self.detail
                     && let Some(data) = views::detail::tables(&state.detail).nth(state.focus)
@@ -717,6 +745,7 @@ impl App {
                 .and_then(|d| d.tables.get_mut(d.focus))
                 .map(|t| &mut t.filter),
             View::Audit => Some(&mut self.audit_table.filter),
+            View::Handoff => None,
         }
     }
 
@@ -730,6 +759,7 @@ impl App {
                 .and_then(|d| d.focused())
                 .map_or("", |(t, _)| t.filter.as_str()),
             View::Audit => &self.audit_table.filter,
+            View::Handoff => "",
         }
     }
 
@@ -832,6 +862,12 @@ impl App {
                 return Effect::Freeze(Some(reason));
             }
             "unfreeze" => return Effect::Freeze(None),
+            "handoff" | "ack" | "note" | "item" | "mitigation" | "silence" | "done" => {
+                let rest: Vec<&str> = words.collect();
+                if let Some(effect) = super::handoff::command(self, command, &rest) {
+                    return effect;
+                }
+            }
             "approve" => match words.next() {
                 Some(id) => return Effect::Approve(id.to_string()),
                 None => self.flash(

@@ -41,12 +41,14 @@ enum Done {
     Freeze(Option<Freeze>),
     Flash(String, Level),
     Revealed(Result<Revealed, String>),
+    Handoff(super::handoff::Reply),
 }
 
 pub async fn run(
     mut app: App,
     specs: Vec<SourceSpec>,
     runtime: Arc<Runtime>,
+    handoffs: Option<Arc<super::handoff::Desk>>,
     cancel: CancellationToken,
 ) -> color_eyre::Result<Exit> {
     let started = *crate::STARTED.get_or_init(Instant::now);
@@ -72,6 +74,11 @@ pub async fn run(
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut ticks: u64 = 0;
     spawn_state_refresh(&runtime, &done_tx, true);
+    start_handoff(
+        super::handoff::Request::Waiting,
+        handoffs.as_ref(),
+        &done_tx,
+    );
 
     let exit = loop {
         let next_frame = tokio::time::Instant::from_std(last_draw + FRAME_INTERVAL);
@@ -93,6 +100,10 @@ pub async fn run(
                             dirty = true;
                         }
                         Effect::None => dirty = true,
+                        Effect::Handoff(request) => {
+                            start_handoff(request, handoffs.as_ref(), &done_tx);
+                            dirty = true;
+                        }
                         other => {
                             start(other, &runtime, &done_tx);
                             dirty = true;
@@ -127,6 +138,7 @@ pub async fn run(
                     Done::Freeze(freeze) => app.freeze = freeze,
                     Done::Flash(text, level) => app.flash(text, level),
                     Done::Revealed(result) => app.reveal_done(result),
+                    Done::Handoff(reply) => app.handoff_done(reply),
                 }
                 dirty = true;
             }
@@ -238,7 +250,8 @@ fn start(effect: Effect, runtime: &Arc<Runtime>, done: &mpsc::UnboundedSender<Do
                 let _ = done.send(Done::Revealed(result));
             });
         }
-        Effect::None | Effect::Quit | Effect::Suspend | Effect::FullRedraw => {}
+        Effect::None | Effect::Quit | Effect::Suspend | Effect::FullRedraw | Effect::Handoff(_) => {
+        }
     }
 }
 
@@ -268,4 +281,25 @@ fn spawn_state_refresh(
             }
         }
     });
+}
+
+/// Hands a request to the handoff desk; without one (no data directory) says so.
+fn start_handoff(
+    request: super::handoff::Request,
+    desk: Option<&Arc<super::handoff::Desk>>,
+    done: &mpsc::UnboundedSender<Done>,
+) {
+    let done = done.clone();
+    match desk {
+        Some(desk) => super::handoff::start(request, Arc::clone(desk), move |reply| {
+            let _ = done.send(Done::Handoff(reply));
+        }),
+        None if request != super::handoff::Request::Waiting => {
+            let _ = done.send(Done::Flash(
+                "handoffs are unavailable on this console: no data directory (set HOME or XDG_DATA_HOME)".into(),
+                Level::Warn,
+            ));
+        }
+        None => {}
+    }
 }

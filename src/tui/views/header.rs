@@ -137,7 +137,7 @@ pub fn draw_tabs(frame: &mut Frame<'_>, area: Rect, app: &App) {
                     format!("{kind} {}", worst.symbol())
                 }
             }
-            View::Detail(_) | View::Audit => continue,
+            View::Detail(_) | View::Audit | View::Handoff => continue,
         };
         let style = if *tab == current {
             theme.style(Token::Selection)

@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod audit;
 pub mod detail;
+pub mod handoff;
 pub mod header;
 pub mod help;
 pub mod kind;
@@ -40,6 +41,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         View::Kind(kind) => kind::draw(frame, body, app, kind),
         View::Detail(id) => detail::draw(frame, body, app, id),
         View::Audit => audit::draw(frame, body, app),
+        View::Handoff => handoff::draw(frame, body, app),
     }
     status_bar::draw(frame, status, app);
     if let Some(menu) = &app.menu {
@@ -50,6 +52,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     }
     if let Some(revealed) = &app.revealed {
         actions::draw_revealed(frame, body, app, revealed);
+    }
+    if let Some(waiting) = &app.handoff.waiting {
+        handoff::draw_prompt(frame, body, app, waiting);
     }
     if let Some(scroll) = app.help_scroll {
         help::draw(frame, body, app, scroll);

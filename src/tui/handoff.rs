@@ -265,7 +265,10 @@ pub fn view_key(app: &mut App, action: Action) -> Option<Effect> {
 
 pub fn apply_reply(app: &mut App, reply: Reply) {
     match reply {
-        Reply::Shown { title, handoff } => app.handoff.show(title, handoff),
+        Reply::Shown { title, handoff } => {
+            app.handoff.show(title, handoff);
+            open_view(app);
+        }
         Reply::Waiting(waiting) => app.handoff.waiting = waiting,
         Reply::Acknowledged(handoff) => {
             app.handoff.waiting = None;
@@ -277,6 +280,7 @@ pub fn apply_reply(app: &mut App, reply: Reply) {
                 Level::Ok,
             );
             app.handoff.show("acknowledged".into(), handoff);
+            open_view(app);
         }
         Reply::Told(text, level) => app.flash(text, level),
     }

@@ -75,6 +75,13 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             (Action::Back, "back"),
             (Action::Quit, "quit"),
         ],
+        (View::Handoff, false) => &[
+            (Action::Help, "help"),
+            (Action::Palette, "command"),
+            (Action::Down, "scroll"),
+            (Action::Back, "back"),
+            (Action::Quit, "quit"),
+        ],
         (View::Audit, false) => &[
             (Action::Help, "help"),
             (Action::Filter, "filter"),

@@ -126,14 +126,20 @@ fn the_acknowledgement_prompt_asks_on_call_and_only_shows_shadow() {
     let screen = render(&shadow, 100, 30);
     assert!(screen.contains("on-call acknowledges"), "{screen}");
     assert_eq!(key(&mut shadow, KeyCode::Char('a')), Effect::None);
-    assert!(shadow.handoff.waiting.is_some(), "shadow cannot dismiss it by acknowledging");
+    assert!(
+        shadow.handoff.waiting.is_some(),
+        "shadow cannot dismiss it by acknowledging"
+    );
     // v reads the report: shadow volunteers may read handoffs.
     assert_eq!(key(&mut shadow, KeyCode::Char('v')), Effect::None);
     assert_eq!(shadow.view, View::Handoff);
     assert!(shadow.handoff.waiting.is_none());
     assert_eq!(command(&mut shadow, "note hello"), Effect::None);
     assert!(
-        shadow.flash.as_ref().is_some_and(|f| f.text.contains("shadow")),
+        shadow
+            .flash
+            .as_ref()
+            .is_some_and(|f| f.text.contains("shadow")),
         "shadow is told why"
     );
 }
@@ -198,21 +204,42 @@ fn a_handoff_written_on_the_cli_is_acknowledged_in_the_next_console() {
     let config_path = outgoing.path().join("mastop.toml");
     std::fs::write(&config_path, &config).expect("config");
 
-    let out = mastop(outgoing.path(), &config_path, &["note", "failed over redis-2"]);
+    let out = mastop(
+        outgoing.path(),
+        &config_path,
+        &["note", "failed over redis-2"],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let out = mastop(
         outgoing.path(),
         &config_path,
-        &["handoff", "mitigation", "add", "registrations closed", "--within", "4h"],
+        &[
+            "handoff",
+            "mitigation",
+            "add",
+            "registrations closed",
+            "--within",
+            "4h",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
-    let out = mastop(outgoing.path(), &config_path, &["handoff", "write", "--to", "alex"]);
+    let out = mastop(
+        outgoing.path(),
+        &config_path,
+        &["handoff", "write", "--to", "alex"],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let report = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(report.contains("# Handoff:") && report.contains("→ alex"), "{report}");
+    assert!(
+        report.contains("# Handoff:") && report.contains("→ alex"),
+        "{report}"
+    );
     assert!(report.contains("failed over redis-2"), "{report}");
     assert!(report.contains("registrations closed"), "{report}");
-    assert!(report.contains("EST") && report.contains("CET"), "both zones: {report}");
+    assert!(
+        report.contains("EST") && report.contains("CET"),
+        "both zones: {report}"
+    );
 
     // The writer's own console is not asked to acknowledge, and sees it waiting.
     let out = mastop(outgoing.path(), &config_path, &["handoff", "show"]);
@@ -239,4 +266,49 @@ fn a_handoff_written_on_the_cli_is_acknowledged_in_the_next_console() {
         pg.psql("SELECT count(*) FROM mastop_handoffs WHERE acknowledged_at IS NOT NULL"),
         "1"
     );
+}
+
+#[test]
+fn the_demo_hands_over_its_audited_actions_and_notes() {
+    let mut console = pty::Console::start(&["demo", "--at", "3m"], 140, 60);
+    console.wait_for_text("postgres/primary");
+    // A demo action from the command line, audited like a real one in the same HOME.
+    let home = console.home().to_path_buf();
+    let out = Command::new(env!("CARGO_BIN_EXE_mastop"))
+        .args([
+            "action",
+            "run",
+            "demo.nginx_reload",
+            "--component",
+            "edge/tokyo-1",
+            "--demo",
+            "--confirm",
+            "tokyo-1",
+        ])
+        .env_clear()
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .expect("run mastop");
+    assert!(out.status.success(), "{}", text(&out));
+
+    console.send(b":note drill: replica lag injected\r");
+    console.wait_for_text("note ");
+    console.send(b":handoff\r");
+    let screen = console.wait_for_text("Actions during the shift (1)");
+    assert!(
+        screen.contains("From the demo fleet on this console"),
+        "{screen}"
+    );
+    assert!(screen.contains("reload nginx on tokyo-1"), "{screen}");
+    console.send(b"G");
+    console.wait_for_text("drill: replica lag injected");
+    console.send(b":handoff write alex America/New_York\r");
+    let screen = console.wait_for_text("waiting for alex to acknowledge");
+    assert!(screen.contains("Handoff"), "{screen}");
+    console.send(b"q");
+    assert!(console.wait_exit(), "quit must exit 0");
 }

@@ -3,6 +3,8 @@
 //! processes handing over through a real PostgreSQL ops store: the CLI writes on one, the
 //! console started next asks for acknowledgement, and the writer sees it recorded.
 
+// The pty console is shared with the end-to-end tests, which use more of it.
+#[allow(dead_code)]
 mod pty;
 mod support;
 

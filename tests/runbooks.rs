@@ -568,3 +568,176 @@ async fn pause_holds_before_the_next_step_and_abort_stops_there() {
         "only step 1 ran"
     );
 }
+
+fn mastop(home: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mastop"))
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mastop");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("mastop output")
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn cli_lists_shows_and_runs_runbooks_with_user_files_and_located_errors() {
+    let home = tempfile::tempdir().expect("home");
+    let dir = home.path().join(".config/mastop/runbooks");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("clear-dead-set.toml"),
+        "name = \"clear-dead-set\"\ntitle = \"Our own dead-set procedure\"\nrisk = \"high\"\n[[step]]\ntitle = \"count\"\non = \"sidekiq/main\"\nredis = [\"ZCARD\", \"dead\"]\nread_only = true\n",
+    )
+    .expect("write");
+    std::fs::write(dir.join("broken.toml"), "name = \"b\"\ntitle = \"B\"\nrisk = \"high\"\n[[step]]\ntitle = \"x\"\nsql = \"SELECT 1\"\n")
+        .expect("write");
+    let h = home.path();
+
+    let out = mastop(h, &["runbook", "list"], "");
+    let shown = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a broken file fails the listing: {shown}"
+    );
+    assert!(
+        shown.contains("Our own dead-set procedure"),
+        "user file replaces shipped: {shown}"
+    );
+    assert!(shown.contains("purge-domain"), "{shown}");
+    assert!(
+        shown.contains("broken.toml:4:1: `step[0]`: needs `on`"),
+        "located: {shown}"
+    );
+
+    let out = mastop(
+        h,
+        &["runbook", "show", "media-remove", "--demo", "-p", "days=30"],
+        "",
+    );
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("Rollback:"), "{shown}");
+    assert!(
+        shown.contains("ssh web-1 -- sudo -u mastodon env RAILS_ENV=production /home/mastodon/live/bin/tootctl media remove --days 30 --dry-run"),
+        "{shown}"
+    );
+
+    let out = mastop(
+        h,
+        &["runbook", "show", "media-remove", "-p", "days=30; reboot"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("parameter `days` must be a whole number"));
+
+    // --yes is not enough for a high-risk run; the typed name is.
+    let out = mastop(
+        h,
+        &[
+            "runbook",
+            "run",
+            "reload-edge-nginx",
+            "--demo",
+            "-p",
+            "edge=tokyo-1",
+            "--yes",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = mastop(
+        h,
+        &[
+            "runbook",
+            "run",
+            "reload-edge-nginx",
+            "--demo",
+            "-p",
+            "edge=tokyo-1",
+        ],
+        "reload-edge\n",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "wrong name refused: {}",
+        text(&out)
+    );
+    let out = mastop(
+        h,
+        &[
+            "runbook",
+            "run",
+            "reload-edge-nginx",
+            "--demo",
+            "-p",
+            "edge=tokyo-1",
+        ],
+        "reload-edge-nginx\n",
+    );
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("reload-edge-nginx: completed (3 actions ok)"),
+        "{shown}"
+    );
+    // A dry run only runs low-risk forms, so --yes is enough.
+    let out = mastop(
+        h,
+        &[
+            "runbook",
+            "run",
+            "reload-edge-nginx",
+            "--demo",
+            "-p",
+            "edge=tokyo-1",
+            "--dry-run",
+            "--yes",
+        ],
+        "",
+    );
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains(
+            "skipped in a dry run: host/tokyo-1: ssh tokyo-1 -- sudo systemctl reload nginx.service"
+        ),
+        "{shown}"
+    );
+    // Shadow can read and preview, never run.
+    let out = mastop(
+        h,
+        &[
+            "--readonly",
+            "runbook",
+            "run",
+            "reload-edge-nginx",
+            "--demo",
+            "-p",
+            "edge=tokyo-1",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("read-only"));
+}

@@ -1,6 +1,7 @@
 //! What each command-line command does. `main` only parses and calls `dispatch`.
 
 mod actions;
+mod runbook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,6 +74,7 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
         }
         Some(Command::Unfreeze) => actions::freeze(&cfg, None, cli.global.readonly),
         Some(Command::Audit(command)) => actions::audit(&cfg, command, cli.global.readonly),
+        Some(Command::Runbook(command)) => runbook::runbook(&cfg, command, cli.global.readonly),
         Some(Command::Demo(args)) if args.snapshot => {
             let at = SystemTime::now();
             let fleet = crate::headless::fleet_from(crate::demo::readings_at(args.at), at);

@@ -10,6 +10,7 @@
 //! - [`engine`]: runs a plan through the pipeline, with waits, health gates, pause and abort.
 //! - [`library`]: the shipped runbooks and the instance's own.
 
+pub mod describe;
 pub mod engine;
 pub mod file;
 pub mod library;

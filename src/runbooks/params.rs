@@ -56,6 +56,14 @@ pub enum ParamKind {
 
 pub const DEFAULT_MAX_LENGTH: usize = 256;
 
+/// A pattern as its author wrote it, without the anchoring added when it was read.
+fn pattern_source(p: &Regex) -> &str {
+    let s = p.as_str();
+    s.strip_prefix("^(?:")
+        .and_then(|s| s.strip_suffix(")$"))
+        .unwrap_or(s)
+}
+
 impl ParamKind {
     pub fn word(&self) -> String {
         match self {
@@ -63,7 +71,7 @@ impl ParamKind {
                 allowed, pattern, ..
             } => match (allowed.is_empty(), pattern) {
                 (false, _) => format!("string, one of {}", allowed.join(" | ")),
-                (true, Some(p)) => format!("string matching {}", p.as_str()),
+                (true, Some(p)) => format!("string matching {}", pattern_source(p)),
                 (true, None) => "string".into(),
             },
             ParamKind::Integer { min, max } => format!("integer {min}..={max}"),
@@ -106,7 +114,7 @@ impl ParamKind {
                         .find(raw)
                         .is_some_and(|m| m.start() == 0 && m.end() == raw.len())
                 {
-                    return Err(format!("must match {}", p.as_str()));
+                    return Err(format!("must match {}", pattern_source(p)));
                 }
                 Ok(raw.to_string())
             }

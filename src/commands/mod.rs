@@ -253,6 +253,7 @@ fn console(
     app.no_color = no_color;
     app.themes_dir = crate::paths::config_dir().map(|d| d.join("themes"));
     app.demo = demo_info;
+    app.runbooks = runbook::screen_state(cfg, demo_mode);
     let session =
         crate::actions::Session::current(effective_role(cfg, readonly, demo_mode), readonly);
     app.role = session.role;

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use crate::actions::runtime::Runtime;
-use crate::actions::{Outcome, Risk, Role};
+use crate::actions::{Risk, Role};
 use crate::cli::RunbookCommand;
 use crate::config::Config;
 use crate::runbooks::engine::execute;
-use crate::runbooks::{Control, Event, Inventory, Mode, RunEnd, describe, expand, load_library};
+use crate::runbooks::{Control, Inventory, Mode, RunEnd, describe, expand, load_library};
 use crate::sanitize::sanitize;
 
 const EXIT_FAILED: u8 = 1;
@@ -175,12 +175,10 @@ pub fn runbook(
                         stopper.abort();
                     }
                 });
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<crate::runbooks::Event>();
                 let printer = tokio::spawn(async move {
                     while let Some(e) = rx.recv().await {
-                        if let Some(line) = event_line(&e) {
-                            println!("{}", sanitize(&line));
-                        }
+                        println!("{}", sanitize(&e.line()));
                     }
                 });
                 let summary = execute(&plan, &ops, typed.as_deref(), &control, &tx).await;
@@ -197,41 +195,8 @@ pub fn runbook(
     }
 }
 
-/// One line per event, as the operator reads a run's progress.
-pub fn event_line(e: &Event) -> Option<String> {
-    Some(match e {
-        Event::Started { run, dry_run, .. } => {
-            format!("run {run}{}", if *dry_run { " (dry run)" } else { "" })
-        }
-        Event::Precondition { title, ok, detail } => {
-            format!(
-                "{} before: {title}: {detail}",
-                if *ok { "ok  " } else { "FAIL" }
-            )
-        }
-        Event::StepStarted { number, title } => format!("step {number}: {title}"),
-        Event::ActionStarted { operations, .. } => format!("  → {}", operations.join("; ")),
-        Event::ActionFinished {
-            outcome, message, ..
-        } => {
-            let mark = match outcome {
-                Outcome::Ok => "ok  ",
-                Outcome::Refused => "NO  ",
-                Outcome::Failed | Outcome::Aborted => "FAIL",
-            };
-            format!("  {mark} {message}")
-        }
-        Event::Waiting {
-            attempt, detail, ..
-        } => format!("  … try {attempt}: {detail}"),
-        Event::WaitFinished {
-            title, ok, detail, ..
-        } => {
-            format!("  {} {title}: {detail}", if *ok { "ok  " } else { "FAIL" })
-        }
-        Event::StepSkipped { would, .. } => format!("  skipped in a dry run: {}", would.join("; ")),
-        Event::Paused { before } => format!("paused before step {before}"),
-        Event::Resumed => "resumed".into(),
-        Event::Finished(summary) => summary.line(),
-    })
+/// The console's runbooks: the configured library, against the demo fleet or the
+/// configured one.
+pub fn screen_state(cfg: &Config, demo: bool) -> crate::tui::runbooks::Runbooks {
+    crate::tui::runbooks::Runbooks::new(load_library(cfg), inventory(cfg, demo), demo)
 }

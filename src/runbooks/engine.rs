@@ -109,6 +109,38 @@ pub enum Event {
     Finished(Summary),
 }
 
+impl Event {
+    /// One line of a run's log, as the console and the CLI show it.
+    pub fn line(&self) -> String {
+        let mark = |ok: bool| if ok { "✔" } else { "✖" };
+        match self {
+            Event::Started { run, dry_run, .. } => {
+                format!("run {run}{}", if *dry_run { " (dry run)" } else { "" })
+            }
+            Event::Precondition { title, ok, detail } => {
+                format!("{} before: {title}: {detail}", mark(*ok))
+            }
+            Event::StepStarted { number, title } => format!("step {number}: {title}"),
+            Event::ActionStarted { operations, .. } => format!("  → {}", operations.join("; ")),
+            Event::ActionFinished {
+                message, outcome, ..
+            } => format!("  {} {message}", mark(*outcome == Outcome::Ok)),
+            Event::Waiting {
+                attempt, detail, ..
+            } => format!("  … try {attempt}: {detail}"),
+            Event::WaitFinished {
+                title, ok, detail, ..
+            } => format!("  {} {title}: {detail}", mark(*ok)),
+            Event::StepSkipped { would, .. } => {
+                format!("  skipped in a dry run: {}", would.join("; "))
+            }
+            Event::Paused { before } => format!("paused before step {before}"),
+            Event::Resumed => "resumed".into(),
+            Event::Finished(summary) => summary.line(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunEnd {
     Completed,

@@ -107,6 +107,7 @@ impl Plan {
                         }
                     }
                 }
+                Work::Wait(w) if w.probe.is_none() => out.push(format!("   wait: {}", w.shown)),
                 Work::Wait(w) => out.push(format!(
                     "   wait: {} within {}",
                     w.shown,

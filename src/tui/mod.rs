@@ -4,6 +4,7 @@ pub mod action;
 pub mod app;
 pub mod keymap;
 pub mod run;
+pub mod runbooks;
 pub mod table;
 pub mod terminal;
 pub mod theme;

@@ -41,6 +41,7 @@ enum Done {
     Freeze(Option<Freeze>),
     Flash(String, Level),
     Revealed(Result<Revealed, String>),
+    Runbook(crate::runbooks::Event),
 }
 
 pub async fn run(
@@ -127,6 +128,13 @@ pub async fn run(
                     Done::Freeze(freeze) => app.freeze = freeze,
                     Done::Flash(text, level) => app.flash(text, level),
                     Done::Revealed(result) => app.reveal_done(result),
+                    Done::Runbook(event) => {
+                        let finished = matches!(event, crate::runbooks::Event::Finished(_));
+                        app.runbooks.event(event);
+                        if finished {
+                            spawn_state_refresh(&runtime, &done_tx, true);
+                        }
+                    }
                 }
                 dirty = true;
             }
@@ -236,6 +244,25 @@ fn start(effect: Effect, runtime: &Arc<Runtime>, done: &mpsc::UnboundedSender<Do
                     .await
                     .map(|content| Revealed { title, content });
                 let _ = done.send(Done::Revealed(result));
+            });
+        }
+        Effect::Runbook(start) => {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let forward = done.clone();
+            tokio::spawn(async move {
+                while let Some(event) = rx.recv().await {
+                    let _ = forward.send(Done::Runbook(event));
+                }
+            });
+            tokio::spawn(async move {
+                crate::runbooks::engine::execute(
+                    &start.plan,
+                    &runtime,
+                    start.typed.as_deref(),
+                    &start.control,
+                    &tx,
+                )
+                .await;
             });
         }
         Effect::None | Effect::Quit | Effect::Suspend | Effect::FullRedraw => {}

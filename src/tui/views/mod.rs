@@ -8,6 +8,7 @@ pub mod header;
 pub mod help;
 pub mod kind;
 pub mod overview;
+pub mod runbooks;
 pub mod status_bar;
 pub mod too_small;
 
@@ -40,6 +41,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         View::Kind(kind) => kind::draw(frame, body, app, kind),
         View::Detail(id) => detail::draw(frame, body, app, id),
         View::Audit => audit::draw(frame, body, app),
+    }
+    if let Some(screen) = &app.runbooks.screen {
+        runbooks::draw(frame, body, app, screen);
     }
     status_bar::draw(frame, status, app);
     if let Some(menu) = &app.menu {

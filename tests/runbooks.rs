@@ -741,3 +741,31 @@ fn cli_lists_shows_and_runs_runbooks_with_user_files_and_located_errors() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("read-only"));
 }
+
+#[test]
+fn the_runbooks_config_section_is_checked_and_its_dirs_are_loaded() {
+    let err = mastop::config::load_str("[runbooks]\ndirs = [\"\"]\n", "cfg.toml", &[])
+        .expect_err("an empty dir is refused")
+        .to_string();
+    assert!(err.contains("cfg.toml:2:"), "{err}");
+    assert!(err.contains("runbooks.dirs[0]"), "{err}");
+    let err = mastop::config::load_str("[runbooks]\nfolders = []\n", "cfg.toml", &[])
+        .expect_err("unknown key")
+        .to_string();
+    assert!(err.contains("folders"), "{err}");
+
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("mine.toml"),
+        "name = \"mine\"\ntitle = \"Mine\"\nrisk = \"low\"\n[[step]]\ntitle = \"w\"\nwait = { delay = \"1s\" }\n",
+    )
+    .expect("write");
+    let text = format!(
+        "[runbooks]\nshipped = false\ndirs = [\"{}\"]\n",
+        dir.path().display()
+    );
+    let (cfg, _) = mastop::config::load_str(&text, "cfg.toml", &[]).expect("loads");
+    let library = mastop::runbooks::library::load_library_from(&cfg, None);
+    let names: Vec<&str> = library.runbooks.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["mine"], "shipped ones off, the directory's on");
+}

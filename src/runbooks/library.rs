@@ -137,14 +137,20 @@ pub fn shipped() -> Library {
     library
 }
 
-/// Everything the config says to load.
+/// Everything the config says to load, with the user's own directory under
+/// `$XDG_CONFIG_HOME/mastop`.
 pub fn load_library(cfg: &Config) -> Library {
+    load_library_from(cfg, crate::paths::config_dir().as_deref())
+}
+
+/// Like [`load_library`], with the config directory given (`None`: no user directory).
+pub fn load_library_from(cfg: &Config, config_dir: Option<&Path>) -> Library {
     let mut library = if cfg.runbooks.shipped {
         shipped()
     } else {
         Library::default()
     };
-    if let Some(dir) = crate::paths::config_dir() {
+    if let Some(dir) = config_dir {
         library.add_dir(&dir.join("runbooks"));
     }
     for dir in &cfg.runbooks.dirs {

@@ -317,7 +317,7 @@ mod tests {
         assert!(free.check("a\nb", None).is_err(), "newline");
         assert!(free.check("\x1b]0;x\x07", None).is_err(), "OSC escape");
         assert!(free.check("123456789", None).is_err(), "too long");
-        assert_eq!(free.check("$(x); 'q'", None).as_deref(), Ok("$(x); 'q'"));
+        assert_eq!(free.check("$(x);'q'", None).as_deref(), Ok("$(x);'q'"));
     }
 
     #[test]

@@ -86,6 +86,46 @@ pub enum Command {
         /// The note.
         text: String,
     },
+    /// List, read, preview and run runbooks.
+    #[command(subcommand)]
+    Runbook(RunbookCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunbookCommand {
+    /// Every runbook mastop knows, and any file that failed to load.
+    List {
+        /// Include where each runbook came from.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// A runbook's description, parameters, steps and rollback notes; with the parameters
+    /// it needs, also every operation it would run, fully expanded.
+    Show {
+        name: String,
+        /// A parameter value, `NAME=VALUE` (repeat for several).
+        #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Expand against the demo's simulated fleet.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Run a runbook step by step through the guarded pipeline (on-call only). Ctrl-C
+    /// stops before the next step.
+    Run {
+        name: String,
+        #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Run each step's dry-run form (read-only steps as written), skip the rest.
+        #[arg(long)]
+        dry_run: bool,
+        /// Skip the typed confirmation: only for low-risk runbooks and dry runs.
+        #[arg(long)]
+        yes: bool,
+        /// Run against the demo's simulated fleet.
+        #[arg(long)]
+        demo: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

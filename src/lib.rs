@@ -14,6 +14,7 @@ pub mod headless;
 pub mod logging;
 pub mod model;
 pub mod paths;
+pub mod runbooks;
 pub mod sanitize;
 pub mod sources;
 pub mod tui;

@@ -64,6 +64,7 @@ fn record(action: &str, phase: Phase, time: &str, outcome: Option<Outcome>) -> A
         phase,
         operator: "kris".into(),
         tailscale_login: None,
+        runbook: None,
         console_host: "berlin-laptop".into(),
         console_id: "berlin-laptop:1:x".into(),
         role: "oncall".into(),

@@ -87,6 +87,7 @@ fn record(kind: &str, key: &str, phase: Phase, time: SystemTime, console: &str) 
         duration_ms: (phase == Phase::Outcome).then_some(1200),
         error: None,
         result: None,
+        runbook: None,
     }
 }
 

@@ -416,6 +416,7 @@ fn freeze_banner_and_audit_view() {
         duration_ms: Some(5001),
         error: error.map(String::from),
         result: None,
+        runbook: None,
     };
     app.set_audit(vec![
         record(Phase::Intent, None, "Restart nginx.service on web-1", None),

@@ -101,6 +101,9 @@ pub enum Check {
     },
     /// The reply, as text, must equal `expect`.
     Redis { argv: Vec<String>, expect: String },
+    /// The URL answers a GET with this status (a `/health` gate). The body is not read:
+    /// Mastodon's health endpoints differ in what they print.
+    Http { url: String, status: u16 },
     /// Checked against the demo's simulation.
     Simulated { description: String },
 }

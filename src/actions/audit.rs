@@ -81,6 +81,22 @@ pub struct AuditRecord {
     /// What the executor reported (e.g. "pg_cancel_backend returned true").
     #[serde(default)]
     pub result: Option<String>,
+    /// Set when the action was one step of a runbook run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<RunbookMark>,
+}
+
+/// Which runbook run an action belonged to, so a run can be followed (and reported at a
+/// handoff) as one piece.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunbookMark {
+    /// Unique per run; shared by every step's records.
+    pub run: String,
+    pub name: String,
+    /// 1-based step number.
+    pub step: usize,
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 impl AuditRecord {
@@ -209,6 +225,7 @@ mod tests {
             duration_ms: None,
             error: None,
             result: None,
+            runbook: None,
         }
     }
 

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_util::future::BoxFuture;
 
 use super::action::{Action, Risk};
-use super::audit::{AuditLog, AuditRecord, GuardDecision, Outcome, Phase, new_id, now_rfc3339};
+use super::audit::{
+    AuditLog, AuditRecord, GuardDecision, Outcome, Phase, RunbookMark, new_id, now_rfc3339,
+};
 use super::executor::Executor;
 use super::role::{Role, Session};
 use super::store::{Approval, OpsStore};
@@ -208,12 +210,26 @@ impl Pipeline {
         approval: Option<&str>,
         executor: Option<&dyn Executor>,
     ) -> RunResult {
+        self.run_marked(action, confirmation, approval, executor, None)
+            .await
+    }
+
+    /// Like [`Pipeline::run`], for one step of a runbook run: every record carries `mark`.
+    pub async fn run_marked(
+        &self,
+        action: &Action,
+        confirmation: Confirmation,
+        approval: Option<&str>,
+        executor: Option<&dyn Executor>,
+        mark: Option<&RunbookMark>,
+    ) -> RunResult {
         let action_id = new_id();
         let mut run = Run {
             pipeline: self,
             action,
             action_id: action_id.clone(),
             decisions: Vec::new(),
+            mark,
         };
 
         // 1. role and capability: a shadow session never has an executor, and stops here.
@@ -558,6 +574,7 @@ struct Run<'a> {
     action: &'a Action,
     action_id: String,
     decisions: Vec<GuardDecision>,
+    mark: Option<&'a RunbookMark>,
 }
 
 impl Run<'_> {
@@ -645,6 +662,7 @@ impl Run<'_> {
             duration_ms: took.map(|d| d.as_millis() as u64),
             error,
             result,
+            runbook: self.mark.cloned(),
         }
     }
 }

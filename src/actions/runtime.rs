@@ -6,8 +6,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use super::action::{Check, Operation};
 use super::audit::{AuditRecord, GuardDecision, Outcome, Phase, new_id, now_rfc3339};
-use super::executor::{DemoExecutor, DemoLedger, Executor, PostgresExecutor, RedisExecutor};
+use super::executor::{
+    DemoExecutor, DemoLedger, Executor, HttpExecutor, PostgresExecutor, RedisExecutor,
+};
 use super::{Action, Freeze, Pipeline, Role};
 use crate::config::Config;
 use crate::model::ComponentId;
@@ -17,6 +20,8 @@ pub struct Runtime {
     executors: HashMap<String, Arc<dyn Executor>>,
     /// In the demo every component is simulated and one executor acts for all of them.
     demo: Option<Arc<dyn Executor>>,
+    /// HTTP requests (runbook steps and health gates) go to whatever URL they name.
+    http: Option<Arc<dyn Executor>>,
 }
 
 impl Runtime {
@@ -25,7 +30,9 @@ impl Runtime {
     pub fn new(pipeline: Pipeline, cfg: &Config, demo: Option<Arc<Mutex<DemoLedger>>>) -> Runtime {
         let mut executors: HashMap<String, Arc<dyn Executor>> = HashMap::new();
         let mut demo_executor: Option<Arc<dyn Executor>> = None;
+        let mut http: Option<Arc<dyn Executor>> = None;
         if let Some(write) = pipeline.session().write_capability() {
+            http = Some(Arc::new(HttpExecutor::new(&write)));
             match demo {
                 Some(ledger) => demo_executor = Some(Arc::new(DemoExecutor::new(&write, ledger))),
                 None => {
@@ -57,6 +64,7 @@ impl Runtime {
             pipeline: Arc::new(pipeline),
             executors,
             demo: demo_executor,
+            http,
         }
     }
 
@@ -66,9 +74,15 @@ impl Runtime {
     }
 
     pub fn executor_for(&self, action: &Action) -> Option<Arc<dyn Executor>> {
-        self.demo
-            .clone()
-            .or_else(|| self.executors.get(&action.target.component).cloned())
+        if self.demo.is_some() {
+            return self.demo.clone();
+        }
+        let is_http = matches!(action.operations.first(), Some(Operation::Http { .. }))
+            || matches!(action.precondition, Some(Check::Http { .. }));
+        if is_http {
+            return self.http.clone();
+        }
+        self.executors.get(&action.target.component).cloned()
     }
 
     /// Sets or lifts the global freeze. On-call only, and audited like any action.
@@ -237,6 +251,7 @@ impl Runtime {
             duration_ms: None,
             error,
             result: None,
+            runbook: None,
         };
         let log = self.pipeline.audit_log().clone();
         let local = record.clone();

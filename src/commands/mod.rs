@@ -2,6 +2,7 @@
 
 mod actions;
 pub mod handoff;
+mod runbook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +77,7 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
         Some(Command::Audit(command)) => actions::audit(&cfg, command, cli.global.readonly),
         Some(Command::Handoff(command)) => handoff::handoff(&cfg, command, cli.global.readonly),
         Some(Command::Note { text }) => handoff::note(&cfg, &text, cli.global.readonly),
+        Some(Command::Runbook(command)) => runbook::runbook(&cfg, command, cli.global.readonly),
         Some(Command::Demo(args)) if args.snapshot => {
             let at = SystemTime::now();
             let fleet = crate::headless::fleet_from(crate::demo::readings_at(args.at), at);
@@ -254,6 +256,7 @@ fn console(
     app.no_color = no_color;
     app.themes_dir = crate::paths::config_dir().map(|d| d.join("themes"));
     app.demo = demo_info;
+    app.runbooks = runbook::screen_state(cfg, demo_mode);
     let session =
         crate::actions::Session::current(effective_role(cfg, readonly, demo_mode), readonly);
     app.role = session.role;

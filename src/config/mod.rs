@@ -18,7 +18,7 @@ pub use handoff::HandoffConfig;
 pub use hosts::{HostConfig, SshConfig};
 pub use inventory::InventoryConfig;
 pub use load::{Loaded, load, load_str, parse_duration};
-pub use locate::{Location, line_col};
+pub use locate::{Location, Seg, line_col, locate, path_at, render_path};
 pub use runbooks::RunbooksConfig;
 pub use secret::{CachedSecret, SecretRef, mask_url};
 pub use types::*;

@@ -1,7 +1,52 @@
 //! `[runbooks]`: where runbook files are found besides the shipped ones.
 
+use std::path::PathBuf;
+
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+use super::locate::Seg;
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RunbooksConfig {}
+pub struct RunbooksConfig {
+    /// Load the runbooks that ship with mastop (on by default).
+    #[serde(default = "yes")]
+    pub shipped: bool,
+    /// Directories of the instance's own runbooks, read after the shipped ones and after
+    /// `$XDG_CONFIG_HOME/mastop/runbooks`. A runbook with a shipped runbook's name
+    /// replaces it.
+    #[serde(default)]
+    pub dirs: Vec<PathBuf>,
+}
+
+impl Default for RunbooksConfig {
+    fn default() -> Self {
+        Self {
+            shipped: true,
+            dirs: Vec::new(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Problems with `[runbooks]` that the file format alone cannot catch.
+pub(super) fn validate(config: &RunbooksConfig) -> Vec<(Vec<Seg>, String, Option<String>)> {
+    let mut problems = Vec::new();
+    for (i, dir) in config.dirs.iter().enumerate() {
+        if dir.as_os_str().is_empty() {
+            problems.push((
+                vec![
+                    Seg::Key("runbooks".into()),
+                    Seg::Key("dirs".into()),
+                    Seg::Index(i),
+                ],
+                "an empty directory name".into(),
+                Some("name a directory, e.g. \"/etc/mastop/runbooks\"".into()),
+            ));
+        }
+    }
+    problems
+}

@@ -170,6 +170,9 @@ fn action(out: &mut String, a: &ActionTaken) {
         text(&a.risk),
         text(&a.outcome),
     );
+    if let Some(runbook) = &a.runbook {
+        let _ = writeln!(out, "  - from {}", text(runbook));
+    }
     for op in &a.operations {
         let _ = writeln!(out, "  - {}", code(op));
     }

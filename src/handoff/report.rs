@@ -46,6 +46,9 @@ pub struct ActionTaken {
     pub error: Option<String>,
     #[serde(default)]
     pub duration_ms: Option<u64>,
+    /// `runbook NAME, step N` (and `dry run`) when a runbook ran this action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -213,6 +216,10 @@ pub fn actions_in(records: &[AuditRecord], start: SystemTime, end: SystemTime) -
                     kind: first.kind.clone(),
                     target: first.target.clone(),
                     risk: first.risk.clone(),
+                    runbook: first.runbook.as_ref().map(|m| {
+                        let dry = if m.dry_run { ", dry run" } else { "" };
+                        format!("runbook {}, step {}{dry}", m.name, m.step)
+                    }),
                     outcome: outcome
                         .and_then(|o| o.outcome)
                         .map_or("unknown", |o| o.word())

@@ -71,6 +71,8 @@ pub enum Effect {
     LoadAudit,
     /// Shift log and handoff store work.
     Handoff(super::handoff::Request),
+    /// Start a runbook run the operator approved on the runbook screen.
+    Runbook(Box<super::runbooks::RunStart>),
     /// Reveal one row's private content (audited; on-call only).
     Reveal {
         component: String,
@@ -173,11 +175,16 @@ pub struct App {
     pub audit_table: TableView,
     pub revealed: Option<Revealed>,
     pub handoff: super::handoff::HandoffState,
+    pub runbooks: super::runbooks::Runbooks,
 }
 
 pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
     ("overview", "every component and its health"),
     ("audit", "what was done, by whom, with which outcome"),
+    (
+        "runbooks",
+        "written procedures: read, preview, run step by step",
+    ),
     ("freeze", "stop all actions for everyone: :freeze REASON"),
     ("unfreeze", "lift the freeze"),
     (
@@ -229,6 +236,7 @@ impl App {
             audit_table: TableView::default(),
             revealed: None,
             handoff: Default::default(),
+            runbooks: super::runbooks::Runbooks::default(),
         };
         app.rebuild();
         app
@@ -298,7 +306,7 @@ impl App {
     }
 
     fn mode(&self) -> Mode {
-        if self.prompt.is_some() || self.dialog.is_some() {
+        if self.prompt.is_some() || self.dialog.is_some() || self.runbook_text() {
             Mode::Prompt
         } else if self.help_scroll.is_some() {
             Mode::Help
@@ -315,6 +323,9 @@ impl App {
         }
         if self.handoff.waiting.is_some() && mode != Mode::Prompt {
             return super::handoff::prompt_key(self, key);
+        }
+        if self.runbooks.screen.is_some() && self.prompt.is_none() && self.help_scroll.is_none() {
+            return self.runbook_key(action, key);
         }
         if mode == Mode::Prompt {
             return self.prompt_key(action, key);
@@ -335,6 +346,29 @@ impl App {
         match action {
             Some(action) => self.apply(action),
             None => Effect::None,
+        }
+    }
+
+    /// The runbook screen is open and typing goes into it.
+    fn runbook_text(&self) -> bool {
+        self.prompt.is_none() && self.help_scroll.is_none() && self.runbooks.wants_text()
+    }
+
+    fn runbook_key(&mut self, action: Option<Action>, key: KeyEvent) -> Effect {
+        if !self.runbooks.wants_text()
+            && let Some(a @ (Action::Palette | Action::Help | Action::Redraw | Action::Suspend)) =
+                action
+        {
+            return self.apply(a);
+        }
+        match self.runbooks.key(action, key, self.role) {
+            super::runbooks::Request::None => Effect::None,
+            super::runbooks::Request::Close => {
+                self.runbooks.screen = None;
+                Effect::None
+            }
+            super::runbooks::Request::Quit => Effect::Quit,
+            super::runbooks::Request::Start(start) => Effect::Runbook(start),
         }
     }
 
@@ -421,6 +455,7 @@ impl App {
             Action::Select => self.select(),
             Action::Actions => self.open_menu(),
             Action::Reveal => return self.reveal_request(),
+            Action::Pause | Action::Abort => {}
             Action::NextPane | Action::PrevPane => {
                 if let Some(state) = &mut self.detail
                     && !state.tables.is_empty()
@@ -455,6 +490,14 @@ impl App {
     }
 
     pub(crate) fn switch_to(&mut self, view: View) {
+        if self
+            .runbooks
+            .screen
+            .as_ref()
+            .is_some_and(|s| s.run.is_none())
+        {
+            self.runbooks.screen = None;
+        }
         if view != self.view {
             let previous = std::mem::replace(&mut self.view, view);
             self.back.push(previous);
@@ -846,6 +889,7 @@ impl App {
             "q" | "q!" | "quit" => return Effect::Quit,
             "help" | "h" | "?" => self.help_scroll = Some(0),
             "overview" | "o" | "home" => self.switch_to(View::Overview),
+            "runbooks" | "runbook" | "rb" => self.runbooks.open(),
             "audit" => {
                 self.switch_to(View::Audit);
                 return Effect::LoadAudit;

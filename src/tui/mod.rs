@@ -5,6 +5,7 @@ pub mod app;
 pub mod handoff;
 pub mod keymap;
 pub mod run;
+pub mod runbooks;
 pub mod table;
 pub mod terminal;
 pub mod theme;

@@ -42,6 +42,7 @@ enum Done {
     Flash(String, Level),
     Revealed(Result<Revealed, String>),
     Handoff(super::handoff::Reply),
+    Runbook(crate::runbooks::Event),
 }
 
 pub async fn run(
@@ -139,6 +140,13 @@ pub async fn run(
                     Done::Flash(text, level) => app.flash(text, level),
                     Done::Revealed(result) => app.reveal_done(result),
                     Done::Handoff(reply) => app.handoff_done(reply),
+                    Done::Runbook(event) => {
+                        let finished = matches!(event, crate::runbooks::Event::Finished(_));
+                        app.runbooks.event(event);
+                        if finished {
+                            spawn_state_refresh(&runtime, &done_tx, true);
+                        }
+                    }
                 }
                 dirty = true;
             }
@@ -248,6 +256,25 @@ fn start(effect: Effect, runtime: &Arc<Runtime>, done: &mpsc::UnboundedSender<Do
                     .await
                     .map(|content| Revealed { title, content });
                 let _ = done.send(Done::Revealed(result));
+            });
+        }
+        Effect::Runbook(start) => {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let forward = done.clone();
+            tokio::spawn(async move {
+                while let Some(event) = rx.recv().await {
+                    let _ = forward.send(Done::Runbook(event));
+                }
+            });
+            tokio::spawn(async move {
+                crate::runbooks::engine::execute(
+                    &start.plan,
+                    &runtime,
+                    start.typed.as_deref(),
+                    &start.control,
+                    &tx,
+                )
+                .await;
             });
         }
         Effect::None | Effect::Quit | Effect::Suspend | Effect::FullRedraw | Effect::Handoff(_) => {

@@ -75,8 +75,10 @@ impl Executor for DemoExecutor {
     }
 }
 
+mod http;
 mod postgres;
 mod redis;
 
+pub use http::HttpExecutor;
 pub use postgres::PostgresExecutor;
 pub use redis::RedisExecutor;

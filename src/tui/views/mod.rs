@@ -9,6 +9,7 @@ pub mod header;
 pub mod help;
 pub mod kind;
 pub mod overview;
+pub mod runbooks;
 pub mod status_bar;
 pub mod too_small;
 
@@ -42,6 +43,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         View::Detail(id) => detail::draw(frame, body, app, id),
         View::Audit => audit::draw(frame, body, app),
         View::Handoff => handoff::draw(frame, body, app),
+    }
+    if let Some(screen) = &app.runbooks.screen {
+        runbooks::draw(frame, body, app, screen);
     }
     status_bar::draw(frame, status, app);
     if let Some(menu) = &app.menu {

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod headless;
+pub mod inventory;
 pub mod logging;
 pub mod model;
 pub mod paths;

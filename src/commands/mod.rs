@@ -1,6 +1,7 @@
 //! What each command-line command does. `main` only parses and calls `dispatch`.
 
 mod actions;
+mod inventory;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +58,7 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
             ))?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Inventory(args)) => inventory::print(&cfg, args.json),
         Some(Command::Check) => {
             let fleet = runtime()?.block_on(crate::headless::poll_once(sources::build(&cfg)));
             let (lines, code) = crate::headless::check(&fleet);
@@ -251,17 +253,24 @@ fn console(
     app.no_color = no_color;
     app.themes_dir = crate::paths::config_dir().map(|d| d.join("themes"));
     app.demo = demo_info;
-    let session =
+    let rt = runtime()?;
+    let mut session =
         crate::actions::Session::current(effective_role(cfg, readonly, demo_mode), readonly);
+    let discovery = inventory::startup(cfg, demo_mode, &mut app, &mut session, &rt);
     app.role = session.role;
     let ledger =
         demo_mode.then(|| Arc::new(Mutex::new(crate::actions::executor::DemoLedger::default())));
     let pipeline = pipeline(cfg, session);
     app.store = pipeline.store().describe();
     let ops = Arc::new(crate::actions::runtime::Runtime::new(pipeline, cfg, ledger));
-    let rt = runtime()?;
     let cancel = CancellationToken::new();
-    let result = rt.block_on(crate::tui::run::run(app, specs, ops, cancel.clone()));
+    let result = rt.block_on(crate::tui::run::run(
+        app,
+        specs,
+        ops,
+        discovery,
+        cancel.clone(),
+    ));
     // Sources may be stuck in a black-holed connect; never wait for them to quit.
     cancel.cancel();
     rt.shutdown_timeout(Duration::from_millis(50));

@@ -114,3 +114,28 @@ pub async fn run(argv: &[String], deadline: Duration) -> Result<Vec<u8>, String>
     }
     Ok(output.stdout)
 }
+
+/// What the console needs to rediscover the fleet on its own cadence.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub hosts: Vec<HostConfig>,
+    pub config: InventoryConfig,
+}
+
+impl Plan {
+    /// Discovers now, then every `refresh`, handing each result to `deliver` until it
+    /// returns false (the console has gone). Each round is bounded by the deadline.
+    pub async fn run(self, mut deliver: impl FnMut(Inventory) -> bool) {
+        let refresh = self.config.refresh();
+        loop {
+            let inventory = discover(&self.hosts, &self.config).await;
+            for e in &inventory.errors {
+                tracing::warn!(error = %e, "inventory discovery");
+            }
+            if !deliver(inventory) {
+                return;
+            }
+            tokio::time::sleep(refresh).await;
+        }
+    }
+}

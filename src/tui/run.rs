@@ -41,12 +41,14 @@ enum Done {
     Freeze(Option<Freeze>),
     Flash(String, Level),
     Revealed(Result<Revealed, String>),
+    Inventory(Box<crate::inventory::Inventory>),
 }
 
 pub async fn run(
     mut app: App,
     specs: Vec<SourceSpec>,
     runtime: Arc<Runtime>,
+    discovery: Option<crate::inventory::discover::Plan>,
     cancel: CancellationToken,
 ) -> color_eyre::Result<Exit> {
     let started = *crate::STARTED.get_or_init(Instant::now);
@@ -72,6 +74,16 @@ pub async fn run(
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut ticks: u64 = 0;
     spawn_state_refresh(&runtime, &done_tx, true);
+    if let Some(plan) = discovery {
+        let done = done_tx.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = plan.run(|inv| done.send(Done::Inventory(Box::new(inv))).is_ok()) => {}
+            }
+        });
+    }
 
     let exit = loop {
         let next_frame = tokio::time::Instant::from_std(last_draw + FRAME_INTERVAL);
@@ -127,6 +139,7 @@ pub async fn run(
                     Done::Freeze(freeze) => app.freeze = freeze,
                     Done::Flash(text, level) => app.flash(text, level),
                     Done::Revealed(result) => app.reveal_done(result),
+                    Done::Inventory(inventory) => app.set_inventory(*inventory),
                 }
                 dirty = true;
             }

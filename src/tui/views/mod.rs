@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod audit;
 pub mod detail;
+pub mod fleet;
 pub mod header;
 pub mod help;
 pub mod kind;
@@ -40,6 +41,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         View::Kind(kind) => kind::draw(frame, body, app, kind),
         View::Detail(id) => detail::draw(frame, body, app, id),
         View::Audit => audit::draw(frame, body, app),
+        View::Fleet => fleet::draw(frame, body, app),
     }
     status_bar::draw(frame, status, app);
     if let Some(menu) = &app.menu {

@@ -1,0 +1,119 @@
+//! Wiring the inventory into a run: the operator's identity and the first host list at
+//! start, discovery in the background, and `mastop inventory` for scripts.
+
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use serde_json::{Value, json};
+
+use crate::actions::Session;
+use crate::config::Config;
+use crate::inventory::discover::Plan;
+use crate::inventory::{Inventory, identity};
+use crate::tui::app::App;
+
+/// Looks up who is at the keys (bounded by [`identity::DEADLINE`]), gives the console the
+/// config's hosts for its first frame, and returns the discovery to run in the background.
+pub(super) fn startup(
+    cfg: &Config,
+    demo: bool,
+    app: &mut App,
+    session: &mut Session,
+    rt: &tokio::runtime::Runtime,
+) -> Option<Plan> {
+    let login = rt.block_on(identity::login_or_none(
+        &cfg.inventory.identity_socket(),
+        identity::DEADLINE,
+    ));
+    session.tailscale_login = login.clone();
+    app.identity = login;
+    if demo {
+        app.set_inventory(crate::demo::inventory(SystemTime::now()));
+        return None;
+    }
+    app.set_inventory(Inventory::from_config(
+        &cfg.hosts,
+        cfg.inventory.discovers(),
+    ));
+    cfg.inventory.discovers().then(|| Plan {
+        hosts: cfg.hosts.clone(),
+        config: cfg.inventory.clone(),
+    })
+}
+
+/// `mastop inventory [--json]`: one discovery, printed. Exit 1 when a source failed, so a
+/// cron job notices; the hosts that were found are printed all the same.
+pub(super) fn print(cfg: &Config, as_json: bool) -> color_eyre::Result<ExitCode> {
+    let rt = super::runtime()?;
+    let inventory = rt.block_on(crate::inventory::discover::discover(
+        &cfg.hosts,
+        &cfg.inventory,
+    ));
+    let now = SystemTime::now();
+    if as_json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(&inventory, now))?
+        );
+    } else {
+        for line in table(&inventory, now) {
+            println!("{line}");
+        }
+    }
+    for e in &inventory.errors {
+        eprintln!("warning: {}", crate::sanitize::sanitize(e));
+    }
+    Ok(if inventory.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn to_json(inventory: &Inventory, now: SystemTime) -> Value {
+    let hosts: Vec<Value> = inventory
+        .hosts
+        .iter()
+        .map(|h| {
+            json!({
+                "name": h.config.name,
+                "address": h.config.address,
+                "roles": h.config.roles,
+                "region": h.config.region,
+                "provider": h.config.provider,
+                "tags": h.config.tags,
+                "groups": h.groups,
+                "sources": h.origins,
+                "online": h.online,
+                "last_seen": h.last_seen.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+                "last_seen_secs_ago": h.last_seen.and_then(|t| now.duration_since(t).ok()).map(|d| d.as_secs()),
+                "polled": h.pollable(),
+            })
+        })
+        .collect();
+    json!({ "hosts": hosts, "errors": inventory.errors })
+}
+
+fn table(inventory: &Inventory, now: SystemTime) -> Vec<String> {
+    let clean = |s: &str| crate::sanitize::sanitize(s).into_owned();
+    let mut lines = vec![format!(
+        "{:<28} {:<36} {:<30} {:<14} {:<22} SOURCES",
+        "NAME", "ADDRESS", "ROLES", "REGION", "TAILSCALE"
+    )];
+    for h in &inventory.hosts {
+        lines.push(format!(
+            "{:<28} {:<36} {:<30} {:<14} {:<22} {}",
+            clean(&h.config.name),
+            clean(&h.config.address),
+            clean(&h.config.roles.join(",")),
+            clean(&h.config.region),
+            crate::tui::views::fleet::seen_text(h.online, h.last_seen, now),
+            h.origins
+                .iter()
+                .map(|o| o.word())
+                .collect::<Vec<_>>()
+                .join("+"),
+        ));
+    }
+    lines
+}

@@ -80,15 +80,17 @@ pub fn list(fleet: &Fleet, inventory: &Inventory, now: SystemTime) -> FleetList 
             &b.name,
         ))
     });
+    // At 80 columns: health, name, key figure and why; wider adds the rest, least
+    // needed last.
     let columns = vec![
         Column::text("HEALTH", 9),
-        Column::text("ROLE · REGION / NAME", 30),
-        Column::number("KEY", 9).optional(4),
-        Column::text("FIGURE", 14).optional(2),
-        Column::number("AGE", 5).optional(3),
-        Column::text("TAILSCALE", 22).optional(5),
-        Column::text("FROM", 16).optional(1),
-        Column::text("WHY", 24),
+        Column::text("ROLE · REGION / NAME", 33),
+        Column::number("KEY", 8).optional(1),
+        Column::text("FIGURE", 18).optional(4),
+        Column::number("AGE", 5).optional(2),
+        Column::text("TAILSCALE", 26).optional(3),
+        Column::text("FROM", 16).optional(5),
+        Column::text("WHY", 23),
     ];
     let mut rows = Vec::new();
     let mut targets = Vec::new();
@@ -107,7 +109,11 @@ pub fn list(fleet: &Fleet, inventory: &Inventory, now: SystemTime) -> FleetList 
             rows.push(member(entry, now));
             targets.push(match entry.component {
                 Some(c) => Target::Component(c.meta.id.clone()),
-                None => Target::Host(entry.name.clone()),
+                None => Target::Host(
+                    entry
+                        .host
+                        .map_or_else(String::new, |h| h.config.name.clone()),
+                ),
             });
         }
         start = end;
@@ -125,24 +131,26 @@ fn entries<'a>(fleet: &'a Fleet, inventory: &'a Inventory) -> Vec<Entry<'a>> {
         let host = (c.meta.kind == host_kind)
             .then(|| inventory.host(c.meta.id.name()))
             .flatten();
-        let mut roles = taxonomy::classify(c.meta.tags.iter().map(String::as_str)).roles;
-        if let Some(h) = host {
-            roles.extend(
-                h.config
-                    .roles
-                    .iter()
-                    .filter(|r| !roles.contains(r))
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            );
+        let mut roles: Vec<String> = taxonomy::classify(c.meta.tags.iter().map(String::as_str))
+            .roles
+            .iter()
+            .map(|r| clean(r))
+            .collect();
+        for role in host.map_or(&[][..], |h| &h.config.roles[..]) {
+            let role = clean(role);
+            if !roles.contains(&role) {
+                roles.push(role);
+            }
         }
         if roles.is_empty() {
             roles.push(c.meta.kind.to_string());
         }
-        let region = Some(c.meta.region.clone())
-            .filter(|r| !r.is_empty())
-            .or_else(|| host.map(|h| h.config.region.clone()))
-            .unwrap_or_default();
+        let region = clean(
+            Some(c.meta.region.as_str())
+                .filter(|r| !r.is_empty())
+                .or_else(|| host.map(|h| h.config.region.as_str()))
+                .unwrap_or_default(),
+        );
         for role in roles {
             out.push(Entry {
                 role,
@@ -163,19 +171,25 @@ fn entries<'a>(fleet: &'a Fleet, inventory: &'a Inventory) -> Vec<Entry<'a>> {
         let roles = if h.config.roles.is_empty() {
             vec!["unassigned".to_string()]
         } else {
-            h.config.roles.clone()
+            h.config.roles.iter().map(|r| clean(r)).collect()
         };
         for role in roles {
             out.push(Entry {
                 role,
-                region: h.config.region.clone(),
-                name: h.config.name.clone(),
+                region: clean(&h.config.region),
+                name: format!("{host_kind}/{}", h.config.name),
                 component: None,
                 host: Some(h),
             });
         }
     }
     out
+}
+
+/// Roles and regions group rows, so text from discovery is cleaned before it becomes a
+/// key: a stray escape sequence must not split one role into two groups.
+fn clean(text: &str) -> String {
+    crate::sanitize::sanitize(text).trim().to_string()
 }
 
 fn role_rank(role: &str) -> usize {
@@ -324,11 +338,8 @@ pub fn status_line(inventory: &Inventory, identity: Option<&str>, now: SystemTim
     let sources = if by_origin.is_empty() {
         "no inventory hosts".to_string()
     } else {
-        let listed: Vec<String> = by_origin
-            .iter()
-            .map(|(w, n)| format!("{n} from {w}"))
-            .collect();
-        format!("{} hosts: {}", inventory.hosts.len(), listed.join(", "))
+        let listed: Vec<String> = by_origin.iter().map(|(w, n)| format!("{n} {w}")).collect();
+        format!("{} hosts ({})", inventory.hosts.len(), listed.join(", "))
     };
     parts.push(sources);
     let offline = inventory
@@ -343,7 +354,7 @@ pub fn status_line(inventory: &Inventory, identity: Option<&str>, now: SystemTim
         (false, _) => parts.push("discovery off".into()),
         (true, None) => parts.push("discovering…".into()),
         (true, Some(at)) => parts.push(format!(
-            "discovered {} ago",
+            "found {} ago",
             rough(now.duration_since(at).unwrap_or(Duration::ZERO))
         )),
     }

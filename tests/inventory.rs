@@ -617,3 +617,92 @@ fn last_seen_age_reads_like_an_operator_would_say_it() {
     );
     assert_eq!(mastop::tui::views::fleet::seen_text(None, None, now), "");
 }
+
+// ---- `mastop inventory` ----
+
+#[test]
+fn inventory_command_prints_the_merged_list_as_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[host]]
+name = "web-1"
+address = "prod-mastodon-web01.tail1234.ts.net"
+region = "fsn1"
+
+[inventory.tailscale]
+socket = "{socket}"
+command = ["cat", "{status}"]
+require_tags = ["tag:server", "tag:env-prod"]
+
+[inventory.ansible]
+file = "{ansible}"
+roles = {{ primary = "postgres-primary", replica = "postgres-replica" }}
+"#,
+            socket = dir.path().join("absent.sock").display(),
+            status = fixture("tailscale/status.json").display(),
+            ansible = fixture("ansible/inventory.json").display(),
+        ),
+    )
+    .expect("write config");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mastop"))
+        .arg("--config")
+        .arg(&config)
+        .args(["inventory", "--json"])
+        .env("HOME", dir.path())
+        .env("XDG_CONFIG_HOME", dir.path())
+        .output()
+        .expect("run mastop");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let hosts = json["hosts"].as_array().expect("hosts");
+    let names: Vec<&str> = hosts.iter().filter_map(|h| h["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "web-1",
+            "cdn-fremont-1",
+            "prod-mastodon-sidekiq01",
+            "prod-mastodon-web02",
+            "db-primary-1",
+            "db-replica-1"
+        ]
+    );
+    assert_eq!(
+        hosts[0]["sources"],
+        serde_json::json!(["config", "tailscale", "ansible"])
+    );
+    assert_eq!(hosts[0]["region"], "fsn1");
+    assert_eq!(hosts[2]["online"], false);
+    assert_eq!(hosts[2]["last_seen"], "2026-11-26T07:00:00Z");
+    assert_eq!(hosts[2]["polled"], false);
+    assert_eq!(hosts[5]["roles"], serde_json::json!(["postgres-replica"]));
+    assert_eq!(json["errors"], serde_json::json!([]));
+
+    // A source that fails still prints what the others found, and exits 1.
+    let broken = std::fs::read_to_string(&config).expect("config").replace(
+        &fixture("ansible/inventory.json").display().to_string(),
+        "/nonexistent.json",
+    );
+    std::fs::write(&config, broken).expect("write config");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mastop"))
+        .arg("--config")
+        .arg(&config)
+        .arg("inventory")
+        .env("HOME", dir.path())
+        .env("XDG_CONFIG_HOME", dir.path())
+        .output()
+        .expect("run mastop");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("prod-mastodon-sidekiq01") && stdout.contains("offline · last seen"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent.json"), "{stderr}");
+}

@@ -1,5 +1,9 @@
 //! The fleet view drawn from the demo fleet and its inventory at 80 and 160 columns, and
-//! the keys that reach it and drill down from it.
+//! the keys that reach it and drill down from it; and the real binary in a terminal, where
+//! discovered hosts appear after the first frame.
+
+mod pty;
+mod support;
 
 use std::time::{Duration, SystemTime};
 
@@ -254,4 +258,55 @@ fn without_discovery_or_identity_the_header_says_so() {
     );
     let header = render(&app, 160, 40);
     assert!(!header.lines().next().unwrap_or_default().contains('@'));
+}
+
+#[test]
+fn in_the_demo_f_opens_the_fleet_and_enter_drills_down() {
+    let mut c = pty::Console::start(&["demo"], 160, 40);
+    c.wait_for_text("postgres/primary");
+    c.send(b"f");
+    c.wait_for_text("fleet by role and region");
+    let screen = c.wait_for_text("offline · last seen 3h ago");
+    assert!(screen.contains("host/sidekiq-3"), "{screen}");
+    c.send(b"j"); // past the first roll-up line, onto its first member
+    c.send(b"\r");
+    let detail = c.wait_for_text("source ok");
+    assert!(detail.contains("edge/tokyo-1"), "{detail}");
+    c.send(b"\x1b");
+    c.wait_for_text("fleet by role and region");
+    c.send(b"q");
+    assert!(c.wait_exit(), "quit must exit 0");
+}
+
+#[test]
+fn discovered_hosts_reach_the_running_console() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config.toml");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    std::fs::write(
+        &config,
+        format!(
+            "[inventory.tailscale]\nsocket = \"{}\"\ncommand = [\"cat\", \"{}\"]\n\n[inventory.ansible]\nfile = \"{}\"\n",
+            dir.path().join("absent.sock").display(),
+            fixtures.join("tailscale/status.json").display(),
+            dir.path().join("missing-inventory.json").display(),
+        ),
+    )
+    .expect("write config");
+    let mut c = pty::Console::start(&["--config", config.to_str().expect("utf-8")], 160, 40);
+    c.wait_for_text("mastop");
+    c.send(b":fleet\r");
+    c.wait_for_text("fleet by role and region");
+    let screen = c.wait_for("discovery returned", |s| {
+        s.contains("prod-mastodon-sidekiq01")
+    });
+    assert!(screen.contains("5 hosts (5 tailscale)"), "{screen}");
+    assert!(screen.contains("offline · last seen"), "{screen}");
+    assert!(
+        screen.contains("missing-inventory.json"),
+        "the failed source is named:\n{screen}"
+    );
+    assert!(screen.contains("no tailnet identity"), "{screen}");
+    c.send(b"q");
+    assert!(c.wait_exit(), "quit must exit 0");
 }

@@ -57,6 +57,7 @@ fn demo_app() -> App {
     });
     app.identity = Some("alice@example.org".into());
     app.set_inventory(mastop::demo::inventory(epoch()));
+    app.apply(Action::Fleet);
     app
 }
 

@@ -4,7 +4,7 @@
 //! a name, address, MagicDNS name or Tailscale IP of one is a name or address of the other,
 //! compared without case or a trailing dot.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::{Discovered, InventoryHost, Origin, host_config};
 use crate::config::HostConfig;
@@ -16,51 +16,51 @@ pub fn merge(
     tailscale: &[Discovered],
     ansible: &[Discovered],
 ) -> Vec<InventoryHost> {
-    let mut merged: Vec<(InventoryHost, BTreeSet<String>)> = config
-        .iter()
-        .map(|c| {
-            let keys = [normal(&c.name), normal(&c.address)]
-                .into_iter()
-                .filter(|k| !k.is_empty())
-                .collect();
-            let host = InventoryHost {
-                config: c.clone(),
-                origins: vec![Origin::Config],
-                online: None,
-                last_seen: None,
-                groups: Vec::new(),
-            };
-            (host, keys)
-        })
-        .collect();
+    let mut merged: Vec<InventoryHost> = Vec::with_capacity(config.len() + tailscale.len());
+    // Every name and address seen → the merged host it belongs to; the first host to
+    // claim a key keeps it, so a config duplicate never steals another entry's matches.
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for c in config {
+        for key in [normal(&c.name), normal(&c.address)] {
+            if !key.is_empty() {
+                index.entry(key).or_insert(merged.len());
+            }
+        }
+        merged.push(InventoryHost {
+            config: c.clone(),
+            origins: vec![Origin::Config],
+            online: None,
+            last_seen: None,
+            groups: Vec::new(),
+        });
+    }
     for (origin, found) in [(Origin::Tailscale, tailscale), (Origin::Ansible, ansible)] {
         let mut found: Vec<&Discovered> = found.iter().collect();
         found.sort_by(|a, b| a.name.cmp(&b.name));
         for d in found {
             let keys = keys_of(d);
-            match merged
-                .iter_mut()
-                .find(|(_, known)| keys.iter().any(|k| known.contains(k)))
-            {
-                Some((host, known)) => {
-                    fill(host, d, origin);
-                    known.extend(keys);
-                }
+            // The earliest merged host any key points at: config order, then discovery.
+            let target = keys.iter().filter_map(|k| index.get(k).copied()).min();
+            let at = match target {
+                Some(at) => at,
                 None => {
-                    let mut host = InventoryHost {
+                    merged.push(InventoryHost {
                         config: host_config(d.name.clone(), d.address.clone()),
                         origins: Vec::new(),
                         online: None,
                         last_seen: None,
                         groups: Vec::new(),
-                    };
-                    fill(&mut host, d, origin);
-                    merged.push((host, keys));
+                    });
+                    merged.len() - 1
                 }
+            };
+            fill(&mut merged[at], d, origin);
+            for key in keys {
+                index.entry(key).or_insert(at);
             }
         }
     }
-    merged.into_iter().map(|(host, _)| host).collect()
+    merged
 }
 
 /// `Prod-Web01.tail1234.ts.net.` → `prod-web01.tail1234.ts.net`.

@@ -248,8 +248,12 @@ impl App {
         self.audit_table.refresh(&self.audit_list.table);
         self.overview = views::overview::list(&self.fleet, self.now);
         self.overview_table.refresh(&self.overview.table);
-        self.fleet_list = views::fleet::list(&self.fleet, &self.inventory, self.now);
-        self.fleet_table.refresh(&self.fleet_list.table);
+        // Grouping every host by role and region costs more than the other lists: only
+        // while it is on screen (switching to it rebuilds).
+        if self.view == View::Fleet {
+            self.fleet_list = views::fleet::list(&self.fleet, &self.inventory, self.now);
+            self.fleet_table.refresh(&self.fleet_list.table);
+        }
         for kind in self.fleet.kinds() {
             let data = views::kind::list(&self.fleet, kind, self.now);
             let entry = self

@@ -3,6 +3,7 @@
 //! them, so whoever looks at one role sees every machine doing that job; the roll-up
 //! counts it in each. Enter opens the host's detail view.
 
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use ratatui::Frame;
@@ -127,10 +128,21 @@ pub fn list(fleet: &Fleet, inventory: &Inventory, now: SystemTime) -> FleetList 
 fn entries<'a>(fleet: &'a Fleet, inventory: &'a Inventory) -> Vec<Entry<'a>> {
     let mut out = Vec::new();
     let host_kind = crate::sources::host::KIND;
+    // Rebuilt on every poll, so lookups by name go through maps, not scans.
+    let mut by_name: HashMap<String, &InventoryHost> = HashMap::new();
+    for h in &inventory.hosts {
+        by_name.entry(h.config.name.to_lowercase()).or_insert(h);
+    }
+    let mut polled: HashSet<String> = HashSet::new();
     for c in fleet.components() {
-        let host = (c.meta.kind == host_kind)
-            .then(|| inventory.host(c.meta.id.name()))
-            .flatten();
+        let host = if c.meta.kind == host_kind {
+            let name = c.meta.id.name().to_lowercase();
+            let host = by_name.get(&name).copied();
+            polled.insert(name);
+            host
+        } else {
+            None
+        };
         let mut roles: Vec<String> = taxonomy::classify(c.meta.tags.iter().map(String::as_str))
             .roles
             .iter()
@@ -162,10 +174,7 @@ fn entries<'a>(fleet: &'a Fleet, inventory: &'a Inventory) -> Vec<Entry<'a>> {
         }
     }
     for h in &inventory.hosts {
-        let polled = fleet.components().iter().any(|c| {
-            c.meta.kind == host_kind && c.meta.id.name().eq_ignore_ascii_case(&h.config.name)
-        });
-        if polled {
+        if polled.contains(&h.config.name.to_lowercase()) {
             continue;
         }
         let roles = if h.config.roles.is_empty() {

@@ -706,3 +706,78 @@ roles = {{ primary = "postgres-primary", replica = "postgres-replica" }}
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("/nonexistent.json"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_line_action_is_audited_with_the_tailnet_login() {
+    let server = FakeTailscaled::start(vec![
+        (
+            "/localapi/v0/status",
+            Reply::Json(read("tailscale/status.json")),
+        ),
+        (
+            "/localapi/v0/whois",
+            Reply::Json(read("tailscale/whois_alice.json")),
+        ),
+    ]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let audit = dir.path().join("audit.jsonl");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[audit]\nfile = \"{}\"\n\n[inventory.tailscale]\nenabled = false\nsocket = \"{}\"\n",
+            audit.display(),
+            server.socket.display()
+        ),
+    )
+    .expect("write config");
+    let home = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mastop"))
+            .arg("--config")
+            .arg(&config)
+            .args([
+                "action",
+                "run",
+                "demo.restart_unit",
+                "--demo",
+                "--component",
+                "host/web-1",
+                "--object",
+                "mastodon-web.service",
+                "--confirm",
+                "web-1",
+            ])
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_STATE_HOME", home.join("state"))
+            .output()
+            .expect("run mastop")
+    })
+    .await
+    .expect("join");
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{shown}");
+    let records = std::fs::read_to_string(&audit).expect("audit log");
+    let lines: Vec<serde_json::Value> = records
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert!(lines.len() >= 2, "intent and outcome: {records}");
+    for record in &lines {
+        assert_eq!(record["tailscale_login"], "alice@example.org", "{record}");
+    }
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.starts_with("GET /localapi/v0/whois?addr=100.64.0.7 ")),
+        "{:?}",
+        server.requests()
+    );
+}

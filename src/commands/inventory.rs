@@ -41,6 +41,22 @@ pub(super) fn startup(
     })
 }
 
+/// The operator's Tailscale login for a command-line run, within [`identity::DEADLINE`].
+/// Runs on a thread of its own, so it works from inside or outside an async runtime.
+pub(super) fn login_blocking(cfg: &Config) -> Option<String> {
+    let socket = cfg.inventory.identity_socket();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        rt.block_on(identity::login_or_none(&socket, identity::DEADLINE))
+    })
+    .join()
+    .ok()
+    .flatten()
+}
+
 /// `mastop inventory [--json]`: one discovery, printed. Exit 1 when a source failed, so a
 /// cron job notices; the hosts that were found are printed all the same.
 pub(super) fn print(cfg: &Config, as_json: bool) -> color_eyre::Result<ExitCode> {

@@ -781,3 +781,43 @@ async fn a_command_line_action_is_audited_with_the_tailnet_login() {
         server.requests()
     );
 }
+
+#[tokio::test]
+async fn ansible_inventory_from_a_command_and_its_failures() {
+    let roles = HashMap::from([("primary".to_string(), "postgres-primary".to_string())]);
+    let from_command = AnsibleInventory {
+        command: vec![
+            "cat".into(),
+            fixture("ansible/inventory.json").display().to_string(),
+        ],
+        roles,
+        ..AnsibleInventory::default()
+    };
+    let hosts = discover::ansible_hosts(&from_command, DEADLINE)
+        .await
+        .expect("from the command");
+    assert_eq!(hosts.len(), 4);
+    assert!(hosts.iter().any(|h| h.roles == ["postgres-primary"]));
+
+    let not_json = AnsibleInventory {
+        command: vec!["echo".into(), "[WARNING]: No inventory was parsed".into()],
+        ..AnsibleInventory::default()
+    };
+    let err = discover::ansible_hosts(&not_json, DEADLINE)
+        .await
+        .expect_err("not JSON");
+    assert!(err.contains("not `ansible-inventory --list` JSON"), "{err}");
+
+    let failing = AnsibleInventory {
+        command: vec![
+            "sh".into(),
+            "-c".into(),
+            "echo 'ERROR! Unable to parse hosts.yml' >&2; exit 1".into(),
+        ],
+        ..AnsibleInventory::default()
+    };
+    let err = discover::ansible_hosts(&failing, DEADLINE)
+        .await
+        .expect_err("exit 1");
+    assert!(err.contains("Unable to parse hosts.yml"), "{err}");
+}

@@ -67,9 +67,17 @@ pub async fn ansible_hosts(
     deadline: Duration,
 ) -> Result<Vec<Discovered>, String> {
     let json = match &config.file {
-        Some(path) => tokio::fs::read(path)
-            .await
-            .map_err(|e| format!("ansible inventory {}: {e}", path.display()))?,
+        // A file on a hung network mount must not hold discovery up either.
+        Some(path) => match tokio::time::timeout(deadline, tokio::fs::read(path)).await {
+            Ok(read) => read.map_err(|e| format!("ansible inventory {}: {e}", path.display()))?,
+            Err(_) => {
+                return Err(format!(
+                    "ansible inventory {}: not read within {}",
+                    path.display(),
+                    humantime::format_duration(deadline)
+                ));
+            }
+        },
         None => run(&config.command, deadline).await?,
     };
     ansible::hosts(&json, &config.roles)

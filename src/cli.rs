@@ -56,6 +56,8 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Discover the fleet once (config, Tailscale, Ansible) and print the merged host list.
+    Inventory(InventoryArgs),
     /// List, preview or run a guarded action (the same pipeline as the console).
     #[command(subcommand)]
     Action(ActionCommand),
@@ -207,6 +209,13 @@ pub struct DemoArgs {
     pub snapshot: bool,
     /// With --snapshot: JSON (the only format for now).
     #[arg(long, requires = "snapshot")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
     pub json: bool,
 }
 

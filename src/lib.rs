@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod handoff;
 pub mod headless;
+pub mod inventory;
 pub mod logging;
 pub mod model;
 pub mod paths;

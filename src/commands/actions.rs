@@ -17,8 +17,9 @@ const EXIT_USAGE: u8 = 2;
 const EXIT_REFUSED: u8 = 3;
 
 fn runtime_for(cfg: &Config, readonly: bool, demo: bool) -> Runtime {
-    let session =
+    let mut session =
         crate::actions::Session::current(super::effective_role(cfg, readonly, demo), readonly);
+    session.tailscale_login = super::inventory::login_blocking(cfg);
     let ledger =
         demo.then(|| Arc::new(Mutex::new(crate::actions::executor::DemoLedger::default())));
     Runtime::new(super::pipeline(cfg, session), cfg, ledger)

@@ -2,6 +2,7 @@
 
 mod actions;
 pub mod handoff;
+mod inventory;
 mod runbook;
 
 use std::path::PathBuf;
@@ -59,6 +60,7 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
             ))?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Inventory(args)) => inventory::print(&cfg, args.json),
         Some(Command::Check) => {
             let fleet = runtime()?.block_on(crate::headless::poll_once(sources::build(&cfg)));
             let (lines, code) = crate::headless::check(&fleet);
@@ -257,8 +259,10 @@ fn console(
     app.themes_dir = crate::paths::config_dir().map(|d| d.join("themes"));
     app.demo = demo_info;
     app.runbooks = runbook::screen_state(cfg, demo_mode);
-    let session =
+    let rt = runtime()?;
+    let mut session =
         crate::actions::Session::current(effective_role(cfg, readonly, demo_mode), readonly);
+    let discovery = inventory::startup(cfg, demo_mode, &mut app, &mut session, &rt);
     app.role = session.role;
     let ledger =
         demo_mode.then(|| Arc::new(Mutex::new(crate::actions::executor::DemoLedger::default())));
@@ -266,13 +270,13 @@ fn console(
     app.store = pipeline.store().describe();
     let ops = Arc::new(crate::actions::runtime::Runtime::new(pipeline, cfg, ledger));
     let handoffs = handoff::desk(cfg, session, &ops);
-    let rt = runtime()?;
     let cancel = CancellationToken::new();
     let result = rt.block_on(crate::tui::run::run(
         app,
         specs,
         ops,
         handoffs,
+        discovery,
         cancel.clone(),
     ));
     // Sources may be stuck in a black-holed connect; never wait for them to quit.

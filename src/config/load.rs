@@ -238,6 +238,7 @@ const REDIS_SCHEMES: &[&str] = &["redis", "rediss", "unix", "redis+unix"];
 fn validate(config: &Config) -> Vec<Problem> {
     let mut problems = Vec::new();
     problems.extend(super::runbooks::validate(&config.runbooks));
+    problems.extend(super::inventory::validate(&config.inventory));
     validate_endpoints(
         "postgres",
         &config.postgres,

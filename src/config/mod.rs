@@ -16,7 +16,9 @@ pub use edges::EdgeConfig;
 pub use error::{ConfigError, FileError, closest};
 pub use handoff::HandoffConfig;
 pub use hosts::{HostConfig, SshConfig};
-pub use inventory::InventoryConfig;
+pub use inventory::{
+    AnsibleInventory, DEFAULT_TAILSCALE_SOCKET, InventoryConfig, TailscaleInventory,
+};
 pub use load::{Loaded, load, load_str, parse_duration};
 pub use locate::{Location, Seg, line_col, locate, path_at, render_path};
 pub use runbooks::RunbooksConfig;

@@ -14,6 +14,7 @@ pub mod clock;
 mod edges;
 mod fleet;
 mod hosts;
+mod inventory;
 mod noise;
 pub mod script;
 mod search;
@@ -30,6 +31,7 @@ use crate::sources::{PollResult, Schedule, Source, SourceSpec};
 
 pub use clock::CYCLE;
 pub use fleet::CORE_REGION;
+pub use inventory::inventory;
 pub use noise::samples_drawn;
 
 /// One source per demo component. Each poll returns the reading for

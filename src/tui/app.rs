@@ -28,6 +28,8 @@ pub enum View {
     Audit,
     /// A handoff report: a draft for this shift, the latest written, or one just written.
     Handoff,
+    /// Every host and component by role, then region.
+    Fleet,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -176,10 +178,20 @@ pub struct App {
     pub revealed: Option<Revealed>,
     pub handoff: super::handoff::HandoffState,
     pub runbooks: super::runbooks::Runbooks,
+    /// The merged host list and how discovery went.
+    pub inventory: crate::inventory::Inventory,
+    pub fleet_list: views::fleet::FleetList,
+    pub fleet_table: TableView,
+    /// The operator's Tailscale login, when the tailnet could tell.
+    pub identity: Option<String>,
 }
 
 pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
     ("overview", "every component and its health"),
+    (
+        "fleet",
+        "hosts by role and region, with Tailscale and Ansible inventory",
+    ),
     ("audit", "what was done, by whom, with which outcome"),
     (
         "runbooks",
@@ -237,6 +249,10 @@ impl App {
             revealed: None,
             handoff: Default::default(),
             runbooks: super::runbooks::Runbooks::default(),
+            inventory: crate::inventory::Inventory::default(),
+            fleet_list: views::fleet::FleetList::default(),
+            fleet_table: TableView::default(),
+            identity: None,
         };
         app.rebuild();
         app
@@ -255,6 +271,12 @@ impl App {
         self.audit_table.refresh(&self.audit_list.table);
         self.overview = views::overview::list(&self.fleet, self.now);
         self.overview_table.refresh(&self.overview.table);
+        // Grouping every host by role and region costs more than the other lists: only
+        // while it is on screen (switching to it rebuilds).
+        if self.view == View::Fleet {
+            self.fleet_list = views::fleet::list(&self.fleet, &self.inventory, self.now);
+            self.fleet_table.refresh(&self.fleet_list.table);
+        }
         for kind in self.fleet.kinds() {
             let data = views::kind::list(&self.fleet, kind, self.now);
             let entry = self
@@ -456,6 +478,7 @@ impl App {
             Action::Actions => self.open_menu(),
             Action::Reveal => return self.reveal_request(),
             Action::Pause | Action::Abort => {}
+            Action::Fleet => self.switch_to(View::Fleet),
             Action::NextPane | Action::PrevPane => {
                 if let Some(state) = &mut self.detail
                     && !state.tables.is_empty()
@@ -535,6 +558,7 @@ impl App {
                 .get(kind)
                 .and_then(|(data, t)| t.selected_row().and_then(|i| data.ids.get(i)))
                 .cloned(),
+            View::Fleet => return self.select_in_fleet(),
             View::Detail(_) | View::Audit | View::Handoff => None,
         };
         if let Some(id) = id {
@@ -556,7 +580,45 @@ impl App {
                 .and_then(|(data, t)| t.selected_row().and_then(|i| data.ids.get(i)))
                 .cloned(),
             View::Detail(id) => Some(id.clone()),
+            View::Fleet => match self.fleet_selected()? {
+                views::fleet::Target::Component(id) => Some(id.clone()),
+                _ => None,
+            },
             View::Audit | View::Handoff => None,
+        }
+    }
+
+    /// A new inventory from discovery.
+    pub fn set_inventory(&mut self, inventory: crate::inventory::Inventory) {
+        self.inventory = inventory;
+        self.rebuild();
+    }
+
+    fn fleet_selected(&self) -> Option<&views::fleet::Target> {
+        self.fleet_table
+            .selected_row()
+            .and_then(|i| self.fleet_list.targets.get(i))
+    }
+
+    /// Enter in the fleet view: a component opens its detail; a host nothing polls says why.
+    fn select_in_fleet(&mut self) {
+        match self.fleet_selected().cloned() {
+            Some(views::fleet::Target::Component(id)) => self.switch_to(View::Detail(id)),
+            Some(views::fleet::Target::Host(name)) => {
+                let seen = self.inventory.host(&name).map_or_else(String::new, |h| {
+                    views::fleet::seen_text(h.online, h.last_seen, self.now)
+                });
+                let why = if seen.starts_with("offline") {
+                    seen
+                } else {
+                    "no [[host]] source polls it".to_string()
+                };
+                self.flash(
+                    format!("{} has no detail: {why}", crate::sanitize::sanitize(&name)),
+                    Level::Unknown,
+                );
+            }
+            Some(views::fleet::Target::Group) | None => {}
         }
     }
 
@@ -767,6 +829,7 @@ impl App {
             }
             View::Audit => f(&mut self.audit_table, &self.audit_list.table),
             View::Handoff => {}
+            View::Fleet => f(&mut self.fleet_table, &self.fleet_list.table),
             View::Detail(_) => {
                 if let Some(state) = &mut self.detail
                     && let Some(data) = views::detail::tables(&state.detail).nth(state.focus)
@@ -789,6 +852,7 @@ impl App {
                 .map(|t| &mut t.filter),
             View::Audit => Some(&mut self.audit_table.filter),
             View::Handoff => None,
+            View::Fleet => Some(&mut self.fleet_table.filter),
         }
     }
 
@@ -803,6 +867,7 @@ impl App {
                 .map_or("", |(t, _)| t.filter.as_str()),
             View::Audit => &self.audit_table.filter,
             View::Handoff => "",
+            View::Fleet => &self.fleet_table.filter,
         }
     }
 
@@ -890,6 +955,7 @@ impl App {
             "help" | "h" | "?" => self.help_scroll = Some(0),
             "overview" | "o" | "home" => self.switch_to(View::Overview),
             "runbooks" | "runbook" | "rb" => self.runbooks.open(),
+            "fleet" | "inventory" => self.switch_to(View::Fleet),
             "audit" => {
                 self.switch_to(View::Audit);
                 return Effect::LoadAudit;

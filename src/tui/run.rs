@@ -43,6 +43,7 @@ enum Done {
     Revealed(Result<Revealed, String>),
     Handoff(super::handoff::Reply),
     Runbook(crate::runbooks::Event),
+    Inventory(Box<crate::inventory::Inventory>),
 }
 
 pub async fn run(
@@ -50,6 +51,7 @@ pub async fn run(
     specs: Vec<SourceSpec>,
     runtime: Arc<Runtime>,
     handoffs: Option<Arc<super::handoff::Desk>>,
+    discovery: Option<crate::inventory::discover::Plan>,
     cancel: CancellationToken,
 ) -> color_eyre::Result<Exit> {
     let started = *crate::STARTED.get_or_init(Instant::now);
@@ -80,6 +82,16 @@ pub async fn run(
         handoffs.as_ref(),
         &done_tx,
     );
+    if let Some(plan) = discovery {
+        let done = done_tx.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = plan.run(|inv| done.send(Done::Inventory(Box::new(inv))).is_ok()) => {}
+            }
+        });
+    }
 
     let exit = loop {
         let next_frame = tokio::time::Instant::from_std(last_draw + FRAME_INTERVAL);
@@ -147,6 +159,7 @@ pub async fn run(
                             spawn_state_refresh(&runtime, &done_tx, true);
                         }
                     }
+                    Done::Inventory(inventory) => app.set_inventory(*inventory),
                 }
                 dirty = true;
             }

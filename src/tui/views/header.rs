@@ -57,6 +57,14 @@ fn header_spans(
         )),
     }
     left.push(Span::raw(" "));
+    // Who the tailnet says is at the keys, as audit records will name them; dropped
+    // before the role or the fleet's health when the terminal is narrow.
+    if freeze_long && let Some(login) = &app.identity {
+        left.push(crate::tui::widgets::safe_owned(
+            format!("{login} "),
+            theme.style(Token::Muted),
+        ));
+    }
     if let Some(freeze) = &app.freeze {
         let text = if freeze_long {
             format!(" FROZEN by {}: {} ", freeze.by, freeze.reason)
@@ -137,7 +145,7 @@ pub fn draw_tabs(frame: &mut Frame<'_>, area: Rect, app: &App) {
                     format!("{kind} {}", worst.symbol())
                 }
             }
-            View::Detail(_) | View::Audit | View::Handoff => continue,
+            View::Detail(_) | View::Audit | View::Handoff | View::Fleet => continue,
         };
         let style = if *tab == current {
             theme.style(Token::Selection)

@@ -17,6 +17,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         View::Detail(id) => format!("detail of {id}"),
         View::Audit => "audit history".to_string(),
         View::Handoff => "handoff report".to_string(),
+        View::Fleet => "fleet view".to_string(),
     };
     let mut out = vec![Line::from(Span::styled(
         format!("You are in the {view_name}."),

@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod audit;
 pub mod detail;
+pub mod fleet;
 pub mod handoff;
 pub mod header;
 pub mod help;
@@ -42,6 +43,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         View::Kind(kind) => kind::draw(frame, body, app, kind),
         View::Detail(id) => detail::draw(frame, body, app, id),
         View::Audit => audit::draw(frame, body, app),
+        View::Fleet => fleet::draw(frame, body, app),
         View::Handoff => handoff::draw(frame, body, app),
     }
     if let Some(screen) = &app.runbooks.screen {

@@ -17,6 +17,8 @@ pub struct Runtime {
     executors: HashMap<String, Arc<dyn Executor>>,
     /// In the demo every component is simulated and one executor acts for all of them.
     demo: Option<Arc<dyn Executor>>,
+    /// Read-only connections for browsing Sidekiq's sets and reading retry-all batches.
+    pub sidekiq: Arc<crate::sources::sidekiq::Browser>,
 }
 
 impl Runtime {
@@ -57,6 +59,7 @@ impl Runtime {
             pipeline: Arc::new(pipeline),
             executors,
             demo: demo_executor,
+            sidekiq: Arc::new(crate::sources::sidekiq::Browser::new(cfg)),
         }
     }
 

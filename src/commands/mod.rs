@@ -1,6 +1,7 @@
 //! What each command-line command does. `main` only parses and calls `dispatch`.
 
 mod actions;
+mod retry_all;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

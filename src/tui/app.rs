@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::action::{Action, Mode};
+use super::browse::{self as pager, Browsable, BrowseState, Step};
 use super::keymap::Keymap;
 use super::table::{Sort, TableView};
 use super::theme::Theme;
@@ -16,7 +17,9 @@ use crate::actions::{
     Action as Guarded, AuditRecord, Confirmation, Freeze, Preview, Risk, Role, RunResult,
 };
 use crate::model::detail::{Cell, Column, Row, TableData};
-use crate::model::{ComponentId, Detail, Fleet, Level};
+use crate::actions::kinds::retry_all::{Abort, Flow};
+use crate::model::{ComponentId, Detail, Fleet, Level, Reading};
+use crate::sources::sidekiq::browse::{BrowseRequest, Browsed};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum View {
@@ -32,6 +35,8 @@ pub enum View {
 pub enum PromptKind {
     Palette,
     Filter,
+    /// The class whose jobs a Sidekiq set table pages through.
+    ClassFilter,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -67,6 +72,10 @@ pub enum Effect {
     Approve(String),
     /// Reload the audit history.
     LoadAudit,
+    /// Run a multi-batch flow (retry all) with one confirmation; `Abort` stops it.
+    RunFlow(Box<Guarded>, Confirmation, Abort),
+    /// Read a page of a Sidekiq set or of the busy jobs.
+    Browse(ComponentId, BrowseRequest),
     /// Reveal one row's private content (audited; on-call only).
     Reveal {
         component: String,
@@ -103,6 +112,10 @@ pub struct Dialog {
     pub preview: Option<Preview>,
     pub running: bool,
     pub result: Option<RunResult>,
+    /// A flow's progress after its last batch.
+    pub progress: Option<String>,
+    /// Set for a flow: stops it after the current batch.
+    pub abort: Option<Abort>,
 }
 
 /// Rows of a list view and the component each row stands for.
@@ -168,6 +181,8 @@ pub struct App {
     pub audit_list: ListData,
     pub audit_table: TableView,
     pub revealed: Option<Revealed>,
+    /// The page of a Sidekiq table the operator paged to, in the detail view.
+    pub browse: Option<BrowseState>,
 }
 
 pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
@@ -214,6 +229,7 @@ impl App {
             audit_list: ListData::default(),
             audit_table: TableView::default(),
             revealed: None,
+            browse: None,
         };
         app.rebuild();
         app
@@ -243,9 +259,7 @@ impl App {
         }
         if let View::Detail(id) = &self.view {
             let detail = self
-                .fleet
-                .get(id)
-                .and_then(|c| c.reading.as_ref())
+                .reading_shown(id)
                 .map(|r| r.detail())
                 .unwrap_or_default();
             let state = self.detail.get_or_insert_with(|| DetailState {
@@ -261,6 +275,88 @@ impl App {
             }
             state.focus = state.focus.min(state.tables.len().saturating_sub(1));
             state.detail = detail;
+        }
+    }
+
+    /// The reading the detail view of `id` shows: with the browsed page in place.
+    fn reading_shown(&self, id: &ComponentId) -> Option<std::sync::Arc<dyn Reading>> {
+        let reading = self.fleet.get(id)?.reading.as_ref()?;
+        Some(pager::apply(id, reading, self.browse.as_ref()))
+    }
+
+    /// Whether the focused detail table can be paged (for the key hints).
+    pub fn pageable(&self) -> bool {
+        self.browsable().is_some()
+    }
+
+    /// The focused detail table, if it can be paged.
+    fn browsable(&self) -> Option<(ComponentId, Browsable)> {
+        let View::Detail(id) = &self.view else {
+            return None;
+        };
+        if self.fleet.get(id)?.meta.kind != crate::sources::sidekiq::KIND {
+            return None;
+        }
+        let state = self.detail.as_ref()?;
+        let title = views::detail::table_titles(&state.detail)
+            .get(state.focus)?
+            .to_string();
+        Some((id.clone(), Browsable::from_title(&title)?))
+    }
+
+    fn page(&mut self, step: Step) -> Effect {
+        let Some((id, table)) = self.browsable() else {
+            self.flash(
+                "focus a Sidekiq set or busy table (] and [) to page through it",
+                Level::Unknown,
+            );
+            return Effect::None;
+        };
+        let Some(reading) = self.fleet.get(&id).and_then(|c| c.reading.clone()) else {
+            return Effect::None;
+        };
+        match pager::step(&mut self.browse, &id, table, reading.as_ref(), step) {
+            Ok((id, request)) => Effect::Browse(id, request),
+            Err(e) => {
+                self.flash(e, Level::Unknown);
+                Effect::None
+            }
+        }
+    }
+
+    /// A page came back from a browse request.
+    pub fn browse_done(
+        &mut self,
+        id: &ComponentId,
+        request: &BrowseRequest,
+        result: Result<Browsed, String>,
+    ) {
+        match result {
+            Ok(page) => {
+                if pager::arrived(&mut self.browse, id, request, page) {
+                    self.rebuild();
+                }
+            }
+            Err(e) => {
+                if let Some(s) = self.browse.as_mut() {
+                    s.loading = false;
+                }
+                self.flash(crate::sanitize::sanitize(&e), Level::Warn);
+            }
+        }
+    }
+
+    /// The browsed page read again, after an action may have changed it.
+    pub fn browse_again(&mut self) -> Option<Effect> {
+        pager::again(&mut self.browse).map(|(id, request)| Effect::Browse(id, request))
+    }
+
+    /// A flow finished another batch.
+    pub fn flow_progress(&mut self, action: &Guarded, line: String) {
+        if let Some(dialog) = self.dialog.as_mut()
+            && dialog.action == *action
+        {
+            dialog.progress = Some(line);
         }
     }
 
@@ -410,6 +506,15 @@ impl App {
                     };
                 }
             }
+            Action::NextPage => return self.page(Step::Next),
+            Action::PrevPage => return self.page(Step::Previous),
+            Action::ClassFilter => match self.browsable() {
+                Some((_, Browsable::Set(_))) => self.open_prompt(PromptKind::ClassFilter),
+                _ => self.flash(
+                    "focus a Sidekiq retry, scheduled or dead table to filter it by class",
+                    Level::Unknown,
+                ),
+            },
             Action::Confirm | Action::Complete => {}
         }
         Effect::None
@@ -437,6 +542,7 @@ impl App {
             self.back.push(previous);
             self.back.truncate(32);
             self.detail = None;
+            self.browse = None;
             self.rebuild();
         }
     }
@@ -444,6 +550,10 @@ impl App {
     fn go_back(&mut self) {
         if let Some(filter) = self.current_filter_mut().filter(|f| !f.is_empty()) {
             filter.clear();
+            self.rebuild();
+            return;
+        }
+        if self.browse.take().is_some() {
             self.rebuild();
             return;
         }
@@ -518,9 +628,7 @@ impl App {
             return Effect::None;
         };
         let content = self
-            .fleet
-            .get(id)
-            .and_then(|c| c.reading.as_ref())
+            .reading_shown(id)
             .and_then(|r| r.private(&table, &key));
         Effect::Reveal {
             component: id.to_string(),
@@ -550,8 +658,11 @@ impl App {
         let selected = selected
             .as_ref()
             .map(|(table, key)| crate::actions::catalog::Selected { table, key });
+        // Actions on a browsed row are built from the page on screen.
+        let mut component = component.clone();
+        component.reading = self.reading_shown(&id);
         let items =
-            crate::actions::catalog::for_component(component, selected, self.demo.is_some());
+            crate::actions::catalog::for_component(&component, selected, self.demo.is_some());
         if items.is_empty() {
             self.flash(format!("{id} offers no actions yet"), Level::Unknown);
             return;
@@ -601,12 +712,14 @@ impl App {
                 self.menu = None;
                 if let Some(chosen) = chosen {
                     self.dialog = Some(Dialog {
+                        abort: Flow::of(&chosen).map(|_| Abort::new()),
                         action: chosen.clone(),
                         typed: String::new(),
                         run_focused: false,
                         preview: None,
                         running: false,
                         result: None,
+                        progress: None,
                     });
                     return Effect::Preview(Box::new(chosen));
                 }
@@ -622,6 +735,15 @@ impl App {
             return Effect::None;
         };
         match action {
+            Some(Action::Cancel) if dialog.running && dialog.abort.is_some() => {
+                if let Some(abort) = &dialog.abort {
+                    abort.stop();
+                }
+                dialog.progress = Some(format!(
+                    "{}; stopping after the current batch…",
+                    dialog.progress.as_deref().unwrap_or("starting")
+                ));
+            }
             Some(Action::Cancel) => self.dialog = None,
             Some(Action::Quit) if dialog.running => {}
             Some(Action::Quit) => return Effect::Quit,
@@ -640,6 +762,10 @@ impl App {
                         Risk::Low => Confirmation::Confirmed,
                         Risk::High | Risk::Critical => Confirmation::Typed(dialog.typed.clone()),
                     };
+                    if let Some(abort) = &dialog.abort {
+                        let action = Box::new(dialog.action.clone());
+                        return Effect::RunFlow(action, confirmation, abort.clone());
+                    }
                     return Effect::Run(Box::new(dialog.action.clone()), confirmation, None);
                 }
             }
@@ -735,10 +861,10 @@ impl App {
 
     fn open_prompt(&mut self, kind: PromptKind) {
         let previous = self.current_filter().to_string();
-        let text = if kind == PromptKind::Filter {
-            previous.clone()
-        } else {
-            String::new()
+        let text = match kind {
+            PromptKind::Filter => previous.clone(),
+            PromptKind::ClassFilter => self.class_filter().unwrap_or_default(),
+            PromptKind::Palette => String::new(),
         };
         self.prompt = Some(Prompt {
             kind,
@@ -766,6 +892,15 @@ impl App {
                 if kind == PromptKind::Palette {
                     return self.run_command(&text);
                 }
+                if kind == PromptKind::ClassFilter
+                    && let Some((id, Browsable::Set(set))) = self.browsable()
+                {
+                    let wanted = pager::filter_class(&mut self.browse, &id, set, &text);
+                    self.rebuild();
+                    if let Some((id, request)) = wanted {
+                        return Effect::Browse(id, request);
+                    }
+                }
             }
             Some(Action::Complete) => {
                 let typed = prompt.text.clone();
@@ -787,6 +922,16 @@ impl App {
             }
         }
         Effect::None
+    }
+
+    /// The class the focused set table is filtered by, if any.
+    pub fn class_filter(&self) -> Option<String> {
+        let (id, table) = self.browsable()?;
+        let state = self.browse.as_ref().filter(|s| s.component == id && s.table == table)?;
+        match &state.request {
+            BrowseRequest::Set { class, .. } => class.clone(),
+            BrowseRequest::Busy { .. } => None,
+        }
     }
 
     fn set_filter(&mut self, text: String) {

@@ -19,7 +19,9 @@ use super::terminal;
 use super::views;
 use crate::actions::runtime::Runtime;
 use crate::actions::{Action as Guarded, AuditRecord, Freeze, Preview, RunResult};
-use crate::model::Level;
+use crate::actions::kinds::retry_all;
+use crate::model::{ComponentId, Level};
+use crate::sources::sidekiq::browse::{BrowseRequest, Browsed};
 use crate::sources::{SourceSpec, spawn_all};
 
 /// At most one frame per this interval, however fast updates arrive.
@@ -41,6 +43,9 @@ enum Done {
     Freeze(Option<Freeze>),
     Flash(String, Level),
     Revealed(Result<Revealed, String>),
+    /// A flow finished a batch: its progress line.
+    Progress(Box<Guarded>, String),
+    Browsed(ComponentId, BrowseRequest, Result<Browsed, String>),
 }
 
 pub async fn run(
@@ -122,7 +127,12 @@ pub async fn run(
                     Done::Ran(action, result) => {
                         app.action_done(&action, result);
                         spawn_state_refresh(&runtime, &done_tx, true);
+                        if let Some(again) = app.browse_again() {
+                            start(again, &runtime, &done_tx);
+                        }
                     }
+                    Done::Progress(action, line) => app.flow_progress(&action, line),
+                    Done::Browsed(id, request, result) => app.browse_done(&id, &request, result),
                     Done::Audit(records) => app.set_audit(records),
                     Done::Freeze(freeze) => app.freeze = freeze,
                     Done::Flash(text, level) => app.flash(text, level),
@@ -199,6 +209,22 @@ fn start(effect: Effect, runtime: &Arc<Runtime>, done: &mpsc::UnboundedSender<Do
                         }
                     }
                 }
+            });
+        }
+        Effect::RunFlow(action, confirmation, abort) => {
+            tokio::spawn(async move {
+                let report = done.clone();
+                let result = retry_all::run(&runtime, &action, confirmation, &abort, |p| {
+                    let _ = report.send(Done::Progress(action.clone(), p.line()));
+                })
+                .await;
+                let _ = done.send(Done::Ran(action, result));
+            });
+        }
+        Effect::Browse(id, request) => {
+            tokio::spawn(async move {
+                let result = runtime.sidekiq.browse(id.as_str(), &request).await;
+                let _ = done.send(Done::Browsed(id, request, result));
             });
         }
         Effect::Freeze(reason) => {

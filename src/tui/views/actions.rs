@@ -112,11 +112,16 @@ pub fn draw_dialog(frame: &mut Frame<'_>, body: Rect, app: &App, dialog: &Dialog
             Span::styled("█", theme.style(Token::Accent)),
         ]));
     }
+    if let Some(progress) = &dialog.progress {
+        lines.push(Line::from(safe(progress, theme.style(Token::Accent))));
+    }
     if dialog.running {
-        lines.push(Line::from(Span::styled(
-            "running…",
-            theme.style(Token::Accent),
-        )));
+        let running = if dialog.abort.is_some() {
+            "running… (esc stops after the current batch)"
+        } else {
+            "running…"
+        };
+        lines.push(Line::from(Span::styled(running, theme.style(Token::Accent))));
     }
 
     let height = (lines.len() as u16 + 4).min(body.height);

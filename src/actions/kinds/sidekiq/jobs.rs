@@ -43,7 +43,7 @@ redis.call('LPUSH', KEYS[3], ARGV[3])
 return 'enqueued 1 job to ' .. KEYS[3]";
 
 /// KEYS: set, queues, then queue:q of each job. ARGV: (member, q, new job JSON) per job.
-const RETRY_BATCH: &str = "\
+pub(super) const RETRY_BATCH: &str = "\
 -- each: if ZREM: LPUSH.
 local moved, gone = 0, 0
 for i = 1, #ARGV, 3 do
@@ -187,11 +187,24 @@ fn requeue(ctx: &Ctx<'_>, set: Set, e: &SetEntry, member: &str) -> Option<(Strin
     if e.unreadable || e.queue.is_empty() {
         return None;
     }
+    requeue_with(set, e, member, ctx.clock_for(member), ctx.now)
+}
+
+/// [`requeue`] with the clock chosen by the caller.
+pub(super) fn requeue_with(
+    set: Set,
+    e: &SetEntry,
+    member: &str,
+    clock: Clock,
+    now: std::time::SystemTime,
+) -> Option<(String, String)> {
+    if e.unreadable || e.queue.is_empty() {
+        return None;
+    }
     // Sidekiq's `SortedEntry#retry` lowers the count (a manual retry is not a failure);
     // `add_to_queue` for scheduled jobs does not.
     let decrement = set != Set::Scheduled;
-    let clock: Clock = ctx.clock_for(member);
-    let json = payload::requeued(member, decrement, clock, ctx.now)?;
+    let json = payload::requeued(member, decrement, clock, now)?;
     Some((e.queue.clone(), json))
 }
 
@@ -279,7 +292,8 @@ pub(super) fn for_row(ctx: &Ctx<'_>, set: Set, key: &str) -> Vec<Action> {
         }));
     }
 
-    if set != Set::Scheduled && !e.class.is_empty() {
+    if set != Set::Scheduled && !e.class.is_empty() && !e.unreadable {
+        out.extend(super::retry_all::plan(ctx, set, Some(&e.class)));
         out.extend(batch(ctx, set, Some(&e.class)));
     }
     out

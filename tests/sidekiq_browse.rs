@@ -12,8 +12,8 @@ use mastop::config::EndpointConfig;
 use mastop::model::{Reading, SectionBody};
 use mastop::sources::sidekiq::browse::{BrowseRequest, Browsed, FILTER_WINDOW, PAGE, SetName};
 use mastop::sources::sidekiq::{Browser, SidekiqReading};
-use support::Redis;
 use support::CountingProxy;
+use support::Redis;
 use support::sidekiq::SidekiqPeer;
 
 const COMPONENT: &str = "sidekiq/main";
@@ -190,7 +190,10 @@ async fn page_three_of_a_thousand_is_exactly_sidekiqs_page_three_in_two_commands
             .map(|s| s.title.clone())
             .find(|t| t.starts_with(set.title()))
             .expect("the set's table");
-        assert_eq!(title, format!("{} (page 3 of 20 · 101–150 of 1000)", set.title()));
+        assert_eq!(
+            title,
+            format!("{} (page 3 of 20 · 101–150 of 1000)", set.title())
+        );
         let shown = format!("{detail:?}");
         assert!(!shown.contains("private toot") && !shown.contains("alice"));
         let key_of_first = expected[0].clone();
@@ -323,7 +326,11 @@ async fn busy_pages_read_only_the_work_hashes_they_show() {
         .collect();
     let expected: Vec<String> = (10..20).map(|t| format!("c/t{t}")).collect();
     assert_eq!(threads, expected);
-    assert!(page.jobs.iter().all(|j| j.class == "SlowJob" && !j.unreadable));
+    assert!(
+        page.jobs
+            .iter()
+            .all(|j| j.class == "SlowJob" && !j.unreadable)
+    );
 
     redis.cli(&["CONFIG", "RESETSTAT"]);
     let Browsed::Busy(first) = browse(&browser, ask(0)).await else {
@@ -340,7 +347,12 @@ async fn busy_pages_read_only_the_work_hashes_they_show() {
         ..SidekiqReading::default()
     }
     .with_browsed(&Browsed::Busy(page));
-    let titles: Vec<String> = reading.detail().sections.iter().map(|s| s.title.clone()).collect();
+    let titles: Vec<String> = reading
+        .detail()
+        .sections
+        .iter()
+        .map(|s| s.title.clone())
+        .collect();
     assert!(
         titles.contains(&"Busy (page 2 of 2 · 51–60 of 60)".to_string()),
         "{titles:?}"
@@ -396,7 +408,9 @@ async fn garbage_members_are_shown_as_unparseable_and_hostile_classes_as_text() 
     assert_eq!(unreadable, vec![true, true, false, false, true]);
     assert_eq!(page.entries[2].class, "BigJob");
     assert!(
-        page.problems.iter().any(|p| p.contains("retry entries could not be read (×3)")),
+        page.problems
+            .iter()
+            .any(|p| p.contains("retry entries could not be read (×3)")),
         "{:?}",
         page.problems
     );
@@ -426,7 +440,10 @@ async fn garbage_members_are_shown_as_unparseable_and_hostile_classes_as_text() 
         .await,
     );
     let classes: Vec<&str> = filtered.entries.iter().map(|e| e.class.as_str()).collect();
-    assert_eq!(classes, vec!["BigJob", "Evil\u{1b}[2J\u{1b}]0;pwned\u{7}Job"]);
+    assert_eq!(
+        classes,
+        vec!["BigJob", "Evil\u{1b}[2J\u{1b}]0;pwned\u{7}Job"]
+    );
 }
 
 /// In the console: `n` on the focused retries table asks for page 2, the page read from
@@ -438,7 +455,14 @@ async fn the_console_pages_the_focused_set_and_titles_the_page() {
     use mastop::tui::app::Effect;
 
     let redis = Redis::start();
-    fill(&redis, "retry", 120, |i| if i % 40 == 39 { "ActionMailer::MailDeliveryJob" } else { "FlakyJob" }).await;
+    fill(&redis, "retry", 120, |i| {
+        if i % 40 == 39 {
+            "ActionMailer::MailDeliveryJob"
+        } else {
+            "FlakyJob"
+        }
+    })
+    .await;
     let browser = Browser::for_endpoints(&[endpoint(&redis.url(), None)]);
     let first = set_page(
         browse(
@@ -480,14 +504,20 @@ async fn the_console_pages_the_focused_set_and_titles_the_page() {
     let effect = app.handle_key(KeyEvent::from(KeyCode::Char('n')));
     follow(&mut app, &browser, effect).await;
     let screen = support::sidekiq::render(&app, 120, 40);
-    assert!(screen.contains("Retries (page 3 of 3 · 101–120 of 120)"), "{screen}");
+    assert!(
+        screen.contains("Retries (page 3 of 3 · 101–120 of 120)"),
+        "{screen}"
+    );
     assert!(!screen.contains("private toot") && !screen.contains("alice"));
     let effect = app.handle_key(KeyEvent::from(KeyCode::Char('n')));
     assert_eq!(effect, Effect::None, "no page 4");
     insta::assert_snapshot!("sidekiq_retries_page_3_120x40", screen);
 
     // `c`, a class, enter: the class's jobs from the whole set.
-    assert_eq!(app.handle_key(KeyEvent::from(KeyCode::Char('c'))), Effect::None);
+    assert_eq!(
+        app.handle_key(KeyEvent::from(KeyCode::Char('c'))),
+        Effect::None
+    );
     for ch in "mail".chars() {
         app.handle_key(KeyEvent::from(KeyCode::Char(ch)));
     }
@@ -517,14 +547,14 @@ async fn an_unreachable_endpoint_is_an_error_not_a_hang() {
         from: 50,
         class: None,
     };
-    let result = tokio::time::timeout(
-        Duration::from_secs(60),
-        browser.browse(COMPONENT, &request),
-    )
-    .await
-    .expect("the browse deadline ends the request");
+    let result = tokio::time::timeout(Duration::from_secs(60), browser.browse(COMPONENT, &request))
+        .await
+        .expect("the browse deadline ends the request");
     let err = result.expect_err("a black hole answers nothing");
-    assert!(err.contains("sidekiq/main") || err.contains("127.0.0.1"), "{err}");
+    assert!(
+        err.contains("sidekiq/main") || err.contains("127.0.0.1"),
+        "{err}"
+    );
     let unknown = browser.browse("sidekiq/other", &request).await;
     assert!(unknown.is_err_and(|e| e.contains("not a configured Sidekiq endpoint")));
 }

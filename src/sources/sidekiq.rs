@@ -26,6 +26,7 @@ use futures_util::future::BoxFuture;
 use redis::RedisError;
 use redis::aio::MultiplexedConnection;
 
+pub use self::browser::{BROWSE_DEADLINE, Browser};
 pub use self::fetch::{
     CLASS_SAMPLE, HISTORY_DAYS, Keys, MAX_BUSY_JOBS, MAX_PROCESSES, MAX_SAMPLED_QUEUES,
     MAX_WORK_PROCESSES, SET_PAGE,
@@ -34,7 +35,6 @@ pub use self::parse::{
     JobFields, ProcessInfo, WorkEntry, epoch_secs, latency, parse_job, parse_process_info,
     parse_work,
 };
-pub use self::browser::{BROWSE_DEADLINE, Browser};
 pub use self::reading::{
     BusyJob, BusyView, ClassCount, DailyStat, Private, QUEUE_LATENCY, QueueStat, SetEntry, SetPage,
     SidekiqProcess, SidekiqReading,

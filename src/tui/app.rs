@@ -13,11 +13,11 @@ use super::keymap::Keymap;
 use super::table::{Sort, TableView};
 use super::theme::Theme;
 use super::views;
+use crate::actions::kinds::retry_all::{Abort, Flow};
 use crate::actions::{
     Action as Guarded, AuditRecord, Confirmation, Freeze, Preview, Risk, Role, RunResult,
 };
 use crate::model::detail::{Cell, Column, Row, TableData};
-use crate::actions::kinds::retry_all::{Abort, Flow};
 use crate::model::{ComponentId, Detail, Fleet, Level, Reading};
 use crate::sources::sidekiq::browse::{BrowseRequest, Browsed};
 
@@ -627,9 +627,7 @@ impl App {
             );
             return Effect::None;
         };
-        let content = self
-            .reading_shown(id)
-            .and_then(|r| r.private(&table, &key));
+        let content = self.reading_shown(id).and_then(|r| r.private(&table, &key));
         Effect::Reveal {
             component: id.to_string(),
             table,
@@ -927,7 +925,10 @@ impl App {
     /// The class the focused set table is filtered by, if any.
     pub fn class_filter(&self) -> Option<String> {
         let (id, table) = self.browsable()?;
-        let state = self.browse.as_ref().filter(|s| s.component == id && s.table == table)?;
+        let state = self
+            .browse
+            .as_ref()
+            .filter(|s| s.component == id && s.table == table)?;
         match &state.request {
             BrowseRequest::Set { class, .. } => class.clone(),
             BrowseRequest::Busy { .. } => None,

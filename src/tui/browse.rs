@@ -141,7 +141,11 @@ pub fn step(
             return Err(format!("already on the last page ({total} in all)"));
         }
         (Browsable::Set(set), None, step) => {
-            let page = if step == Step::Next { page + 1 } else { page - 1 };
+            let page = if step == Step::Next {
+                page + 1
+            } else {
+                page - 1
+            };
             BrowseRequest::Set {
                 set,
                 page,
@@ -150,7 +154,11 @@ pub fn step(
             }
         }
         (Browsable::Busy, _, step) => {
-            let page = if step == Step::Next { page + 1 } else { page - 1 };
+            let page = if step == Step::Next {
+                page + 1
+            } else {
+                page - 1
+            };
             busy_request(r, page)
         }
     };
@@ -276,7 +284,14 @@ mod tests {
         let err = step(&mut state, &id(), table, &r, Step::Next).expect_err("no page 4");
         assert!(err.contains("last page"), "{err}");
         let (_, req) = step(&mut state, &id(), table, &r, Step::Previous).expect("page 2");
-        assert!(matches!(req, BrowseRequest::Set { page: 1, from: 50, .. }));
+        assert!(matches!(
+            req,
+            BrowseRequest::Set {
+                page: 1,
+                from: 50,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -285,7 +300,9 @@ mod tests {
         let r = reading(12_000);
         let table = Browsable::Set(SetName::Dead);
         let (_, req) = filter_class(&mut state, &id(), SetName::Dead, " Mailer ").expect("asked");
-        assert!(matches!(&req, BrowseRequest::Set { from: 0, class: Some(c), .. } if c == "Mailer"));
+        assert!(
+            matches!(&req, BrowseRequest::Set { from: 0, class: Some(c), .. } if c == "Mailer")
+        );
         let found = |page: usize, from: u64, next: u64| {
             Browsed::Set(SetBrowse {
                 set: Some(SetName::Dead),
@@ -301,12 +318,29 @@ mod tests {
         };
         assert!(arrived(&mut state, &id(), &req, found(0, 0, 500)));
         let (_, req) = step(&mut state, &id(), table, &r, Step::Next).expect("more");
-        assert!(matches!(req, BrowseRequest::Set { page: 1, from: 500, .. }));
+        assert!(matches!(
+            req,
+            BrowseRequest::Set {
+                page: 1,
+                from: 500,
+                ..
+            }
+        ));
         assert!(arrived(&mut state, &id(), &req, found(1, 500, 730)));
         let (_, req) = step(&mut state, &id(), table, &r, Step::Previous).expect("back");
-        assert!(matches!(req, BrowseRequest::Set { page: 0, from: 0, .. }));
+        assert!(matches!(
+            req,
+            BrowseRequest::Set {
+                page: 0,
+                from: 0,
+                ..
+            }
+        ));
         assert!(filter_class(&mut state, &id(), SetName::Dead, "  ").is_none());
-        assert_eq!(state, None, "an empty class goes back to the poll's first page");
+        assert_eq!(
+            state, None,
+            "an empty class goes back to the poll's first page"
+        );
     }
 
     #[test]

@@ -291,7 +291,9 @@ pub async fn busy_page(
         .zip(answers.iter().chain(std::iter::repeat(&Value::Nil)))
         .map(|((_, key), v)| {
             problems.check(key, v);
-            fetch::int(v).and_then(|n| u64::try_from(n).ok()).unwrap_or(0)
+            fetch::int(v)
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0)
         })
         .collect();
     let total: u64 = lens.iter().sum();

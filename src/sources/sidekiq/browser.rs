@@ -88,7 +88,11 @@ impl Browser {
 
     /// One browse request, within [`BROWSE_DEADLINE`]; a connection found dropped is
     /// replaced once.
-    pub async fn browse(&self, component: &str, request: &BrowseRequest) -> Result<Browsed, String> {
+    pub async fn browse(
+        &self,
+        component: &str,
+        request: &BrowseRequest,
+    ) -> Result<Browsed, String> {
         let attempt = async {
             let mut retried = false;
             loop {

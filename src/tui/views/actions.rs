@@ -121,7 +121,10 @@ pub fn draw_dialog(frame: &mut Frame<'_>, body: Rect, app: &App, dialog: &Dialog
         } else {
             "running…"
         };
-        lines.push(Line::from(Span::styled(running, theme.style(Token::Accent))));
+        lines.push(Line::from(Span::styled(
+            running,
+            theme.style(Token::Accent),
+        )));
     }
 
     let height = (lines.len() as u16 + 4).min(body.height);

@@ -25,8 +25,8 @@ use crate::actions::action::{Check, Operation, Risk};
 use crate::actions::audit::{GuardDecision, Outcome, new_id};
 use crate::actions::runtime::Runtime;
 use crate::actions::{Action, Confirmation, RunResult};
-use crate::model::figure::format_value;
 use crate::model::Unit;
+use crate::model::figure::format_value;
 use crate::sources::sidekiq::browse::{self, FILTER_WINDOW, SetName};
 use crate::sources::sidekiq::{Keys, SetEntry, parse_job};
 
@@ -178,7 +178,11 @@ pub(super) fn plan(ctx: &Ctx<'_>, set: Set, class: Option<&str>) -> Option<Actio
         risk: Risk::High,
         operations: vec![
             read,
-            eval(RETRY_BATCH, vec![key.clone(), ctx.keys.key("queues")], Vec::new()),
+            eval(
+                RETRY_BATCH,
+                vec![key.clone(), ctx.keys.key("queues")],
+                Vec::new(),
+            ),
         ],
         precondition: Some(Check::Redis {
             argv: vec!["EXISTS".into(), key],
@@ -264,7 +268,12 @@ fn takes(flow: &Flow, e: &SetEntry) -> bool {
     !e.unreadable && !e.queue.is_empty() && flow.class.as_ref().is_none_or(|c| e.class == *c)
 }
 
-fn finished(action: &Action, outcome: Outcome, message: String, last: Option<RunResult>) -> RunResult {
+fn finished(
+    action: &Action,
+    outcome: Outcome,
+    message: String,
+    last: Option<RunResult>,
+) -> RunResult {
     let (action_id, decisions) = match last {
         Some(r) => (r.action_id, r.decisions),
         None => (new_id(), Vec::<GuardDecision>::new()),
@@ -329,20 +338,19 @@ pub async fn run(
             }
             w.map(|w| (w, keys))
         };
-        let (w, keys) = match tokio::time::timeout(crate::sources::sidekiq::BROWSE_DEADLINE, read)
-            .await
-        {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                let message = format!("reading the next batch failed ({e}); {}", p.line());
-                return finished(action, Outcome::Failed, message, last);
-            }
-            Err(_) => {
-                runtime.sidekiq.forget(&flow.component).await;
-                let message = format!("reading the next batch took too long; {}", p.line());
-                return finished(action, Outcome::Failed, message, last);
-            }
-        };
+        let (w, keys) =
+            match tokio::time::timeout(crate::sources::sidekiq::BROWSE_DEADLINE, read).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    let message = format!("reading the next batch failed ({e}); {}", p.line());
+                    return finished(action, Outcome::Failed, message, last);
+                }
+                Err(_) => {
+                    runtime.sidekiq.forget(&flow.component).await;
+                    let message = format!("reading the next batch took too long; {}", p.line());
+                    return finished(action, Outcome::Failed, message, last);
+                }
+            };
         if !started {
             p.total = w.total;
             started = true;
@@ -353,8 +361,7 @@ pub async fn run(
         }
         let budget = usize::try_from(p.total - p.looked_at()).unwrap_or(usize::MAX);
         let entries = &w.entries[..w.entries.len().min(budget)];
-        let (taken, examined) =
-            browse::take_matching(entries, FLOW_BATCH, |e| takes(&flow, e));
+        let (taken, examined) = browse::take_matching(entries, FLOW_BATCH, |e| takes(&flow, e));
         let now = SystemTime::now();
         let set = Set::from_name(flow.set);
         let items: Vec<(String, String, String)> = taken
@@ -426,7 +433,13 @@ mod tests {
             gone: 3,
             ..Progress::default()
         };
-        assert_eq!(p.line(), format!("moved 350 of {}; 3 already gone", format_value(12_000.0, Unit::Count)));
+        assert_eq!(
+            p.line(),
+            format!(
+                "moved 350 of {}; 3 already gone",
+                format_value(12_000.0, Unit::Count)
+            )
+        );
     }
 
     #[test]

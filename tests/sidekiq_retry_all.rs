@@ -327,7 +327,7 @@ async fn a_flow_killed_half_way_loses_and_duplicates_nothing() {
 async fn a_class_flow_moves_only_that_class_from_anywhere_in_the_set() {
     let redis = Redis::start();
     let mailer = |i: u64| {
-        if i >= 600 && i % 5 == 0 {
+        if i >= 600 && i.is_multiple_of(5) {
             "ActionMailer::MailDeliveryJob"
         } else {
             "ActivityPub::DeliveryWorker"
@@ -380,7 +380,10 @@ async fn a_class_flow_moves_only_that_class_from_anywhere_in_the_set() {
     let (queued, _) = assert_each_job_once(&redis, "retry", 1200);
     assert_eq!(queued, 120);
     let (q, _) = where_jobs_are(&redis, "retry");
-    let expected: Vec<String> = (600..1200).filter(|i| i % 5 == 0).map(jid).collect();
+    let expected: Vec<String> = (600..1200u64)
+        .filter(|i| i.is_multiple_of(5))
+        .map(jid)
+        .collect();
     assert_eq!(q.keys().cloned().collect::<Vec<_>>(), {
         let mut e = expected.clone();
         e.sort();

@@ -161,11 +161,11 @@ pub fn class_contains(entry: &SetEntry, filter: &str) -> bool {
 
 /// The first `want` entries that `keep`, and how many entries were examined to find them
 /// (all of them when fewer match): the next search starts that many ranks further on.
-pub fn take_matching<'a>(
-    entries: &'a [SetEntry],
+pub fn take_matching(
+    entries: &[SetEntry],
     want: usize,
     keep: impl Fn(&SetEntry) -> bool,
-) -> (Vec<&'a SetEntry>, usize) {
+) -> (Vec<&SetEntry>, usize) {
     let mut taken = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         if taken.len() == want {

@@ -479,3 +479,78 @@ fn the_cli_runs_the_flow_and_prints_progress() {
     );
     assert_eq!(redis.cli(&["LLEN", "queue:default"]), "120");
 }
+
+/// In the console: the retry-all is chosen from the menu, confirmed once by typing the
+/// set's name, runs as a flow whose progress shows in the dialog, and esc asks it to stop
+/// after the current batch instead of closing the dialog.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_confirms_once_shows_progress_and_aborts_with_esc() {
+    use crossterm::event::{KeyCode, KeyEvent};
+    use mastop::tui::app::Effect;
+
+    let redis = Redis::start();
+    fill(&redis, "retry", 120, |_| "FlakyJob").await;
+    let c = console(Role::Oncall, &redis);
+    let mut app = support::sidekiq::console_app(reading(&redis).await);
+    app.role = Role::Oncall;
+    let key = |app: &mut mastop::tui::app::App, code: KeyCode| app.handle_key(KeyEvent::from(code));
+    key(&mut app, KeyCode::Char('a'));
+    let menu = app.menu.as_ref().expect("the action menu");
+    let at = menu
+        .items
+        .iter()
+        .position(|a| a.kind == retry_all::KIND && a.target.object == "retry set")
+        .expect("retry-all offered");
+    for _ in 0..at {
+        key(&mut app, KeyCode::Down);
+    }
+    assert!(matches!(key(&mut app, KeyCode::Enter), Effect::Preview(_)));
+    for ch in "retry".chars() {
+        key(&mut app, KeyCode::Char(ch));
+    }
+    key(&mut app, KeyCode::Tab);
+    let Effect::RunFlow(action, confirmation, abort) = key(&mut app, KeyCode::Enter) else {
+        panic!("a retry-all runs as a flow");
+    };
+    assert_eq!(confirmation, Confirmation::Typed("retry".into()));
+
+    // What the event loop does with it: progress lines back into the dialog.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let stopper = abort.clone();
+    let result = retry_all::run(&c.runtime, &action, confirmation, &abort, |p| {
+        let _ = tx.send(p.line());
+        if p.batches == 1 {
+            // The operator presses esc while the first batch's result is coming in.
+            stopper.stop();
+        }
+    })
+    .await;
+    while let Ok(line) = rx.try_recv() {
+        app.flow_progress(&action, line);
+    }
+    let screen = support::sidekiq::render(&app, 120, 40);
+    assert!(
+        screen.contains("moved 48 of 122; 2 left (unreadable)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("esc stops after the current batch"),
+        "{screen}"
+    );
+    assert_eq!(result.outcome, Outcome::Aborted, "{}", result.message);
+
+    // esc on a running flow stops it and keeps the dialog open.
+    let running = Abort::new();
+    if let Some(d) = app.dialog.as_mut() {
+        d.abort = Some(running.clone());
+    }
+    assert_eq!(key(&mut app, KeyCode::Esc), Effect::None);
+    assert!(running.stopped());
+    let screen = support::sidekiq::render(&app, 120, 40);
+    assert!(
+        screen.contains("stopping after the current batch"),
+        "{screen}"
+    );
+    app.action_done(&action, result);
+    assert_eq!(redis.cli(&["LLEN", "queue:default"]), "48");
+}

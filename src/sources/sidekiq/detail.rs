@@ -74,6 +74,9 @@ pub(super) fn detail(r: &SidekiqReading) -> Detail {
 /// `Busy`, or which page of them is shown: `Busy (page 2 of 4 · 51–100 of 180)`.
 fn busy_title(r: &SidekiqReading) -> String {
     match &r.busy_view {
+        None if (r.busy_jobs.len() as u64) < r.busy => {
+            format!("Busy (first {} of {})", r.busy_jobs.len(), count(r.busy))
+        }
         None => "Busy".to_string(),
         Some(v) => {
             let pages = (v.total as usize).div_ceil(PAGE).max(1);

@@ -1,13 +1,11 @@
 //! Actions on jobs in the retry, scheduled and dead sets: one job by its exact member, or a
-//! batch of exact members from the page the reading holds.
+//! batch of exact members from the page on screen.
 //!
-//! **Bulk retries are bounded batches.** The pipeline runs one action at a time, so "retry
-//! the whole set" is offered as "retry the next batch": the members on the reading's first
-//! page (at most [`BATCH`]), moved by one script. Each batch is its own guarded, audited
-//! action, so the audit log is the progress record; the next poll shows the next page and
-//! offers the next batch, and stopping is simply not running it. A class batch takes only
-//! that class's jobs on the page, so jobs of the class further down the set are reached as
-//! the pages before them drain.
+//! **Bulk retries are bounded batches.** A batch moves the members on the page the
+//! operator sees (at most [`BATCH`]) with one script, as its own guarded, audited action. A
+//! class batch takes only that class's jobs on the page. Retrying a whole set or class is
+//! the retry-all flow ([`super::retry_all`]): one confirmation, then batches one after
+//! another, each read afresh.
 
 use std::time::Duration;
 

@@ -24,15 +24,21 @@ use support::sidekiq::SidekiqPeer;
 const COMPONENT: &str = "sidekiq/main";
 const HANG_GUARD: Duration = Duration::from_secs(120);
 
-fn endpoint(url: &str) -> EndpointConfig {
-    toml::from_str(&format!("name = \"main\"\nurl = \"{url}\"\n")).expect("a [[sidekiq]] entry")
+fn endpoint(url: &str, namespace: Option<&str>) -> EndpointConfig {
+    let ns = namespace.map_or_else(String::new, |n| format!("namespace = \"{n}\"\n"));
+    toml::from_str(&format!("name = \"main\"\nurl = \"{url}\"\n{ns}")).expect("a [[sidekiq]] entry")
 }
 
 fn console(role: Role, redis: &Redis) -> Console {
+    console_in(role, redis, None)
+}
+
+/// A console for a Sidekiq whose keys are under `namespace` (Mastodon ≤ 4.3).
+fn console_in(role: Role, redis: &Redis, namespace: Option<&str>) -> Console {
     Console::new(
         role,
         &Config {
-            sidekiq: vec![endpoint(&redis.url())],
+            sidekiq: vec![endpoint(&redis.url(), namespace)],
             ..Config::default()
         },
         None,
@@ -75,8 +81,12 @@ async fn fill(redis: &Redis, key: &str, n: u64, class_of: impl Fn(u64) -> &'stat
 }
 
 async fn reading(redis: &Redis) -> SidekiqReading {
+    reading_in(redis, None).await
+}
+
+async fn reading_in(redis: &Redis, namespace: Option<&str>) -> SidekiqReading {
     let mut source = SidekiqSource::new(
-        &endpoint(&redis.url()),
+        &endpoint(&redis.url(), namespace),
         Schedule {
             cadence: Duration::from_secs(1),
             deadline: Duration::from_secs(10),
@@ -108,7 +118,8 @@ fn offered(r: &SidekiqReading, selected: Option<Selected<'_>>, object: &str) -> 
         })
 }
 
-/// How many times each jid is in `queue:default` and in the set `key`.
+/// How many times each jid is in `queue:default` and in the set `key` (both under the
+/// set's namespace, if it has one).
 fn where_jobs_are(redis: &Redis, key: &str) -> (BTreeMap<String, usize>, BTreeMap<String, usize>) {
     let count = |members: String| {
         let mut seen = BTreeMap::new();
@@ -122,7 +133,15 @@ fn where_jobs_are(redis: &Redis, key: &str) -> (BTreeMap<String, usize>, BTreeMa
         seen
     };
     (
-        count(redis.cli(&["LRANGE", "queue:default", "0", "-1"])),
+        count(redis.cli(&[
+            "LRANGE",
+            &key.rsplit_once(':').map_or_else(
+                || "queue:default".to_string(),
+                |(ns, _)| format!("{ns}:queue:default"),
+            ),
+            "0",
+            "-1",
+        ])),
         count(redis.cli(&["ZRANGE", key, "0", "-1"])),
     )
 }
@@ -322,7 +341,7 @@ async fn a_flow_killed_half_way_loses_and_duplicates_nothing() {
 }
 
 /// A class far down the set, chosen on a page the operator browsed to: only its jobs
-/// move, wherever they are in the set.
+/// move, wherever they are in the set; keys under a namespace (Mastodon ≤ 4.3).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_class_flow_moves_only_that_class_from_anywhere_in_the_set() {
     let redis = Redis::start();
@@ -333,9 +352,9 @@ async fn a_class_flow_moves_only_that_class_from_anywhere_in_the_set() {
             "ActivityPub::DeliveryWorker"
         }
     };
-    fill(&redis, "retry", 1200, mailer).await;
-    let c = console(Role::Oncall, &redis);
-    let polled = reading(&redis).await;
+    fill(&redis, "mastodon:retry", 1200, mailer).await;
+    let c = console_in(Role::Oncall, &redis, Some("mastodon"));
+    let polled = reading_in(&redis, Some("mastodon")).await;
     let page = c
         .runtime
         .sidekiq
@@ -377,9 +396,9 @@ async fn a_class_flow_moves_only_that_class_from_anywhere_in_the_set() {
     );
     let result = run_flow(&c, &action, "retry", &Abort::new(), |_| {}).await;
     assert_eq!(result.outcome, Outcome::Ok, "{}", result.message);
-    let (queued, _) = assert_each_job_once(&redis, "retry", 1200);
+    let (queued, _) = assert_each_job_once(&redis, "mastodon:retry", 1200);
     assert_eq!(queued, 120);
-    let (q, _) = where_jobs_are(&redis, "retry");
+    let (q, _) = where_jobs_are(&redis, "mastodon:retry");
     let expected: Vec<String> = (600..1200u64)
         .filter(|i| i.is_multiple_of(5))
         .map(jid)

@@ -18,8 +18,8 @@ use crate::actions::{
     Action as Guarded, AuditRecord, Confirmation, Freeze, Preview, Risk, Role, RunResult,
 };
 use crate::model::detail::{Cell, Column, Row, TableData};
-use crate::model::{ComponentId, Detail, Fleet, Level, Reading};
-use crate::sources::sidekiq::browse::{BrowseRequest, Browsed};
+use crate::model::{ComponentId, Detail, Fleet, Level};
+use crate::sources::sidekiq::browse::BrowseRequest;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum View {
@@ -278,88 +278,6 @@ impl App {
         }
     }
 
-    /// The reading the detail view of `id` shows: with the browsed page in place.
-    fn reading_shown(&self, id: &ComponentId) -> Option<std::sync::Arc<dyn Reading>> {
-        let reading = self.fleet.get(id)?.reading.as_ref()?;
-        Some(pager::apply(id, reading, self.browse.as_ref()))
-    }
-
-    /// Whether the focused detail table can be paged (for the key hints).
-    pub fn pageable(&self) -> bool {
-        self.browsable().is_some()
-    }
-
-    /// The focused detail table, if it can be paged.
-    fn browsable(&self) -> Option<(ComponentId, Browsable)> {
-        let View::Detail(id) = &self.view else {
-            return None;
-        };
-        if self.fleet.get(id)?.meta.kind != crate::sources::sidekiq::KIND {
-            return None;
-        }
-        let state = self.detail.as_ref()?;
-        let title = views::detail::table_titles(&state.detail)
-            .get(state.focus)?
-            .to_string();
-        Some((id.clone(), Browsable::from_title(&title)?))
-    }
-
-    fn page(&mut self, step: Step) -> Effect {
-        let Some((id, table)) = self.browsable() else {
-            self.flash(
-                "focus a Sidekiq set or busy table (] and [) to page through it",
-                Level::Unknown,
-            );
-            return Effect::None;
-        };
-        let Some(reading) = self.fleet.get(&id).and_then(|c| c.reading.clone()) else {
-            return Effect::None;
-        };
-        match pager::step(&mut self.browse, &id, table, reading.as_ref(), step) {
-            Ok((id, request)) => Effect::Browse(id, request),
-            Err(e) => {
-                self.flash(e, Level::Unknown);
-                Effect::None
-            }
-        }
-    }
-
-    /// A page came back from a browse request.
-    pub fn browse_done(
-        &mut self,
-        id: &ComponentId,
-        request: &BrowseRequest,
-        result: Result<Browsed, String>,
-    ) {
-        match result {
-            Ok(page) => {
-                if pager::arrived(&mut self.browse, id, request, page) {
-                    self.rebuild();
-                }
-            }
-            Err(e) => {
-                if let Some(s) = self.browse.as_mut() {
-                    s.loading = false;
-                }
-                self.flash(crate::sanitize::sanitize(&e), Level::Warn);
-            }
-        }
-    }
-
-    /// The browsed page read again, after an action may have changed it.
-    pub fn browse_again(&mut self) -> Option<Effect> {
-        pager::again(&mut self.browse).map(|(id, request)| Effect::Browse(id, request))
-    }
-
-    /// A flow finished another batch.
-    pub fn flow_progress(&mut self, action: &Guarded, line: String) {
-        if let Some(dialog) = self.dialog.as_mut()
-            && dialog.action == *action
-        {
-            dialog.progress = Some(line);
-        }
-    }
-
     /// Advances the clock: re-judges staleness and expires the flash message.
     pub fn tick(&mut self, now: SystemTime) {
         self.now = now;
@@ -509,6 +427,10 @@ impl App {
             Action::NextPage => return self.page(Step::Next),
             Action::PrevPage => return self.page(Step::Previous),
             Action::ClassFilter => match self.browsable() {
+                Some(_) if self.demo.is_some() => self.flash(
+                    "the demo has no Redis behind it: class filters read a real Sidekiq's sets",
+                    Level::Unknown,
+                ),
                 Some((_, Browsable::Set(_))) => self.open_prompt(PromptKind::ClassFilter),
                 _ => self.flash(
                     "focus a Sidekiq retry, scheduled or dead table to filter it by class",
@@ -920,19 +842,6 @@ impl App {
             }
         }
         Effect::None
-    }
-
-    /// The class the focused set table is filtered by, if any.
-    pub fn class_filter(&self) -> Option<String> {
-        let (id, table) = self.browsable()?;
-        let state = self
-            .browse
-            .as_ref()
-            .filter(|s| s.component == id && s.table == table)?;
-        match &state.request {
-            BrowseRequest::Set { class, .. } => class.clone(),
-            BrowseRequest::Busy { .. } => None,
-        }
     }
 
     fn set_filter(&mut self, text: String) {

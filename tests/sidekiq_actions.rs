@@ -37,11 +37,12 @@ fn console(role: Role, redis: &Redis, namespace: Option<&str>) -> Console {
 }
 const SIDEKIQ_GUARD: Duration = Duration::from_secs(90);
 
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 9] = [
     "sidekiq.retry_job",
     "sidekiq.delete_job",
     "sidekiq.kill_job",
     "sidekiq.retry_batch",
+    "sidekiq.retry_all",
     "sidekiq.clear_queue",
     "sidekiq.clear_set",
     "sidekiq.quiet_process",

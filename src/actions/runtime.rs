@@ -22,6 +22,8 @@ pub struct Runtime {
     demo: Option<Arc<dyn Executor>>,
     /// HTTP requests (runbook steps and health gates) go to whatever URL they name.
     http: Option<Arc<dyn Executor>>,
+    /// Read-only connections for browsing Sidekiq's sets and reading retry-all batches.
+    pub sidekiq: Arc<crate::sources::sidekiq::Browser>,
 }
 
 impl Runtime {
@@ -65,6 +67,7 @@ impl Runtime {
             executors,
             demo: demo_executor,
             http,
+            sidekiq: Arc::new(crate::sources::sidekiq::Browser::new(cfg)),
         }
     }
 

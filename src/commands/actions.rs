@@ -134,6 +134,11 @@ pub fn action(
                     }
                     (None, false) => Confirmation::None,
                 };
+                if crate::actions::kinds::retry_all::Flow::of(&action).is_some() {
+                    let result = super::retry_all::run(&ops, &action, confirmation).await;
+                    println!("{}", result.message);
+                    return Ok(exit_code(result.outcome));
+                }
                 let executor = ops.executor_for(&action);
                 let mut result = ops.pipeline.run(&action, confirmation.clone(), approval.as_deref(), executor.as_deref()).await;
                 if let (Some(id), Some(wait)) = (result.awaiting_approval.clone(), wait_approval) {
@@ -153,13 +158,17 @@ pub fn action(
                     }
                 }
                 println!("{}", result.message);
-                Ok(ExitCode::from(match result.outcome {
-                    Outcome::Ok => 0,
-                    Outcome::Refused => EXIT_REFUSED,
-                    Outcome::Failed | Outcome::Aborted => EXIT_FAILED,
-                }))
+                Ok(exit_code(result.outcome))
             }
         }
+    })
+}
+
+fn exit_code(outcome: Outcome) -> ExitCode {
+    ExitCode::from(match outcome {
+        Outcome::Ok => 0,
+        Outcome::Refused => EXIT_REFUSED,
+        Outcome::Failed | Outcome::Aborted => EXIT_FAILED,
     })
 }
 

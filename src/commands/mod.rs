@@ -3,6 +3,7 @@
 mod actions;
 pub mod handoff;
 mod inventory;
+mod retry_all;
 mod runbook;
 
 use std::path::PathBuf;

@@ -218,6 +218,7 @@ pub(crate) fn reading(t: Duration) -> SidekiqReading {
         default_queue_latency_s: queues.first().map_or(0.0, |q| q.latency_s),
         read_at: wall,
         busy_jobs: busy_jobs(&process_list, backlogged, wall),
+        busy_view: None,
         retry_set: Some(set_page(RETRY_CLASSES, retries, wall, 1.0)),
         scheduled_set: Some(set_page(SCHEDULED_CLASSES, scheduled, wall, 1.0)),
         dead_set: Some(set_page(DEAD_CLASSES, dead, wall, -1.0)),
@@ -335,7 +336,11 @@ fn set_page(classes: &[(&str, &str, &str)], total: u64, wall: f64, direction: f6
             }
         })
         .collect();
-    SetPage { total, entries }
+    SetPage {
+        total,
+        entries,
+        view: None,
+    }
 }
 
 /// Class breakdown of the newest 50 jobs per queue.

@@ -11,6 +11,8 @@
 //! commands and their cost). The layout (6.x `:workers` vs `:work`, 7.x, 8.x milliseconds)
 //! is detected from the data, never configured.
 
+pub mod browse;
+mod browser;
 mod detail;
 mod fetch;
 mod parse;
@@ -24,6 +26,7 @@ use futures_util::future::BoxFuture;
 use redis::RedisError;
 use redis::aio::MultiplexedConnection;
 
+pub use self::browser::{BROWSE_DEADLINE, Browser};
 pub use self::fetch::{
     CLASS_SAMPLE, HISTORY_DAYS, Keys, MAX_BUSY_JOBS, MAX_PROCESSES, MAX_SAMPLED_QUEUES,
     MAX_WORK_PROCESSES, SET_PAGE,
@@ -33,7 +36,7 @@ pub use self::parse::{
     parse_work,
 };
 pub use self::reading::{
-    BusyJob, ClassCount, DailyStat, Private, QUEUE_LATENCY, QueueStat, SetEntry, SetPage,
+    BusyJob, BusyView, ClassCount, DailyStat, Private, QUEUE_LATENCY, QueueStat, SetEntry, SetPage,
     SidekiqProcess, SidekiqReading,
 };
 use super::redis::{Connector, connection_lost};
@@ -110,8 +113,22 @@ impl Layout {
         }
     }
 
+    /// The layout a reading names in its `layout` field.
+    pub fn from_description(text: &str) -> Layout {
+        [
+            Layout::V6Workers,
+            Layout::V6Work,
+            Layout::V6,
+            Layout::V7,
+            Layout::V8,
+        ]
+        .into_iter()
+        .find(|l| l.describe() == text)
+        .unwrap_or(Layout::Unknown)
+    }
+
     /// Work-hash suffixes worth reading for this layout.
-    fn work_suffixes(self) -> &'static [&'static str] {
+    pub fn work_suffixes(self) -> &'static [&'static str] {
         match self {
             Layout::V6Workers => &[":workers"],
             Layout::V6Work | Layout::V7 | Layout::V8 => &[":work"],
@@ -182,7 +199,7 @@ pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
     }
 }
 
-fn epoch_now() -> f64 {
+pub(crate) fn epoch_now() -> f64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
@@ -405,14 +422,17 @@ impl SidekiqSource {
             reading.retry_set = Some(SetPage {
                 total: r1.retries,
                 entries: extras.retry.clone(),
+                view: None,
             });
             reading.scheduled_set = Some(SetPage {
                 total: r1.scheduled,
                 entries: extras.scheduled.clone(),
+                view: None,
             });
             reading.dead_set = Some(SetPage {
                 total: r1.dead,
                 entries: extras.dead.clone(),
+                view: None,
             });
             reading.classes = extras.classes.clone();
             reading.problems.extend(extras.problems.iter().cloned());

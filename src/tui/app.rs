@@ -8,15 +8,18 @@ use std::time::{Duration, SystemTime};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::action::{Action, Mode};
+use super::browse::{self as pager, Browsable, BrowseState, Step};
 use super::keymap::Keymap;
 use super::table::{Sort, TableView};
 use super::theme::Theme;
 use super::views;
+use crate::actions::kinds::retry_all::{Abort, Flow};
 use crate::actions::{
     Action as Guarded, AuditRecord, Confirmation, Freeze, Preview, Risk, Role, RunResult,
 };
 use crate::model::detail::{Cell, Column, Row, TableData};
 use crate::model::{ComponentId, Detail, Fleet, Level};
+use crate::sources::sidekiq::browse::BrowseRequest;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum View {
@@ -36,6 +39,8 @@ pub enum View {
 pub enum PromptKind {
     Palette,
     Filter,
+    /// The class whose jobs a Sidekiq set table pages through.
+    ClassFilter,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -75,6 +80,10 @@ pub enum Effect {
     Handoff(super::handoff::Request),
     /// Start a runbook run the operator approved on the runbook screen.
     Runbook(Box<super::runbooks::RunStart>),
+    /// Run a multi-batch flow (retry all) with one confirmation; `Abort` stops it.
+    RunFlow(Box<Guarded>, Confirmation, Abort),
+    /// Read a page of a Sidekiq set or of the busy jobs.
+    Browse(ComponentId, BrowseRequest),
     /// Reveal one row's private content (audited; on-call only).
     Reveal {
         component: String,
@@ -111,6 +120,10 @@ pub struct Dialog {
     pub preview: Option<Preview>,
     pub running: bool,
     pub result: Option<RunResult>,
+    /// A flow's progress after its last batch.
+    pub progress: Option<String>,
+    /// Set for a flow: stops it after the current batch.
+    pub abort: Option<Abort>,
 }
 
 /// Rows of a list view and the component each row stands for.
@@ -184,6 +197,8 @@ pub struct App {
     pub fleet_table: TableView,
     /// The operator's Tailscale login, when the tailnet could tell.
     pub identity: Option<String>,
+    /// The page of a Sidekiq table the operator paged to, in the detail view.
+    pub browse: Option<BrowseState>,
 }
 
 pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
@@ -253,6 +268,7 @@ impl App {
             fleet_list: views::fleet::FleetList::default(),
             fleet_table: TableView::default(),
             identity: None,
+            browse: None,
         };
         app.rebuild();
         app
@@ -288,9 +304,7 @@ impl App {
         }
         if let View::Detail(id) = &self.view {
             let detail = self
-                .fleet
-                .get(id)
-                .and_then(|c| c.reading.as_ref())
+                .reading_shown(id)
                 .map(|r| r.detail())
                 .unwrap_or_default();
             let state = self.detail.get_or_insert_with(|| DetailState {
@@ -491,6 +505,19 @@ impl App {
                     };
                 }
             }
+            Action::NextPage => return self.page(Step::Next),
+            Action::PrevPage => return self.page(Step::Previous),
+            Action::ClassFilter => match self.browsable() {
+                Some(_) if self.demo.is_some() => self.flash(
+                    "the demo has no Redis behind it: class filters read a real Sidekiq's sets",
+                    Level::Unknown,
+                ),
+                Some((_, Browsable::Set(_))) => self.open_prompt(PromptKind::ClassFilter),
+                _ => self.flash(
+                    "focus a Sidekiq retry, scheduled or dead table to filter it by class",
+                    Level::Unknown,
+                ),
+            },
             Action::Confirm | Action::Complete => {}
         }
         Effect::None
@@ -526,6 +553,7 @@ impl App {
             self.back.push(previous);
             self.back.truncate(32);
             self.detail = None;
+            self.browse = None;
             self.rebuild();
         }
     }
@@ -533,6 +561,10 @@ impl App {
     fn go_back(&mut self) {
         if let Some(filter) = self.current_filter_mut().filter(|f| !f.is_empty()) {
             filter.clear();
+            self.rebuild();
+            return;
+        }
+        if self.browse.take().is_some() {
             self.rebuild();
             return;
         }
@@ -645,11 +677,7 @@ impl App {
             );
             return Effect::None;
         };
-        let content = self
-            .fleet
-            .get(id)
-            .and_then(|c| c.reading.as_ref())
-            .and_then(|r| r.private(&table, &key));
+        let content = self.reading_shown(id).and_then(|r| r.private(&table, &key));
         Effect::Reveal {
             component: id.to_string(),
             table,
@@ -678,8 +706,11 @@ impl App {
         let selected = selected
             .as_ref()
             .map(|(table, key)| crate::actions::catalog::Selected { table, key });
+        // Actions on a browsed row are built from the page on screen.
+        let mut component = component.clone();
+        component.reading = self.reading_shown(&id);
         let items =
-            crate::actions::catalog::for_component(component, selected, self.demo.is_some());
+            crate::actions::catalog::for_component(&component, selected, self.demo.is_some());
         if items.is_empty() {
             self.flash(format!("{id} offers no actions yet"), Level::Unknown);
             return;
@@ -729,12 +760,14 @@ impl App {
                 self.menu = None;
                 if let Some(chosen) = chosen {
                     self.dialog = Some(Dialog {
+                        abort: Flow::of(&chosen).map(|_| Abort::new()),
                         action: chosen.clone(),
                         typed: String::new(),
                         run_focused: false,
                         preview: None,
                         running: false,
                         result: None,
+                        progress: None,
                     });
                     return Effect::Preview(Box::new(chosen));
                 }
@@ -750,6 +783,15 @@ impl App {
             return Effect::None;
         };
         match action {
+            Some(Action::Cancel) if dialog.running && dialog.abort.is_some() => {
+                if let Some(abort) = &dialog.abort {
+                    abort.stop();
+                }
+                dialog.progress = Some(format!(
+                    "{}; stopping after the current batch…",
+                    dialog.progress.as_deref().unwrap_or("starting")
+                ));
+            }
             Some(Action::Cancel) => self.dialog = None,
             Some(Action::Quit) if dialog.running => {}
             Some(Action::Quit) => return Effect::Quit,
@@ -768,6 +810,10 @@ impl App {
                         Risk::Low => Confirmation::Confirmed,
                         Risk::High | Risk::Critical => Confirmation::Typed(dialog.typed.clone()),
                     };
+                    if let Some(abort) = &dialog.abort {
+                        let action = Box::new(dialog.action.clone());
+                        return Effect::RunFlow(action, confirmation, abort.clone());
+                    }
                     return Effect::Run(Box::new(dialog.action.clone()), confirmation, None);
                 }
             }
@@ -873,10 +919,10 @@ impl App {
 
     fn open_prompt(&mut self, kind: PromptKind) {
         let previous = self.current_filter().to_string();
-        let text = if kind == PromptKind::Filter {
-            previous.clone()
-        } else {
-            String::new()
+        let text = match kind {
+            PromptKind::Filter => previous.clone(),
+            PromptKind::ClassFilter => self.class_filter().unwrap_or_default(),
+            PromptKind::Palette => String::new(),
         };
         self.prompt = Some(Prompt {
             kind,
@@ -903,6 +949,15 @@ impl App {
                 self.prompt = None;
                 if kind == PromptKind::Palette {
                     return self.run_command(&text);
+                }
+                if kind == PromptKind::ClassFilter
+                    && let Some((id, Browsable::Set(set))) = self.browsable()
+                {
+                    let wanted = pager::filter_class(&mut self.browse, &id, set, &text);
+                    self.rebuild();
+                    if let Some((id, request)) = wanted {
+                        return Effect::Browse(id, request);
+                    }
                 }
             }
             Some(Action::Complete) => {

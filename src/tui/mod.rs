@@ -2,6 +2,7 @@
 
 pub mod action;
 pub mod app;
+pub mod browse;
 pub mod handoff;
 pub mod keymap;
 pub mod run;

@@ -17,9 +17,11 @@ use tokio::sync::mpsc;
 use super::app::{App, Effect, Revealed, View};
 use super::terminal;
 use super::views;
+use crate::actions::kinds::retry_all;
 use crate::actions::runtime::Runtime;
 use crate::actions::{Action as Guarded, AuditRecord, Freeze, Preview, RunResult};
-use crate::model::Level;
+use crate::model::{ComponentId, Level};
+use crate::sources::sidekiq::browse::{BrowseRequest, Browsed};
 use crate::sources::{SourceSpec, spawn_all};
 
 /// At most one frame per this interval, however fast updates arrive.
@@ -44,6 +46,9 @@ enum Done {
     Handoff(super::handoff::Reply),
     Runbook(crate::runbooks::Event),
     Inventory(Box<crate::inventory::Inventory>),
+    /// A flow finished a batch: its progress line.
+    Progress(Box<Guarded>, String),
+    Browsed(ComponentId, BrowseRequest, Result<Browsed, String>),
 }
 
 pub async fn run(
@@ -146,7 +151,12 @@ pub async fn run(
                     Done::Ran(action, result) => {
                         app.action_done(&action, result);
                         spawn_state_refresh(&runtime, &done_tx, true);
+                        if let Some(again) = app.browse_again() {
+                            start(again, &runtime, &done_tx);
+                        }
                     }
+                    Done::Progress(action, line) => app.flow_progress(&action, line),
+                    Done::Browsed(id, request, result) => app.browse_done(&id, &request, result),
                     Done::Audit(records) => app.set_audit(records),
                     Done::Freeze(freeze) => app.freeze = freeze,
                     Done::Flash(text, level) => app.flash(text, level),
@@ -232,6 +242,22 @@ fn start(effect: Effect, runtime: &Arc<Runtime>, done: &mpsc::UnboundedSender<Do
                         }
                     }
                 }
+            });
+        }
+        Effect::RunFlow(action, confirmation, abort) => {
+            tokio::spawn(async move {
+                let report = done.clone();
+                let result = retry_all::run(&runtime, &action, confirmation, &abort, |p| {
+                    let _ = report.send(Done::Progress(action.clone(), p.line()));
+                })
+                .await;
+                let _ = done.send(Done::Ran(action, result));
+            });
+        }
+        Effect::Browse(id, request) => {
+            tokio::spawn(async move {
+                let result = runtime.sidekiq.browse(id.as_str(), &request).await;
+                let _ = done.send(Done::Browsed(id, request, result));
             });
         }
         Effect::Freeze(reason) => {

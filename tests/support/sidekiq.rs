@@ -205,3 +205,65 @@ impl Drop for SidekiqPeer {
         }
     }
 }
+
+/// A console showing one Sidekiq component (`sidekiq/main`) with `reading`, at a fixed
+/// clock, opened on its detail view.
+pub fn console_app(reading: mastop::sources::sidekiq::SidekiqReading) -> mastop::tui::app::App {
+    use std::sync::Arc;
+
+    use mastop::model::{ComponentId, ComponentMeta, Reading};
+    use mastop::tui::app::{App, View};
+
+    let at = std::time::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+    let meta = ComponentMeta {
+        id: ComponentId::new("sidekiq", "main"),
+        kind: "sidekiq",
+        region: "eu".into(),
+        tags: vec![],
+    };
+    let reading: Arc<dyn Reading> = Arc::new(reading);
+    let fleet = mastop::headless::fleet_from(vec![(meta.clone(), reading)], at);
+    let keymap = mastop::tui::keymap::Keymap::builtin("default").expect("default keymap");
+    let theme = mastop::tui::theme::Theme::builtin("dark").expect("dark theme");
+    let mut app = App::new(fleet, keymap, theme, at);
+    app.view = View::Detail(meta.id);
+    app.rebuild();
+    app
+}
+
+/// The console drawn on a `width`×`height` test terminal.
+pub fn render(app: &mastop::tui::app::App, width: u16, height: u16) -> String {
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height))
+        .expect("test terminal");
+    terminal
+        .draw(|f| mastop::tui::views::draw(f, app))
+        .expect("draw");
+    terminal.backend().to_string()
+}
+
+/// `reading`'s detail view drawn with its first set table focused.
+pub fn render_detail(
+    reading: &mastop::sources::sidekiq::SidekiqReading,
+    width: u16,
+    height: u16,
+) -> String {
+    let mut app = console_app(reading.clone());
+    focus_table(&mut app, "Retries");
+    render(&app, width, height)
+}
+
+/// Moves the detail view's focus (`]`) to the table whose title starts with `prefix`.
+pub fn focus_table(app: &mut mastop::tui::app::App, prefix: &str) {
+    for _ in 0..20 {
+        let focused = app.detail.as_ref().and_then(|d| {
+            mastop::tui::views::detail::table_titles(&d.detail)
+                .get(d.focus)
+                .map(|t| t.to_string())
+        });
+        if focused.is_some_and(|t| t.starts_with(prefix)) {
+            return;
+        }
+        app.apply(mastop::tui::action::Action::NextPane);
+    }
+    panic!("no table titled {prefix}…");
+}

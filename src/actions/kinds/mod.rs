@@ -4,6 +4,8 @@
 mod postgres;
 mod sidekiq;
 
+pub use sidekiq::retry_all;
+
 use super::Action;
 use super::catalog::Selected;
 use crate::model::Reading;

@@ -7,6 +7,7 @@
 //! | `sidekiq.delete_job` | a retry, scheduled or dead row | low | one `EVAL`: `ZREM set member` (+ the job's unique-jobs lock) |
 //! | `sidekiq.kill_job` | a retry row | low | one `EVAL`: `ZREM retry member` → `ZADD dead now member`, Sidekiq's trims (+ lock) |
 //! | `sidekiq.retry_batch` | the retry or dead set, or one class in it | high | one `EVAL` per batch of exact members |
+//! | `sidekiq.retry_all` | the retry or dead set, or one class in it | high | a flow of `sidekiq.retry_batch`es, each read with one bounded `ZRANGE` ([`retry_all`]) |
 //! | `sidekiq.clear_queue` | a queue row | high | `MULTI`, `UNLINK queue:q`, `SREM queues q`, `EXEC` |
 //! | `sidekiq.clear_set` | the retry or dead set | high | `UNLINK retry` / `UNLINK dead` |
 //! | `sidekiq.quiet_process` | a process row | low (high for the last active one) | `MULTI`, `LPUSH id-signals TSTP`, `EXPIRE id-signals 60`, `EXEC` |
@@ -20,6 +21,7 @@
 mod clear;
 mod jobs;
 mod payload;
+pub mod retry_all;
 mod signals;
 
 use std::time::{Duration, SystemTime};
@@ -28,6 +30,7 @@ use crate::actions::Action;
 use crate::actions::action::{Check, Operation, Risk, Target};
 use crate::actions::catalog::Selected;
 use crate::model::Reading;
+use crate::sources::sidekiq::browse::SetName;
 use crate::sources::sidekiq::{Keys, Layout, SidekiqReading};
 
 /// Single-object actions: one script, one round trip.
@@ -70,6 +73,22 @@ impl Set {
         ]
         .into_iter()
         .find_map(|(prefix, set)| title.starts_with(prefix).then_some(set))
+    }
+
+    fn name(self) -> SetName {
+        match self {
+            Set::Retry => SetName::Retry,
+            Set::Scheduled => SetName::Scheduled,
+            Set::Dead => SetName::Dead,
+        }
+    }
+
+    fn from_name(name: SetName) -> Set {
+        match name {
+            SetName::Retry => Set::Retry,
+            SetName::Scheduled => Set::Scheduled,
+            SetName::Dead => Set::Dead,
+        }
     }
 
     fn total(self, r: &SidekiqReading) -> u64 {
@@ -140,6 +159,7 @@ pub fn offer(
         }
     }
     for set in [Set::Retry, Set::Dead] {
+        out.extend(retry_all::plan(&ctx, set, None));
         out.extend(jobs::whole_set_batch(&ctx, set));
         out.extend(clear::set(&ctx, set));
     }

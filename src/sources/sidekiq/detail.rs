@@ -8,6 +8,7 @@ use crate::model::figure::{format_duration_secs, format_value};
 use crate::model::health::figure_level;
 use crate::model::{Detail, Level, Unit};
 
+use super::browse::PAGE;
 use super::reading::{QUEUE_LATENCY, SetPage, SidekiqReading};
 
 const UNREADABLE: &str = "unparseable";
@@ -49,8 +50,8 @@ pub(super) fn detail(r: &SidekiqReading) -> Detail {
         .pairs("Stats", stats)
         .table("Queues", queues(r))
         .table("Processes", processes(r));
-    if !r.busy_jobs.is_empty() || r.retry_set.is_some() {
-        detail = detail.table("Busy", busy(r));
+    if !r.busy_jobs.is_empty() || r.retry_set.is_some() || r.busy_view.is_some() {
+        detail = detail.table(&busy_title(r), busy(r));
     }
     for (title, page, when) in [
         ("Retries", &r.retry_set, "next try"),
@@ -58,10 +59,7 @@ pub(super) fn detail(r: &SidekiqReading) -> Detail {
         ("Dead", &r.dead_set, "died"),
     ] {
         if let Some(page) = page {
-            detail = detail.table(
-                &format!("{title} (first {} of {})", page.entries.len(), page.total),
-                set_table(page, when, r.read_at),
-            );
+            detail = detail.table(&set_title(title, page), set_table(page, when, r.read_at));
         }
     }
     if !r.classes.is_empty() {
@@ -71,6 +69,78 @@ pub(super) fn detail(r: &SidekiqReading) -> Detail {
         detail = detail.table("History (UTC days)", history(r));
     }
     detail
+}
+
+/// `Busy`, or which page of them is shown: `Busy (page 2 of 4 · 51–100 of 180)`.
+fn busy_title(r: &SidekiqReading) -> String {
+    match &r.busy_view {
+        None if (r.busy_jobs.len() as u64) < r.busy => {
+            format!("Busy (first {} of {})", r.busy_jobs.len(), count(r.busy))
+        }
+        None => "Busy".to_string(),
+        Some(v) => {
+            let pages = (v.total as usize).div_ceil(PAGE).max(1);
+            let first = v.page * PAGE;
+            format!(
+                "Busy (page {} of {pages} · {} of {})",
+                v.page + 1,
+                span(first, r.busy_jobs.len()),
+                count(v.total)
+            )
+        }
+    }
+}
+
+/// `51–100`, or `none` for an empty page.
+fn span(first: usize, shown: usize) -> String {
+    if shown == 0 {
+        "none".to_string()
+    } else {
+        format!(
+            "{}–{}",
+            count(first as u64 + 1),
+            count((first + shown) as u64)
+        )
+    }
+}
+
+/// The set table's title. It starts with the set's word (`Retries`), which names the set
+/// for actions and reveals, then says which part of the set is on screen.
+fn set_title(title: &str, page: &SetPage) -> String {
+    let shown = page.entries.len();
+    let Some(view) = &page.view else {
+        return format!("{title} (first {shown} of {})", page.total);
+    };
+    match &view.class {
+        None => {
+            let pages = (page.total as usize).div_ceil(PAGE).max(1);
+            format!(
+                "{title} (page {} of {pages} · {} of {})",
+                view.page + 1,
+                span(view.from as usize, shown),
+                count(page.total)
+            )
+        }
+        Some(class) => {
+            let class = crate::sanitize::sanitize(class);
+            let scanned = view.next.min(page.total);
+            if view.scan_cut_short(shown, page.total) {
+                format!(
+                    "{title} (class ~ {class} · page {} · {shown} found · scanned {} of {}: n for more)",
+                    view.page + 1,
+                    count(scanned),
+                    count(page.total)
+                )
+            } else {
+                format!(
+                    "{title} (class ~ {class} · page {} · {shown} found · scanned {} of {})",
+                    view.page + 1,
+                    count(scanned),
+                    count(page.total)
+                )
+            }
+        }
+    }
 }
 
 fn queues(r: &SidekiqReading) -> TableData {
@@ -352,6 +422,7 @@ mod tests {
                         ..SetEntry::default()
                     },
                 ],
+                view: None,
             }),
             ..SidekiqReading::default()
         };

@@ -67,7 +67,7 @@ impl Keys {
     }
 }
 
-fn bytes(v: &Value) -> Option<&[u8]> {
+pub(super) fn bytes(v: &Value) -> Option<&[u8]> {
     match v {
         Value::BulkString(b) => Some(b),
         Value::SimpleString(s) => Some(s.as_bytes()),
@@ -76,7 +76,7 @@ fn bytes(v: &Value) -> Option<&[u8]> {
     }
 }
 
-fn int(v: &Value) -> Option<i64> {
+pub(super) fn int(v: &Value) -> Option<i64> {
     match v {
         Value::Int(i) => Some(*i),
         Value::Double(d) => Some(*d as i64),
@@ -121,7 +121,7 @@ fn scored(v: &Value) -> Vec<(&[u8], String)> {
 }
 
 /// `(field, value)` pairs from HGETALL, flat (RESP2) or a map (RESP3).
-fn hash_pairs(v: &Value) -> Vec<(String, &[u8])> {
+pub(super) fn hash_pairs(v: &Value) -> Vec<(String, &[u8])> {
     match v {
         Value::Map(pairs) => pairs
             .iter()
@@ -148,7 +148,7 @@ impl Problems {
         *self.0.entry(what.into()).or_default() += 1;
     }
     /// A server error answering one command (WRONGTYPE, NOPERM…), kept as a problem.
-    fn check(&mut self, key: &str, v: &Value) {
+    pub(super) fn check(&mut self, key: &str, v: &Value) {
         if let Value::ServerError(e) = v {
             if is_wrongtype(v) {
                 self.add(format!("{key} holds the wrong type of value for Sidekiq"));
@@ -212,7 +212,7 @@ pub struct Refresh {
     pub queues: Vec<QueueRaw>,
 }
 
-async fn run(
+pub(super) async fn run(
     pipe: &mut redis::Pipeline,
     connection: &mut MultiplexedConnection,
 ) -> Result<Vec<Value>, RedisError> {
@@ -409,30 +409,8 @@ pub async fn extras(
                 if out.busy_jobs.len() >= MAX_BUSY_JOBS {
                     break;
                 }
-                let job = match parse::parse_work(value) {
-                    Some(work) => {
-                        let fields = work.job.clone().unwrap_or_default();
-                        out.millis |= fields.millis;
-                        BusyJob {
-                            process: id.clone(),
-                            thread,
-                            queue: work.queue,
-                            class: fields.display_class().to_string(),
-                            jid: fields.jid.clone(),
-                            running_s: work.run_at.map(|at| now - at),
-                            unreadable: work.job.is_none(),
-                        }
-                    }
-                    None => {
-                        problems.add("busy job entries could not be read");
-                        BusyJob {
-                            process: id.clone(),
-                            thread,
-                            unreadable: true,
-                            ..BusyJob::default()
-                        }
-                    }
-                };
+                let (job, millis) = busy_job(id, thread, value, now, &mut problems);
+                out.millis |= millis;
                 out.busy_jobs.push(job);
             }
         }
@@ -440,29 +418,8 @@ pub async fn extras(
     for (name, slot) in [("retry", 0), ("schedule", 1), ("dead", 2)] {
         let answer = answers.next().unwrap_or(Value::Nil);
         problems.check(&keys.key(name), &answer);
-        let entries: Vec<SetEntry> = scored(&answer)
-            .into_iter()
-            .map(|(member, score_text)| {
-                let job = parse::parse_job(member);
-                if job.is_none() {
-                    problems.add(format!("{name} entries could not be read"));
-                }
-                let fields = job.clone().unwrap_or_default();
-                out.millis |= fields.millis;
-                let score: f64 = score_text.parse().unwrap_or(f64::NAN);
-                SetEntry {
-                    score,
-                    score_text: ruby_float(score),
-                    jid: fields.jid.clone(),
-                    class: fields.display_class().to_string(),
-                    queue: fields.queue.clone(),
-                    error_class: fields.error_class.clone(),
-                    retry_count: fields.retry_count,
-                    unreadable: job.is_none(),
-                    member: Private::new(member),
-                }
-            })
-            .collect();
+        let (entries, millis) = set_entries(name, &answer, &mut problems);
+        out.millis |= millis;
         match slot {
             0 => out.retry = entries,
             1 => out.scheduled = entries,
@@ -499,6 +456,75 @@ pub async fn extras(
     }
     out.problems = problems.into_lines();
     Ok(out)
+}
+
+/// One busy job from a work-hash field; the flag says whether 8.x milliseconds were seen.
+pub(super) fn busy_job(
+    process: &str,
+    thread: String,
+    value: &[u8],
+    now: f64,
+    problems: &mut Problems,
+) -> (BusyJob, bool) {
+    match parse::parse_work(value) {
+        Some(work) => {
+            let fields = work.job.clone().unwrap_or_default();
+            let job = BusyJob {
+                process: process.to_string(),
+                thread,
+                queue: work.queue,
+                class: fields.display_class().to_string(),
+                jid: fields.jid.clone(),
+                running_s: work.run_at.map(|at| now - at),
+                unreadable: work.job.is_none(),
+            };
+            (job, fields.millis)
+        }
+        None => {
+            problems.add("busy job entries could not be read");
+            let job = BusyJob {
+                process: process.to_string(),
+                thread,
+                unreadable: true,
+                ..BusyJob::default()
+            };
+            (job, false)
+        }
+    }
+}
+
+/// The entries of a `ZRANGE … WITHSCORES` answer on the set `name`, in the answer's order,
+/// with the exact members kept private; the flag says whether 8.x milliseconds were seen.
+pub(super) fn set_entries(
+    name: &str,
+    answer: &Value,
+    problems: &mut Problems,
+) -> (Vec<SetEntry>, bool) {
+    let mut millis = false;
+    let entries = scored(answer)
+        .into_iter()
+        .map(|(member, score_text)| {
+            let job = parse::parse_job(member);
+            if job.is_none() {
+                problems.add(format!("{name} entries could not be read"));
+            }
+            let fields = job.clone().unwrap_or_default();
+            millis |= fields.millis;
+            let score: f64 = score_text.parse().unwrap_or(f64::NAN);
+            SetEntry {
+                score,
+                score_text: ruby_float(score),
+                jid: fields.jid.clone(),
+                class: fields.display_class().to_string(),
+                queue: fields.queue.clone(),
+                error_class: fields.error_class.clone(),
+                retry_count: fields.retry_count,
+                unreadable: job.is_none(),
+                member: Private::new(member),
+            }
+        })
+        .collect();
+    (entries, millis)
 }
 
 /// A score as Ruby's `Float#to_s` prints it (shortest round-trip digits, `.0` on whole

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::browse::{Browsed, PageView, SetName};
 use crate::model::{Detail, Figure, Finding, Reading, Threshold, Unit, figure::format_value};
 
 pub const QUEUE_LATENCY: Threshold = Threshold::above(60.0, 300.0);
@@ -42,6 +43,9 @@ pub struct SidekiqReading {
     pub process_list: Vec<SidekiqProcess>,
     /// Running jobs from the processes' work hashes, read on the extras cadence.
     pub busy_jobs: Vec<BusyJob>,
+    /// Set when `busy_jobs` is a page the operator browsed to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy_view: Option<BusyView>,
     /// First pages of the sorted sets, read on the extras cadence; `None` until read.
     pub retry_set: Option<SetPage>,
     pub scheduled_set: Option<SetPage>,
@@ -106,11 +110,22 @@ pub struct BusyJob {
     pub unreadable: bool,
 }
 
-/// The first page of a sorted set: its size and its first entries.
+/// A page of a sorted set: its size and the entries shown. The poll reads the first page;
+/// a browsed page says which one it is in `view`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SetPage {
     pub total: u64,
     pub entries: Vec<SetEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<PageView>,
+}
+
+/// Which page of the busy jobs is shown, when the operator paged through them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct BusyView {
+    pub page: usize,
+    /// Running jobs across the processes looked at.
+    pub total: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -207,6 +222,46 @@ impl SidekiqReading {
         page.iter()
             .flat_map(|p| &p.entries)
             .filter_map(|e| Some((e, std::str::from_utf8(e.member.reveal()).ok()?)))
+            .collect()
+    }
+
+    /// This reading with a browsed page in place of the poll's page of that set (or of the
+    /// busy jobs): drawn, revealed and acted on exactly like the first page.
+    pub fn with_browsed(&self, browsed: &Browsed) -> SidekiqReading {
+        let mut r = self.clone();
+        match browsed {
+            Browsed::Set(b) => {
+                let page = Some(SetPage {
+                    total: b.total,
+                    entries: b.entries.clone(),
+                    view: Some(b.view.clone()),
+                });
+                match b.set {
+                    Some(SetName::Retry) => r.retry_set = page,
+                    Some(SetName::Scheduled) => r.scheduled_set = page,
+                    Some(SetName::Dead) => r.dead_set = page,
+                    None => {}
+                }
+                r.problems.extend(b.problems.iter().cloned());
+            }
+            Browsed::Busy(b) => {
+                r.busy_jobs = b.jobs.clone();
+                r.busy_view = Some(BusyView {
+                    page: b.page,
+                    total: b.total,
+                });
+                r.problems.extend(b.problems.iter().cloned());
+            }
+        }
+        r
+    }
+
+    /// The live processes whose work hashes hold the busy jobs.
+    pub fn live_identities(&self) -> Vec<String> {
+        self.process_list
+            .iter()
+            .filter(|p| !p.info_missing)
+            .map(|p| p.identity.clone())
             .collect()
     }
 

@@ -112,14 +112,29 @@ pub fn draw_dialog(frame: &mut Frame<'_>, body: Rect, app: &App, dialog: &Dialog
             Span::styled("█", theme.style(Token::Accent)),
         ]));
     }
+    if let Some(progress) = &dialog.progress {
+        lines.push(Line::from(safe(progress, theme.style(Token::Accent))));
+    }
     if dialog.running {
+        let running = if dialog.abort.is_some() {
+            "running… (esc stops after the current batch)"
+        } else {
+            "running…"
+        };
         lines.push(Line::from(Span::styled(
-            "running…",
+            running,
             theme.style(Token::Accent),
         )));
     }
 
-    let height = (lines.len() as u16 + 4).min(body.height);
+    // Long operations (a whole script) wrap: count the rows they take, so the lines under
+    // them (the confirmation, a flow's progress) stay on screen.
+    let inner_width = usize::from(96.min(body.width).saturating_sub(2)).max(1);
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.width().div_ceil(inner_width).max(1))
+        .sum();
+    let height = u16::try_from(rows + 4).unwrap_or(u16::MAX).min(body.height);
     let area = centered(body, 96, height);
     frame.render_widget(Clear, area);
     let block = Block::default()

@@ -16,6 +16,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         let sigil = match prompt.kind {
             PromptKind::Palette => ":",
             PromptKind::Filter => "/",
+            PromptKind::ClassFilter => "class ~ ",
         };
         let mut spans = vec![
             Span::styled(sigil, theme.style(Token::Accent)),
@@ -33,7 +34,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         }
         frame.render_widget(Line::from(spans), area);
         // Put the real cursor after the text for screen readers and terminals that track it.
-        let x = area.x + 1 + prompt.text.chars().count() as u16;
+        let x = area.x + (sigil.chars().count() + prompt.text.chars().count()) as u16;
         frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
         return;
     }
@@ -55,6 +56,17 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         (_, true) => &[
             (Action::Back, "close"),
             (Action::Down, "scroll"),
+            (Action::Quit, "quit"),
+        ],
+        (View::Detail(_), false) if several_tables && app.pageable() => &[
+            (Action::Help, "help"),
+            (Action::NextPane, "next table"),
+            (Action::NextPage, "next page"),
+            (Action::PrevPage, "prev page"),
+            (Action::ClassFilter, "class"),
+            (Action::Actions, "actions"),
+            (Action::Reveal, "reveal"),
+            (Action::Back, "back"),
             (Action::Quit, "quit"),
         ],
         (View::Detail(_), false) if several_tables => &[

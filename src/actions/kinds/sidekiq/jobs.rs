@@ -1,13 +1,11 @@
 //! Actions on jobs in the retry, scheduled and dead sets: one job by its exact member, or a
-//! batch of exact members from the page the reading holds.
+//! batch of exact members from the page on screen.
 //!
-//! **Bulk retries are bounded batches.** The pipeline runs one action at a time, so "retry
-//! the whole set" is offered as "retry the next batch": the members on the reading's first
-//! page (at most [`BATCH`]), moved by one script. Each batch is its own guarded, audited
-//! action, so the audit log is the progress record; the next poll shows the next page and
-//! offers the next batch, and stopping is simply not running it. A class batch takes only
-//! that class's jobs on the page, so jobs of the class further down the set are reached as
-//! the pages before them drain.
+//! **Bulk retries are bounded batches.** A batch moves the members on the page the
+//! operator sees (at most [`BATCH`]) with one script, as its own guarded, audited action. A
+//! class batch takes only that class's jobs on the page. Retrying a whole set or class is
+//! the retry-all flow ([`super::retry_all`]): one confirmation, then batches one after
+//! another, each read afresh.
 
 use std::time::Duration;
 
@@ -43,7 +41,7 @@ redis.call('LPUSH', KEYS[3], ARGV[3])
 return 'enqueued 1 job to ' .. KEYS[3]";
 
 /// KEYS: set, queues, then queue:q of each job. ARGV: (member, q, new job JSON) per job.
-const RETRY_BATCH: &str = "\
+pub(super) const RETRY_BATCH: &str = "\
 -- each: if ZREM: LPUSH.
 local moved, gone = 0, 0
 for i = 1, #ARGV, 3 do
@@ -187,11 +185,24 @@ fn requeue(ctx: &Ctx<'_>, set: Set, e: &SetEntry, member: &str) -> Option<(Strin
     if e.unreadable || e.queue.is_empty() {
         return None;
     }
+    requeue_with(set, e, member, ctx.clock_for(member), ctx.now)
+}
+
+/// [`requeue`] with the clock chosen by the caller.
+pub(super) fn requeue_with(
+    set: Set,
+    e: &SetEntry,
+    member: &str,
+    clock: Clock,
+    now: std::time::SystemTime,
+) -> Option<(String, String)> {
+    if e.unreadable || e.queue.is_empty() {
+        return None;
+    }
     // Sidekiq's `SortedEntry#retry` lowers the count (a manual retry is not a failure);
     // `add_to_queue` for scheduled jobs does not.
     let decrement = set != Set::Scheduled;
-    let clock: Clock = ctx.clock_for(member);
-    let json = payload::requeued(member, decrement, clock, ctx.now)?;
+    let json = payload::requeued(member, decrement, clock, now)?;
     Some((e.queue.clone(), json))
 }
 
@@ -279,7 +290,8 @@ pub(super) fn for_row(ctx: &Ctx<'_>, set: Set, key: &str) -> Vec<Action> {
         }));
     }
 
-    if set != Set::Scheduled && !e.class.is_empty() {
+    if set != Set::Scheduled && !e.class.is_empty() && !e.unreadable {
+        out.extend(super::retry_all::plan(ctx, set, Some(&e.class)));
         out.extend(batch(ctx, set, Some(&e.class)));
     }
     out

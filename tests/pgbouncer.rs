@@ -14,7 +14,7 @@ use support::Postgres;
 use support::pgbouncer::{POOL_SIZE, PgBouncer};
 
 const HANG_GUARD: Duration = Duration::from_secs(30);
-const MAX_ATTEMPTS: usize = 400;
+const MAX_ATTEMPTS: usize = 2400;
 
 fn source(url: &str) -> PgBouncerSource {
     let endpoint: EndpointConfig = toml::from_str(&format!("name = \"pool\"\nurl = \"{url}\""))

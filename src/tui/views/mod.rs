@@ -8,6 +8,7 @@ pub mod header;
 pub mod help;
 pub mod kind;
 pub mod overview;
+pub mod regions;
 pub mod status_bar;
 pub mod too_small;
 

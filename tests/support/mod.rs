@@ -18,7 +18,9 @@
 #![allow(dead_code, unused_imports)]
 
 mod blackhole;
+pub mod certs;
 pub mod console;
+pub mod nginx;
 pub mod pgbouncer;
 mod postgres;
 mod process;

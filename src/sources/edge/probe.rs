@@ -67,25 +67,34 @@ fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 
-fn within(by: tokio::time::Instant, started: Instant) -> String {
-    let budget = by
-        .into_std()
-        .saturating_duration_since(started)
-        .max(Duration::from_millis(1));
-    format!(
-        "no answer within {}",
-        humantime::format_duration(round_ms(budget))
-    )
+/// When a whole probe round must be over, and how long that was from its start.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    pub by: tokio::time::Instant,
+    pub budget: Duration,
 }
 
-fn round_ms(d: Duration) -> Duration {
-    Duration::from_millis(d.as_millis() as u64)
+impl Deadline {
+    pub fn after(budget: Duration) -> Self {
+        let budget = Duration::from_millis(budget.as_millis() as u64);
+        Deadline {
+            by: tokio::time::Instant::now() + budget,
+            budget,
+        }
+    }
+
+    fn missed(&self) -> String {
+        format!(
+            "no answer within {}",
+            humantime::format_duration(self.budget)
+        )
+    }
 }
 
 impl Prober {
     /// One full round, finished by `by`. `Err` only when the edge itself could not be
     /// reached or did not answer HTTP: then there is nothing to show but the reason.
-    pub async fn probe(&self, by: tokio::time::Instant) -> Result<EdgeReading, String> {
+    pub async fn probe(&self, by: Deadline) -> Result<EdgeReading, String> {
         let route = &self.edge;
         let url = format!("https://{}{}", route.host, self.path);
         let main = self
@@ -123,7 +132,7 @@ impl Prober {
         })
     }
 
-    async fn media(&self, by: tokio::time::Instant) -> Option<MediaCheck> {
+    async fn media(&self, by: Deadline) -> Option<MediaCheck> {
         let path = self.media_path.as_deref()?;
         let via_edge = self.check(&self.edge, "HEAD", path, by);
         let direct = async {
@@ -135,13 +144,7 @@ impl Prober {
         Some(MediaCheck { via_edge, direct })
     }
 
-    async fn check(
-        &self,
-        route: &Route,
-        method: &str,
-        path: &str,
-        by: tokio::time::Instant,
-    ) -> Check {
+    async fn check(&self, route: &Route, method: &str, path: &str, by: Deadline) -> Check {
         let started = Instant::now();
         let outcome = self.fetch(route, method, path, by).await;
         let ms = ms(started);
@@ -241,7 +244,7 @@ impl Prober {
         route: &Route,
         method: &str,
         path: &str,
-        by: tokio::time::Instant,
+        by: Deadline,
     ) -> Result<Fetched, String> {
         let started = Instant::now();
         let mut phases = Phases::default();
@@ -250,17 +253,11 @@ impl Prober {
             None => {
                 let t = Instant::now();
                 let found = timeout_at(
-                    by,
+                    by.by,
                     tokio::net::lookup_host((route.target.host.as_str(), route.target.port)),
                 )
                 .await
-                .map_err(|_| {
-                    format!(
-                        "DNS lookup of {}: {}",
-                        route.target.host,
-                        within(by, started)
-                    )
-                })?
+                .map_err(|_| format!("DNS lookup of {}: {}", route.target.host, by.missed()))?
                 .map_err(|e| format!("DNS lookup of {} failed: {e}", route.target.host))?
                 .next()
                 .ok_or_else(|| format!("DNS lookup of {} found no address", route.target.host))?;
@@ -269,19 +266,18 @@ impl Prober {
             }
         };
         let t = Instant::now();
-        let tcp = timeout_at(by, TcpStream::connect(addr))
+        let tcp = timeout_at(by.by, TcpStream::connect(addr))
             .await
-            .map_err(|_| format!("TCP connect to {addr}: {}", within(by, started)))?
+            .map_err(|_| format!("TCP connect to {addr}: {}", by.missed()))?
             .map_err(|e| format!("TCP connect to {addr}: {}", io_reason(&e)))?;
         phases.connect_ms = ms(t);
         let _ = tcp.set_nodelay(true);
         let request = http::request(method, path, &route.host);
         if !route.tls {
             let mut tcp = tcp;
-            let (head, first_byte_ms) =
-                timeout_at(by, http::exchange(&mut tcp, &request))
-                    .await
-                    .map_err(|_| format!("waiting for the answer: {}", within(by, started)))??;
+            let (head, first_byte_ms) = timeout_at(by.by, http::exchange(&mut tcp, &request))
+                .await
+                .map_err(|_| format!("waiting for the answer: {}", by.missed()))??;
             return Ok(Fetched {
                 head,
                 phases,
@@ -302,14 +298,17 @@ impl Prober {
         let name = ServerName::try_from(route.host.clone())
             .map_err(|_| format!("`{}` cannot be sent as a TLS server name", route.host))?;
         let t = Instant::now();
-        let mut tls = timeout_at(by, TlsConnector::from(Arc::new(config)).connect(name, tcp))
-            .await
-            .map_err(|_| format!("TLS handshake: {}", within(by, started)))?
-            .map_err(|e| format!("TLS handshake failed: {}", io_reason(&e)))?;
+        let mut tls = timeout_at(
+            by.by,
+            TlsConnector::from(Arc::new(config)).connect(name, tcp),
+        )
+        .await
+        .map_err(|_| format!("TLS handshake: {}", by.missed()))?
+        .map_err(|e| format!("TLS handshake failed: {}", io_reason(&e)))?;
         phases.tls_ms = ms(t);
-        let (head, first_byte_ms) = timeout_at(by, http::exchange(&mut tls, &request))
+        let (head, first_byte_ms) = timeout_at(by.by, http::exchange(&mut tls, &request))
             .await
-            .map_err(|_| format!("waiting for the answer: {}", within(by, started)))??;
+            .map_err(|_| format!("waiting for the answer: {}", by.missed()))??;
         Ok(Fetched {
             head,
             phases,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use super::probe::{Prober, Route, storage_route};
+use super::probe::{Deadline, Prober, Route, storage_route};
 use super::target::EdgeTarget;
 use super::{KIND, verifier};
 use crate::config::{Defaults, EdgeConfig};
@@ -90,7 +90,7 @@ impl Source for EdgeSource {
                 .prober
                 .as_ref()
                 .map_err(|e| PollError::Failed(e.clone()))?;
-            let by = tokio::time::Instant::now() + self.schedule.deadline.mul_f64(OWN_SHARE);
+            let by = Deadline::after(self.schedule.deadline.mul_f64(OWN_SHARE));
             let reading = prober.probe(by).await.map_err(PollError::Failed)?;
             Ok(Arc::new(reading) as Arc<dyn crate::model::Reading>)
         })

@@ -213,8 +213,8 @@ impl StreamingSource {
             .map_err(|e| PollError::Failed(format!("streaming at {at}: {e}")))?;
         if head.status != 200 {
             return Err(PollError::Failed(format!(
-                "streaming at {at}: /metrics answered HTTP {}",
-                head.status
+                "streaming at {at}: {}{path} answered HTTP {}",
+                endpoint.path, head.status
             )));
         }
         let text = String::from_utf8_lossy(&body);

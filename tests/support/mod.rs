@@ -27,6 +27,7 @@ mod process;
 mod proxy;
 mod redis;
 mod round_trips;
+pub mod scripted_http;
 pub mod sidekiq;
 
 pub use blackhole::BlackHole;

@@ -116,10 +116,10 @@ pub(super) fn validate_edges(edges: &[EdgeConfig], problems: &mut Vec<Problem>) 
             }
         }
         if let Some(url) = &edge.object_storage_url {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
+            if let Err(e) = crate::sources::edge::storage_route(url) {
                 problems.push((
                     at("object_storage_url"),
-                    format!("`{}` is not an http(s) URL", super::secret::mask_url(url)),
+                    e,
                     Some("e.g. \"https://files.example.social\"".into()),
                 ));
             }

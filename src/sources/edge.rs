@@ -24,7 +24,7 @@ use crate::model::{
     figure::format_value,
 };
 
-pub use self::probe::{HEALTH_PATH, STREAMING_HEALTH_PATH};
+pub use self::probe::{HEALTH_PATH, STREAMING_HEALTH_PATH, storage_route};
 pub use self::region::{RegionSummary, region_summary};
 pub use self::source::{EdgeSource, spec};
 

@@ -332,6 +332,12 @@ fn io_reason(e: &std::io::Error) -> String {
 /// `https://files.example.social:8443/bucket` → its route and the path prefix `/bucket`.
 pub fn storage_route(url: &str) -> Result<(Route, String), String> {
     let shown = crate::config::mask_url(url);
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) || url.contains(['?', '#']) {
+        return Err(format!(
+            "`{}` must be a plain base URL without spaces, a query or a fragment",
+            shown.escape_debug()
+        ));
+    }
     let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
         (true, rest)
     } else if let Some(rest) = url.strip_prefix("http://") {

@@ -21,12 +21,17 @@ pub struct RegionSummary {
 
 impl RegionSummary {
     /// `us-west ✖ 1/2 edges CRIT: fremont-1: certificate expired 3 days ago`.
-    pub fn line(&self, noun: &str) -> String {
-        let region = if self.region.is_empty() {
+    /// The region as shown: `(no region)` for members without one.
+    pub fn region_name(&self) -> &str {
+        if self.region.is_empty() {
             "(no region)"
         } else {
             &self.region
-        };
+        }
+    }
+
+    pub fn line(&self, noun: &str) -> String {
+        let region = self.region_name();
         let plural = if self.members == 1 { "" } else { "s" };
         let head = if self.level == Level::Ok {
             format!(

@@ -31,6 +31,17 @@ impl WebEndpoint {
     /// `http(s)://[user@]host[:port][/path]`; `tls_ca` replaces the system roots.
     pub fn parse(url: &str, tls_ca: Option<&std::path::Path>) -> Result<Self, String> {
         let shown = crate::config::mask_url(url);
+        if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(format!(
+                "`{}` holds spaces or control characters",
+                shown.escape_debug()
+            ));
+        }
+        if url.contains(['?', '#']) {
+            return Err(format!(
+                "`{shown}` carries a query or fragment: give the base URL only"
+            ));
+        }
         let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
             (true, rest)
         } else if let Some(rest) = url.strip_prefix("http://") {
@@ -269,5 +280,8 @@ mod tests {
         assert_eq!(ep.path, "/metrics");
         assert!(WebEndpoint::parse("http://u:p@es:9200", None).is_err());
         assert!(WebEndpoint::parse("es:9200", None).is_err());
+        assert!(WebEndpoint::parse("http://es:9200/a b", None).is_err());
+        assert!(WebEndpoint::parse("http://es:9200/\r\nX: y", None).is_err());
+        assert!(WebEndpoint::parse("http://es:9200/?pretty", None).is_err());
     }
 }

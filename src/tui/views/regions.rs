@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 
-use crate::model::{Fleet, SourceState};
+use crate::model::{Fleet, Level, SourceState};
 use crate::sources::edge::region_summary;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::{level_token, safe_owned};
@@ -17,7 +17,7 @@ const REGIONAL: &[(&str, &str)] = &[(crate::sources::edge::KIND, "edge")];
 const MAX_LINES: usize = 6;
 
 /// The lines for `kind`, or none when it is not regional or has a single region only.
-pub fn lines(fleet: &Fleet, kind: &str) -> Vec<(crate::model::Level, String)> {
+pub fn lines(fleet: &Fleet, kind: &str) -> Vec<(Level, String)> {
     let Some((_, noun)) = REGIONAL.iter().find(|(k, _)| *k == kind) else {
         return Vec::new();
     };
@@ -31,11 +31,25 @@ pub fn lines(fleet: &Fleet, kind: &str) -> Vec<(crate::model::Level, String)> {
     if summary.len() < 2 {
         return Vec::new();
     }
-    summary
+    // A line each for regions with a problem; the healthy ones share one line.
+    let mut lines: Vec<(Level, String)> = summary
         .iter()
-        .take(MAX_LINES)
+        .filter(|s| s.level != Level::Ok)
+        .take(MAX_LINES - 1)
         .map(|s| (s.level, s.line(noun)))
-        .collect()
+        .collect();
+    let healthy: Vec<String> = summary
+        .iter()
+        .filter(|s| s.level == Level::Ok)
+        .map(|s| format!("{} ({})", s.region_name(), s.members))
+        .collect();
+    if !healthy.is_empty() {
+        lines.push((
+            Level::Ok,
+            format!("{} OK: {}", Level::Ok.symbol(), healthy.join(", ")),
+        ));
+    }
+    lines
 }
 
 /// Draws the region lines at the top of `area` and returns what is left for the table.

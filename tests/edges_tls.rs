@@ -298,3 +298,23 @@ async fn escape_sequences_in_headers_never_reach_the_reading() {
     );
     assert!(!r.summary().contains('\u{1b}'));
 }
+
+#[tokio::test]
+async fn a_setup_problem_is_reported_on_every_poll_without_touching_the_network() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("missing-ca.pem");
+    let config = edge("127.0.0.1:9".into(), Some(missing));
+    let mut source = EdgeSource::new(&config, schedule(Duration::from_secs(1)));
+    for _ in 0..2 {
+        let err = tokio::time::timeout(HANG_GUARD, source.poll())
+            .await
+            .expect("finished")
+            .expect_err("no CA, no probe");
+        assert!(
+            err.to_string()
+                .starts_with("edge test-edge: cannot read tls_ca")
+                && err.to_string().contains("missing-ca.pem"),
+            "{err}"
+        );
+    }
+}

@@ -1,18 +1,22 @@
 //! `[[edge]]` entries: the nginx cache nodes users talk to, each probed at its own address.
+//! Also the checks for `[[elasticsearch]]` and `[[streaming]]`, the other HTTP backends.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::types::{Defaults, de_opt_duration};
+use super::locate::Seg;
+use super::types::{Defaults, EndpointConfig, de_opt_duration};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EdgeConfig {
     /// Short unique name, e.g. `cdn-fremont-1`.
     pub name: String,
-    /// The edge's own address (IP or name), bypassing GeoDNS.
+    /// The edge's own address (IP or name, optionally `:port`; 443 when omitted),
+    /// bypassing GeoDNS.
     pub address: String,
     /// The public hostname sent as SNI and `Host`, e.g. `hachyderm.io`.
     pub hostname: String,
@@ -29,6 +33,18 @@ pub struct EdgeConfig {
     pub deadline: Option<Duration>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// The page fetched for timings and the cache header; a cacheable asset shows whether
+    /// the cache works (`/sounds/boop.ogg`), `/` shows what users see first.
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// A media object (e.g. `/system/media_attachments/files/…/original/x.png`) checked with
+    /// HEAD through the edge and, when `object_storage_url` is set, straight from storage.
+    #[serde(default)]
+    pub media_path: Option<String>,
+    /// Object storage's own base URL (`https://bucket.region.digitaloceanspaces.com`): a
+    /// media failure at the edge with storage fine is the edge's fault.
+    #[serde(default)]
+    pub object_storage_url: Option<String>,
 }
 
 impl EdgeConfig {
@@ -42,4 +58,179 @@ impl EdgeConfig {
 
 fn yes() -> bool {
     true
+}
+
+fn default_path() -> String {
+    "/".into()
+}
+
+use super::load::Problem;
+
+/// Problems in `[[edge]]`: names, addresses, hostnames, paths and schedules.
+pub(super) fn validate_edges(edges: &[EdgeConfig], problems: &mut Vec<Problem>) {
+    let mut seen = HashSet::new();
+    for (i, edge) in edges.iter().enumerate() {
+        let at = |k: &str| vec![Seg::Key("edge".into()), Seg::Index(i), Seg::Key(k.into())];
+        if !usable_name(&edge.name) {
+            problems.push((
+                at("name"),
+                format!("`{}` is not a usable name", edge.name),
+                Some("use letters, digits, `-`, `_` and `.`".into()),
+            ));
+        } else if !seen.insert(edge.name.as_str()) {
+            problems.push((
+                at("name"),
+                format!("another edge is already called `{}`", edge.name),
+                Some("names must be unique within a kind".into()),
+            ));
+        }
+        if let Err(e) = crate::sources::edge::target::EdgeTarget::parse(&edge.address) {
+            problems.push((
+                at("address"),
+                e,
+                Some("write an IP or DNS name, optionally with :port, e.g. \"192.0.2.10\" or \"cdn-1.example:8443\"".into()),
+            ));
+        }
+        if !is_hostname(&edge.hostname) {
+            problems.push((
+                at("hostname"),
+                format!("`{}` is not a host name", edge.hostname),
+                Some(
+                    "the public name users type, without scheme or path, e.g. \"hachyderm.io\""
+                        .into(),
+                ),
+            ));
+        }
+        for (key, path) in [
+            ("path", Some(&edge.path)),
+            ("media_path", edge.media_path.as_ref()),
+        ] {
+            if let Some(path) = path
+                && !is_request_path(path)
+            {
+                problems.push((
+                    at(key),
+                    format!("`{}` is not a request path", path.escape_debug()),
+                    Some("it must start with `/` and hold no spaces or control characters".into()),
+                ));
+            }
+        }
+        if let Some(url) = &edge.object_storage_url {
+            if let Err(e) = crate::sources::edge::storage_route(url) {
+                problems.push((
+                    at("object_storage_url"),
+                    e,
+                    Some("e.g. \"https://files.example.social\"".into()),
+                ));
+            }
+            if edge.media_path.is_none() {
+                problems.push((
+                    at("object_storage_url"),
+                    "object_storage_url is only used together with media_path".into(),
+                    Some("add `media_path = \"/…\"`, the object to check".into()),
+                ));
+            }
+        }
+        schedule_problems(edge.cadence, edge.deadline, &at, problems);
+    }
+}
+
+/// Problems in `[[elasticsearch]]` and `[[streaming]]`: HTTP endpoints with the usual name,
+/// URL and schedule rules; neither takes Postgres- or Sidekiq-only keys.
+pub(super) fn validate_http_endpoints(
+    kind: &str,
+    endpoints: &[EndpointConfig],
+    problems: &mut Vec<Problem>,
+) {
+    super::load::validate_endpoints(kind, endpoints, &["http", "https"], problems);
+    for (i, ep) in endpoints.iter().enumerate() {
+        let at = |k: &str| vec![Seg::Key(kind.into()), Seg::Index(i), Seg::Key(k.into())];
+        for (key, set) in [
+            ("namespace", ep.namespace.is_some()),
+            ("write_url", ep.write_url.is_some()),
+            ("write_password", ep.write_password.is_some()),
+        ] {
+            if set {
+                problems.push((
+                    at(key),
+                    format!("`{key}` does not apply to [[{kind}]]: mastop only reads it"),
+                    Some("remove it".into()),
+                ));
+            }
+        }
+        if kind == crate::sources::streaming::KIND && ep.password.is_some() {
+            problems.push((
+                at("password"),
+                "the streaming server's /metrics takes no password".into(),
+                Some("remove it".into()),
+            ));
+        }
+    }
+}
+
+fn schedule_problems(
+    cadence: Option<Duration>,
+    deadline: Option<Duration>,
+    at: &dyn Fn(&str) -> Vec<Seg>,
+    problems: &mut Vec<Problem>,
+) {
+    if let Some(c) = cadence
+        && c < Duration::from_millis(250)
+    {
+        problems.push((
+            at("cadence"),
+            "polling faster than every 250ms would load production".into(),
+            Some("use \"1s\" or more".into()),
+        ));
+    }
+    if let Some(d) = deadline
+        && d < Duration::from_millis(50)
+    {
+        problems.push((
+            at("deadline"),
+            "a deadline under 50ms fails on any real network".into(),
+            None,
+        ));
+    }
+}
+
+fn usable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+fn is_hostname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+fn is_request_path(path: &str) -> bool {
+    path.starts_with('/') && !path.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostnames_and_paths() {
+        assert!(is_hostname("hachyderm.io"));
+        assert!(is_hostname("media-1.example"));
+        assert!(!is_hostname("https://hachyderm.io"));
+        assert!(!is_hostname("bad..name"));
+        assert!(!is_hostname(""));
+        assert!(is_request_path("/health"));
+        assert!(!is_request_path("health"));
+        assert!(!is_request_path("/a b"));
+        assert!(!is_request_path("/a\r\nX-Injected: 1"));
+    }
 }

@@ -231,7 +231,7 @@ fn hint_for(message: &str) -> Option<String> {
     None
 }
 
-type Problem = (Vec<Seg>, String, Option<String>);
+pub(super) type Problem = (Vec<Seg>, String, Option<String>);
 
 const REDIS_SCHEMES: &[&str] = &["redis", "rediss", "unix", "redis+unix"];
 
@@ -253,6 +253,9 @@ fn validate(config: &Config) -> Vec<Problem> {
         &["postgres", "postgresql"],
         &mut problems,
     );
+    super::edges::validate_edges(&config.edges, &mut problems);
+    super::edges::validate_http_endpoints("elasticsearch", &config.elasticsearch, &mut problems);
+    super::edges::validate_http_endpoints("streaming", &config.streaming, &mut problems);
     let not_sidekiq = [
         ("postgres", &config.postgres),
         ("redis", &config.redis),
@@ -331,7 +334,7 @@ fn validate(config: &Config) -> Vec<Problem> {
     problems
 }
 
-fn validate_endpoints(
+pub(super) fn validate_endpoints(
     kind: &str,
     endpoints: &[EndpointConfig],
     schemes: &[&str],

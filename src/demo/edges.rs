@@ -101,6 +101,10 @@ pub(crate) fn reading(site: &Site, t: Duration) -> EdgeReading {
             issuer: ISSUER.into(),
             not_after: clock::rfc3339(not_after),
             days_left: round(script::days_left(not_after, s), 2),
+            names: vec!["hachyderm.io".into(), "*.hachyderm.io".into()],
+            asked_for: "hachyderm.io".into(),
+            name_matches: true,
+            untrusted: None,
         }),
         health: Check {
             path: "/health".into(),
@@ -115,5 +119,6 @@ pub(crate) fn reading(site: &Site, t: Duration) -> EdgeReading {
             error: None,
         },
         server: Some("nginx".into()),
+        media: None,
     }
 }

@@ -69,6 +69,7 @@ pub(crate) fn reading(t: Duration) -> ElasticsearchReading {
         })
         .collect();
     ElasticsearchReading {
+        indices_error: None,
         cluster_name: "hachyderm-search".into(),
         version: Some("7.17.26".into()),
         status,

@@ -5,6 +5,15 @@
 //! the certificate that edge serves, and `/health` plus streaming health *through* the
 //! edge (a 200 from the edge alone proves nothing about the origin behind it).
 
+mod certificate;
+mod http;
+mod probe;
+pub mod region;
+mod source;
+pub mod target;
+mod verifier;
+pub mod web;
+
 use std::any::Any;
 
 use serde::Serialize;
@@ -14,6 +23,10 @@ use crate::model::{
     detail::{Cell, Column, Row, TableData},
     figure::format_value,
 };
+
+pub use self::probe::{HEALTH_PATH, STREAMING_HEALTH_PATH, storage_route};
+pub use self::region::{RegionSummary, region_summary};
+pub use self::source::{EdgeSource, spec};
 
 pub const KIND: &str = "edge";
 
@@ -57,6 +70,17 @@ pub struct EdgeReading {
     pub streaming_health: Check,
     /// nginx `Server` header, when sent.
     pub server: Option<String>,
+    /// HEAD of a media object through the edge and straight from object storage, when
+    /// configured.
+    pub media: Option<MediaCheck>,
+}
+
+/// A media object fetched both ways: a failure only through the edge is the edge's fault
+/// (the 2022-12-17 western-US media 404s), a failure both ways is storage's.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MediaCheck {
+    pub via_edge: Check,
+    pub direct: Option<Check>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -65,7 +89,15 @@ pub struct Certificate {
     pub issuer: String,
     /// RFC 3339, as the certificate states it.
     pub not_after: String,
+    /// Negative once expired.
     pub days_left: f64,
+    /// subjectAltName entries (DNS names, addresses).
+    pub names: Vec<String>,
+    /// The public hostname the probe asked for, and whether `names` cover it.
+    pub asked_for: String,
+    pub name_matches: bool,
+    /// `None` when the chain leads to a trusted root; otherwise why not.
+    pub untrusted: Option<String>,
 }
 
 /// One health endpoint fetched through the edge.
@@ -89,6 +121,57 @@ impl Check {
             (Some(code), _) => format!("{code} in {}", format_value(self.ms, Unit::Millis)),
             (None, Some(e)) => e.clone(),
             (None, None) => "no answer".into(),
+        }
+    }
+}
+
+impl Certificate {
+    fn findings(&self) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        if self.days_left < 0.0 {
+            findings.push(Finding::crit(format!(
+                "certificate {} ({})",
+                certificate::expired_ago(self.days_left),
+                self.not_after.get(..10).unwrap_or(&self.not_after)
+            )));
+        }
+        if !self.name_matches {
+            findings.push(Finding::crit(format!(
+                "name mismatch: cert is for {}, not {}",
+                certificate::names_list(&self.names),
+                self.asked_for
+            )));
+        }
+        if let Some(reason) = &self.untrusted {
+            findings.push(Finding::crit(format!("certificate not trusted: {reason}")));
+        }
+        findings
+    }
+}
+
+impl MediaCheck {
+    fn findings(&self) -> Vec<Finding> {
+        let path = &self.via_edge.path;
+        match (self.via_edge.ok(), self.direct.as_ref()) {
+            (true, Some(direct)) if !direct.ok() => vec![Finding::warn(format!(
+                "media {path} from object storage: {} (the edge still serves it)",
+                direct.outcome()
+            ))],
+            (true, _) => Vec::new(),
+            (false, Some(direct)) if direct.ok() => vec![Finding::crit(format!(
+                "media {path} through the edge: {}, while object storage answers {}",
+                self.via_edge.outcome(),
+                direct.outcome()
+            ))],
+            (false, Some(direct)) => vec![Finding::crit(format!(
+                "media {path} fails through the edge ({}) and at object storage ({})",
+                self.via_edge.outcome(),
+                direct.outcome()
+            ))],
+            (false, None) => vec![Finding::crit(format!(
+                "media {path} through the edge: {}",
+                self.via_edge.outcome()
+            ))],
         }
     }
 }
@@ -126,10 +209,14 @@ impl Reading for EdgeReading {
             ));
         }
         if let Some(cert) = &self.cert {
-            figures.push(
-                Figure::new("cert_days_left", "certificate", cert.days_left, Unit::Days)
-                    .with_threshold(Threshold::below(CERT_WARN_DAYS, CERT_CRIT_DAYS)),
-            );
+            let figure = Figure::new("cert_days_left", "certificate", cert.days_left, Unit::Days);
+            // Once expired, a finding says so in words ("expired 3 days ago") instead of
+            // the threshold's "certificate -3 d ≤ 7 d".
+            figures.push(if cert.days_left < 0.0 {
+                figure
+            } else {
+                figure.with_threshold(Threshold::below(CERT_WARN_DAYS, CERT_CRIT_DAYS))
+            });
         }
         figures
     }
@@ -164,6 +251,12 @@ impl Reading for EdgeReading {
                 self.streaming_health.outcome()
             )));
         }
+        if let Some(cert) = &self.cert {
+            findings.extend(cert.findings());
+        }
+        if let Some(media) = &self.media {
+            findings.extend(media.findings());
+        }
         if self.cert.is_none() && self.url.starts_with("https://") {
             findings.push(Finding::warn(
                 "no certificate information from the TLS handshake",
@@ -178,6 +271,10 @@ impl Reading for EdgeReading {
             .map_or_else(|| "no answer".to_string(), |s| s.to_string());
         let cache = self.cache_status.as_deref().unwrap_or("no cache header");
         match &self.cert {
+            Some(cert) if cert.days_left < 0.0 => format!(
+                "{status} · {cache} · cert {}",
+                certificate::expired_ago(cert.days_left)
+            ),
             Some(cert) if self.cert_figure_is_key() => format!(
                 "{status} · {cache} · cert expires {}",
                 cert.not_after.get(..10).unwrap_or(&cert.not_after)
@@ -241,6 +338,21 @@ impl Reading for EdgeReading {
                     ("issuer", cert.issuer.clone()),
                     ("not after", cert.not_after.clone()),
                     ("days left", format!("{:.1}", cert.days_left)),
+                    ("names", certificate::names_list(&cert.names)),
+                    (
+                        "covers",
+                        if cert.name_matches {
+                            format!("{} ✓", cert.asked_for)
+                        } else {
+                            format!("not {}", cert.asked_for)
+                        },
+                    ),
+                    (
+                        "trust",
+                        cert.untrusted
+                            .clone()
+                            .unwrap_or_else(|| "chains to a trusted root".into()),
+                    ),
                 ],
             );
         }
@@ -253,6 +365,16 @@ impl Reading for EdgeReading {
             ],
             level: Some(if check.ok() { Level::Ok } else { Level::Crit }),
         };
+        let mut rows = vec![
+            check_row("web", &self.health),
+            check_row("streaming", &self.streaming_health),
+        ];
+        if let Some(media) = &self.media {
+            rows.push(check_row("media", &media.via_edge));
+            if let Some(direct) = &media.direct {
+                rows.push(check_row("storage", direct));
+            }
+        }
         detail.table(
             "Health through the edge",
             TableData {
@@ -261,10 +383,7 @@ impl Reading for EdgeReading {
                     Column::text("path", 28),
                     Column::text("result", 20),
                 ],
-                rows: vec![
-                    check_row("web", &self.health),
-                    check_row("streaming", &self.streaming_health),
-                ],
+                rows,
             },
         )
     }
@@ -305,10 +424,15 @@ mod tests {
                 issuer: "CN=R11".into(),
                 not_after: "2026-04-01T00:00:00Z".into(),
                 days_left,
+                names: vec!["example.social".into()],
+                asked_for: "example.social".into(),
+                name_matches: true,
+                untrusted: None,
             }),
             health: check("/health"),
             streaming_health: check("/api/v1/streaming/health"),
             server: None,
+            media: None,
         }
     }
 

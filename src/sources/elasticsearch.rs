@@ -4,6 +4,9 @@
 //! Search is optional for Mastodon, so this is rarely the fire; but a red cluster means
 //! search silently returns nothing, and users notice before operators do.
 
+mod parse;
+mod source;
+
 use std::any::Any;
 
 use serde::Serialize;
@@ -13,6 +16,9 @@ use crate::model::{
     detail::{Cell, Column, Row, TableData},
     figure::format_value,
 };
+
+pub use self::parse::{parse_cat_indices, parse_cluster_health, parse_version};
+pub use self::source::{ElasticsearchSource, spec};
 
 pub const KIND: &str = "elasticsearch";
 
@@ -67,6 +73,8 @@ pub struct ElasticsearchReading {
     pub pending_tasks: u32,
     pub active_shards_pct: f64,
     pub indices: Vec<IndexInfo>,
+    /// Why the index list is missing, when `_cat/indices` failed but the health did not.
+    pub indices_error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -75,6 +83,20 @@ pub struct IndexInfo {
     pub status: ClusterStatus,
     pub docs: u64,
     pub size_bytes: u64,
+}
+
+impl ElasticsearchReading {
+    fn status_findings(&self, unassigned: &str) -> Vec<Finding> {
+        match self.status {
+            ClusterStatus::Green => Vec::new(),
+            ClusterStatus::Yellow => vec![Finding::warn(format!(
+                "cluster is yellow: replicas missing{unassigned}"
+            ))],
+            ClusterStatus::Red => vec![Finding::crit(format!(
+                "cluster is red: primary shards missing, searches are incomplete{unassigned}"
+            ))],
+        }
+    }
 }
 
 impl Reading for ElasticsearchReading {
@@ -134,15 +156,11 @@ impl Reading for ElasticsearchReading {
         } else {
             String::new()
         };
-        match self.status {
-            ClusterStatus::Green => Vec::new(),
-            ClusterStatus::Yellow => vec![Finding::warn(format!(
-                "cluster is yellow: replicas missing{unassigned}"
-            ))],
-            ClusterStatus::Red => vec![Finding::crit(format!(
-                "cluster is red: primary shards missing, searches are incomplete{unassigned}"
-            ))],
+        let mut findings = self.status_findings(&unassigned);
+        if let Some(e) = &self.indices_error {
+            findings.push(Finding::warn(format!("index list unavailable: {e}")));
         }
+        findings
     }
 
     fn summary(&self) -> String {
@@ -155,7 +173,6 @@ impl Reading for ElasticsearchReading {
                 .map_or_else(String::new, |v| format!(" · {v}"))
         )
     }
-
     fn detail(&self) -> Detail {
         let count = |v: u32| v.to_string();
         let detail = Detail::default().pairs(
@@ -241,6 +258,7 @@ mod tests {
             pending_tasks: 0,
             active_shards_pct: 100.0,
             indices: Vec::new(),
+            indices_error: None,
         };
         let level =
             |r: &ElasticsearchReading| evaluate(&r.figures(), &r.findings(), |_| None).level;

@@ -14,6 +14,7 @@ pub mod postgres;
 pub mod redis;
 pub mod scheduler;
 pub mod sidekiq;
+pub mod streaming;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,6 +88,19 @@ pub fn build(config: &Config) -> Vec<SourceSpec> {
             .iter()
             .map(|c| pgbouncer::spec(c, &config.defaults)),
     );
+    specs.extend(config.edges.iter().map(|c| edge::spec(c, &config.defaults)));
+    specs.extend(
+        config
+            .elasticsearch
+            .iter()
+            .map(|c| elasticsearch::spec(c, &config.defaults)),
+    );
+    specs.extend(
+        config
+            .streaming
+            .iter()
+            .map(|c| streaming::spec(c, &config.defaults)),
+    );
     specs
 }
 
@@ -99,6 +113,7 @@ pub const KINDS: &[&str] = &[
     pgbouncer::KIND,
     redis::KIND,
     elasticsearch::KIND,
+    streaming::KIND,
 ];
 
 /// The figures a kind produces, for validating `[thresholds.<kind>.<figure>]`.
@@ -111,6 +126,7 @@ pub fn figure_specs(kind: &str) -> Option<&'static [FigureSpec]> {
         host::KIND => Some(host::FIGURES),
         sidekiq::KIND => Some(sidekiq::FIGURES),
         elasticsearch::KIND => Some(elasticsearch::FIGURES),
+        streaming::KIND => Some(streaming::FIGURES),
         _ => None,
     }
 }

@@ -18,13 +18,16 @@
 #![allow(dead_code, unused_imports)]
 
 mod blackhole;
+pub mod certs;
 pub mod console;
+pub mod nginx;
 pub mod pgbouncer;
 mod postgres;
 mod process;
 mod proxy;
 mod redis;
 mod round_trips;
+pub mod scripted_http;
 pub mod sidekiq;
 
 pub use blackhole::BlackHole;

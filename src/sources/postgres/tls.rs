@@ -93,7 +93,7 @@ fn client_config(tls_ca: Option<&Path>) -> Result<ClientConfig, String> {
         .with_no_client_auth())
 }
 
-fn ca_roots(path: &Path) -> Result<RootCertStore, String> {
+pub(crate) fn ca_roots(path: &Path) -> Result<RootCertStore, String> {
     let shown = path.display();
     let pem = std::fs::read(path).map_err(|e| format!("cannot read tls_ca {shown}: {e}"))?;
     let mut roots = RootCertStore::empty();
@@ -113,7 +113,7 @@ fn ca_roots(path: &Path) -> Result<RootCertStore, String> {
 
 /// The OS trust store, read once: it does not change while mastop runs, and reading it
 /// parses a few hundred certificates.
-fn system_roots() -> Arc<RootCertStore> {
+pub(crate) fn system_roots() -> Arc<RootCertStore> {
     static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
     ROOTS
         .get_or_init(|| {

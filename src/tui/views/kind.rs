@@ -88,6 +88,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, kind: &str) {
     let Some((data, view)) = app.kinds.get(kind) else {
         return;
     };
+    let area = super::regions::draw(frame, area, &app.fleet, kind, &app.theme);
     let table = TableFrame {
         title: kind.to_string(),
         data: &data.table,

@@ -10,6 +10,7 @@ pub mod header;
 pub mod help;
 pub mod kind;
 pub mod overview;
+pub mod regions;
 pub mod runbooks;
 pub mod status_bar;
 pub mod too_small;

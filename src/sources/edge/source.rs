@@ -1,0 +1,98 @@
+//! The edge source: one [`Prober`] per `[[edge]]`, polled by the scheduler.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+use super::probe::{Deadline, Prober, Route, storage_route};
+use super::target::EdgeTarget;
+use super::{KIND, verifier};
+use crate::config::{Defaults, EdgeConfig};
+use crate::model::{ComponentId, ComponentMeta};
+use crate::sources::{PollError, PollResult, Schedule, Source, SourceSpec};
+
+/// The share of the scheduler's deadline the probe gives itself, so it can say which phase
+/// stalled before the scheduler gives up on the whole poll.
+const OWN_SHARE: f64 = 0.9;
+
+pub fn spec(config: &EdgeConfig, defaults: &Defaults) -> SourceSpec {
+    let schedule = config.schedule(defaults);
+    SourceSpec {
+        meta: ComponentMeta {
+            id: ComponentId::new(KIND, &config.name),
+            kind: KIND,
+            region: config.region.clone(),
+            tags: config.tags.clone(),
+        },
+        schedule,
+        enabled: config.enabled,
+        source: Box::new(EdgeSource::new(config, schedule)),
+    }
+}
+
+pub struct EdgeSource {
+    /// A setup problem (bad address, unreadable `tls_ca`) is reported on every poll rather
+    /// than stopping mastop: the other edges keep working.
+    prober: Result<Prober, String>,
+    schedule: Schedule,
+}
+
+impl EdgeSource {
+    pub fn new(config: &EdgeConfig, schedule: Schedule) -> Self {
+        EdgeSource {
+            prober: prober(config),
+            schedule,
+        }
+    }
+}
+
+fn prober(config: &EdgeConfig) -> Result<Prober, String> {
+    let label = format!("edge {}", config.name);
+    let target = EdgeTarget::parse(&config.address).map_err(|e| format!("{label}: {e}"))?;
+    let (roots, trust_store) = match &config.tls_ca {
+        Some(path) => (
+            Arc::new(
+                crate::sources::postgres::tls::ca_roots(path)
+                    .map_err(|e| format!("{label}: {e}"))?,
+            ),
+            format!("tls_ca {}", path.display()),
+        ),
+        None => (
+            crate::sources::postgres::tls::system_roots(),
+            "the system trust store".to_string(),
+        ),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let webpki = verifier::webpki(roots, provider.clone()).map_err(|e| format!("{label}: {e}"))?;
+    let storage = match &config.object_storage_url {
+        Some(url) => Some(storage_route(url).map_err(|e| format!("{label}: {e}"))?),
+        None => None,
+    };
+    Ok(Prober {
+        edge: Route {
+            target,
+            host: config.hostname.clone(),
+            tls: true,
+        },
+        path: config.path.clone(),
+        media_path: config.media_path.clone(),
+        storage,
+        webpki,
+        provider,
+        trust_store,
+    })
+}
+
+impl Source for EdgeSource {
+    fn poll(&mut self) -> BoxFuture<'_, PollResult> {
+        Box::pin(async move {
+            let prober = self
+                .prober
+                .as_ref()
+                .map_err(|e| PollError::Failed(e.clone()))?;
+            let by = Deadline::after(self.schedule.deadline.mul_f64(OWN_SHARE));
+            let reading = prober.probe(by).await.map_err(PollError::Failed)?;
+            Ok(Arc::new(reading) as Arc<dyn crate::model::Reading>)
+        })
+    }
+}

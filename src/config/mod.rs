@@ -15,7 +15,7 @@ mod types;
 pub use edges::EdgeConfig;
 pub use error::{ConfigError, FileError, closest};
 pub use handoff::HandoffConfig;
-pub use hosts::{HostConfig, SshConfig};
+pub use hosts::{HostConfig, MetricsVia, SshConfig, is_unit_name, role_units};
 pub use inventory::InventoryConfig;
 pub use load::{Loaded, load, load_str, parse_duration};
 pub use locate::{Location, line_col};

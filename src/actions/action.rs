@@ -101,6 +101,13 @@ pub enum Check {
     },
     /// The reply, as text, must equal `expect`.
     Redis { argv: Vec<String>, expect: String },
+    /// Run on a configured host: it must exit 0 and, when `expect` is given, print exactly
+    /// that (trimmed). `nginx -t` before a reload is the first kind.
+    Ssh {
+        host: String,
+        argv: Vec<String>,
+        expect: Option<String>,
+    },
     /// Checked against the demo's simulation.
     Simulated { description: String },
 }

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use super::audit::{AuditRecord, GuardDecision, Outcome, Phase, new_id, now_rfc3339};
-use super::executor::{DemoExecutor, DemoLedger, Executor, PostgresExecutor, RedisExecutor};
+use super::executor::{
+    DemoExecutor, DemoLedger, Executor, PostgresExecutor, RedisExecutor, SshExecutor,
+};
 use super::{Action, Freeze, Pipeline, Role};
 use crate::config::Config;
 use crate::model::ComponentId;
@@ -17,6 +19,8 @@ pub struct Runtime {
     executors: HashMap<String, Arc<dyn Executor>>,
     /// In the demo every component is simulated and one executor acts for all of them.
     demo: Option<Arc<dyn Executor>>,
+    /// Runs `Operation::Ssh` on any configured host, whoever built the action.
+    ssh: Option<Arc<dyn Executor>>,
 }
 
 impl Runtime {
@@ -25,10 +29,12 @@ impl Runtime {
     pub fn new(pipeline: Pipeline, cfg: &Config, demo: Option<Arc<Mutex<DemoLedger>>>) -> Runtime {
         let mut executors: HashMap<String, Arc<dyn Executor>> = HashMap::new();
         let mut demo_executor: Option<Arc<dyn Executor>> = None;
+        let mut ssh: Option<Arc<dyn Executor>> = None;
         if let Some(write) = pipeline.session().write_capability() {
             match demo {
                 Some(ledger) => demo_executor = Some(Arc::new(DemoExecutor::new(&write, ledger))),
                 None => {
+                    ssh = Some(Arc::new(SshExecutor::new(&write, &cfg.hosts, &cfg.ssh)));
                     for ep in &cfg.postgres {
                         let id = ComponentId::new(crate::sources::postgres::KIND, &ep.name);
                         executors.insert(
@@ -57,6 +63,7 @@ impl Runtime {
             pipeline: Arc::new(pipeline),
             executors,
             demo: demo_executor,
+            ssh,
         }
     }
 
@@ -66,9 +73,18 @@ impl Runtime {
     }
 
     pub fn executor_for(&self, action: &Action) -> Option<Arc<dyn Executor>> {
-        self.demo
-            .clone()
-            .or_else(|| self.executors.get(&action.target.component).cloned())
+        let over_ssh = !action.operations.is_empty()
+            && action
+                .operations
+                .iter()
+                .all(|op| matches!(op, super::Operation::Ssh { .. }));
+        self.demo.clone().or_else(|| {
+            if over_ssh {
+                self.ssh.clone()
+            } else {
+                self.executors.get(&action.target.component).cloned()
+            }
+        })
     }
 
     /// Sets or lifts the global freeze. On-call only, and audited like any action.

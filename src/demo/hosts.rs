@@ -421,6 +421,8 @@ pub(crate) fn reading(m: &Machine, t: Duration) -> HostReading {
         rate_window_s: Some(2.0),
         pressure: None,
         units_unreadable: None,
+        roles: Vec::new(),
+        production: true,
     }
 }
 

@@ -101,6 +101,10 @@ pub struct HostReading {
     /// Why the units' states are unknown (no systemd, or node_exporter without its systemd
     /// collector); `None` when they were read.
     pub units_unreadable: Option<String>,
+    /// The host's configured roles and whether it is production: what its actions need to
+    /// know (nginx is tested before a reload on an edge; production needs typed confirmation).
+    pub roles: Vec<String>,
+    pub production: bool,
 }
 
 /// Share of the window in which at least one task stalled waiting for the resource.

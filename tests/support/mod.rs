@@ -26,6 +26,7 @@ mod proxy;
 mod redis;
 mod round_trips;
 pub mod sidekiq;
+pub mod sshd;
 
 pub use blackhole::BlackHole;
 pub use postgres::Options as PostgresOptions;
@@ -34,3 +35,4 @@ pub use process::{free_port, port_is_closed, process_alive};
 pub use proxy::Proxy;
 pub use redis::{Redis, find_redis_bin};
 pub use round_trips::CountingProxy;
+pub use sshd::Sshd;

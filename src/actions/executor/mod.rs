@@ -77,6 +77,8 @@ impl Executor for DemoExecutor {
 
 mod postgres;
 mod redis;
+mod ssh;
 
 pub use postgres::PostgresExecutor;
 pub use redis::RedisExecutor;
+pub use ssh::SshExecutor;

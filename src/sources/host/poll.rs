@@ -62,6 +62,8 @@ pub struct HostSource {
     reader: Reader,
     expected_units: Vec<String>,
     mounts: HashMap<String, String>,
+    roles: Vec<String>,
+    production: bool,
     previous: Option<Sample>,
     /// Set while a poll runs: still set at the next poll means the scheduler dropped the
     /// last one at its deadline, and its connection cannot be trusted.
@@ -94,6 +96,8 @@ impl HostSource {
             reader,
             expected_units: host.expected_units(),
             mounts: host.mounts.clone(),
+            roles: host.roles.clone(),
+            production: host.production,
             previous: None,
             in_flight: false,
         }
@@ -119,12 +123,14 @@ impl HostSource {
             }
         };
         self.in_flight = false;
-        let reading = sample::reading(
+        let mut reading = sample::reading(
             self.previous.as_ref(),
             &current,
             &self.expected_units,
             &self.mounts,
         );
+        reading.roles.clone_from(&self.roles);
+        reading.production = self.production;
         self.previous = Some(current);
         Ok(Arc::new(reading))
     }

@@ -216,6 +216,8 @@ pub fn reading(
         rate_window_s: window.map(|(_, dt)| dt),
         pressure,
         units_unreadable: unit_note,
+        roles: Vec::new(),
+        production: true,
     }
 }
 

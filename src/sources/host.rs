@@ -392,55 +392,51 @@ impl Reading for HostReading {
         let pct = |v: f64| format_value(v, Unit::Percent);
         let bytes = |v: f64| format_value(v, Unit::Bytes);
         let rate = |v: f64| format!("{}/s", format_value(v, Unit::Bytes));
-        let mut detail = Detail::default().pairs(
-            "System",
-            vec![
-                ("hostname", self.hostname.clone()),
-                ("kernel", self.kernel.clone().unwrap_or_else(|| "—".into())),
-                ("uptime", format_value(self.uptime_s, Unit::Seconds)),
-                ("CPUs", self.cpus.to_string()),
-                (
-                    "load",
-                    format!("{:.2} {:.2} {:.2}", self.load_1, self.load_5, self.load_15),
+        let mut system = vec![
+            ("hostname", self.hostname.clone()),
+            ("kernel", self.kernel.clone().unwrap_or_else(|| "—".into())),
+            ("uptime", format_value(self.uptime_s, Unit::Seconds)),
+            ("CPUs", self.cpus.to_string()),
+            (
+                "load",
+                format!("{:.2} {:.2} {:.2}", self.load_1, self.load_5, self.load_15),
+            ),
+            ("CPU busy", self.cpu_busy_shown()),
+            (
+                "memory",
+                format!(
+                    "{} of {}",
+                    pct(self.memory_used_pct),
+                    bytes(self.memory_total_bytes as f64)
                 ),
-                ("CPU busy", self.cpu_busy_shown()),
-                (
-                    "stalls (PSI)",
-                    match &self.pressure {
-                        Some(p) => {
-                            let show = |v: Option<f64>| v.map_or_else(|| "—".into(), pct);
-                            format!(
-                                "CPU {} · memory {} · I/O {}",
-                                show(p.cpu_some_pct),
-                                show(p.memory_some_pct),
-                                show(p.io_some_pct)
-                            )
-                        }
-                        None => self.rates_pending().into(),
-                    },
-                ),
-                (
-                    "memory",
+            ),
+            (
+                "swap",
+                if self.swap_total_bytes == 0 {
+                    "none".into()
+                } else {
                     format!(
                         "{} of {}",
-                        pct(self.memory_used_pct),
-                        bytes(self.memory_total_bytes as f64)
-                    ),
+                        pct(self.swap_used_pct),
+                        bytes(self.swap_total_bytes as f64)
+                    )
+                },
+            ),
+        ];
+        // Shown only where the kernel reports it; older kernels and containers have none.
+        if let Some(p) = &self.pressure {
+            let show = |v: Option<f64>| v.map_or_else(|| "—".into(), pct);
+            system.push((
+                "stalls (PSI)",
+                format!(
+                    "CPU {} · memory {} · I/O {}",
+                    show(p.cpu_some_pct),
+                    show(p.memory_some_pct),
+                    show(p.io_some_pct)
                 ),
-                (
-                    "swap",
-                    if self.swap_total_bytes == 0 {
-                        "none".into()
-                    } else {
-                        format!(
-                            "{} of {}",
-                            pct(self.swap_used_pct),
-                            bytes(self.swap_total_bytes as f64)
-                        )
-                    },
-                ),
-            ],
-        );
+            ));
+        }
+        let mut detail = Detail::default().pairs("System", system);
         detail = detail.table(
             "Filesystems",
             TableData {

@@ -19,6 +19,7 @@
 
 mod blackhole;
 pub mod console;
+pub mod node_exporter;
 pub mod pgbouncer;
 mod postgres;
 mod process;

@@ -50,7 +50,7 @@ pub fn spec(
 
 enum Reader {
     Ssh {
-        connector: Connector,
+        connector: Box<Connector>,
         session: Option<Session>,
     },
     NodeExporter {
@@ -81,7 +81,7 @@ impl HostSource {
             MetricsVia::Ssh => Reader::Ssh {
                 // ssh gives up a little before the poll's deadline, so its own (clearer)
                 // error wins over "no answer within".
-                connector: Connector::new(host, ssh, deadline.mul_f64(0.8), handshakes),
+                connector: Box::new(Connector::new(host, ssh, deadline.mul_f64(0.8), handshakes)),
                 session: None,
             },
             MetricsVia::NodeExporter => Reader::NodeExporter {

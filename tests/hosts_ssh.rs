@@ -306,3 +306,26 @@ async fn a_host_that_never_answers_is_down_within_its_deadline_and_the_others_ar
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_cut_off_at_its_deadline_keeps_a_master_that_is_only_slow() {
+    let sshd = Sshd::start(&units());
+    let ssh = sshd.ssh_config();
+    let mut source = source(&web_host(&sshd), &ssh);
+    read(&mut source).await.expect("first poll");
+    let masters = sshd.master_dirs();
+    assert_eq!(masters.len(), 1);
+
+    sshd.freeze_sessions(true);
+    let cut = tokio::time::timeout(Duration::from_secs(2), source.poll()).await;
+    sshd.freeze_sessions(false);
+    assert!(cut.is_err(), "a frozen session cannot answer");
+
+    let after = read(&mut source).await.expect("the poll after the thaw");
+    assert!(after.rate_window_s.is_some());
+    assert_eq!(
+        sshd.master_dirs(),
+        masters,
+        "the same master connection, no new handshake"
+    );
+}

@@ -418,4 +418,44 @@ mod tests {
         }
         assert_eq!(problems.len(), 7, "{problems:?}");
     }
+
+    #[test]
+    fn a_config_file_with_hosts_loads_and_its_mistakes_are_located() {
+        let good = r#"
+[ssh]
+known_hosts = "/etc/mastop/known_hosts"
+max_concurrent = 32
+control_persist = "2m"
+
+[[host]]
+name = "db-primary-1"
+address = "10.0.0.5"
+roles = ["postgres-primary"]
+mounts = { "/var/lib/postgresql/archive" = "WAL archive" }
+
+[[host]]
+name = "cdn-fremont-1"
+address = "cdn-fremont-1.tailnet.ts.net"
+roles = ["edge-cdn"]
+metrics = "node_exporter"
+node_exporter_url = "http://cdn-fremont-1.tailnet.ts.net:9100/metrics"
+production = false
+"#;
+        let (config, _) = crate::config::load_str(good, "mastop.toml", &[]).expect("loads");
+        assert_eq!(config.ssh.max_concurrent, 32);
+        assert_eq!(config.ssh.control_persist, Duration::from_secs(120));
+        assert_eq!(config.hosts[1].metrics, MetricsVia::NodeExporter);
+        assert_eq!(
+            config.hosts[0].expected_units(),
+            ["postgresql*.service", "nftables.service"]
+        );
+        let bad = good.replace("roles = [\"edge-cdn\"]", "units = [\"nginx; reboot\"]");
+        let err = crate::config::load_str(&bad, "mastop.toml", &[])
+            .expect_err("a bad unit name")
+            .to_string();
+        assert!(err.contains("host[1].units"), "{err}");
+        assert!(err.contains("is not a systemd unit name"), "{err}");
+        let typo = good.replace("metrics = \"node_exporter\"", "metrics = \"snmp\"");
+        assert!(crate::config::load_str(&typo, "mastop.toml", &[]).is_err());
+    }
 }

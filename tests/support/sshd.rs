@@ -255,6 +255,38 @@ impl Sshd {
         host
     }
 
+    /// The control directories of the master connections open now: the same names before
+    /// and after means no new connection was made.
+    pub fn master_dirs(&self) -> Vec<String> {
+        let mut dirs: Vec<String> = fs::read_dir(self.dir().join("ctl"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| e.path().join("master").exists())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        dirs.sort();
+        dirs
+    }
+
+    /// Stops (or resumes) every process serving a connection, leaving the listener alone:
+    /// an established session that suddenly says nothing.
+    pub fn freeze_sessions(&self, frozen: bool) {
+        let Some(listener) = self.pid() else { return };
+        let signal = if frozen {
+            Signal::SIGSTOP
+        } else {
+            Signal::SIGCONT
+        };
+        for pid in descendants(listener) {
+            if let Ok(pid) = i32::try_from(pid) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+            }
+        }
+    }
+
     /// Master connections (control sockets) still open under this server's control dir.
     pub fn open_masters(&self) -> usize {
         fs::read_dir(self.dir().join("ctl"))
@@ -301,6 +333,41 @@ fn calls(log: &Path) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect()
+}
+
+/// Every process below `root`, from each process's parent in /proc.
+fn descendants(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
 }
 
 fn whoami() -> String {

@@ -68,6 +68,8 @@ pub struct HostSource {
     /// Set while a poll runs: still set at the next poll means the scheduler dropped the
     /// last one at its deadline, and its connection cannot be trusted.
     in_flight: bool,
+    /// How long a suspect master connection gets to prove it is alive.
+    check_budget: Duration,
 }
 
 impl HostSource {
@@ -100,15 +102,23 @@ impl HostSource {
             production: host.production,
             previous: None,
             in_flight: false,
+            check_budget: deadline / 4,
         }
     }
 
     async fn poll_once(&mut self) -> PollResult {
-        if std::mem::replace(&mut self.in_flight, true)
+        let cut_off = std::mem::replace(&mut self.in_flight, true);
+        if cut_off
             && let Reader::Ssh { session, .. } = &mut self.reader
-            && let Some(stale) = session.take()
+            && let Some(suspect) = session.take()
         {
-            close_in_background(stale);
+            // A poll cut off at its deadline may have left the master hung, or only slow (a
+            // loaded host). A quick check keeps a live master: reconnecting every slow host
+            // would add a handshake storm to whatever made it slow.
+            match tokio::time::timeout(self.check_budget, suspect.check()).await {
+                Ok(Ok(())) => *session = Some(suspect),
+                _ => close_in_background(suspect),
+            }
         }
         let current = match &mut self.reader {
             Reader::Ssh { connector, session } => {
@@ -141,27 +151,32 @@ async fn read_over_ssh(
     slot: &mut Option<Session>,
     units: &[String],
 ) -> Result<Sample, PollError> {
+    // The session stays in its slot while in use: if the scheduler drops this future at
+    // the deadline, the master connection survives for the next poll to check.
     let reused = slot.is_some();
-    let mut session = match slot.take() {
+    let session = match slot {
         Some(s) => s,
-        None => connector.connect().await.map_err(refused)?,
+        None => slot.insert(connector.connect().await.map_err(refused)?),
     };
     let argv = poll_command(units);
-    let mut result = connector.run(&session, &argv).await;
+    let mut result = connector.run(session, &argv).await;
     if reused && result.is_err() {
         // The master went away since the last poll (idle exit, host reboot): one fresh try.
-        close_in_background(session);
-        session = connector.connect().await.map_err(refused)?;
-        result = connector.run(&session, &argv).await;
+        if let Some(old) = slot.take() {
+            close_in_background(old);
+        }
+        let fresh = slot.insert(connector.connect().await.map_err(refused)?);
+        result = connector.run(fresh, &argv).await;
     }
     let finished = match result {
         Ok(f) => f,
         Err(e) => {
-            close_in_background(session);
+            if let Some(broken) = slot.take() {
+                close_in_background(broken);
+            }
             return Err(refused(e));
         }
     };
-    *slot = Some(session);
     script::parse(&finished.stdout).map_err(|e| {
         let stderr = crate::sanitize::sanitize_truncated(finished.stderr.trim(), 160);
         let also = if stderr.is_empty() {

@@ -120,11 +120,6 @@ impl HostConfig {
         }
         out
     }
-
-    /// Whether this host serves user traffic through nginx (nginx is tested before reload).
-    pub fn is_edge(&self) -> bool {
-        self.roles.iter().any(|r| r.starts_with("edge"))
-    }
 }
 
 /// The units a role implies. Sidekiq and streaming are often split into several units

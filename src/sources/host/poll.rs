@@ -68,6 +68,7 @@ pub struct HostSource {
     /// Set while a poll runs: still set at the next poll means the scheduler dropped the
     /// last one at its deadline, and its connection cannot be trusted.
     in_flight: bool,
+    deadline: Duration,
     /// How long a suspect master connection gets to prove it is alive.
     check_budget: Duration,
 }
@@ -102,6 +103,7 @@ impl HostSource {
             production: host.production,
             previous: None,
             in_flight: false,
+            deadline,
             check_budget: deadline / 4,
         }
     }
@@ -122,7 +124,7 @@ impl HostSource {
         }
         let current = match &mut self.reader {
             Reader::Ssh { connector, session } => {
-                read_over_ssh(connector, session, &self.expected_units).await?
+                read_over_ssh(connector, session, &self.expected_units, self.deadline).await?
             }
             Reader::NodeExporter { url } => {
                 let url = url.as_ref().map_err(|e| PollError::Failed(e.clone()))?;
@@ -150,6 +152,7 @@ async fn read_over_ssh(
     connector: &Connector,
     slot: &mut Option<Session>,
     units: &[String],
+    deadline: Duration,
 ) -> Result<Sample, PollError> {
     // The session stays in its slot while in use: if the scheduler drops this future at
     // the deadline, the master connection survives for the next poll to check.
@@ -158,7 +161,7 @@ async fn read_over_ssh(
         Some(s) => s,
         None => slot.insert(connector.connect().await.map_err(refused)?),
     };
-    let argv = poll_command(units);
+    let argv = poll_command(units, deadline);
     let mut result = connector.run(session, &argv).await;
     if reused && result.is_err() {
         // The master went away since the last poll (idle exit, host reboot): one fresh try.
@@ -188,9 +191,14 @@ async fn read_over_ssh(
     })
 }
 
-/// `sh -c SCRIPT mastop-poll UNIT…`: the script is fixed text, the units its arguments.
-pub fn poll_command(units: &[String]) -> Vec<String> {
+/// `timeout N sh -c SCRIPT mastop-poll UNIT…`: the script is fixed text, the units its
+/// arguments. A poll the console gave up on must not keep running on the host (a hung
+/// systemctl, a slow /proc on a thrashing box), so the host ends it at the same deadline.
+pub fn poll_command(units: &[String], deadline: Duration) -> Vec<String> {
     let mut argv = vec![
+        "timeout".to_string(),
+        "--kill-after=1".to_string(),
+        deadline.as_secs().max(1).to_string(),
         "sh".to_string(),
         "-c".to_string(),
         script::SCRIPT.to_string(),

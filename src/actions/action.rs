@@ -104,6 +104,13 @@ pub enum Check {
     /// The URL answers a GET with this status (a `/health` gate). The body is not read:
     /// Mastodon's health endpoints differ in what they print.
     Http { url: String, status: u16 },
+    /// Run on a configured host: it must exit 0 and, when `expect` is given, print exactly
+    /// that (trimmed). `nginx -t` before a reload is the first kind.
+    Ssh {
+        host: String,
+        argv: Vec<String>,
+        expect: Option<String>,
+    },
     /// Checked against the demo's simulation.
     Simulated { description: String },
 }

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use super::action::{Check, Operation};
 use super::audit::{AuditRecord, GuardDecision, Outcome, Phase, new_id, now_rfc3339};
 use super::executor::{
-    DemoExecutor, DemoLedger, Executor, HttpExecutor, PostgresExecutor, RedisExecutor,
+    DemoExecutor, DemoLedger, Executor, HttpExecutor, PostgresExecutor, RedisExecutor, SshExecutor,
 };
 use super::{Action, Freeze, Pipeline, Role};
 use crate::config::Config;
@@ -24,6 +24,8 @@ pub struct Runtime {
     http: Option<Arc<dyn Executor>>,
     /// Read-only connections for browsing Sidekiq's sets and reading retry-all batches.
     pub sidekiq: Arc<crate::sources::sidekiq::Browser>,
+    /// Runs `Operation::Ssh` on any configured host, whoever built the action.
+    ssh: Option<Arc<dyn Executor>>,
 }
 
 impl Runtime {
@@ -33,11 +35,13 @@ impl Runtime {
         let mut executors: HashMap<String, Arc<dyn Executor>> = HashMap::new();
         let mut demo_executor: Option<Arc<dyn Executor>> = None;
         let mut http: Option<Arc<dyn Executor>> = None;
+        let mut ssh: Option<Arc<dyn Executor>> = None;
         if let Some(write) = pipeline.session().write_capability() {
             http = Some(Arc::new(HttpExecutor::new(&write)));
             match demo {
                 Some(ledger) => demo_executor = Some(Arc::new(DemoExecutor::new(&write, ledger))),
                 None => {
+                    ssh = Some(Arc::new(SshExecutor::new(&write, &cfg.hosts, &cfg.ssh)));
                     for ep in &cfg.postgres {
                         let id = ComponentId::new(crate::sources::postgres::KIND, &ep.name);
                         executors.insert(
@@ -68,6 +72,7 @@ impl Runtime {
             demo: demo_executor,
             http,
             sidekiq: Arc::new(crate::sources::sidekiq::Browser::new(cfg)),
+            ssh,
         }
     }
 
@@ -79,6 +84,14 @@ impl Runtime {
     pub fn executor_for(&self, action: &Action) -> Option<Arc<dyn Executor>> {
         if self.demo.is_some() {
             return self.demo.clone();
+        }
+        let over_ssh = !action.operations.is_empty()
+            && action
+                .operations
+                .iter()
+                .all(|op| matches!(op, Operation::Ssh { .. }));
+        if over_ssh {
+            return self.ssh.clone();
         }
         let is_http = matches!(action.operations.first(), Some(Operation::Http { .. }))
             || matches!(action.precondition, Some(Check::Http { .. }));

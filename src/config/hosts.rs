@@ -1,12 +1,25 @@
 //! `[[host]]` entries and the `[ssh]` table: the machines under Mastodon and how to reach them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::locate::Seg;
 use super::types::{Defaults, de_opt_duration};
+
+/// How a host's metrics are read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricsVia {
+    /// One fixed read-only command over SSH per poll (the default).
+    #[default]
+    Ssh,
+    /// A Prometheus node_exporter's `/metrics`, for hosts where polling over SSH is not
+    /// allowed. Actions on such a host still need SSH.
+    NodeExporter,
+}
 
 /// One machine, polled over SSH (the default) or through its node_exporter.
 #[derive(Debug, Clone, Deserialize)]
@@ -26,13 +39,33 @@ pub struct HostConfig {
     pub provider: String,
     #[serde(default)]
     pub tags: Vec<String>,
-    /// systemd units that must be running here, on top of those implied by `roles`.
+    /// systemd units that must be running here, on top of those implied by `roles`. A
+    /// trailing `*` matches a family (`mastodon-sidekiq-*`).
     #[serde(default)]
     pub units: Vec<String>,
+    /// The unit that holds this host's firewall. A host without a running firewall is
+    /// critical: Hachyderm's Redis sat open for a week after nftables did not come back.
+    #[serde(default = "default_firewall_unit")]
+    pub firewall_unit: String,
     /// Mount point → what lives there (`"/var/lib/postgresql/archive" = "WAL archive"`),
     /// named in alerts because a full WAL volume stops the primary.
     #[serde(default)]
     pub mounts: HashMap<String, String>,
+    /// `ssh` (default) or `node_exporter`.
+    #[serde(default)]
+    pub metrics: MetricsVia,
+    /// `http://host:9100/metrics`; required when `metrics = "node_exporter"`.
+    #[serde(default)]
+    pub node_exporter_url: Option<String>,
+    /// SSH port when not 22 (or not what `~/.ssh/config` says).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// SSH user when not `[ssh] user` (or what `~/.ssh/config` says).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Actions on a production host need the host's name typed to confirm.
+    #[serde(default = "yes")]
+    pub production: bool,
     #[serde(default, deserialize_with = "de_opt_duration")]
     pub cadence: Option<Duration>,
     #[serde(default, deserialize_with = "de_opt_duration")]
@@ -42,23 +75,382 @@ pub struct HostConfig {
 }
 
 impl HostConfig {
+    /// An enabled production host polled over SSH with the default schedule, as a
+    /// `[[host]]` table with only `name` and `address` would give.
+    pub fn new(name: impl Into<String>, address: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            address: address.into(),
+            roles: Vec::new(),
+            region: String::new(),
+            provider: String::new(),
+            tags: Vec::new(),
+            units: Vec::new(),
+            firewall_unit: default_firewall_unit(),
+            mounts: HashMap::new(),
+            metrics: MetricsVia::Ssh,
+            node_exporter_url: None,
+            port: None,
+            user: None,
+            production: true,
+            cadence: None,
+            deadline: None,
+            enabled: true,
+        }
+    }
+
     pub fn schedule(&self, defaults: &Defaults) -> crate::sources::Schedule {
         crate::sources::Schedule {
             cadence: self.cadence.unwrap_or(defaults.cadence),
             deadline: self.deadline.unwrap_or(defaults.deadline),
         }
     }
+
+    /// The units this host must run: those its roles imply, its own `units`, and the
+    /// firewall, without repeats, in that order.
+    pub fn expected_units(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let implied = self.roles.iter().flat_map(|r| role_units(r).iter());
+        let own = self.units.iter().map(|u| with_suffix(u));
+        let firewall = (!self.firewall_unit.is_empty()).then(|| with_suffix(&self.firewall_unit));
+        for unit in implied.map(|u| (*u).to_string()).chain(own).chain(firewall) {
+            if !out.contains(&unit) {
+                out.push(unit);
+            }
+        }
+        out
+    }
+}
+
+/// The units a role implies. Sidekiq and streaming are often split into several units
+/// (per queue, per port), so those are families.
+pub fn role_units(role: &str) -> &'static [&'static str] {
+    match role {
+        "mastodon-web" => &["mastodon-web.service"],
+        "mastodon-sidekiq" => &["mastodon-sidekiq*.service"],
+        "mastodon-streaming" => &["mastodon-streaming*.service"],
+        "edge" | "edge-cdn" | "nginx" => &["nginx.service"],
+        "postgres" | "postgres-primary" | "postgres-replica" => &["postgresql*.service"],
+        "pgbouncer" => &["pgbouncer.service"],
+        "redis" => &["redis*.service"],
+        "elasticsearch" => &["elasticsearch.service"],
+        _ => &[],
+    }
+}
+
+fn with_suffix(unit: &str) -> String {
+    if unit.contains('.') {
+        unit.to_string()
+    } else {
+        format!("{unit}.service")
+    }
 }
 
 /// How every SSH connection is made.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SshConfig {
     /// A known_hosts file of the console's own, instead of `~/.ssh/known_hosts`.
     #[serde(default)]
     pub known_hosts: Option<PathBuf>,
+    /// An ssh_config file to use instead of `~/.ssh/config`.
+    #[serde(default)]
+    pub config_file: Option<PathBuf>,
+    /// A private key to use (and only it); without one the agent and ssh's defaults apply.
+    #[serde(default)]
+    pub identity_file: Option<PathBuf>,
+    #[serde(default)]
+    pub user: Option<String>,
+    /// At most this many SSH handshakes run at once, however large the fleet.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent: usize,
+    /// An idle master connection exits after this long, so a console that was killed
+    /// leaves no ssh processes behind for longer than this.
+    #[serde(default = "default_control_persist", deserialize_with = "de_duration")]
+    pub control_persist: Duration,
+    /// Where the control sockets live. Socket paths are limited to ~100 bytes, so keep it
+    /// short; the default is `$XDG_RUNTIME_DIR`, else `/tmp`.
+    #[serde(default)]
+    pub control_dir: Option<PathBuf>,
+}
+
+impl Default for SshConfig {
+    fn default() -> Self {
+        Self {
+            known_hosts: None,
+            config_file: None,
+            identity_file: None,
+            user: None,
+            max_concurrent: default_max_concurrent(),
+            control_persist: default_control_persist(),
+            control_dir: None,
+        }
+    }
+}
+
+fn default_max_concurrent() -> usize {
+    16
+}
+
+fn default_control_persist() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_firewall_unit() -> String {
+    "nftables.service".into()
 }
 
 fn yes() -> bool {
     true
+}
+
+fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    super::load::parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+type Problem = (Vec<Seg>, String, Option<String>);
+
+/// Whether `unit` is a systemd unit name (optionally ending in a `*` family), so that it
+/// can be passed to `systemctl` as one argument with no surprises.
+pub fn is_unit_name(unit: &str) -> bool {
+    let name = unit.strip_suffix(".service").unwrap_or(unit);
+    !unit.is_empty()
+        && !unit.starts_with('-')
+        && unit.len() <= 256
+        && !name.is_empty()
+        && unit
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":-_.@\\*".contains(c))
+}
+
+/// Problems in `[[host]]` and `[ssh]`, with where they are and how to fix them.
+pub(super) fn validate(hosts: &[HostConfig], ssh: &SshConfig) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, host) in hosts.iter().enumerate() {
+        let at = |k: &str| vec![Seg::Key("host".into()), Seg::Index(i), Seg::Key(k.into())];
+        if host.name.is_empty()
+            || !host
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            problems.push((
+                at("name"),
+                format!("`{}` is not a usable host name", host.name),
+                Some("use letters, digits, `-`, `_` and `.`".into()),
+            ));
+        } else if !seen.insert(host.name.as_str()) {
+            problems.push((
+                at("name"),
+                format!("another host is already called `{}`", host.name),
+                Some("host names must be unique".into()),
+            ));
+        }
+        if host.address.is_empty()
+            || host.address.starts_with('-')
+            || host.address.chars().any(|c| c.is_whitespace() || c == '@')
+        {
+            problems.push((
+                at("address"),
+                format!("`{}` is not a host address", host.address),
+                Some("a DNS name or IP address; put the user in `user`".into()),
+            ));
+        }
+        if let Some(user) = &host.user
+            && !is_plain_word(user)
+        {
+            problems.push((
+                at("user"),
+                format!("`{user}` is not a user name"),
+                Some("letters, digits, `-`, `_` and `.`".into()),
+            ));
+        }
+        for unit in host
+            .units
+            .iter()
+            .chain(std::iter::once(&host.firewall_unit))
+        {
+            if (unit.is_empty() && std::ptr::eq(unit, &host.firewall_unit)) || is_unit_name(unit) {
+                continue;
+            }
+            let key = if std::ptr::eq(unit, &host.firewall_unit) {
+                "firewall_unit"
+            } else {
+                "units"
+            };
+            problems.push((
+                at(key),
+                format!("`{unit}` is not a systemd unit name"),
+                Some("e.g. `mastodon-sidekiq-pull.service` or `mastodon-sidekiq-*`".into()),
+            ));
+        }
+        match (host.metrics, &host.node_exporter_url) {
+            (MetricsVia::NodeExporter, None) => problems.push((
+                at("node_exporter_url"),
+                "`metrics = \"node_exporter\"` needs `node_exporter_url`".into(),
+                Some("e.g. `node_exporter_url = \"http://10.0.0.5:9100/metrics\"`".into()),
+            )),
+            (_, Some(url)) => {
+                if let Err(e) = crate::sources::host::http::Url::parse(url) {
+                    problems.push((
+                        at("node_exporter_url"),
+                        e,
+                        Some(
+                            "node_exporter is read over plain HTTP: `http://host:9100/metrics`"
+                                .into(),
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        if let Some(c) = host.cadence
+            && c < Duration::from_secs(1)
+        {
+            problems.push((
+                at("cadence"),
+                "a host cadence under 1s costs the host more than it tells you".into(),
+                Some("use 1s or more; 10s is typical".into()),
+            ));
+        }
+    }
+    let at = |k: &str| vec![Seg::Key("ssh".into()), Seg::Key(k.into())];
+    if ssh.max_concurrent == 0 {
+        problems.push((
+            at("max_concurrent"),
+            "`max_concurrent = 0` would never connect to any host".into(),
+            Some("use 16 (the default) or more for large fleets".into()),
+        ));
+    }
+    if ssh.control_persist < Duration::from_secs(1) {
+        problems.push((
+            at("control_persist"),
+            "`control_persist` under 1s closes the connection between polls".into(),
+            Some("use a minute (the default): longer than the host cadence".into()),
+        ));
+    }
+    if let Some(user) = &ssh.user
+        && !is_plain_word(user)
+    {
+        problems.push((
+            at("user"),
+            format!("`{user}` is not a user name"),
+            Some("letters, digits, `-`, `_` and `.`".into()),
+        ));
+    }
+    problems
+}
+
+fn is_plain_word(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_imply_units_and_the_firewall_is_always_expected() {
+        let mut host = HostConfig::new("web-1", "10.0.0.1");
+        host.roles = vec!["mastodon-web".into(), "mastodon-sidekiq".into()];
+        host.units = vec!["mastodon-web".into(), "node-exporter".into()];
+        assert_eq!(
+            host.expected_units(),
+            vec![
+                "mastodon-web.service",
+                "mastodon-sidekiq*.service",
+                "node-exporter.service",
+                "nftables.service",
+            ]
+        );
+        host.firewall_unit = String::new();
+        assert!(!host.expected_units().iter().any(|u| u.contains("nftables")));
+    }
+
+    #[test]
+    fn unit_names_are_checked_before_they_reach_systemctl() {
+        assert!(is_unit_name("mastodon-sidekiq-pull.service"));
+        assert!(is_unit_name("mastodon-streaming@4000.service"));
+        assert!(is_unit_name("mastodon-sidekiq*"));
+        assert!(!is_unit_name("nginx; rm -rf /"));
+        assert!(!is_unit_name("--now"));
+        assert!(!is_unit_name("a b"));
+        assert!(!is_unit_name(""));
+    }
+
+    #[test]
+    fn broken_host_entries_are_named_precisely() {
+        let mut bad = HostConfig::new("db 1", "-oProxyCommand=x");
+        bad.units = vec!["nginx;reboot".into()];
+        bad.metrics = MetricsVia::NodeExporter;
+        let mut dup = HostConfig::new("web-1", "10.0.0.2");
+        dup.node_exporter_url = Some("https://10.0.0.2:9100/metrics".into());
+        let hosts = vec![bad, HostConfig::new("web-1", "10.0.0.1"), dup];
+        let ssh = SshConfig {
+            max_concurrent: 0,
+            ..SshConfig::default()
+        };
+        let problems = validate(&hosts, &ssh);
+        let keys: Vec<String> = problems
+            .iter()
+            .map(|(p, _, _)| super::super::locate::render_path(p))
+            .collect();
+        for expected in [
+            "host[0].name",
+            "host[0].address",
+            "host[0].units",
+            "host[0].node_exporter_url",
+            "host[2].name",
+            "host[2].node_exporter_url",
+            "ssh.max_concurrent",
+        ] {
+            assert!(keys.iter().any(|k| k == expected), "{expected} in {keys:?}");
+        }
+        assert_eq!(problems.len(), 7, "{problems:?}");
+    }
+
+    #[test]
+    fn a_config_file_with_hosts_loads_and_its_mistakes_are_located() {
+        let good = r#"
+[ssh]
+known_hosts = "/etc/mastop/known_hosts"
+max_concurrent = 32
+control_persist = "2m"
+
+[[host]]
+name = "db-primary-1"
+address = "10.0.0.5"
+roles = ["postgres-primary"]
+mounts = { "/var/lib/postgresql/archive" = "WAL archive" }
+
+[[host]]
+name = "cdn-fremont-1"
+address = "cdn-fremont-1.tailnet.ts.net"
+roles = ["edge-cdn"]
+metrics = "node_exporter"
+node_exporter_url = "http://cdn-fremont-1.tailnet.ts.net:9100/metrics"
+production = false
+"#;
+        let (config, _) = crate::config::load_str(good, "mastop.toml", &[]).expect("loads");
+        assert_eq!(config.ssh.max_concurrent, 32);
+        assert_eq!(config.ssh.control_persist, Duration::from_secs(120));
+        assert_eq!(config.hosts[1].metrics, MetricsVia::NodeExporter);
+        assert_eq!(
+            config.hosts[0].expected_units(),
+            ["postgresql*.service", "nftables.service"]
+        );
+        let bad = good.replace("roles = [\"edge-cdn\"]", "units = [\"nginx; reboot\"]");
+        let err = crate::config::load_str(&bad, "mastop.toml", &[])
+            .expect_err("a bad unit name")
+            .to_string();
+        assert!(err.contains("host[1].units"), "{err}");
+        assert!(err.contains("is not a systemd unit name"), "{err}");
+        let typo = good.replace("metrics = \"node_exporter\"", "metrics = \"snmp\"");
+        assert!(crate::config::load_str(&typo, "mastop.toml", &[]).is_err());
+    }
 }

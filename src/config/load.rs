@@ -276,6 +276,7 @@ fn validate(config: &Config) -> Vec<Problem> {
             }
         }
     }
+    problems.extend(super::hosts::validate(&config.hosts, &config.ssh));
     for (kind, figures) in &config.thresholds {
         let here = |k: &str| {
             vec![

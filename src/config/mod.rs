@@ -15,7 +15,7 @@ mod types;
 pub use edges::EdgeConfig;
 pub use error::{ConfigError, FileError, closest};
 pub use handoff::HandoffConfig;
-pub use hosts::{HostConfig, SshConfig};
+pub use hosts::{HostConfig, MetricsVia, SshConfig, is_unit_name, role_units};
 pub use inventory::{
     AnsibleInventory, DEFAULT_TAILSCALE_SOCKET, InventoryConfig, TailscaleInventory,
 };

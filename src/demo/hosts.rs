@@ -418,6 +418,11 @@ pub(crate) fn reading(m: &Machine, t: Duration) -> HostReading {
         }],
         units,
         failed_units: Vec::new(),
+        rate_window_s: Some(2.0),
+        pressure: None,
+        units_unreadable: None,
+        roles: Vec::new(),
+        production: true,
     }
 }
 

@@ -44,8 +44,17 @@ pub fn merge(
             let at = match target {
                 Some(at) => at,
                 None => {
+                    let mut config = host_config(d.name.clone(), d.address.clone());
+                    // Typed confirmation guards production hosts; a host tagged only for
+                    // another environment (env-dev, env-staging) is not one.
+                    let envs: Vec<&str> = d
+                        .tags
+                        .iter()
+                        .filter_map(|t| t.strip_prefix("env-"))
+                        .collect();
+                    config.production = envs.is_empty() || envs.contains(&"prod");
                     merged.push(InventoryHost {
-                        config: host_config(d.name.clone(), d.address.clone()),
+                        config,
                         origins: Vec::new(),
                         online: None,
                         last_seen: None,

@@ -125,17 +125,5 @@ impl Inventory {
 
 /// A `HostConfig` as a `[[host]]` table with only `name` and `address` would give.
 pub(crate) fn host_config(name: impl Into<String>, address: impl Into<String>) -> HostConfig {
-    HostConfig {
-        name: name.into(),
-        address: address.into(),
-        roles: Vec::new(),
-        region: String::new(),
-        provider: String::new(),
-        tags: Vec::new(),
-        units: Vec::new(),
-        mounts: Default::default(),
-        cadence: None,
-        deadline: None,
-        enabled: true,
-    }
+    HostConfig::new(name, address)
 }

@@ -5,6 +5,14 @@
 //! WAL archive, a disk pinned at 100% busy, and a firewall that did not come back after a
 //! reboot. Those three are what this reading is built to make loud.
 
+pub mod exposition;
+pub mod http;
+pub mod node_exporter;
+mod poll;
+pub mod sample;
+pub mod script;
+pub mod ssh;
+
 use std::any::Any;
 
 use serde::Serialize;
@@ -16,7 +24,12 @@ use crate::model::{
     health::figure_level,
 };
 
+pub use poll::{HostSource, poll_command, spec, specs};
+
 pub const KIND: &str = "host";
+
+/// The detail table whose rows are units (actions are offered on its rows).
+pub const UNITS_TABLE: &str = "systemd units";
 
 pub const FIGURES: &[FigureSpec] = &[
     FigureSpec::up("disk_used_pct"),
@@ -31,6 +44,9 @@ pub const FIGURES: &[FigureSpec] = &[
     FigureSpec::up("disk_iops"),
     FigureSpec::up("net_rx_bytes_per_s"),
     FigureSpec::up("net_tx_bytes_per_s"),
+    FigureSpec::up("cpu_pressure_pct"),
+    FigureSpec::up("memory_pressure_pct"),
+    FigureSpec::up("io_pressure_pct"),
 ];
 
 /// Hachyderm's post-incident rule was "alert on FS > 90%"; 85 gives a shift to act first.
@@ -41,6 +57,11 @@ const MEMORY_USED: Threshold = Threshold::above(90.0, 97.0);
 const SWAP_USED: Threshold = Threshold::above(50.0, 80.0);
 /// A disk pinned near 100% busy preceded every cascade in the 2022 NFS crisis.
 const DISK_UTIL: Threshold = Threshold::above(80.0, 95.0);
+/// Share of time some task waited for CPU, memory or I/O (PSI "some"). Memory stalls hurt
+/// sooner than the others: they mean reclaim or swap on the request path.
+const CPU_PRESSURE: Threshold = Threshold::above(25.0, 50.0);
+const MEMORY_PRESSURE: Threshold = Threshold::above(5.0, 20.0);
+const IO_PRESSURE: Threshold = Threshold::above(20.0, 50.0);
 
 /// Units whose absence leaves a host open to the internet: missing is never "fine".
 pub const FIREWALL_UNITS: &[&str] = &[
@@ -72,6 +93,26 @@ pub struct HostReading {
     pub units: Vec<SystemdUnit>,
     /// Everything `systemctl --failed` lists, configured or not.
     pub failed_units: Vec<String>,
+    /// Seconds between the two samples CPU busy, disk, network and pressure figures were
+    /// computed from; `None` on the first poll (or after a reboot), when those are unknown.
+    pub rate_window_s: Option<f64>,
+    /// Pressure stall information over the same window, where the kernel has it.
+    pub pressure: Option<Pressure>,
+    /// Why the units' states are unknown (no systemd, or node_exporter without its systemd
+    /// collector); `None` when they were read.
+    pub units_unreadable: Option<String>,
+    /// The host's configured roles and whether it is production: what its actions need to
+    /// know (nginx is tested before a reload on an edge; production needs typed confirmation).
+    pub roles: Vec<String>,
+    pub production: bool,
+}
+
+/// Share of the window in which at least one task stalled waiting for the resource.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Pressure {
+    pub cpu_some_pct: Option<f64>,
+    pub memory_some_pct: Option<f64>,
+    pub io_some_pct: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -137,6 +178,23 @@ impl HostReading {
             .max_by(|a, b| a.used_pct.total_cmp(&b.used_pct))
     }
 
+    /// What stands in for a rate before there are two samples to compute it from.
+    fn rates_pending(&self) -> &'static str {
+        if self.rate_window_s.is_some() {
+            "—"
+        } else {
+            "— (from the next poll)"
+        }
+    }
+
+    fn cpu_busy_shown(&self) -> String {
+        if self.rate_window_s.is_some() {
+            format_value(self.cpu_busy_pct, Unit::Percent)
+        } else {
+            self.rates_pending().into()
+        }
+    }
+
     fn busiest_disk(&self) -> Option<&DiskIo> {
         self.disks
             .iter()
@@ -169,8 +227,6 @@ impl Reading for HostReading {
                 Unit::Ratio,
             )
             .with_threshold(LOAD_PER_CPU),
-            Figure::new("cpu_busy_pct", "CPU busy", self.cpu_busy_pct, Unit::Percent)
-                .with_threshold(CPU_BUSY),
             Figure::new(
                 "memory_used_pct",
                 "memory used",
@@ -190,6 +246,14 @@ impl Reading for HostReading {
                 .with_threshold(SWAP_USED),
             );
         }
+        // Rates need two samples: on the first poll they are unknown, not zero.
+        if self.rate_window_s.is_none() {
+            return figures;
+        }
+        figures.push(
+            Figure::new("cpu_busy_pct", "CPU busy", self.cpu_busy_pct, Unit::Percent)
+                .with_threshold(CPU_BUSY),
+        );
         if let Some(disk) = self.busiest_disk() {
             figures.push(
                 Figure::new(
@@ -219,6 +283,30 @@ impl Reading for HostReading {
             self.network.iter().map(|n| n.tx_bytes_per_s).sum(),
             Unit::Bytes,
         ));
+        if let Some(p) = &self.pressure {
+            let stalls = [
+                (
+                    "cpu_pressure_pct",
+                    "CPU stall",
+                    p.cpu_some_pct,
+                    CPU_PRESSURE,
+                ),
+                (
+                    "memory_pressure_pct",
+                    "memory stall",
+                    p.memory_some_pct,
+                    MEMORY_PRESSURE,
+                ),
+                ("io_pressure_pct", "I/O stall", p.io_some_pct, IO_PRESSURE),
+            ];
+            for (key, label, value, threshold) in stalls {
+                if let Some(value) = value {
+                    figures.push(
+                        Figure::new(key, label, value, Unit::Percent).with_threshold(threshold),
+                    );
+                }
+            }
+        }
         figures
     }
 
@@ -232,15 +320,22 @@ impl Reading for HostReading {
         // otherwise hide behind it.
         let fullest = self.fullest_filesystem().map(|fs| fs.mount.as_str());
         for fs in &self.filesystems {
-            if Some(fs.mount.as_str()) == fullest {
+            // A named volume (the WAL archive) is called out by name even when it is the
+            // fullest: "WAL archive 96%" is the page that must be read, not "a disk".
+            if Some(fs.mount.as_str()) == fullest && fs.note.is_none() {
                 continue;
             }
-            let message = || {
-                format!(
+            let message = || match &fs.note {
+                Some(note) => format!(
+                    "{note} ({}) {} used",
+                    fs.mount,
+                    format_value(fs.used_pct, Unit::Percent)
+                ),
+                None => format!(
                     "{} {} used",
                     fs.mount,
                     format_value(fs.used_pct, Unit::Percent)
-                )
+                ),
             };
             match figure_level(fs.used_pct, &DISK_USED) {
                 Level::Crit => findings.push(Finding::crit(message())),
@@ -265,6 +360,11 @@ impl Reading for HostReading {
                 _ => {}
             }
         }
+        if let Some(why) = &self.units_unreadable {
+            findings.push(Finding::warn(format!(
+                "unit states unknown, firewall unverified: {why}"
+            )));
+        }
         for name in &self.failed_units {
             if !self.units.iter().any(|u| &u.name == name) {
                 findings.push(Finding::warn(format!("{name} failed")));
@@ -284,7 +384,7 @@ impl Reading for HostReading {
         format!(
             "load {:.2} · CPU {}{fs}",
             self.load_1,
-            format_value(self.cpu_busy_pct, Unit::Percent)
+            self.cpu_busy_shown()
         )
     }
 
@@ -292,40 +392,51 @@ impl Reading for HostReading {
         let pct = |v: f64| format_value(v, Unit::Percent);
         let bytes = |v: f64| format_value(v, Unit::Bytes);
         let rate = |v: f64| format!("{}/s", format_value(v, Unit::Bytes));
-        let mut detail = Detail::default().pairs(
-            "System",
-            vec![
-                ("hostname", self.hostname.clone()),
-                ("kernel", self.kernel.clone().unwrap_or_else(|| "—".into())),
-                ("uptime", format_value(self.uptime_s, Unit::Seconds)),
-                ("CPUs", self.cpus.to_string()),
-                (
-                    "load",
-                    format!("{:.2} {:.2} {:.2}", self.load_1, self.load_5, self.load_15),
+        let mut system = vec![
+            ("hostname", self.hostname.clone()),
+            ("kernel", self.kernel.clone().unwrap_or_else(|| "—".into())),
+            ("uptime", format_value(self.uptime_s, Unit::Seconds)),
+            ("CPUs", self.cpus.to_string()),
+            (
+                "load",
+                format!("{:.2} {:.2} {:.2}", self.load_1, self.load_5, self.load_15),
+            ),
+            ("CPU busy", self.cpu_busy_shown()),
+            (
+                "memory",
+                format!(
+                    "{} of {}",
+                    pct(self.memory_used_pct),
+                    bytes(self.memory_total_bytes as f64)
                 ),
-                ("CPU busy", pct(self.cpu_busy_pct)),
-                (
-                    "memory",
+            ),
+            (
+                "swap",
+                if self.swap_total_bytes == 0 {
+                    "none".into()
+                } else {
                     format!(
                         "{} of {}",
-                        pct(self.memory_used_pct),
-                        bytes(self.memory_total_bytes as f64)
-                    ),
+                        pct(self.swap_used_pct),
+                        bytes(self.swap_total_bytes as f64)
+                    )
+                },
+            ),
+        ];
+        // Shown only where the kernel reports it; older kernels and containers have none.
+        if let Some(p) = &self.pressure {
+            let show = |v: Option<f64>| v.map_or_else(|| "—".into(), pct);
+            system.push((
+                "stalls (PSI)",
+                format!(
+                    "CPU {} · memory {} · I/O {}",
+                    show(p.cpu_some_pct),
+                    show(p.memory_some_pct),
+                    show(p.io_some_pct)
                 ),
-                (
-                    "swap",
-                    if self.swap_total_bytes == 0 {
-                        "none".into()
-                    } else {
-                        format!(
-                            "{} of {}",
-                            pct(self.swap_used_pct),
-                            bytes(self.swap_total_bytes as f64)
-                        )
-                    },
-                ),
-            ],
-        );
+            ));
+        }
+        let mut detail = Detail::default().pairs("System", system);
         detail = detail.table(
             "Filesystems",
             TableData {
@@ -353,8 +464,18 @@ impl Reading for HostReading {
                     .collect(),
             },
         );
+        let disks_title = if self.rate_window_s.is_some() {
+            "Disks"
+        } else {
+            "Disks (rates from the next poll)"
+        };
+        let network_title = if self.rate_window_s.is_some() {
+            "Network"
+        } else {
+            "Network (rates from the next poll)"
+        };
         detail = detail.table(
-            "Disks",
+            disks_title,
             TableData {
                 columns: vec![
                     Column::text("device", 12),
@@ -377,7 +498,7 @@ impl Reading for HostReading {
             },
         );
         detail = detail.table(
-            "Network",
+            network_title,
             TableData {
                 columns: vec![
                     Column::text("interface", 12),
@@ -403,7 +524,7 @@ impl Reading for HostReading {
             .units
             .iter()
             .map(|u| Row {
-                key: None,
+                key: (!u.name.contains('*')).then(|| u.name.clone()),
                 cells: vec![
                     Cell::text(u.name.clone()),
                     Cell::text(u.load_state.clone()),
@@ -418,7 +539,7 @@ impl Reading for HostReading {
                 .iter()
                 .filter(|name| !self.units.iter().any(|u| &&u.name == name))
                 .map(|name| Row {
-                    key: None,
+                    key: Some(name.clone()),
                     cells: vec![
                         Cell::text(name.clone()),
                         Cell::text("loaded"),
@@ -428,8 +549,12 @@ impl Reading for HostReading {
                     level: Some(Level::Warn),
                 }),
         );
+        let units_title = match &self.units_unreadable {
+            Some(_) => "systemd units (unknown: see findings)",
+            None => UNITS_TABLE,
+        };
         detail.table(
-            "systemd units",
+            units_title,
             TableData {
                 columns: vec![
                     Column::text("unit", 32),

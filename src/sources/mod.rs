@@ -82,6 +82,7 @@ pub fn build(config: &Config) -> Vec<SourceSpec> {
             .iter()
             .map(|c| sidekiq::spec(c, &config.defaults)),
     );
+    specs.extend(host::specs(&config.hosts, &config.ssh, &config.defaults));
     specs.extend(
         config
             .pgbouncer

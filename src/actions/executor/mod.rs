@@ -78,7 +78,9 @@ impl Executor for DemoExecutor {
 mod http;
 mod postgres;
 mod redis;
+mod ssh;
 
 pub use http::HttpExecutor;
 pub use postgres::PostgresExecutor;
 pub use redis::RedisExecutor;
+pub use ssh::SshExecutor;

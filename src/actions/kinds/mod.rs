@@ -1,6 +1,7 @@
 //! Per-backend action builders: from a reading (and a selected row), the exact actions a
 //! backend offers, with their operations and the live precondition to re-check.
 
+mod host;
 mod postgres;
 mod sidekiq;
 
@@ -20,6 +21,7 @@ pub fn offer(
     match kind {
         crate::sources::sidekiq::KIND => sidekiq::offer(component, reading, selected),
         crate::sources::postgres::KIND => postgres::offer(component, reading, selected),
+        crate::sources::host::KIND => host::offer(component, reading, selected),
         _ => Vec::new(),
     }
 }

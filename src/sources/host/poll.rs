@@ -1,0 +1,235 @@
+//! The host source: each poll reads one raw sample (over SSH or from node_exporter), and the
+//! reading is computed from it and the previous one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use openssh::Session;
+use tokio::sync::Semaphore;
+
+use super::http::{self, Url};
+use super::sample::{self, Sample};
+use super::ssh::{Connector, SshErrorKind, close_in_background};
+use super::{exposition, node_exporter, script};
+use crate::config::{Defaults, HostConfig, MetricsVia, SshConfig};
+use crate::model::{ComponentId, ComponentMeta};
+use crate::sources::{PollError, PollResult, Source, SourceSpec};
+
+/// Every configured host's source, sharing one bound on concurrent SSH handshakes.
+pub fn specs(hosts: &[HostConfig], ssh: &SshConfig, defaults: &Defaults) -> Vec<SourceSpec> {
+    let handshakes = Arc::new(Semaphore::new(ssh.max_concurrent.max(1)));
+    hosts
+        .iter()
+        .map(|host| spec(host, ssh, defaults, Arc::clone(&handshakes)))
+        .collect()
+}
+
+pub fn spec(
+    host: &HostConfig,
+    ssh: &SshConfig,
+    defaults: &Defaults,
+    handshakes: Arc<Semaphore>,
+) -> SourceSpec {
+    let schedule = host.schedule(defaults);
+    let mut tags = host.tags.clone();
+    tags.extend(host.roles.iter().map(|r| format!("role:{r}")));
+    SourceSpec {
+        meta: ComponentMeta {
+            id: ComponentId::new(super::KIND, &host.name),
+            kind: super::KIND,
+            region: host.region.clone(),
+            tags,
+        },
+        schedule,
+        enabled: host.enabled,
+        source: Box::new(HostSource::new(host, ssh, schedule.deadline, handshakes)),
+    }
+}
+
+enum Reader {
+    Ssh {
+        connector: Box<Connector>,
+        session: Option<Session>,
+    },
+    NodeExporter {
+        url: Result<Url, String>,
+    },
+}
+
+pub struct HostSource {
+    reader: Reader,
+    expected_units: Vec<String>,
+    mounts: HashMap<String, String>,
+    roles: Vec<String>,
+    production: bool,
+    previous: Option<Sample>,
+    /// Set while a poll runs: still set at the next poll means the scheduler dropped the
+    /// last one at its deadline, and its connection cannot be trusted.
+    in_flight: bool,
+    deadline: Duration,
+    /// How long a suspect master connection gets to prove it is alive.
+    check_budget: Duration,
+}
+
+impl HostSource {
+    pub fn new(
+        host: &HostConfig,
+        ssh: &SshConfig,
+        deadline: Duration,
+        handshakes: Arc<Semaphore>,
+    ) -> Self {
+        let reader = match host.metrics {
+            MetricsVia::Ssh => Reader::Ssh {
+                // ssh gives up a little before the poll's deadline, so its own (clearer)
+                // error wins over "no answer within".
+                connector: Box::new(Connector::new(host, ssh, deadline.mul_f64(0.8), handshakes)),
+                session: None,
+            },
+            MetricsVia::NodeExporter => Reader::NodeExporter {
+                url: host
+                    .node_exporter_url
+                    .as_deref()
+                    .ok_or_else(|| format!("host {}: no node_exporter_url", host.name))
+                    .and_then(Url::parse),
+            },
+        };
+        HostSource {
+            reader,
+            expected_units: host.expected_units(),
+            mounts: host.mounts.clone(),
+            roles: host.roles.clone(),
+            production: host.production,
+            previous: None,
+            in_flight: false,
+            deadline,
+            check_budget: deadline / 4,
+        }
+    }
+
+    async fn poll_once(&mut self) -> PollResult {
+        let cut_off = std::mem::replace(&mut self.in_flight, true);
+        if cut_off
+            && let Reader::Ssh { session, .. } = &mut self.reader
+            && let Some(suspect) = session.take()
+        {
+            // A poll cut off at its deadline may have left the master hung, or only slow (a
+            // loaded host). A quick check keeps a live master: reconnecting every slow host
+            // would add a handshake storm to whatever made it slow.
+            match tokio::time::timeout(self.check_budget, suspect.check()).await {
+                Ok(Ok(())) => *session = Some(suspect),
+                _ => close_in_background(suspect),
+            }
+        }
+        let current = match &mut self.reader {
+            Reader::Ssh { connector, session } => {
+                read_over_ssh(connector, session, &self.expected_units, self.deadline).await?
+            }
+            Reader::NodeExporter { url } => {
+                let url = url.as_ref().map_err(|e| PollError::Failed(e.clone()))?;
+                let text = http::get(url).await.map_err(PollError::Failed)?;
+                let page = exposition::parse(&text);
+                node_exporter::sample(&page)
+                    .map_err(|e| PollError::Failed(format!("{}: {e}", url.host)))?
+            }
+        };
+        self.in_flight = false;
+        let mut reading = sample::reading(
+            self.previous.as_ref(),
+            &current,
+            &self.expected_units,
+            &self.mounts,
+        );
+        reading.roles.clone_from(&self.roles);
+        reading.production = self.production;
+        self.previous = Some(current);
+        Ok(Arc::new(reading))
+    }
+}
+
+async fn read_over_ssh(
+    connector: &Connector,
+    slot: &mut Option<Session>,
+    units: &[String],
+    deadline: Duration,
+) -> Result<Sample, PollError> {
+    // The session stays in its slot while in use: if the scheduler drops this future at
+    // the deadline, the master connection survives for the next poll to check.
+    let reused = slot.is_some();
+    let session = match slot {
+        Some(s) => s,
+        None => slot.insert(connector.connect().await.map_err(refused)?),
+    };
+    let argv = poll_command(units, deadline);
+    let mut result = connector.run(session, &argv).await;
+    if reused && result.is_err() {
+        // The master went away since the last poll (idle exit, host reboot): one fresh try.
+        if let Some(old) = slot.take() {
+            close_in_background(old);
+        }
+        let fresh = slot.insert(connector.connect().await.map_err(refused)?);
+        result = connector.run(fresh, &argv).await;
+    }
+    let finished = match result {
+        Ok(f) => f,
+        Err(e) => {
+            if let Some(broken) = slot.take() {
+                close_in_background(broken);
+            }
+            return Err(refused(e));
+        }
+    };
+    script::parse(&finished.stdout).map_err(|e| {
+        let stderr = crate::sanitize::sanitize_truncated(finished.stderr.trim(), 160);
+        let also = if stderr.is_empty() {
+            String::new()
+        } else {
+            format!(" (stderr: {stderr})")
+        };
+        PollError::Failed(format!("ssh {}: {e}{also}", connector.host()))
+    })
+}
+
+/// `timeout N sh -c SCRIPT mastop-poll UNIT…`: the script is fixed text, the units its
+/// arguments. A poll the console gave up on must not keep running on the host (a hung
+/// systemctl, a slow /proc on a thrashing box), so the host ends it at the same deadline.
+pub fn poll_command(units: &[String], deadline: Duration) -> Vec<String> {
+    let mut argv = vec![
+        "timeout".to_string(),
+        "--kill-after=1".to_string(),
+        deadline.as_secs().max(1).to_string(),
+        "sh".to_string(),
+        "-c".to_string(),
+        script::SCRIPT.to_string(),
+        script::SCRIPT_NAME.to_string(),
+    ];
+    argv.extend(units.iter().cloned());
+    argv
+}
+
+/// A key or authentication problem will not fix itself on the next try: shown as denied.
+fn refused(e: super::ssh::SshError) -> PollError {
+    match e.kind {
+        SshErrorKind::UnknownHostKey | SshErrorKind::ChangedHostKey | SshErrorKind::AuthFailed => {
+            PollError::Denied(e.message)
+        }
+        _ => PollError::Failed(e.message),
+    }
+}
+
+impl Source for HostSource {
+    fn poll(&mut self) -> BoxFuture<'_, PollResult> {
+        Box::pin(self.poll_once())
+    }
+}
+
+impl Drop for HostSource {
+    fn drop(&mut self) {
+        if let Reader::Ssh { session, .. } = &mut self.reader
+            && let Some(session) = session.take()
+        {
+            close_in_background(session);
+        }
+    }
+}

@@ -309,6 +309,16 @@ fn discovered_hosts_reach_the_running_console() {
         "the failed source is named:\n{screen}"
     );
     assert!(screen.contains("no tailnet identity"), "{screen}");
+    // From now on the online hosts discovery found are polled like configured ones; the
+    // offline peer is flagged, not polled.
+    let screen = c.wait_for("discovered hosts polled", |s| {
+        s.contains("unreachable: ssh prod-mastodon-web01")
+            && s.contains("unreachable: ssh cdn-fremont-1")
+    });
+    assert!(
+        screen.contains("offline in Tailscale: not polled"),
+        "{screen}"
+    );
     c.send(b"q");
     assert!(c.wait_exit(), "quit must exit 0");
 }

@@ -237,6 +237,7 @@ fn console(
     };
     let _log = crate::logging::init(log_level)?;
     let now = SystemTime::now();
+    let mut host_spawner = None;
     let (specs, demo_info): (Vec<SourceSpec>, _) = match demo {
         Some(args) => (
             crate::demo::specs(cfg.defaults.cadence, Instant::now(), args.at),
@@ -249,7 +250,11 @@ fn console(
                 offset: args.at,
             }),
         ),
-        None => (sources::build(cfg), None),
+        None => {
+            let (specs, hosts) = sources::build_sharing(cfg);
+            host_spawner = Some(hosts);
+            (specs, None)
+        }
     };
     let mut fleet = initial_fleet(&specs, cfg);
     if let Some(info) = &demo_info {
@@ -263,7 +268,9 @@ fn console(
     let rt = runtime()?;
     let mut session =
         crate::actions::Session::current(effective_role(cfg, readonly, demo_mode), readonly);
-    let discovery = inventory::startup(cfg, demo_mode, &mut app, &mut session, &rt);
+    let discovery = inventory::startup(cfg, demo_mode, &mut app, &mut session, &rt)
+        .zip(host_spawner)
+        .map(|(plan, hosts)| crate::tui::run::Discovery { plan, hosts });
     app.role = session.role;
     let ledger =
         demo_mode.then(|| Arc::new(Mutex::new(crate::actions::executor::DemoLedger::default())));

@@ -60,18 +60,28 @@ impl Fleet {
             ..Fleet::default()
         };
         for (meta, status) in metas {
-            fleet.index.insert(meta.id.clone(), fleet.components.len());
-            let health = status_health(&status, status.state);
-            fleet.components.push(ComponentState {
-                meta,
-                status,
-                reading: None,
-                figures: Vec::new(),
-                health,
-                history: HashMap::new(),
-            });
+            fleet.add(meta, status);
         }
         fleet
+    }
+
+    /// A component that started after the others (a host found by discovery). Returns
+    /// false, changing nothing, when one with that id is already here.
+    pub fn add(&mut self, meta: ComponentMeta, status: SourceStatus) -> bool {
+        if self.index.contains_key(&meta.id) {
+            return false;
+        }
+        self.index.insert(meta.id.clone(), self.components.len());
+        let health = status_health(&status, status.state);
+        self.components.push(ComponentState {
+            meta,
+            status,
+            reading: None,
+            figures: Vec::new(),
+            health,
+            history: HashMap::new(),
+        });
+        true
     }
 
     pub fn components(&self) -> &[ComponentState] {

@@ -24,7 +24,7 @@ use crate::model::{
     health::figure_level,
 };
 
-pub use poll::{HostSource, poll_command, spec, specs};
+pub use poll::{HostSource, HostSpawner, poll_command, spec, specs};
 
 pub const KIND: &str = "host";
 

@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::model::{ComponentMeta, FigureSpec, Reading};
 
 pub use feed::{Feed, Update};
-pub use scheduler::{Schedule, spawn_all};
+pub use scheduler::{Schedule, spawn_all, spawn_into};
 
 /// Why a poll produced no reading.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +63,13 @@ pub struct SourceSpec {
 
 /// Builds every configured source. The only place that knows the list of backends.
 pub fn build(config: &Config) -> Vec<SourceSpec> {
+    build_sharing(config).0
+}
+
+/// [`build`], also handing back the host spawner its host sources share, for hosts that
+/// discovery finds later.
+pub fn build_sharing(config: &Config) -> (Vec<SourceSpec>, host::HostSpawner) {
+    let hosts = host::HostSpawner::new(&config.ssh, &config.defaults);
     let mut specs = Vec::new();
     specs.extend(
         config
@@ -82,7 +89,7 @@ pub fn build(config: &Config) -> Vec<SourceSpec> {
             .iter()
             .map(|c| sidekiq::spec(c, &config.defaults)),
     );
-    specs.extend(host::specs(&config.hosts, &config.ssh, &config.defaults));
+    specs.extend(config.hosts.iter().map(|h| hosts.spec(h)));
     specs.extend(
         config
             .pgbouncer
@@ -102,7 +109,7 @@ pub fn build(config: &Config) -> Vec<SourceSpec> {
             .iter()
             .map(|c| streaming::spec(c, &config.defaults)),
     );
-    specs
+    (specs, hosts)
 }
 
 /// Every component kind, in the order the overview lists them (the traffic path first).

@@ -23,6 +23,16 @@ pub fn spawn_all(
     cancel: &CancellationToken,
 ) -> (Feed, Vec<(ComponentMeta, SourceStatus)>) {
     let mut feed = Feed::new();
+    let metas = spawn_into(&mut feed, specs, cancel);
+    (feed, metas)
+}
+
+/// Starts more sources on a running feed (hosts found by discovery after start).
+pub fn spawn_into(
+    feed: &mut Feed,
+    specs: Vec<SourceSpec>,
+    cancel: &CancellationToken,
+) -> Vec<(ComponentMeta, SourceStatus)> {
     let mut metas = Vec::with_capacity(specs.len());
     for spec in specs {
         let status = if spec.enabled {
@@ -42,7 +52,7 @@ pub fn spawn_all(
             tokio::spawn(run(spec, publisher, cancel.child_token()));
         }
     }
-    (feed, metas)
+    metas
 }
 
 async fn run(mut spec: SourceSpec, publisher: Publisher, cancel: CancellationToken) {

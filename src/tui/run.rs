@@ -22,7 +22,7 @@ use crate::actions::runtime::Runtime;
 use crate::actions::{Action as Guarded, AuditRecord, Freeze, Preview, RunResult};
 use crate::model::{ComponentId, Level};
 use crate::sources::sidekiq::browse::{BrowseRequest, Browsed};
-use crate::sources::{SourceSpec, spawn_all};
+use crate::sources::{SourceSpec, spawn_all, spawn_into};
 
 /// At most one frame per this interval, however fast updates arrive.
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(16);
@@ -51,12 +51,19 @@ enum Done {
     Browsed(ComponentId, BrowseRequest, Result<Browsed, String>),
 }
 
+/// Discovery for a running console: the plan, and how to start sources for the hosts it
+/// finds that nothing polls yet.
+pub struct Discovery {
+    pub plan: crate::inventory::discover::Plan,
+    pub hosts: crate::sources::host::HostSpawner,
+}
+
 pub async fn run(
     mut app: App,
     specs: Vec<SourceSpec>,
     runtime: Arc<Runtime>,
     handoffs: Option<Arc<super::handoff::Desk>>,
-    discovery: Option<crate::inventory::discover::Plan>,
+    discovery: Option<Discovery>,
     cancel: CancellationToken,
 ) -> color_eyre::Result<Exit> {
     let started = *crate::STARTED.get_or_init(Instant::now);
@@ -87,7 +94,8 @@ pub async fn run(
         handoffs.as_ref(),
         &done_tx,
     );
-    if let Some(plan) = discovery {
+    let host_spawner = discovery.as_ref().map(|d| d.hosts.clone());
+    if let Some(Discovery { plan, .. }) = discovery {
         let done = done_tx.clone();
         let cancel = cancel.clone();
         tokio::spawn(async move {
@@ -169,7 +177,25 @@ pub async fn run(
                             spawn_state_refresh(&runtime, &done_tx, true);
                         }
                     }
-                    Done::Inventory(inventory) => app.set_inventory(*inventory),
+                    Done::Inventory(inventory) => {
+                        if let Some(hosts) = &host_spawner {
+                            let new: Vec<_> = inventory
+                                .pollable()
+                                .iter()
+                                .filter(|h| {
+                                    let id = ComponentId::new(crate::sources::host::KIND, &h.name);
+                                    app.fleet.get(&id).is_none()
+                                })
+                                .map(|h| hosts.spec(h))
+                                .collect();
+                            // A host that discovery stops listing keeps being polled: it
+                            // going quiet is exactly what on-call needs to see.
+                            for (meta, status) in spawn_into(&mut feed, new, &cancel) {
+                                app.fleet.add(meta, status);
+                            }
+                        }
+                        app.set_inventory(*inventory);
+                    }
                 }
                 dirty = true;
             }

@@ -19,11 +19,37 @@ use crate::sources::{PollError, PollResult, Source, SourceSpec};
 
 /// Every configured host's source, sharing one bound on concurrent SSH handshakes.
 pub fn specs(hosts: &[HostConfig], ssh: &SshConfig, defaults: &Defaults) -> Vec<SourceSpec> {
-    let handshakes = Arc::new(Semaphore::new(ssh.max_concurrent.max(1)));
-    hosts
-        .iter()
-        .map(|host| spec(host, ssh, defaults, Arc::clone(&handshakes)))
-        .collect()
+    let spawner = HostSpawner::new(ssh, defaults);
+    hosts.iter().map(|host| spawner.spec(host)).collect()
+}
+
+/// Makes host sources that all share one bound on concurrent SSH handshakes, so hosts
+/// found by discovery while the console runs count against the same `max_concurrent` as
+/// the configured ones.
+#[derive(Clone)]
+pub struct HostSpawner {
+    ssh: SshConfig,
+    defaults: Defaults,
+    handshakes: Arc<Semaphore>,
+}
+
+impl HostSpawner {
+    pub fn new(ssh: &SshConfig, defaults: &Defaults) -> Self {
+        Self {
+            ssh: ssh.clone(),
+            defaults: *defaults,
+            handshakes: Arc::new(Semaphore::new(ssh.max_concurrent.max(1))),
+        }
+    }
+
+    pub fn spec(&self, host: &HostConfig) -> SourceSpec {
+        spec(
+            host,
+            &self.ssh,
+            &self.defaults,
+            Arc::clone(&self.handshakes),
+        )
+    }
 }
 
 pub fn spec(

@@ -2,9 +2,8 @@
 //! started by the harness, and rolling steps whose health gate is a real HTTP server run by
 //! the test. Every step goes through the guarded pipeline and lands in the audit log.
 //!
-//! SSH steps need the SSH executor, wired in `Runtime::executor_for` for `host/NAME`
-//! components; `ssh_plans_target_one_host_component_per_action` pins the shape those
-//! tests will run.
+//! The SSH-backed runbooks run against real sshd servers in `runbooks_ssh.rs`;
+//! `ssh_plans_target_one_host_component_per_action` pins the shape of their plans.
 
 mod support;
 
@@ -265,8 +264,8 @@ fn web_hosts(n: usize) -> Vec<InventoryHost> {
         .collect()
 }
 
-/// A rolling "reload" whose per-host operation is a Redis write (the SSH reload's stand-in
-/// until the SSH executor is plugged in), gated on each host's /health.
+/// A rolling step whose per-host operation is a Redis write, gated on each host's /health:
+/// the engine's gate logic on its own, without SSH in the way.
 const ROLLING_REDIS: &str = r#"
 name = "rolling-mark"
 title = "Rolling mark"

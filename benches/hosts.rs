@@ -57,6 +57,34 @@ fn ssh_masters(control_dir: &std::path::Path) -> (usize, u64) {
     (count, kib)
 }
 
+/// Runs the poll script here once, as the harness's sshd would, and makes the test key's
+/// only command a `cat` of what it printed.
+fn record_replay(sshd: &Sshd) {
+    let units = [
+        "mastodon-web.service".to_string(),
+        "nftables.service".to_string(),
+    ];
+    let argv = host::poll_command(&units, Duration::from_secs(30));
+    let bin = sshd.dir().join("bin");
+    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.to_string_lossy());
+    let out = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .env("PATH", path)
+        .env("MASTOP_TEST_DIR", sshd.dir())
+        .output()
+        .expect("run the poll script locally");
+    assert!(out.status.success(), "the poll script ran: {out:?}");
+    let recorded = sshd.dir().join("recorded");
+    std::fs::write(&recorded, &out.stdout).expect("write the recorded output");
+    let keys = sshd.dir().join("authorized_keys");
+    let key = std::fs::read_to_string(&keys).expect("authorized_keys");
+    std::fs::write(
+        &keys,
+        format!("command=\"cat {}\" {key}", recorded.display()),
+    )
+    .expect("rewrite authorized_keys");
+}
+
 fn main() {
     // `cargo test --all-targets` runs bench binaries too, without `--bench`: there it is a
     // smoke run of a few hosts that must all answer, not the measurement.
@@ -69,6 +97,13 @@ fn main() {
         ("mastodon-web.service", "active", "running"),
         ("nftables.service", "active", "exited"),
     ]);
+    // REPLAY=1: every "host" answers with one recorded output of the real script (a forced
+    // `cat` in authorized_keys), so the 200 hosts cost the one machine under test a process
+    // each instead of the script's ~20, and the cycle measures the console's side.
+    let replay = env_or("REPLAY", 0) == 1;
+    if replay {
+        record_replay(&sshd);
+    }
     let mut ssh = sshd.ssh_config();
     ssh.max_concurrent = bound;
     let hosts: Vec<_> = (0..hosts_n)
@@ -82,8 +117,9 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let (before_peak, _) = rss_kib();
     println!(
-        "hosts: {hosts_n}, cycles: {cycles}, max_concurrent handshakes: {bound}, one sshd (pid {:?})",
-        sshd.pid()
+        "hosts: {hosts_n}, cycles: {cycles}, max_concurrent handshakes: {bound}, one sshd (pid {:?}){}",
+        sshd.pid(),
+        if replay { ", replayed output" } else { "" }
     );
     runtime.block_on(async {
         let mut specs = host::specs(&hosts, &ssh, &Defaults::default());

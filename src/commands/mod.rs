@@ -237,9 +237,19 @@ fn console(
     };
     let _log = crate::logging::init(log_level)?;
     let now = SystemTime::now();
+    let ledger =
+        demo_mode.then(|| Arc::new(Mutex::new(crate::actions::executor::DemoLedger::default())));
     let (specs, demo_info): (Vec<SourceSpec>, _) = match demo {
         Some(args) => (
-            crate::demo::specs(cfg.defaults.cadence, Instant::now(), args.at),
+            match &ledger {
+                Some(ledger) if args.drill => crate::demo::drill_specs(
+                    cfg.defaults.cadence,
+                    Instant::now(),
+                    now,
+                    Arc::clone(ledger),
+                ),
+                _ => crate::demo::specs(cfg.defaults.cadence, Instant::now(), args.at),
+            },
             Some(DemoInfo {
                 timeline: crate::demo::timeline()
                     .into_iter()
@@ -265,8 +275,6 @@ fn console(
         crate::actions::Session::current(effective_role(cfg, readonly, demo_mode), readonly);
     let discovery = inventory::startup(cfg, demo_mode, &mut app, &mut session, &rt);
     app.role = session.role;
-    let ledger =
-        demo_mode.then(|| Arc::new(Mutex::new(crate::actions::executor::DemoLedger::default())));
     let pipeline = pipeline(cfg, session.clone());
     app.store = pipeline.store().describe();
     let ops = Arc::new(crate::actions::runtime::Runtime::new(pipeline, cfg, ledger));

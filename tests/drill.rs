@@ -98,14 +98,16 @@ fn restarting_the_wedged_unit_resolves_the_incident_over_the_next_polls() {
         assert_eq!(unit, ("active".into(), "running".into()), "at {since}");
         assert_eq!(process.map(|p| p.1), Some(false), "a fresh beat at {since}");
         assert_ne!(process.map(|p| p.0), Some(1187), "a new pid at {since}");
-        assert!(
-            latency <= last,
-            "latency rose at {since}: {last} → {latency}"
-        );
-        last = latency;
+        // Once resolved the queue is back to its everyday noise.
         if drill::moment(since, &entries).phase == Phase::Resolved {
             resolved_at.get_or_insert(since);
+        } else {
+            assert!(
+                latency <= last,
+                "latency rose at {since}: {last} → {latency}"
+            );
         }
+        last = latency;
     }
     let resolved_at = resolved_at.expect("the drill resolves");
     assert!(before > 50.0, "{before}");
@@ -294,7 +296,7 @@ fn a_newcomer_resolves_the_drill_with_the_runbook_and_hands_over() {
     c.send(b":handoff\r");
     let report = c.wait_for_text("from runbook restart-sidekiq-unit, step 2");
     assert!(report.contains("Actions during the shift"), "{report}");
-    c.send(b":handoff write alex\r");
+    c.send(b":handoff write alex America/New_York\r");
     c.wait_for_text("waiting for alex to acknowledge");
     c.send(b"q");
     assert!(c.wait_exit());

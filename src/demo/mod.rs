@@ -107,7 +107,7 @@ pub fn drill_specs(
     };
     let member_specs = fleet::MEMBERS.iter().map(|member| SourceSpec {
         meta: member.meta(),
-        schedule: schedule.clone(),
+        schedule,
         enabled: true,
         source: Box::new(DrillSource {
             member: Some(*member),

@@ -210,6 +210,9 @@ pub struct DemoArgs {
     /// With --snapshot: JSON (the only format for now).
     #[arg(long, requires = "snapshot")]
     pub json: bool,
+    /// Training drill: one incident to resolve with a shipped runbook, then hand over.
+    #[arg(long, conflicts_with_all = ["at", "snapshot"])]
+    pub drill: bool,
 }
 
 #[derive(Debug, Args)]

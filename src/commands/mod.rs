@@ -238,9 +238,19 @@ fn console(
     let _log = crate::logging::init(log_level)?;
     let now = SystemTime::now();
     let mut host_spawner = None;
+    let ledger =
+        demo_mode.then(|| Arc::new(Mutex::new(crate::actions::executor::DemoLedger::default())));
     let (specs, demo_info): (Vec<SourceSpec>, _) = match demo {
         Some(args) => (
-            crate::demo::specs(cfg.defaults.cadence, Instant::now(), args.at),
+            match &ledger {
+                Some(ledger) if args.drill => crate::demo::drill_specs(
+                    cfg.defaults.cadence,
+                    Instant::now(),
+                    now,
+                    Arc::clone(ledger),
+                ),
+                _ => crate::demo::specs(cfg.defaults.cadence, Instant::now(), args.at),
+            },
             Some(DemoInfo {
                 timeline: crate::demo::timeline()
                     .into_iter()
@@ -272,8 +282,6 @@ fn console(
         .zip(host_spawner)
         .map(|(plan, hosts)| crate::tui::run::Discovery { plan, hosts });
     app.role = session.role;
-    let ledger =
-        demo_mode.then(|| Arc::new(Mutex::new(crate::actions::executor::DemoLedger::default())));
     let pipeline = pipeline(cfg, session.clone());
     app.store = pipeline.store().describe();
     let ops = Arc::new(crate::actions::runtime::Runtime::new(pipeline, cfg, ledger));

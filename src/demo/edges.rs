@@ -60,9 +60,8 @@ pub(crate) const SITES: [Site; 4] = [
 
 const ISSUER: &str = "C=US, O=Let's Encrypt, CN=R11";
 
-pub(crate) fn reading(site: &Site, t: Duration) -> EdgeReading {
+pub(crate) fn reading(site: &Site, t: Duration, s: f64) -> EdgeReading {
     let now = t.as_secs_f64();
-    let s = clock::script_secs(t);
     let key = |what: &str| format!("edge/{}:{what}", site.name);
     let rtt = around(&key("rtt"), now, site.rtt_ms, 0.06);
     // Mastodon's app answers /health in about 15 ms; the edge adds the trip to the core.

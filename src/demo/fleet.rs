@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::model::{ComponentId, ComponentMeta, Reading};
 use crate::sources::{edge, elasticsearch, host, postgres, redis, sidekiq};
 
-use super::{edges, hosts, search, sidekiq as sidekiq_model, stores};
+use super::{clock, edges, hosts, search, sidekiq as sidekiq_model, stores};
 
 /// The core's region: web, Sidekiq, databases and search all live here.
 pub const CORE_REGION: &str = "eu-central";
@@ -44,13 +44,19 @@ impl Member {
 
     /// The reading this member shows at demo time `t`.
     pub fn reading(&self, t: Duration) -> Arc<dyn Reading> {
+        self.reading_in(t, clock::script_secs(t))
+    }
+
+    /// The reading at demo time `t` with the incident script at second `s`: counters and
+    /// noise follow `t`, incidents follow `s` (a drill holds the script at a calm second).
+    pub fn reading_in(&self, t: Duration, s: f64) -> Arc<dyn Reading> {
         match self.model {
-            Model::Edge(site) => Arc::new(edges::reading(site, t)),
-            Model::Host(machine) => Arc::new(hosts::reading(machine, t)),
-            Model::Sidekiq => Arc::new(sidekiq_model::reading(t)),
-            Model::Postgres(role) => Arc::new(stores::postgres(role, t)),
-            Model::Redis(role) => Arc::new(stores::redis(role, t)),
-            Model::Elasticsearch => Arc::new(search::reading(t)),
+            Model::Edge(site) => Arc::new(edges::reading(site, t, s)),
+            Model::Host(machine) => Arc::new(hosts::reading(machine, t, s)),
+            Model::Sidekiq => Arc::new(sidekiq_model::reading(t, s)),
+            Model::Postgres(role) => Arc::new(stores::postgres(role, t, s)),
+            Model::Redis(role) => Arc::new(stores::redis(role, t, s)),
+            Model::Elasticsearch => Arc::new(search::reading(t, s)),
         }
     }
 }

@@ -315,9 +315,8 @@ fn load_at(m: &Machine, t: f64) -> f64 {
     f64::from(m.cpus) * cpu_at(m, t.max(0.0)) / 100.0 * 1.15
 }
 
-pub(crate) fn reading(m: &Machine, t: Duration) -> HostReading {
+pub(crate) fn reading(m: &Machine, t: Duration, s: f64) -> HostReading {
     let now = t.as_secs_f64();
-    let s = clock::script_secs(t);
     let key = |what: &str| format!("host/{}:{what}", m.name);
     let rebooted = (m.role == Role::Redis)
         .then(|| script::redis_host_uptime(s))

@@ -7,10 +7,13 @@
 //!
 //! - [`clock`]: demo time, the loop, and the fast calendar certificates age by.
 //! - [`script`]: the incidents and the human-readable [`timeline`].
+//! - [`drill`]: `mastop demo --drill`, one incident the newcomer resolves with a runbook;
+//!   the fleet reacts to what the demo executor did.
 //! - `fleet`: who is in the fleet; `edges`, `hosts`, `sidekiq`, `stores`, `search` build
 //!   each kind's reading.
 
 pub mod clock;
+pub mod drill;
 mod edges;
 mod fleet;
 mod hosts;
@@ -21,11 +24,12 @@ mod search;
 mod sidekiq;
 mod stores;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::future::BoxFuture;
 
+use crate::actions::executor::DemoLedger;
 use crate::model::{ComponentMeta, Reading};
 use crate::sources::{PollResult, Schedule, Source, SourceSpec};
 
@@ -86,6 +90,83 @@ pub fn script_position(t: Duration) -> Duration {
 /// Demo time for a run started at `started` with `offset`: what a poll right now shows.
 pub fn demo_time(started: Instant, offset: Duration) -> Duration {
     offset.saturating_add(started.elapsed())
+}
+
+/// The drill's sources: the fleet held calm with the drill's incident on it, plus the step
+/// card. Each poll reads what the demo executor has done so far (`ledger`), so the fleet
+/// reacts to the newcomer's actions. `started_wall` is the same moment as `started`.
+pub fn drill_specs(
+    cadence: Duration,
+    started: Instant,
+    started_wall: SystemTime,
+    ledger: Arc<Mutex<DemoLedger>>,
+) -> Vec<SourceSpec> {
+    let schedule = Schedule {
+        cadence,
+        deadline: cadence,
+    };
+    let member_specs = fleet::MEMBERS.iter().map(|member| SourceSpec {
+        meta: member.meta(),
+        schedule,
+        enabled: true,
+        source: Box::new(DrillSource {
+            member: Some(*member),
+            started,
+            started_wall,
+            ledger: Arc::clone(&ledger),
+        }) as Box<dyn Source>,
+    });
+    let card = SourceSpec {
+        meta: drill::card_meta(),
+        schedule,
+        enabled: true,
+        source: Box::new(DrillSource {
+            member: None,
+            started,
+            started_wall,
+            ledger: Arc::clone(&ledger),
+        }),
+    };
+    member_specs.chain(std::iter::once(card)).collect()
+}
+
+/// What the demo executor did, as (seconds since `started_wall`, operation).
+pub fn drill_done(ledger: &DemoLedger, started_wall: SystemTime) -> Vec<(f64, String)> {
+    ledger
+        .done
+        .iter()
+        .map(|(at, what)| {
+            let since = at
+                .duration_since(started_wall)
+                .map_or(0.0, |d| d.as_secs_f64());
+            (since, what.clone())
+        })
+        .collect()
+}
+
+struct DrillSource {
+    /// `None` for the step card.
+    member: Option<fleet::Member>,
+    started: Instant,
+    started_wall: SystemTime,
+    ledger: Arc<Mutex<DemoLedger>>,
+}
+
+impl Source for DrillSource {
+    fn poll(&mut self) -> BoxFuture<'_, PollResult> {
+        let since = self.started.elapsed();
+        let done = self
+            .ledger
+            .lock()
+            .map(|l| drill_done(&l, self.started_wall))
+            .unwrap_or_default();
+        let now = drill::moment(since.as_secs_f64(), &done);
+        let reading: Arc<dyn Reading> = match &self.member {
+            Some(member) => drill::member_reading(member, since, &now),
+            None => Arc::new(drill::DrillReading::new(since.as_secs_f64(), now)),
+        };
+        Box::pin(std::future::ready(Ok(reading)))
+    }
 }
 
 struct DemoSource {

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use crate::sources::elasticsearch::{ClusterStatus, ElasticsearchReading, IndexInfo};
 
-use super::clock;
 use super::noise::around;
 use super::script::{self, SearchPhase};
 
@@ -24,9 +23,9 @@ fn replicas_on_lost_node(primaries: u32) -> u32 {
     primaries.div_ceil(3)
 }
 
-pub(crate) fn reading(t: Duration) -> ElasticsearchReading {
+pub(crate) fn reading(t: Duration, s: f64) -> ElasticsearchReading {
     let now = t.as_secs_f64();
-    let phase = script::search_phase(clock::script_secs(t));
+    let phase = script::search_phase(s);
     let primaries: u32 = INDICES.iter().map(|i| i.1).sum();
     let total = primaries * 2;
     let lost: u32 = INDICES.iter().map(|i| replicas_on_lost_node(i.1)).sum();

@@ -141,9 +141,8 @@ fn rate(counter: fn(f64) -> f64, now: f64) -> f64 {
     round(counter(now).floor() - counter(now - 1.0).floor(), 1)
 }
 
-pub(crate) fn reading(t: Duration) -> SidekiqReading {
+pub(crate) fn reading(t: Duration, s: f64) -> SidekiqReading {
     let now = t.as_secs_f64();
-    let s = clock::script_secs(t);
     let backlogged = script::pull_backlogged(s);
     let scaled = script::pull_scaled(s);
 

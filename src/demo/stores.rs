@@ -11,7 +11,6 @@ use crate::sources::postgres::{
 };
 use crate::sources::redis::{KeyspaceDb, Persistence, RedisReading, Replication};
 
-use super::clock;
 use super::noise::{around, round, smooth};
 use super::script;
 
@@ -74,9 +73,8 @@ fn counter(key: &str, start: f64, rate: f64, now: f64) -> f64 {
     start + rate * now + rate * period / 8.0 * smooth(key, now, period)
 }
 
-pub(crate) fn postgres(role: PgRole, t: Duration) -> PostgresReading {
+pub(crate) fn postgres(role: PgRole, t: Duration, s: f64) -> PostgresReading {
     let now = t.as_secs_f64();
-    let s = clock::script_secs(t);
     let profile = match role {
         PgRole::Primary => &PRIMARY,
         PgRole::Replica => &REPLICA,
@@ -371,7 +369,7 @@ fn dead(table: &str, live: f64, dead: f64, now: f64) -> DeadTuples {
 /// The built-in replication-lag thresholds of the Postgres source, read from a reading it
 /// would judge, so the timeline never disagrees with the colours on screen.
 pub(crate) fn replica_lag_thresholds() -> (f64, f64) {
-    postgres(PgRole::Replica, Duration::ZERO)
+    postgres(PgRole::Replica, Duration::ZERO, 0.0)
         .figures()
         .into_iter()
         .find(|f| f.key == "replication_lag_s")
@@ -429,9 +427,8 @@ const RDB_LOAD_S: f64 = 6.0;
 /// How long the cache takes to warm up again after a restart.
 const CACHE_WARMUP_S: f64 = 90.0;
 
-pub(crate) fn redis(role: RedisRole, t: Duration) -> RedisReading {
+pub(crate) fn redis(role: RedisRole, t: Duration, s: f64) -> RedisReading {
     let now = t.as_secs_f64();
-    let s = clock::script_secs(t);
     let profile = match role {
         RedisRole::Main => &MAIN,
         RedisRole::Cache => &CACHE,

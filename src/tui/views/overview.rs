@@ -107,8 +107,14 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         empty: &app.empty_hint,
     };
     data_table::render(frame, table_area, &table, &app.theme);
-    if let (Some(demo), Some(area)) = (&app.demo, demo_area) {
-        draw_timeline(frame, area, app, demo);
+    match (
+        crate::demo::drill::card_of(&app.fleet),
+        &app.demo,
+        demo_area,
+    ) {
+        (Some(card), _, Some(area)) => draw_drill_card(frame, area, app, card),
+        (None, Some(demo), Some(area)) => draw_timeline(frame, area, app, demo),
+        _ => {}
     }
 }
 
@@ -149,6 +155,38 @@ fn draw_timeline(frame: &mut Frame<'_>, area: Rect, app: &App, demo: &crate::tui
         .border_style(theme.style(Token::Border))
         .title(Span::styled(title, theme.style(Token::Title)));
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// In a drill the script's timeline gives way to the step card.
+fn draw_drill_card(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    app: &App,
+    card: &crate::demo::drill::DrillReading,
+) {
+    let theme = &app.theme;
+    let lines: Vec<Line<'_>> = card
+        .lines
+        .iter()
+        .map(|l| Line::from(crate::tui::widgets::safe(l, theme.style(Token::Text))))
+        .collect();
+    let title = format!(
+        " Training drill · step {}/{}: {} · {} ",
+        card.step,
+        crate::demo::drill::STEPS,
+        card.title,
+        clock(card.since_start_s as u64)
+    );
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Token::Accent))
+        .title(Span::styled(title, theme.style(Token::Title)));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .block(block),
+        area,
+    );
 }
 
 fn clock(secs: u64) -> String {

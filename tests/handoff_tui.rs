@@ -15,7 +15,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 use mastop::actions::Role;
 use mastop::handoff::report::{self, ComponentProblem, Inputs, Person};
 use mastop::handoff::{EntryKind, ShiftEntry};
-use mastop::model::Fleet;
+use mastop::model::{Fleet, Level};
 use mastop::tui::app::{App, Effect, View};
 use mastop::tui::handoff::{Reply, Request};
 use mastop::tui::keymap::Keymap;
@@ -171,6 +171,24 @@ fn the_handoff_view_shows_the_report_and_scrolls() {
         command(&mut oncall, "handoff write alex America/New_York"),
         Effect::Handoff(Request::Write { ref to, ref zone, .. }) if to == "alex" && zone.as_deref() == Some("America/New_York")
     ));
+}
+
+#[test]
+fn a_failed_write_says_so_in_the_view_instead_of_loading_for_ever() {
+    let mut oncall = app(Role::Oncall);
+    assert!(matches!(
+        command(&mut oncall, "handoff write bob"),
+        Effect::Handoff(Request::Write { ref zone, .. }) if zone.is_none()
+    ));
+    assert!(render(&oncall, 100, 30).contains("loading"));
+    oncall.handoff_done(Reply::Told(
+        "no time zone for bob: pass --to-zone (e.g. America/New_York) or add it under [handoff.people]"
+            .into(),
+        Level::Warn,
+    ));
+    let screen = render(&oncall, 100, 30);
+    assert!(!screen.contains("loading"), "{screen}");
+    assert!(screen.contains("failed: no time zone for bob"), "{screen}");
 }
 
 fn mastop(home: &std::path::Path, config: &std::path::Path, args: &[&str]) -> Output {

@@ -194,7 +194,7 @@ pub fn command(app: &mut App, command: &str, rest: &[&str]) -> Option<Effect> {
         _ => return None,
     };
     if command == "handoff" {
-        app.handoff.title = "loading…".into();
+        app.handoff.title = LOADING.into();
         open_view(app);
     }
     Some(Effect::Handoff(request))
@@ -282,9 +282,18 @@ pub fn apply_reply(app: &mut App, reply: Reply) {
             app.handoff.show("acknowledged".into(), handoff);
             open_view(app);
         }
-        Reply::Told(text, level) => app.flash(text, level),
+        Reply::Told(text, level) => {
+            // A request the view is waiting on failed: say so there, not only in the
+            // flash that fades.
+            if app.handoff.title == LOADING {
+                app.handoff.title = format!("failed: {}", crate::sanitize::sanitize(&text));
+            }
+            app.flash(text, level);
+        }
     }
 }
+
+const LOADING: &str = "loading…";
 
 /// The console's side of handoffs: its shift, the audit sources and the `[handoff]` config.
 pub struct Desk {

@@ -61,6 +61,29 @@ pub struct SourceSpec {
     pub source: Box<dyn Source>,
 }
 
+impl SourceSpec {
+    /// A source named, placed, tagged and scheduled as its `[[kind]]` entry says.
+    pub fn for_endpoint(
+        kind: &'static str,
+        config: &crate::config::EndpointConfig,
+        defaults: &crate::config::Defaults,
+        source: impl FnOnce(Schedule) -> Box<dyn Source>,
+    ) -> SourceSpec {
+        let schedule = config.schedule(defaults);
+        SourceSpec {
+            meta: ComponentMeta {
+                id: crate::model::ComponentId::new(kind, &config.name),
+                kind,
+                region: config.region.clone(),
+                tags: config.tags.clone(),
+            },
+            schedule,
+            enabled: config.enabled,
+            source: source(schedule),
+        }
+    }
+}
+
 /// Builds every configured source. The only place that knows the list of backends.
 pub fn build(config: &Config) -> Vec<SourceSpec> {
     build_sharing(config).0

@@ -22,8 +22,7 @@ use crate::config::{CachedSecret, Defaults, EndpointConfig};
 use crate::model::detail::{Cell, Column, Row as TableRow};
 use crate::model::figure::format_value;
 use crate::model::{
-    ComponentId, ComponentMeta, Detail, Figure, FigureSpec, Finding, Level, Reading, TableData,
-    Threshold, Unit,
+    Detail, Figure, FigureSpec, Finding, Level, Reading, TableData, Threshold, Unit,
 };
 
 pub const KIND: &str = "pgbouncer";
@@ -380,18 +379,9 @@ pub struct PgBouncerSource {
 }
 
 pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
-    let schedule = config.schedule(defaults);
-    SourceSpec {
-        meta: ComponentMeta {
-            id: ComponentId::new(KIND, &config.name),
-            kind: KIND,
-            region: config.region.clone(),
-            tags: config.tags.clone(),
-        },
-        schedule,
-        enabled: config.enabled,
-        source: Box::new(PgBouncerSource::new(config, schedule)),
-    }
+    SourceSpec::for_endpoint(KIND, config, defaults, |schedule| {
+        Box::new(PgBouncerSource::new(config, schedule))
+    })
 }
 
 impl PgBouncerSource {

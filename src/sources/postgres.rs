@@ -60,7 +60,7 @@ pub use self::statements::{Statement, TopStatements};
 pub use self::views::Views;
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{CachedSecret, Defaults, EndpointConfig, mask_url};
-use crate::model::{ComponentId, ComponentMeta, FigureSpec};
+use crate::model::FigureSpec;
 
 pub const KIND: &str = "postgres";
 
@@ -143,18 +143,9 @@ pub struct PostgresSource {
 }
 
 pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
-    let schedule = config.schedule(defaults);
-    SourceSpec {
-        meta: ComponentMeta {
-            id: ComponentId::new(KIND, &config.name),
-            kind: KIND,
-            region: config.region.clone(),
-            tags: config.tags.clone(),
-        },
-        schedule,
-        enabled: config.enabled,
-        source: Box::new(PostgresSource::new(config, schedule)),
-    }
+    SourceSpec::for_endpoint(KIND, config, defaults, |schedule| {
+        Box::new(PostgresSource::new(config, schedule))
+    })
 }
 
 impl PostgresSource {

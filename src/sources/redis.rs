@@ -24,7 +24,7 @@ pub use self::info::parse_info;
 pub use self::reading::{KeyspaceDb, Persistence, RedisReading, ReplicaLink, Replication};
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{Defaults, EndpointConfig};
-use crate::model::{ComponentId, ComponentMeta, FigureSpec};
+use crate::model::FigureSpec;
 
 pub const KIND: &str = "redis";
 
@@ -55,18 +55,9 @@ pub struct RedisSource {
 }
 
 pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
-    let schedule = config.schedule(defaults);
-    SourceSpec {
-        meta: ComponentMeta {
-            id: ComponentId::new(KIND, &config.name),
-            kind: KIND,
-            region: config.region.clone(),
-            tags: config.tags.clone(),
-        },
-        schedule,
-        enabled: config.enabled,
-        source: Box::new(RedisSource::new(config, schedule)),
-    }
+    SourceSpec::for_endpoint(KIND, config, defaults, |schedule| {
+        Box::new(RedisSource::new(config, schedule))
+    })
 }
 
 impl RedisSource {

@@ -42,7 +42,7 @@ pub use self::reading::{
 use super::redis::{Connector, connection_lost};
 use super::{PollResult, Schedule, Source, SourceSpec};
 use crate::config::{Defaults, EndpointConfig};
-use crate::model::{ComponentId, ComponentMeta, FigureSpec};
+use crate::model::FigureSpec;
 
 pub const KIND: &str = "sidekiq";
 
@@ -185,18 +185,9 @@ pub struct SidekiqSource {
 }
 
 pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
-    let schedule = config.schedule(defaults);
-    SourceSpec {
-        meta: ComponentMeta {
-            id: ComponentId::new(KIND, &config.name),
-            kind: KIND,
-            region: config.region.clone(),
-            tags: config.tags.clone(),
-        },
-        schedule,
-        enabled: config.enabled,
-        source: Box::new(SidekiqSource::new(config, schedule)),
-    }
+    SourceSpec::for_endpoint(KIND, config, defaults, |schedule| {
+        Box::new(SidekiqSource::new(config, schedule))
+    })
 }
 
 pub(crate) fn epoch_now() -> f64 {

@@ -16,10 +16,7 @@ pub use self::metrics_text::{Sample, parse_metrics_text};
 use super::edge::web::WebEndpoint;
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{Defaults, EndpointConfig};
-use crate::model::{
-    ComponentId, ComponentMeta, Detail, Figure, FigureSpec, Finding, Reading, Unit,
-    figure::format_value,
-};
+use crate::model::{Detail, Figure, FigureSpec, Finding, Reading, Unit, figure::format_value};
 
 pub const KIND: &str = "streaming";
 
@@ -165,18 +162,9 @@ impl Reading for StreamingReading {
 }
 
 pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
-    let schedule = config.schedule(defaults);
-    SourceSpec {
-        meta: ComponentMeta {
-            id: ComponentId::new(KIND, &config.name),
-            kind: KIND,
-            region: config.region.clone(),
-            tags: config.tags.clone(),
-        },
-        schedule,
-        enabled: config.enabled,
-        source: Box::new(StreamingSource::new(config, schedule)),
-    }
+    SourceSpec::for_endpoint(KIND, config, defaults, |schedule| {
+        Box::new(StreamingSource::new(config, schedule))
+    })
 }
 
 pub struct StreamingSource {

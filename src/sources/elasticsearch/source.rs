@@ -8,7 +8,6 @@ use futures_util::future::BoxFuture;
 use super::KIND;
 use super::parse::{parse_cat_indices, parse_cluster_health, parse_version};
 use crate::config::{CachedSecret, Defaults, EndpointConfig};
-use crate::model::{ComponentId, ComponentMeta};
 use crate::sources::edge::web::WebEndpoint;
 use crate::sources::{PollError, PollResult, Schedule, Source, SourceSpec};
 
@@ -16,18 +15,9 @@ use crate::sources::{PollError, PollResult, Schedule, Source, SourceSpec};
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
 pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
-    let schedule = config.schedule(defaults);
-    SourceSpec {
-        meta: ComponentMeta {
-            id: ComponentId::new(KIND, &config.name),
-            kind: KIND,
-            region: config.region.clone(),
-            tags: config.tags.clone(),
-        },
-        schedule,
-        enabled: config.enabled,
-        source: Box::new(ElasticsearchSource::new(config, schedule)),
-    }
+    SourceSpec::for_endpoint(KIND, config, defaults, |schedule| {
+        Box::new(ElasticsearchSource::new(config, schedule))
+    })
 }
 
 pub struct ElasticsearchSource {

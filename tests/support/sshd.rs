@@ -123,12 +123,15 @@ impl Sshd {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             let port = free_port();
+            // sshd runs every command through the login shell, and bash then reads
+            // ~/.bashrc: HOME in the temp dir keeps this machine's own rc files (a pyenv
+            // init forking a dozen processes per command) out of what the tests measure.
             let config = format!(
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
                  AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
                  PermitRootLogin prohibit-password\n\
-                 SetEnv PATH={d}/bin:/usr/sbin:/usr/bin:/sbin:/bin MASTOP_TEST_DIR={d}\n\
+                 SetEnv PATH={d}/bin:/usr/sbin:/usr/bin:/sbin:/bin MASTOP_TEST_DIR={d} HOME={d}\n\
                  MaxStartups 400:30:500\nMaxSessions 64\nLogLevel ERROR\n",
                 d = d.display()
             );

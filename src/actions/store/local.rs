@@ -310,7 +310,7 @@ fn lock_file_name(key: &str) -> String {
     format!("{readable}-{hash:032x}.lock")
 }
 
-fn create_private_dir(dir: &Path) -> StoreResult<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> StoreResult<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -320,7 +320,7 @@ fn create_private_dir(dir: &Path) -> StoreResult<()> {
 
 /// Write to a temp file in the same directory, flush it to disk, then rename over the
 /// target: a reader sees the old file or the new one, never half of one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> StoreResult<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> StoreResult<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", crate::actions::audit::new_id()));
     let written = (|| {

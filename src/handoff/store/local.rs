@@ -5,15 +5,16 @@
 //! the audit log. Each report is a file written atomically; its acknowledgement is a second
 //! file created exclusively, so of two consoles acknowledging at once exactly one wins.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use futures_util::future::BoxFuture;
 
 use super::{HandoffStore, StoreResult, check_ack};
+use crate::actions::store::local::{create_private_dir, write_atomically};
 use crate::handoff::report::{Acknowledgement, Handoff};
 use crate::handoff::shift_log::{ShiftEntry, merge};
 
@@ -223,36 +224,4 @@ impl HandoffStore for LocalHandoffs {
     ) -> BoxFuture<'a, StoreResult<Handoff>> {
         Box::pin(async move { self.acknowledge_now(id, ack) })
     }
-}
-
-fn create_private_dir(dir: &Path) -> StoreResult<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
-}
-
-/// Temp file, flushed, renamed over the target: readers see the old file or the new one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> StoreResult<()> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", crate::actions::audit::new_id()));
-    let written = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(format!("cannot write {}: {e}", path.display()));
-    }
-    if let Some(dir) = path.parent() {
-        let _ = File::open(dir).and_then(|d| d.sync_all());
-    }
-    Ok(())
 }

@@ -335,14 +335,7 @@ fn prefill_demo_history(fleet: &mut Fleet, at: Duration, cadence: Duration, now:
 pub fn initial_fleet(specs: &[SourceSpec], cfg: &Config) -> Fleet {
     let metas = specs
         .iter()
-        .map(|s| {
-            let status = if s.enabled {
-                SourceStatus::pending(s.schedule.cadence)
-            } else {
-                SourceStatus::disabled("in config")
-            };
-            (s.meta.clone(), status)
-        })
+        .map(|s| (s.meta.clone(), s.first_status()))
         .collect();
     Fleet::new(metas, threshold_overrides(cfg))
 }

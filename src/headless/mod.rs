@@ -17,14 +17,7 @@ pub const SCHEMA: u32 = 1;
 pub async fn poll_once(specs: Vec<SourceSpec>) -> Fleet {
     let metas: Vec<_> = specs
         .iter()
-        .map(|s| {
-            let status = if s.enabled {
-                SourceStatus::pending(s.schedule.cadence)
-            } else {
-                SourceStatus::disabled("in config")
-            };
-            (s.meta.clone(), status)
-        })
+        .map(|s| (s.meta.clone(), s.first_status()))
         .collect();
     let mut fleet = Fleet::new(metas, Default::default());
     let polls = specs
@@ -32,34 +25,14 @@ pub async fn poll_once(specs: Vec<SourceSpec>) -> Fleet {
         .filter(|s| s.enabled)
         .map(|mut spec| async move {
             let started = SystemTime::now();
-            let outcome = tokio::time::timeout(spec.schedule.deadline, spec.source.poll()).await;
-            let mut status = SourceStatus::pending(spec.schedule.cadence);
-            status.last_attempt = Some(started);
-            let reading = match outcome {
-                Ok(Ok(reading)) => {
-                    status.state = SourceState::Ok;
-                    status.last_ok = Some(SystemTime::now());
-                    Some(reading)
-                }
-                Ok(Err(e)) => {
-                    status.state = match e {
-                        crate::sources::PollError::Denied(_) => SourceState::Denied,
-                        crate::sources::PollError::Failed(_) => SourceState::Down,
-                    };
-                    status.error = Some(e.to_string());
-                    status.consecutive_failures = 1;
-                    None
-                }
-                Err(_) => {
-                    status.state = SourceState::Down;
-                    status.error = Some(format!(
-                        "no answer within {}",
-                        humantime::format_duration(spec.schedule.deadline)
-                    ));
-                    status.consecutive_failures = 1;
-                    None
-                }
-            };
+            let outcome = crate::sources::scheduler::poll_bounded(&mut spec).await;
+            let mut status = spec.first_status();
+            let reading = crate::sources::scheduler::record(
+                &mut status,
+                started,
+                spec.schedule.deadline,
+                outcome,
+            );
             (spec.meta.id, status, reading)
         });
     for (id, status, reading) in futures_util::future::join_all(polls).await {

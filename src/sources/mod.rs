@@ -62,6 +62,15 @@ pub struct SourceSpec {
 }
 
 impl SourceSpec {
+    /// The status a source has before its first poll: pending, or disabled in config.
+    pub fn first_status(&self) -> crate::model::SourceStatus {
+        if self.enabled {
+            crate::model::SourceStatus::pending(self.schedule.cadence)
+        } else {
+            crate::model::SourceStatus::disabled("in config")
+        }
+    }
+
     /// A source named, placed, tagged and scheduled as its `[[kind]]` entry says.
     pub fn for_endpoint(
         kind: &'static str,

@@ -35,11 +35,7 @@ pub fn spawn_into(
 ) -> Vec<(ComponentMeta, SourceStatus)> {
     let mut metas = Vec::with_capacity(specs.len());
     for spec in specs {
-        let status = if spec.enabled {
-            SourceStatus::pending(spec.schedule.cadence)
-        } else {
-            SourceStatus::disabled("in config")
-        };
+        let status = spec.first_status();
         let publisher = feed.add(
             spec.meta.id.clone(),
             Update {
@@ -55,6 +51,55 @@ pub fn spawn_into(
     metas
 }
 
+/// What one bounded poll came to: a reading, an error from the source, or no answer
+/// within the deadline.
+pub type Outcome = Result<super::PollResult, tokio::time::error::Elapsed>;
+
+/// Polls a source once, bounded by its deadline.
+pub async fn poll_bounded(spec: &mut SourceSpec) -> Outcome {
+    tokio::time::timeout(spec.schedule.deadline, spec.source.poll()).await
+}
+
+/// Folds one poll's outcome into the source's status: the one place that decides what a
+/// success, a refusal, a failure and a missed deadline mean. Used by the scheduler's loop
+/// and by one-shot polls alike, so `check` and the console can never read a poll
+/// differently. Returns the reading a success brought.
+pub fn record(
+    status: &mut SourceStatus,
+    started: SystemTime,
+    deadline: Duration,
+    outcome: Outcome,
+) -> Option<std::sync::Arc<dyn crate::model::Reading>> {
+    status.last_attempt = Some(started);
+    let failed = |status: &mut SourceStatus, state: SourceState, error: String| {
+        status.state = state;
+        status.error = Some(error);
+        status.consecutive_failures = status.consecutive_failures.saturating_add(1);
+    };
+    match outcome {
+        Ok(Ok(reading)) => {
+            status.state = SourceState::Ok;
+            status.last_ok = Some(SystemTime::now());
+            status.error = None;
+            status.consecutive_failures = 0;
+            Some(reading)
+        }
+        Ok(Err(PollError::Denied(e))) => {
+            failed(status, SourceState::Denied, e);
+            None
+        }
+        Ok(Err(PollError::Failed(e))) => {
+            failed(status, SourceState::Down, e);
+            None
+        }
+        Err(_) => {
+            let error = format!("no answer within {}", humantime::format_duration(deadline));
+            failed(status, SourceState::Down, error);
+            None
+        }
+    }
+}
+
 async fn run(mut spec: SourceSpec, publisher: Publisher, cancel: CancellationToken) {
     let Schedule { cadence, deadline } = spec.schedule;
     let mut status = SourceStatus::pending(cadence);
@@ -63,35 +108,10 @@ async fn run(mut spec: SourceSpec, publisher: Publisher, cancel: CancellationTok
         let started = SystemTime::now();
         let outcome = tokio::select! {
             _ = cancel.cancelled() => return,
-            r = tokio::time::timeout(deadline, spec.source.poll()) => r,
+            r = poll_bounded(&mut spec) => r,
         };
-        status.last_attempt = Some(started);
-        match outcome {
-            Ok(Ok(reading)) => {
-                status.state = SourceState::Ok;
-                status.last_ok = Some(SystemTime::now());
-                status.error = None;
-                status.consecutive_failures = 0;
-                last_reading = Some(reading);
-            }
-            Ok(Err(PollError::Denied(e))) => {
-                status.state = SourceState::Denied;
-                status.error = Some(e);
-                status.consecutive_failures = status.consecutive_failures.saturating_add(1);
-            }
-            Ok(Err(PollError::Failed(e))) => {
-                status.state = SourceState::Down;
-                status.error = Some(e);
-                status.consecutive_failures = status.consecutive_failures.saturating_add(1);
-            }
-            Err(_) => {
-                status.state = SourceState::Down;
-                status.error = Some(format!(
-                    "no answer within {}",
-                    humantime::format_duration(deadline)
-                ));
-                status.consecutive_failures = status.consecutive_failures.saturating_add(1);
-            }
+        if let Some(reading) = record(&mut status, started, deadline, outcome) {
+            last_reading = Some(reading);
         }
         if status.state != SourceState::Ok {
             tracing::debug!(component = %spec.meta.id, error = ?status.error, "poll failed");

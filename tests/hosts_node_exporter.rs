@@ -138,11 +138,10 @@ async fn a_page_that_is_not_node_exporter_or_never_comes_is_reported() {
     let hole = BlackHole::start();
     let mut hung = host(&format!("http://127.0.0.1:{}/metrics", hole.port()));
     hung.deadline = Some(Duration::from_secs(2));
-    let fleet = mastop::headless::poll_once(host::specs(
-        &[hung],
-        &SshConfig::default(),
-        &Defaults::default(),
-    ))
+    let fleet = mastop::engine::poll::poll_once(
+        host::specs(&[hung], &SshConfig::default(), &Defaults::default()),
+        Default::default(),
+    )
     .await;
     let state = fleet
         .get(&ComponentId::new(host::KIND, "cdn-fremont-1"))

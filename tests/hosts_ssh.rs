@@ -283,7 +283,11 @@ async fn a_host_that_never_answers_is_down_within_its_deadline_and_the_others_ar
         h.deadline = Some(DEADLINE);
         hosts.push(h);
     }
-    let fleet = mastop::headless::poll_once(host::specs(&hosts, &ssh, &Defaults::default())).await;
+    let fleet = mastop::engine::poll::poll_once(
+        host::specs(&hosts, &ssh, &Defaults::default()),
+        Default::default(),
+    )
+    .await;
     let hung = fleet
         .get(&ComponentId::new(host::KIND, "hung-1"))
         .expect("hung-1 is in the fleet");

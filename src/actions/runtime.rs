@@ -11,9 +11,12 @@ use super::audit::{AuditRecord, GuardDecision, Outcome, Phase, new_id, now_rfc33
 use super::executor::{
     DemoExecutor, DemoLedger, Executor, HttpExecutor, PostgresExecutor, RedisExecutor, SshExecutor,
 };
-use super::{Action, Freeze, Pipeline, Role};
+use super::{Action, Confirmation, Freeze, Pipeline, Role, RunResult};
 use crate::config::Config;
 use crate::model::ComponentId;
+
+/// How often a console asks the store whether a second person has approved.
+pub const APPROVAL_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct Runtime {
     pub pipeline: Arc<Pipeline>,
@@ -99,6 +102,47 @@ impl Runtime {
             return self.http.clone();
         }
         self.executors.get(&action.target.component).cloned()
+    }
+
+    /// Runs `action` through the pipeline. When it waits for a second person's approval
+    /// and `wait` is given, asks the store every [`APPROVAL_POLL`] until it is approved or
+    /// `wait` has passed, then runs it again, through every guard, with the same
+    /// confirmation. `report` sees each result as it comes; the last one is returned (still
+    /// awaiting approval when none came in time).
+    pub async fn run_with_approval(
+        &self,
+        action: &Action,
+        confirmation: Confirmation,
+        approval: Option<&str>,
+        wait: Option<std::time::Duration>,
+        mut report: impl FnMut(&RunResult),
+    ) -> RunResult {
+        let executor = self.executor_for(action);
+        let result = self
+            .pipeline
+            .run(action, confirmation.clone(), approval, executor.as_deref())
+            .await;
+        report(&result);
+        let (Some(id), Some(wait)) = (result.awaiting_approval.clone(), wait) else {
+            return result;
+        };
+        let until = tokio::time::Instant::now() + wait;
+        while tokio::time::Instant::now() < until {
+            tokio::time::sleep(APPROVAL_POLL).await;
+            let approved = matches!(
+                self.pipeline.store().approval(&id).await,
+                Ok(Some(a)) if a.approved_by.is_some()
+            );
+            if approved {
+                let result = self
+                    .pipeline
+                    .run(action, confirmation, Some(&id), executor.as_deref())
+                    .await;
+                report(&result);
+                return result;
+            }
+        }
+        result
     }
 
     /// Sets or lifts the global freeze. On-call only, and audited like any action.

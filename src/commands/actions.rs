@@ -2,37 +2,17 @@
 //! guarded pipeline from the command line, for scripts, chat bots and a second console.
 
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
-use crate::actions::runtime::Runtime;
 use crate::actions::{Action, Confirmation, Outcome, Risk};
 use crate::cli::{ActionCommand, ActionTarget, AuditCommand};
-use crate::config::Config;
+use crate::engine::Engine;
 use crate::model::Fleet;
 
 /// Exit codes: 0 done, 1 failed or aborted, 2 usage or config error, 3 refused by a guard.
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_REFUSED: u8 = 3;
-
-fn runtime_for(cfg: &Config, readonly: bool, demo: bool) -> Runtime {
-    let mut session =
-        crate::actions::Session::current(super::effective_role(cfg, readonly, demo), readonly);
-    session.tailscale_login = super::inventory::login_blocking(cfg);
-    let ledger =
-        demo.then(|| Arc::new(Mutex::new(crate::actions::executor::DemoLedger::default())));
-    Runtime::new(super::pipeline(cfg, session), cfg, ledger)
-}
-
-/// The fleet the catalog looks at: one poll of the configured sources, or the demo.
-async fn fleet(cfg: &Config, demo: bool) -> Fleet {
-    if demo {
-        crate::headless::fleet_from(crate::demo::readings_at(Duration::ZERO), SystemTime::now())
-    } else {
-        crate::headless::poll_once(crate::sources::build(cfg)).await
-    }
-}
 
 fn find(fleet: &Fleet, target: &ActionTarget) -> Result<Action, String> {
     let component = fleet
@@ -76,48 +56,47 @@ fn find(fleet: &Fleet, target: &ActionTarget) -> Result<Action, String> {
     }
 }
 
-pub fn action(
-    cfg: &Config,
-    command: ActionCommand,
-    readonly: bool,
-) -> color_eyre::Result<ExitCode> {
+pub fn action(mut engine: Engine, command: ActionCommand) -> color_eyre::Result<ExitCode> {
     let rt = super::runtime()?;
     rt.block_on(async move {
         match command {
-            ActionCommand::List { component, demo } => {
-                let fleet = fleet(cfg, demo).await;
+            ActionCommand::List { component, .. } => {
+                let fleet = engine.poll_once().await;
+                let demo = engine.demo().is_some();
                 for c in fleet.components() {
                     if component.as_ref().is_some_and(|want| want != c.meta.id.as_str()) {
                         continue;
                     }
-                    for a in crate::actions::catalog::for_component(c, None, demo) {
-                        println!("{:<24} {:<26} {:<8} {}  [{}]", c.meta.id, a.kind, a.risk.word(), a.title, a.target.object);
+                    for line in listing(c, demo) {
+                        crate::outln!("{line}");
                     }
                 }
                 Ok(ExitCode::SUCCESS)
             }
             ActionCommand::Preview(target) => {
-                let ops = runtime_for(cfg, readonly, target.demo);
-                let action = match find(&fleet(cfg, target.demo).await, &target) {
+                engine.identify().await;
+                let ops = engine.actions();
+                let action = match find(&engine.poll_once().await, &target) {
                     Ok(a) => a,
                     Err(e) => return usage(e),
                 };
                 let executor = ops.executor_for(&action);
                 let preview = ops.pipeline.preview(&action, executor.as_deref()).await;
-                println!("{} · {} · risk {}", action.title, action.target, action.risk.word());
-                println!("would run:");
+                crate::outln!("{} · {} · risk {}", action.title, action.target, action.risk.word());
+                crate::outln!("would run:");
                 for op in &preview.operations {
-                    println!("  {op}");
+                    crate::outln!("  {op}");
                 }
-                println!("guards:");
+                crate::outln!("guards:");
                 for d in &preview.decisions {
-                    println!("  {} {:<13} {}", if d.passed { "ok " } else { "NO " }, d.guard, d.detail);
+                    crate::outln!("  {} {:<13} {}", if d.passed { "ok " } else { "NO " }, d.guard, d.detail);
                 }
                 Ok(ExitCode::SUCCESS)
             }
             ActionCommand::Run { target, yes, confirm, approval, wait_approval } => {
-                let ops = runtime_for(cfg, readonly, target.demo);
-                let action = match find(&fleet(cfg, target.demo).await, &target) {
+                engine.identify().await;
+                let ops = engine.actions();
+                let action = match find(&engine.poll_once().await, &target) {
                     Ok(a) => a,
                     Err(e) => return usage(e),
                 };
@@ -136,32 +115,85 @@ pub fn action(
                 };
                 if crate::actions::kinds::retry_all::Flow::of(&action).is_some() {
                     let result = super::retry_all::run(&ops, &action, confirmation).await;
-                    println!("{}", result.message);
+                    crate::outln!("{}", result.message);
                     return Ok(exit_code(result.outcome));
                 }
-                let executor = ops.executor_for(&action);
-                let mut result = ops.pipeline.run(&action, confirmation.clone(), approval.as_deref(), executor.as_deref()).await;
-                if let (Some(id), Some(wait)) = (result.awaiting_approval.clone(), wait_approval) {
-                    eprintln!("approval {id} requested; a second on-call console runs: mastop approve {id}");
-                    let until = Instant::now() + wait;
-                    loop {
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        let approved = matches!(ops.pipeline.store().approval(&id).await, Ok(Some(a)) if a.approved_by.is_some());
-                        if approved {
-                            result = ops.pipeline.run(&action, confirmation.clone(), Some(&id), executor.as_deref()).await;
-                            break;
+                let result = ops
+                    .run_with_approval(&action, confirmation, approval.as_deref(), wait_approval, |r| {
+                        if let Some(id) = &r.awaiting_approval {
+                            crate::errln!("approval {id} requested; a second on-call console runs: mastop approve {id}");
                         }
-                        if Instant::now() >= until {
-                            eprintln!("no approval for {id} within {}", humantime::format_duration(wait));
-                            break;
-                        }
-                    }
+                    })
+                    .await;
+                if let (Some(id), Some(wait)) = (&result.awaiting_approval, wait_approval) {
+                    crate::errln!("no approval for {id} within {}", humantime::format_duration(wait));
                 }
-                println!("{}", result.message);
+                crate::outln!("{}", result.message);
                 Ok(exit_code(result.outcome))
             }
         }
     })
+}
+
+/// `action list` lines for one component: its own actions, then those on each row of its
+/// tables, each with the exact `--table … --row …` that `action preview` and `action run`
+/// need to find it again.
+fn listing(c: &crate::model::ComponentState, demo: bool) -> Vec<String> {
+    let line = |a: &Action, row: Option<(&str, &str)>| {
+        let select = row
+            .map(|(table, key)| {
+                format!("  --table {} --row {}", shell_word(table), shell_word(key))
+            })
+            .unwrap_or_default();
+        crate::sanitize::sanitize(&format!(
+            "{:<24} {:<26} {:<8} {}  [{}]{select}",
+            c.meta.id,
+            a.kind,
+            a.risk.word(),
+            a.title,
+            a.target.object
+        ))
+        .into_owned()
+    };
+    let own = crate::actions::catalog::for_component(c, None, demo);
+    let mut lines: Vec<String> = own.iter().map(|a| line(a, None)).collect();
+    let Some(reading) = c.reading.as_deref() else {
+        return lines;
+    };
+    let mut seen: std::collections::HashSet<(String, String)> = own
+        .iter()
+        .map(|a| (a.kind.clone(), a.target.object.clone()))
+        .collect();
+    for section in reading.detail().sections {
+        let crate::model::SectionBody::Table(table) = &section.body else {
+            continue;
+        };
+        for key in table.rows.iter().filter_map(|r| r.key.as_deref()) {
+            let selected = crate::actions::catalog::Selected {
+                table: &section.title,
+                key,
+            };
+            for a in crate::actions::catalog::for_component(c, Some(selected), demo) {
+                if seen.insert((a.kind.clone(), a.target.object.clone())) {
+                    lines.push(line(&a, Some((&section.title, key))));
+                }
+            }
+        }
+    }
+    lines
+}
+
+/// A word the shell passes through unchanged: bare when it is plain, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/@%+=,".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 fn exit_code(outcome: Outcome) -> ExitCode {
@@ -173,70 +205,72 @@ fn exit_code(outcome: Outcome) -> ExitCode {
 }
 
 fn usage(message: String) -> color_eyre::Result<ExitCode> {
-    eprintln!("error: {message}");
+    crate::errln!("error: {message}");
     Ok(ExitCode::from(EXIT_USAGE))
 }
 
 fn report(result: Result<String, String>) -> ExitCode {
     match result {
         Ok(m) => {
-            println!("{m}");
+            crate::outln!("{m}");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("refused: {e}");
+            crate::errln!("refused: {e}");
             ExitCode::from(EXIT_REFUSED)
         }
     }
 }
 
-pub fn approve(cfg: &Config, id: &str, readonly: bool) -> color_eyre::Result<ExitCode> {
-    let ops = runtime_for(cfg, readonly, false);
-    Ok(report(super::runtime()?.block_on(ops.approve(id))))
+pub fn approve(mut engine: Engine, id: &str) -> color_eyre::Result<ExitCode> {
+    let rt = super::runtime()?;
+    rt.block_on(engine.identify());
+    Ok(report(rt.block_on(engine.actions().approve(id))))
 }
 
-pub fn approvals(cfg: &Config, readonly: bool) -> color_eyre::Result<ExitCode> {
-    let ops = runtime_for(cfg, readonly, false);
+pub fn approvals(engine: &Engine) -> color_eyre::Result<ExitCode> {
+    let ops = engine.actions();
     match super::runtime()?.block_on(ops.pipeline.store().pending_approvals()) {
         Ok(list) => {
             for a in list {
-                println!(
+                crate::outln!(
                     "{}  {}  asked by {} at {}, open until {}",
-                    a.id, a.summary, a.requested_by, a.requested_at, a.expires
+                    a.id,
+                    a.summary,
+                    a.requested_by,
+                    a.requested_at,
+                    a.expires
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             Ok(ExitCode::from(EXIT_FAILED))
         }
     }
 }
 
-pub fn freeze(
-    cfg: &Config,
-    reason: Option<String>,
-    readonly: bool,
-) -> color_eyre::Result<ExitCode> {
-    let ops = runtime_for(cfg, readonly, false);
-    Ok(report(super::runtime()?.block_on(ops.set_freeze(reason))))
+pub fn freeze(mut engine: Engine, reason: Option<String>) -> color_eyre::Result<ExitCode> {
+    let rt = super::runtime()?;
+    rt.block_on(engine.identify());
+    Ok(report(rt.block_on(engine.actions().set_freeze(reason))))
 }
 
-pub fn audit(cfg: &Config, command: AuditCommand, readonly: bool) -> color_eyre::Result<ExitCode> {
+pub fn audit(engine: &Engine, command: AuditCommand) -> color_eyre::Result<ExitCode> {
     let AuditCommand::Tail { since, json, limit } = command;
-    let ops = runtime_for(cfg, readonly, false);
+    let ops = engine.actions();
     let since = since.map(|d| SystemTime::now() - d);
     let records = match super::runtime()?.block_on(ops.history(since, limit)) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Ok(ExitCode::from(EXIT_FAILED));
         }
     };
     for r in records {
         if json {
-            println!("{}", serde_json::to_string(&r)?);
+            crate::outln!("{}", serde_json::to_string(&r)?);
         } else {
             let outcome = match (r.phase, r.outcome) {
                 (crate::actions::Phase::Intent, _) => "started".to_string(),
@@ -244,7 +278,7 @@ pub fn audit(cfg: &Config, command: AuditCommand, readonly: bool) -> color_eyre:
                 (_, None) => "?".to_string(),
             };
             let detail = r.error.clone().or(r.result.clone()).unwrap_or_default();
-            println!(
+            crate::outln!(
                 "{}  {:<8} {:<7} {}@{}  {} · {}  {}",
                 r.time,
                 outcome,

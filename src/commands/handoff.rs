@@ -6,9 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand};
 
-use crate::config::Config;
+use crate::engine::Engine;
 use crate::handoff::shift::{Draft, audit_since, incoming};
-use crate::handoff::{EntryKind, Handoff, Shift, markdown};
+use crate::handoff::{EntryKind, Handoff, markdown};
 
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -90,32 +90,25 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::config::parse_duration(text)
 }
 
-fn shift(cfg: &Config, readonly: bool) -> Result<Shift, String> {
-    let session =
-        crate::actions::Session::current(super::effective_role(cfg, readonly, false), readonly);
-    Shift::from_config(cfg, session)
-}
-
 fn fail(code: u8, message: &str) -> ExitCode {
-    eprintln!("{}", crate::sanitize::sanitize(message));
+    crate::errln!("{}", crate::sanitize::sanitize(message));
     ExitCode::from(code)
 }
 
 /// `mastop note "…"`.
-pub fn note(cfg: &Config, text: &str, readonly: bool) -> color_eyre::Result<ExitCode> {
-    add(cfg, EntryKind::Note, text, None, None, None, readonly)
+pub fn note(engine: &Engine, text: &str) -> color_eyre::Result<ExitCode> {
+    add(engine, EntryKind::Note, text, None, None, None)
 }
 
 fn add(
-    cfg: &Config,
+    engine: &Engine,
     kind: EntryKind,
     text: &str,
     owner: Option<String>,
     until: Option<SystemTime>,
     closes: Option<String>,
-    readonly: bool,
 ) -> color_eyre::Result<ExitCode> {
-    let shift = match shift(cfg, readonly) {
+    let shift = match engine.shift() {
         Ok(s) => s,
         Err(e) => return Ok(fail(EXIT_USAGE, &e)),
     };
@@ -123,7 +116,7 @@ fn add(
     let saved = super::runtime()?.block_on(shift.add(entry));
     match saved {
         Ok(saved) => {
-            println!("{} {} saved", saved.entry.kind.word(), saved.entry.id);
+            crate::outln!("{} {} saved", saved.entry.kind.word(), saved.entry.id);
             match saved.shared_error {
                 Some(e) => Ok(fail(EXIT_FAILED, &e)),
                 None => Ok(ExitCode::SUCCESS),
@@ -146,36 +139,36 @@ fn until(args: &EntryArgs) -> Result<Option<SystemTime>, String> {
     }
 }
 
-pub fn handoff(
-    cfg: &Config,
-    command: HandoffCommand,
-    readonly: bool,
-) -> color_eyre::Result<ExitCode> {
+pub fn handoff(mut engine: Engine, command: HandoffCommand) -> color_eyre::Result<ExitCode> {
+    // What goes into the shared record carries the operator's tailnet identity.
+    if matches!(
+        command,
+        HandoffCommand::Write { .. } | HandoffCommand::Ack { .. }
+    ) {
+        super::runtime()?.block_on(engine.identify());
+    }
+    let engine = &engine;
     let entry = |kind: EntryKind, AddCommand::Add(args): AddCommand| match until(&args) {
-        Ok(t) => add(cfg, kind, &args.text, args.owner, t, None, readonly),
+        Ok(t) => add(engine, kind, &args.text, args.owner, t, None),
         Err(e) => Ok(fail(EXIT_USAGE, &e)),
     };
     match command {
         HandoffCommand::Item(c) => entry(EntryKind::OpenItem, c),
         HandoffCommand::Mitigation(c) => entry(EntryKind::Mitigation, c),
         HandoffCommand::Silence(c) => entry(EntryKind::Silence, c),
-        HandoffCommand::Done { id } => {
-            add(cfg, EntryKind::Done, "", None, None, Some(id), readonly)
-        }
-        HandoffCommand::Log { since } => log(cfg, since, readonly),
+        HandoffCommand::Done { id } => add(engine, EntryKind::Done, "", None, None, Some(id)),
+        HandoffCommand::Log { since } => log(engine, since),
         HandoffCommand::Write {
-            to,
-            to_zone,
-            since,
-            demo,
-        } => write(cfg, &to, to_zone.as_deref(), since, demo, readonly),
-        HandoffCommand::Show { id, json } => show(cfg, id.as_deref(), json, readonly),
-        HandoffCommand::Ack { id } => ack(cfg, &id, readonly),
+            to, to_zone, since, ..
+        } => write(engine, &to, to_zone.as_deref(), since),
+        HandoffCommand::Show { id, json } => show(engine, id.as_deref(), json),
+        HandoffCommand::Ack { id } => ack(engine, &id),
     }
 }
 
-fn log(cfg: &Config, since: Option<Duration>, readonly: bool) -> color_eyre::Result<ExitCode> {
-    let shift = match shift(cfg, readonly) {
+fn log(engine: &Engine, since: Option<Duration>) -> color_eyre::Result<ExitCode> {
+    let cfg = engine.config();
+    let shift = match engine.shift() {
         Ok(s) => s,
         Err(e) => return Ok(fail(EXIT_USAGE, &e)),
     };
@@ -206,10 +199,10 @@ fn log(cfg: &Config, since: Option<Duration>, readonly: bool) -> color_eyre::Res
                 format!(" ({extra})")
             }
         );
-        println!("{}", crate::sanitize::sanitize(&line));
+        crate::outln!("{}", crate::sanitize::sanitize(&line));
     }
     for g in &gaps {
-        eprintln!("incomplete: {}", crate::sanitize::sanitize(g));
+        crate::errln!("incomplete: {}", crate::sanitize::sanitize(g));
     }
     Ok(if gaps.is_empty() {
         ExitCode::SUCCESS
@@ -219,24 +212,21 @@ fn log(cfg: &Config, since: Option<Duration>, readonly: bool) -> color_eyre::Res
 }
 
 fn write(
-    cfg: &Config,
+    engine: &Engine,
     to: &str,
     to_zone: Option<&str>,
     since: Option<Duration>,
-    demo: bool,
-    readonly: bool,
 ) -> color_eyre::Result<ExitCode> {
+    let cfg = engine.config();
     let person = match incoming(cfg, to, to_zone) {
         Ok(p) => p,
         Err(e) => return Ok(fail(EXIT_USAGE, &e)),
     };
-    let session =
-        crate::actions::Session::current(super::effective_role(cfg, readonly, demo), readonly);
-    let shift = match Shift::from_config(cfg, session.clone()) {
+    let shift = match engine.shift() {
         Ok(s) => s,
         Err(e) => return Ok(fail(EXIT_USAGE, &e)),
     };
-    let pipeline = super::pipeline(cfg, session);
+    let pipeline = engine.pipeline();
     let rt = super::runtime()?;
     let result = rt.block_on(async {
         let now = SystemTime::now();
@@ -246,34 +236,22 @@ fn write(
         };
         let (audit, mut gaps) =
             audit_since(pipeline.audit_log(), pipeline.store().as_ref(), start).await;
-        let (fleet_source, not_ok) = if demo {
-            let fleet = crate::headless::fleet_from(
-                crate::demo::readings_at(Duration::ZERO),
-                SystemTime::now(),
-            );
-            (
-                "demo fleet".to_string(),
-                crate::handoff::report::not_ok(&fleet, now),
-            )
-        } else {
-            let deadline = cfg.handoff.snapshot_deadline;
-            match tokio::time::timeout(
-                deadline,
-                crate::headless::poll_once(crate::sources::build(cfg)),
-            )
-            .await
-            {
-                Ok(fleet) => (
-                    "live snapshot taken when the report was written".to_string(),
-                    crate::handoff::report::not_ok(&fleet, SystemTime::now()),
-                ),
-                Err(_) => {
-                    gaps.push(format!(
-                        "the fleet: no snapshot within {} ([handoff] snapshot_deadline)",
-                        humantime::format_duration(deadline)
-                    ));
-                    ("fleet (no snapshot)".to_string(), Vec::new())
-                }
+        let deadline = cfg.handoff.snapshot_deadline;
+        let (fleet_source, not_ok) = match tokio::time::timeout(deadline, engine.poll_once()).await
+        {
+            Ok(fleet) => (
+                match engine.demo() {
+                    Some(_) => "demo fleet".to_string(),
+                    None => "live snapshot taken when the report was written".to_string(),
+                },
+                crate::handoff::report::not_ok(&fleet, SystemTime::now()),
+            ),
+            Err(_) => {
+                gaps.push(format!(
+                    "the fleet: no snapshot within {} ([handoff] snapshot_deadline)",
+                    humantime::format_duration(deadline)
+                ));
+                ("fleet (no snapshot)".to_string(), Vec::new())
             }
         };
         shift
@@ -289,8 +267,8 @@ fn write(
     });
     match result {
         Ok(handoff) => {
-            print!("{}", markdown::render(&handoff));
-            eprintln!(
+            crate::out!("{}", markdown::render(&handoff));
+            crate::errln!(
                 "handoff {} written to {}; {} acknowledges it with: mastop handoff ack {}",
                 handoff.id,
                 shift.store().describe(),
@@ -303,13 +281,8 @@ fn write(
     }
 }
 
-fn show(
-    cfg: &Config,
-    id: Option<&str>,
-    json: bool,
-    readonly: bool,
-) -> color_eyre::Result<ExitCode> {
-    let shift = match shift(cfg, readonly) {
+fn show(engine: &Engine, id: Option<&str>, json: bool) -> color_eyre::Result<ExitCode> {
+    let shift = match engine.shift() {
         Ok(s) => s,
         Err(e) => return Ok(fail(EXIT_USAGE, &e)),
     };
@@ -333,9 +306,9 @@ fn show(
         Err(e) => return Ok(fail(EXIT_FAILED, &e)),
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&handoff)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&handoff)?);
     } else {
-        print!("{}", markdown::render(&handoff));
+        crate::out!("{}", markdown::render(&handoff));
     }
     if handoff.acknowledged.is_none() {
         let how = match shift.session().role {
@@ -346,21 +319,21 @@ fn show(
                 "a shadow session can read it; the on-call engineer acknowledges it".into()
             }
         };
-        eprintln!("handoff {} is NOT acknowledged yet — {how}", handoff.id);
+        crate::errln!("handoff {} is NOT acknowledged yet — {how}", handoff.id);
         return Ok(ExitCode::from(EXIT_AWAITING_ACK));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn ack(cfg: &Config, id: &str, readonly: bool) -> color_eyre::Result<ExitCode> {
-    let shift = match shift(cfg, readonly) {
+fn ack(engine: &Engine, id: &str) -> color_eyre::Result<ExitCode> {
+    let shift = match engine.shift() {
         Ok(s) => s,
         Err(e) => return Ok(fail(EXIT_USAGE, &e)),
     };
     match super::runtime()?.block_on(shift.acknowledge(id)) {
         Ok(h) => {
             let by = h.acknowledged.as_ref().map_or("?", |a| a.by.as_str());
-            println!(
+            crate::outln!(
                 "handoff {} from {} acknowledged by {by}",
                 h.id,
                 crate::sanitize::sanitize(&h.from.name)
@@ -374,15 +347,14 @@ fn ack(cfg: &Config, id: &str, readonly: bool) -> color_eyre::Result<ExitCode> {
 /// The console's handoff desk; `None` (with the reason logged) when this machine has no
 /// data directory or the `[handoff]` zone is unusable.
 pub fn desk(
-    cfg: &Config,
-    session: crate::actions::Session,
+    engine: &Engine,
     runtime: &std::sync::Arc<crate::actions::runtime::Runtime>,
 ) -> Option<std::sync::Arc<crate::tui::handoff::Desk>> {
-    match Shift::from_config(cfg, session) {
+    match engine.shift() {
         Ok(shift) => Some(std::sync::Arc::new(crate::tui::handoff::Desk {
             shift,
             runtime: std::sync::Arc::clone(runtime),
-            config: cfg.clone(),
+            config: engine.config().clone(),
         })),
         Err(e) => {
             tracing::warn!(error = %e, "handoffs unavailable");

@@ -8,16 +8,14 @@ mod runbook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::actions::Role;
-use crate::cli::{Cli, Command, ConfigCommand, DemoArgs};
+use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::{self, Config};
-use crate::model::{Fleet, SourceStatus};
-use crate::sources::{self, SourceSpec};
+use crate::engine::{Demo, Engine, Options};
 use crate::tui::app::{App, DemoInfo};
 use crate::tui::keymap::Keymap;
 use crate::tui::theme::{Theme, no_color_requested};
@@ -31,7 +29,7 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
     let loaded = match config::load(cli.global.config.as_deref(), default_path.as_deref(), &env) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("{e}");
+            crate::errln!("{e}");
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
@@ -42,6 +40,9 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
     if let Some(keymap) = &cli.global.keymap {
         cfg.ui.keymap = keymap.clone();
     }
+    let readonly = cli.global.readonly;
+    let engine = |cfg: Config, demo: Option<Demo>| Engine::new(cfg, Options { readonly, demo });
+    let demo_if = |on: bool| on.then(Demo::default);
     match cli.command {
         Some(Command::Config(ConfigCommand::Check)) => Ok(config_check(
             &cfg,
@@ -52,48 +53,69 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
             print_paths(loaded.path.as_deref());
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Snapshot(_)) => {
-            let fleet = runtime()?.block_on(crate::headless::poll_once(sources::build(&cfg)));
-            print_json(&crate::headless::snapshot(
-                &fleet,
-                "live",
-                SystemTime::now(),
-            ))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Command::Inventory(args)) => inventory::print(&cfg, args.json),
+        Some(Command::Snapshot(_)) => snapshot(&engine(cfg, None), "live"),
+        Some(Command::Demo(args)) if args.snapshot => snapshot(
+            &engine(
+                cfg,
+                Some(Demo {
+                    at: args.at,
+                    drill: false,
+                }),
+            ),
+            "demo",
+        ),
+        Some(Command::Inventory(args)) => inventory::print(&engine(cfg, None), args.json),
         Some(Command::Check) => {
-            let fleet = runtime()?.block_on(crate::headless::poll_once(sources::build(&cfg)));
+            let engine = engine(cfg, None);
+            let fleet = runtime()?.block_on(engine.poll_once());
             let (lines, code) = crate::headless::check(&fleet);
             for line in lines {
-                println!("{line}");
+                crate::outln!("{line}");
             }
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(3)))
         }
-        Some(Command::Action(command)) => actions::action(&cfg, command, cli.global.readonly),
-        Some(Command::Approve { id }) => actions::approve(&cfg, &id, cli.global.readonly),
-        Some(Command::Approvals) => actions::approvals(&cfg, cli.global.readonly),
-        Some(Command::Freeze { reason }) => {
-            actions::freeze(&cfg, Some(reason), cli.global.readonly)
+        Some(Command::Action(command)) => {
+            let demo = match &command {
+                crate::cli::ActionCommand::List { demo, .. } => *demo,
+                crate::cli::ActionCommand::Preview(t) => t.demo,
+                crate::cli::ActionCommand::Run { target, .. } => target.demo,
+            };
+            actions::action(engine(cfg, demo_if(demo)), command)
         }
-        Some(Command::Unfreeze) => actions::freeze(&cfg, None, cli.global.readonly),
-        Some(Command::Audit(command)) => actions::audit(&cfg, command, cli.global.readonly),
-        Some(Command::Handoff(command)) => handoff::handoff(&cfg, command, cli.global.readonly),
-        Some(Command::Note { text }) => handoff::note(&cfg, &text, cli.global.readonly),
-        Some(Command::Runbook(command)) => runbook::runbook(&cfg, command, cli.global.readonly),
-        Some(Command::Demo(args)) if args.snapshot => {
-            let at = SystemTime::now();
-            let fleet = crate::headless::fleet_from(crate::demo::readings_at(args.at), at);
-            print_json(&crate::headless::snapshot(&fleet, "demo", at))?;
-            Ok(ExitCode::SUCCESS)
+        Some(Command::Approve { id }) => actions::approve(engine(cfg, None), &id),
+        Some(Command::Approvals) => actions::approvals(&engine(cfg, None)),
+        Some(Command::Freeze { reason }) => actions::freeze(engine(cfg, None), Some(reason)),
+        Some(Command::Unfreeze) => actions::freeze(engine(cfg, None), None),
+        Some(Command::Audit(command)) => actions::audit(&engine(cfg, None), command),
+        Some(Command::Handoff(command)) => {
+            let demo = matches!(command, handoff::HandoffCommand::Write { demo: true, .. });
+            handoff::handoff(engine(cfg, demo_if(demo)), command)
+        }
+        Some(Command::Note { text }) => handoff::note(&engine(cfg, None), &text),
+        Some(Command::Runbook(command)) => {
+            let demo = match &command {
+                crate::cli::RunbookCommand::List { .. } => false,
+                crate::cli::RunbookCommand::Show { demo, .. }
+                | crate::cli::RunbookCommand::Run { demo, .. } => *demo,
+            };
+            runbook::runbook(engine(cfg, demo_if(demo)), command)
         }
         Some(Command::Demo(args)) => {
-            console(&cfg, &cli.global.log_level, Some(args), cli.global.readonly)
+            let demo = Demo {
+                at: args.at,
+                drill: args.drill,
+            };
+            console(engine(cfg, Some(demo)), &cli.global.log_level)
         }
-        Some(Command::Tui) | None => {
-            console(&cfg, &cli.global.log_level, None, cli.global.readonly)
-        }
+        Some(Command::Tui) | None => console(engine(cfg, None), &cli.global.log_level),
     }
+}
+
+/// `snapshot --json`: one poll of every source, judged like the console judges it.
+fn snapshot(engine: &Engine, mode: &str) -> color_eyre::Result<ExitCode> {
+    let fleet = runtime()?.block_on(engine.poll_once());
+    print_json(&crate::headless::snapshot(&fleet, mode, SystemTime::now()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn runtime() -> color_eyre::Result<tokio::runtime::Runtime> {
@@ -104,7 +126,7 @@ pub(crate) fn runtime() -> color_eyre::Result<tokio::runtime::Runtime> {
 }
 
 fn print_json(value: &serde_json::Value) -> color_eyre::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    crate::outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -128,7 +150,7 @@ fn config_check(cfg: &Config, path: Option<&std::path::Path>, env: &[String]) ->
     );
     match ui_files(cfg) {
         Ok(_) => {
-            println!(
+            crate::outln!(
                 "config OK: {origin}: {} postgres, {} redis; keymap {}, theme {}",
                 cfg.postgres.len(),
                 cfg.redis.len(),
@@ -136,12 +158,12 @@ fn config_check(cfg: &Config, path: Option<&std::path::Path>, env: &[String]) ->
                 cfg.ui.theme
             );
             if !env.is_empty() {
-                println!("overridden by: {}", env.join(", "));
+                crate::outln!("overridden by: {}", env.join(", "));
             }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             ExitCode::from(EXIT_CONFIG)
         }
     }
@@ -151,81 +173,33 @@ fn print_paths(config_file: Option<&std::path::Path>) {
     let show = |p: Option<PathBuf>| {
         p.map_or_else(|| "(unknown: set HOME)".into(), |p| p.display().to_string())
     };
-    println!(
+    crate::outln!(
         "config file   {}",
         config_file.map_or_else(
             || show(config::default_path()) + " (not present)",
             |p| p.display().to_string()
         )
     );
-    println!(
+    crate::outln!(
         "keymap        {}",
         show(crate::paths::config_dir().map(|d| d.join("keymap.toml")))
     );
-    println!(
+    crate::outln!(
         "themes        {}",
         show(crate::paths::config_dir().map(|d| d.join("themes")))
     );
-    println!(
+    crate::outln!(
         "log file      {}",
         show(crate::paths::state_dir().map(|d| d.join("mastop.log")))
     );
 }
 
-/// The role for this run: the config's, lowered by `--readonly`. The demo acts only on its
-/// own simulation, so it runs as on-call unless `--readonly` asks otherwise.
-pub(crate) fn effective_role(cfg: &Config, readonly: bool, demo: bool) -> Option<Role> {
-    match (readonly, demo) {
-        (true, _) => Some(Role::Shadow),
-        (false, true) => Some(Role::Oncall),
-        (false, false) => cfg.role,
-    }
-}
-
-/// The guarded-action pipeline for this console: the ops store from config (shared) or a
-/// local one, and the local audit file.
-pub fn pipeline(cfg: &Config, session: crate::actions::Session) -> crate::actions::Pipeline {
-    let audit = crate::actions::AuditLog::new(
-        cfg.audit
-            .file
-            .clone()
-            .or_else(crate::actions::AuditLog::default_path)
-            .unwrap_or_else(|| PathBuf::from("mastop-audit.jsonl")),
-    );
-    let (store, lock_ttl, approval_ttl): (Arc<dyn crate::actions::OpsStore>, _, _) =
-        match &cfg.ops_store {
-            Some(ops) => (
-                Arc::new(crate::actions::store::deferred::Deferred::new(ops.clone())),
-                ops.lock_ttl,
-                ops.approval_ttl,
-            ),
-            None => {
-                let dir = crate::actions::store::local::LocalStore::default_dir()
-                    .unwrap_or_else(|| PathBuf::from("mastop-state"));
-                (
-                    Arc::new(crate::actions::store::local::LocalStore::new(
-                        dir,
-                        audit.clone(),
-                    )),
-                    Duration::from_secs(120),
-                    Duration::from_secs(900),
-                )
-            }
-        };
-    crate::actions::Pipeline::new(session, store, audit, lock_ttl, approval_ttl)
-}
-
-fn console(
-    cfg: &Config,
-    log_level: &str,
-    demo: Option<DemoArgs>,
-    readonly: bool,
-) -> color_eyre::Result<ExitCode> {
-    let demo_mode = demo.is_some();
-    let (keymap, theme) = match ui_files(cfg) {
+fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> {
+    let cfg = engine.config().clone();
+    let (keymap, theme) = match ui_files(&cfg) {
         Ok(files) => files,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
@@ -237,55 +211,35 @@ fn console(
     };
     let _log = crate::logging::init(log_level)?;
     let now = SystemTime::now();
-    let mut host_spawner = None;
-    let ledger =
-        demo_mode.then(|| Arc::new(Mutex::new(crate::actions::executor::DemoLedger::default())));
-    let (specs, demo_info): (Vec<SourceSpec>, _) = match demo {
-        Some(args) => (
-            match &ledger {
-                Some(ledger) if args.drill => crate::demo::drill_specs(
-                    cfg.defaults.cadence,
-                    Instant::now(),
-                    now,
-                    Arc::clone(ledger),
-                ),
-                _ => crate::demo::specs(cfg.defaults.cadence, Instant::now(), args.at),
-            },
-            Some(DemoInfo {
-                timeline: crate::demo::timeline()
-                    .into_iter()
-                    .map(|(t, s)| (t, s.to_string()))
-                    .collect(),
-                started: now,
-                offset: args.at,
-            }),
-        ),
-        None => {
-            let (specs, hosts) = sources::build_sharing(cfg);
-            host_spawner = Some(hosts);
-            (specs, None)
-        }
-    };
-    let mut fleet = initial_fleet(&specs, cfg);
-    if let Some(info) = &demo_info {
-        prefill_demo_history(&mut fleet, info.offset, cfg.defaults.cadence, now);
-    }
+    let (specs, host_spawner) = engine.sources_sharing();
+    let fleet = engine.fleet_for(&specs);
     let mut app = App::new(fleet, keymap, theme, now);
     app.no_color = no_color;
     app.themes_dir = crate::paths::config_dir().map(|d| d.join("themes"));
-    app.demo = demo_info;
-    app.runbooks = runbook::screen_state(cfg, demo_mode);
+    app.demo = engine.demo().map(|demo| DemoInfo {
+        timeline: crate::demo::timeline()
+            .into_iter()
+            .map(|(t, s)| (t, s.to_string()))
+            .collect(),
+        started: now,
+        offset: demo.at,
+    });
+    app.runbooks = crate::tui::runbooks::Runbooks::new(
+        engine.runbooks(),
+        engine.runbook_hosts(),
+        engine.demo().is_some(),
+    );
     let rt = runtime()?;
-    let mut session =
-        crate::actions::Session::current(effective_role(cfg, readonly, demo_mode), readonly);
-    let discovery = inventory::startup(cfg, demo_mode, &mut app, &mut session, &rt)
+    app.identity = rt.block_on(engine.identify());
+    app.set_inventory(engine.inventory_at_start(now));
+    app.role = engine.session().role;
+    let discovery = engine
+        .discovery()
         .zip(host_spawner)
         .map(|(plan, hosts)| crate::tui::run::Discovery { plan, hosts });
-    app.role = session.role;
-    let pipeline = pipeline(cfg, session.clone());
-    app.store = pipeline.store().describe();
-    let ops = Arc::new(crate::actions::runtime::Runtime::new(pipeline, cfg, ledger));
-    let handoffs = handoff::desk(cfg, session, &ops);
+    let ops = Arc::new(engine.actions());
+    app.store = ops.pipeline.store().describe();
+    let handoffs = handoff::desk(&engine, &ops);
     let cancel = CancellationToken::new();
     let result = rt.block_on(crate::tui::run::run(
         app,
@@ -308,57 +262,4 @@ fn console(
             Err(e)
         }
     }
-}
-
-/// Gives the demo a past, so trends are drawn from the first frame instead of filling in
-/// over two minutes. The simulation is a pure function of time, so the past is exact.
-fn prefill_demo_history(fleet: &mut Fleet, at: Duration, cadence: Duration, now: SystemTime) {
-    let cadence = cadence.max(Duration::from_millis(500));
-    for k in (1..=crate::model::history::HISTORY_LEN as u32).rev() {
-        let back = cadence * k;
-        let Some(t) = at.checked_sub(back) else {
-            continue;
-        };
-        for (meta, reading) in crate::demo::readings_at(t) {
-            let status = crate::model::SourceStatus {
-                state: crate::model::SourceState::Ok,
-                last_ok: Some(now - back),
-                last_attempt: Some(now - back),
-                ..SourceStatus::pending(cadence)
-            };
-            fleet.apply(&meta.id, status, Some(reading));
-        }
-    }
-}
-
-/// The fleet before any poll: every configured component, pending or disabled.
-pub fn initial_fleet(specs: &[SourceSpec], cfg: &Config) -> Fleet {
-    let metas = specs
-        .iter()
-        .map(|s| (s.meta.clone(), s.first_status()))
-        .collect();
-    Fleet::new(metas, threshold_overrides(cfg))
-}
-
-/// Config threshold overrides with each figure's direction filled in from its kind.
-pub fn threshold_overrides(cfg: &Config) -> crate::model::fleet::ThresholdOverrides {
-    let mut out = crate::model::fleet::ThresholdOverrides::new();
-    for (kind, figures) in &cfg.thresholds {
-        let Some(specs) = sources::figure_specs(kind) else {
-            continue;
-        };
-        for (key, t) in figures {
-            if let Some(spec) = specs.iter().find(|s| s.key == key) {
-                out.entry(kind.clone()).or_default().insert(
-                    key.clone(),
-                    crate::model::Threshold {
-                        warn: t.warn,
-                        crit: t.crit,
-                        direction: spec.direction,
-                    },
-                );
-            }
-        }
-    }
-    out
 }

@@ -10,12 +10,12 @@ pub async fn run(ops: &Runtime, action: &Action, confirmation: Confirmation) -> 
     let on_interrupt = abort.clone();
     let watcher = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("stopping after the current batch…");
+            crate::errln!("stopping after the current batch…");
             on_interrupt.stop();
         }
     });
     let result = retry_all::run(ops, action, confirmation, &abort, |p| {
-        eprintln!("batch {}: {}", p.batches, p.line());
+        crate::errln!("batch {}: {}", p.batches, p.line());
     })
     .await;
     watcher.abort();

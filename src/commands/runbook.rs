@@ -2,16 +2,14 @@
 //! and pipeline as the console.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 
-use crate::actions::runtime::Runtime;
 use crate::actions::{Risk, Role};
 use crate::cli::RunbookCommand;
-use crate::config::Config;
+use crate::engine::Engine;
 use crate::runbooks::engine::execute;
-use crate::runbooks::{Control, Inventory, Mode, RunEnd, describe, expand, load_library};
+use crate::runbooks::{Control, Mode, RunEnd, describe, expand};
 use crate::sanitize::sanitize;
 
 const EXIT_FAILED: u8 = 1;
@@ -19,7 +17,7 @@ const EXIT_USAGE: u8 = 2;
 const EXIT_REFUSED: u8 = 3;
 
 fn usage(message: impl std::fmt::Display) -> color_eyre::Result<ExitCode> {
-    eprintln!("error: {message}");
+    crate::errln!("error: {message}");
     Ok(ExitCode::from(EXIT_USAGE))
 }
 
@@ -38,22 +36,10 @@ pub fn parse_params(given: &[String]) -> Result<BTreeMap<String, String>, String
     Ok(out)
 }
 
-fn inventory(cfg: &Config, demo: bool) -> Inventory {
-    if demo {
-        Inventory::demo()
-    } else {
-        Inventory::from_config(cfg)
-    }
-}
-
-pub fn runbook(
-    cfg: &Config,
-    command: RunbookCommand,
-    readonly: bool,
-) -> color_eyre::Result<ExitCode> {
-    let library = load_library(cfg);
+pub fn runbook(mut engine: Engine, command: RunbookCommand) -> color_eyre::Result<ExitCode> {
+    let library = engine.runbooks();
     for e in &library.errors {
-        eprintln!("{e}");
+        crate::errln!("{e}");
     }
     match command {
         RunbookCommand::List { verbose } => {
@@ -63,7 +49,7 @@ pub fn runbook(
                 } else {
                     String::new()
                 };
-                println!(
+                crate::outln!(
                     "{:<24} {:<8} {}{from}",
                     r.name,
                     r.risk.word(),
@@ -76,7 +62,7 @@ pub fn runbook(
                 ExitCode::from(EXIT_USAGE)
             })
         }
-        RunbookCommand::Show { name, params, demo } => {
+        RunbookCommand::Show { name, params, .. } => {
             let Some(r) = library.get(&name) else {
                 return usage(format!(
                     "no runbook called {name}; see `mastop runbook list`"
@@ -87,22 +73,22 @@ pub fn runbook(
                 Err(e) => return usage(e),
             };
             for line in describe::lines(r) {
-                println!("{}", sanitize(&line));
+                crate::outln!("{}", sanitize(&line));
             }
             let needs_values = r.params.iter().any(|p| p.required && p.default.is_none());
             if needs_values && given.is_empty() {
-                println!();
-                println!(
+                crate::outln!("");
+                crate::outln!(
                     "Give the parameters (--param NAME=VALUE) to see every operation it would run."
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            match expand(r, &given, &inventory(cfg, demo), Mode::Run, false) {
+            match expand(r, &given, &engine.runbook_hosts(), Mode::Run, false) {
                 Ok(plan) => {
-                    println!();
-                    println!("Would run:");
+                    crate::outln!("");
+                    crate::outln!("Would run:");
                     for line in plan.lines() {
-                        println!("  {}", sanitize(&line));
+                        crate::outln!("  {}", sanitize(&line));
                     }
                     Ok(ExitCode::SUCCESS)
                 }
@@ -114,7 +100,7 @@ pub fn runbook(
             params,
             dry_run,
             yes,
-            demo,
+            ..
         } => {
             let Some(r) = library.get(&name).cloned() else {
                 return usage(format!(
@@ -126,23 +112,23 @@ pub fn runbook(
                 Err(e) => return usage(e),
             };
             let mode = if dry_run { Mode::DryRun } else { Mode::Run };
-            let plan = match expand(&r, &given, &inventory(cfg, demo), mode, demo) {
+            let demo = engine.demo().is_some();
+            let plan = match expand(&r, &given, &engine.runbook_hosts(), mode, demo) {
                 Ok(p) => p,
                 Err(e) => return usage(e),
             };
-            println!(
+            crate::outln!(
                 "{} — {}{}",
                 r.name,
                 sanitize(&r.title),
                 if dry_run { " (dry run)" } else { "" }
             );
             for line in plan.lines() {
-                println!("  {}", sanitize(&line));
+                crate::outln!("  {}", sanitize(&line));
             }
-            let session = crate::actions::Session::current(
-                super::effective_role(cfg, readonly, demo),
-                readonly,
-            );
+            let rt = super::runtime()?;
+            rt.block_on(engine.identify());
+            let session = engine.session();
             let needs_typing = plan.actions().any(|a| a.risk != Risk::Low);
             let typed = if session.role != Role::Oncall {
                 // The engine refuses and audits the attempt.
@@ -154,31 +140,27 @@ pub fn runbook(
                     r.risk.word()
                 ));
             } else if needs_typing {
-                eprint!("Type the runbook's name ({}) to run it: ", r.name);
-                let _ = std::io::stderr().flush();
+                crate::err!("Type the runbook's name ({}) to run it: ", r.name);
                 let mut line = String::new();
                 std::io::stdin().lock().read_line(&mut line)?;
                 Some(line.trim().to_string())
             } else {
                 None
             };
-            let ledger =
-                demo.then(|| Arc::new(Mutex::new(crate::actions::executor::DemoLedger::default())));
-            let ops = Runtime::new(super::pipeline(cfg, session), cfg, ledger);
-            let rt = super::runtime()?;
+            let ops = engine.actions();
             let end = rt.block_on(async move {
                 let control = Control::new();
                 let stopper = control.clone();
                 tokio::spawn(async move {
                     if tokio::signal::ctrl_c().await.is_ok() {
-                        eprintln!("stopping before the next step (the current one finishes)…");
+                        crate::errln!("stopping before the next step (the current one finishes)…");
                         stopper.abort();
                     }
                 });
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<crate::runbooks::Event>();
                 let printer = tokio::spawn(async move {
                     while let Some(e) = rx.recv().await {
-                        println!("{}", sanitize(&e.line()));
+                        crate::outln!("{}", sanitize(&e.line()));
                     }
                 });
                 let summary = execute(&plan, &ops, typed.as_deref(), &control, &tx).await;
@@ -193,10 +175,4 @@ pub fn runbook(
             }))
         }
     }
-}
-
-/// The console's runbooks: the configured library, against the demo fleet or the
-/// configured one.
-pub fn screen_state(cfg: &Config, demo: bool) -> crate::tui::runbooks::Runbooks {
-    crate::tui::runbooks::Runbooks::new(load_library(cfg), inventory(cfg, demo), demo)
 }

@@ -62,18 +62,19 @@ impl Shift {
         }
     }
 
-    /// The shift for this console from config: the `[handoff]` zone, the local store in the
-    /// data directory, and the ops store when `[ops_store]` is set.
-    pub fn from_config(cfg: &Config, session: Session) -> Result<Shift, String> {
+    /// The shift for this console: the `[handoff]` zone, the local shift log in `dir`, and
+    /// the shared store when there is one.
+    pub fn open(
+        cfg: &Config,
+        session: Session,
+        dir: std::path::PathBuf,
+        ops_store: Option<&crate::config::OpsStoreConfig>,
+    ) -> Result<Shift, String> {
         let zone = match &cfg.handoff.zone {
             Some(name) => Zone::named(name).map_err(|e| format!("[handoff] zone: {e}"))?,
             None => Zone::utc(),
         };
-        let dir = LocalHandoffs::default_dir()
-            .ok_or("cannot find a data directory for the shift log: set HOME or XDG_DATA_HOME")?;
-        let shared = cfg
-            .ops_store
-            .as_ref()
+        let shared = ops_store
             .map(|ops| Arc::new(SharedHandoffs::new(ops.clone())) as Arc<dyn HandoffStore>);
         Ok(Shift::new(session, zone, LocalHandoffs::new(dir), shared))
     }

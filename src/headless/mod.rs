@@ -1,69 +1,15 @@
 //! Output without a terminal: `snapshot --json` and `check`, from the same fleet state the
 //! console draws.
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
-use crate::model::{Fleet, Level, Reading, SourceState, SourceStatus};
-use crate::sources::SourceSpec;
+use crate::model::{Fleet, Level, SourceState};
 
 /// Version of the `snapshot --json` document. Bump on any incompatible change: renaming or
 /// removing a field, or changing a field's type or unit. Adding fields is compatible.
 pub const SCHEMA: u32 = 1;
-
-/// Polls every enabled source once, all at the same time, each within its deadline.
-pub async fn poll_once(specs: Vec<SourceSpec>) -> Fleet {
-    let metas: Vec<_> = specs
-        .iter()
-        .map(|s| (s.meta.clone(), s.first_status()))
-        .collect();
-    let mut fleet = Fleet::new(metas, Default::default());
-    let polls = specs
-        .into_iter()
-        .filter(|s| s.enabled)
-        .map(|mut spec| async move {
-            let started = SystemTime::now();
-            let outcome = crate::sources::scheduler::poll_bounded(&mut spec).await;
-            let mut status = spec.first_status();
-            let reading = crate::sources::scheduler::record(
-                &mut status,
-                started,
-                spec.schedule.deadline,
-                outcome,
-            );
-            (spec.meta.id, status, reading)
-        });
-    for (id, status, reading) in futures_util::future::join_all(polls).await {
-        fleet.apply(&id, status, reading);
-    }
-    fleet
-}
-
-/// Builds a fleet from readings already in hand (the demo at a fixed time).
-pub fn fleet_from(
-    readings: Vec<(crate::model::ComponentMeta, Arc<dyn Reading>)>,
-    at: SystemTime,
-) -> Fleet {
-    let mut fleet = Fleet::new(
-        readings
-            .iter()
-            .map(|(m, _)| (m.clone(), SourceStatus::pending(Duration::from_secs(2))))
-            .collect(),
-        Default::default(),
-    );
-    for (meta, reading) in readings {
-        let status = SourceStatus {
-            state: SourceState::Ok,
-            last_ok: Some(at),
-            last_attempt: Some(at),
-            ..SourceStatus::pending(Duration::from_secs(2))
-        };
-        fleet.apply(&meta.id, status, Some(reading));
-    }
-    fleet
-}
 
 /// The `snapshot --json` document.
 pub fn snapshot(fleet: &Fleet, mode: &str, now: SystemTime) -> Value {

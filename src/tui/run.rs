@@ -236,38 +236,14 @@ fn start(effect: Effect, runtime: &Arc<Runtime>, done: &mpsc::UnboundedSender<Do
         }
         Effect::Run(action, confirmation, approval) => {
             tokio::spawn(async move {
-                let executor = runtime.executor_for(&action);
-                let result = runtime
-                    .pipeline
-                    .run(
-                        &action,
-                        confirmation.clone(),
-                        approval.as_deref(),
-                        executor.as_deref(),
-                    )
-                    .await;
-                let waiting = result.awaiting_approval.clone();
-                let _ = done.send(Done::Ran(action.clone(), result));
                 // A critical action waits for a second person; once approved, it runs with
                 // the same confirmation, through every guard again.
-                if let Some(id) = waiting {
-                    let until = tokio::time::Instant::now() + runtime.approval_wait();
-                    while tokio::time::Instant::now() < until {
-                        tokio::time::sleep(Duration::from_secs(2)).await;
-                        let approved = matches!(
-                            runtime.pipeline.store().approval(&id).await,
-                            Ok(Some(a)) if a.approved_by.is_some()
-                        );
-                        if approved {
-                            let result = runtime
-                                .pipeline
-                                .run(&action, confirmation, Some(&id), executor.as_deref())
-                                .await;
-                            let _ = done.send(Done::Ran(action, result));
-                            return;
-                        }
-                    }
-                }
+                let wait = Some(runtime.approval_wait());
+                runtime
+                    .run_with_approval(&action, confirmation, approval.as_deref(), wait, |r| {
+                        let _ = done.send(Done::Ran(action.clone(), r.clone()));
+                    })
+                    .await;
             });
         }
         Effect::RunFlow(action, confirmation, abort) => {

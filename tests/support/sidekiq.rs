@@ -222,7 +222,12 @@ pub fn console_app(reading: mastop::sources::sidekiq::SidekiqReading) -> mastop:
         tags: vec![],
     };
     let reading: Arc<dyn Reading> = Arc::new(reading);
-    let fleet = mastop::headless::fleet_from(vec![(meta.clone(), reading)], at);
+    let fleet = mastop::engine::poll::fleet_from(
+        vec![(meta.clone(), reading)],
+        at,
+        std::time::Duration::from_secs(2),
+        Default::default(),
+    );
     let keymap = mastop::tui::keymap::Keymap::builtin("default").expect("default keymap");
     let theme = mastop::tui::theme::Theme::builtin("dark").expect("dark theme");
     let mut app = App::new(fleet, keymap, theme, at);

@@ -1,6 +1,9 @@
 //! Several mastop processes sharing one real PostgreSQL ops store: one lock per target,
 //! a killed holder's lock lapses and its intent record stays on disk, four-eyes approval
 //! from a second console, a freeze seen by everyone, and a store that cannot be reached.
+//! The target is real: a unit restarted over SSH on the harness's sshd (whose `systemctl`
+//! takes a few seconds, so a run holds its lock long enough to be seen). The demo cannot
+//! stand in: it never touches the ops store.
 
 mod support;
 
@@ -88,21 +91,32 @@ fn text(out: &Output) -> String {
     )
 }
 
-fn shared_config(pg: &support::Postgres, lock_ttl: &str) -> String {
+fn sshd() -> support::Sshd {
+    let sshd = support::Sshd::start(&[
+        ("mastodon-web.service", "active", "running"),
+        ("nftables.service", "active", "exited"),
+    ]);
+    sshd.slow_unit_changes(3);
+    sshd
+}
+
+fn shared_config(pg: &support::Postgres, sshd: &support::Sshd, lock_ttl: &str) -> String {
     format!(
-        "role = \"oncall\"\n\n[ops_store]\nurl = \"{}\"\nlock_ttl = \"{lock_ttl}\"\n",
-        pg.url()
+        "role = \"oncall\"\n\n[ops_store]\nurl = \"{}\"\nlock_ttl = \"{lock_ttl}\"\n\n{}",
+        pg.url(),
+        sshd.config_toml("web-1", &["mastodon-web"]),
     )
 }
 
 const RESTART: &[&str] = &[
     "action",
     "run",
-    "demo.restart_unit",
-    "--demo",
+    "host.restart_unit",
     "--component",
     "host/web-1",
-    "--object",
+    "--table",
+    "systemd units",
+    "--row",
     "mastodon-web.service",
     "--confirm",
     "web-1",
@@ -144,7 +158,8 @@ fn wait_exit(child: &mut Child) -> (bool, String) {
 #[test]
 fn only_one_console_holds_a_target_at_a_time() {
     let pg = support::Postgres::start();
-    let config = shared_config(&pg, "2m");
+    let sshd = sshd();
+    let config = shared_config(&pg, &sshd, "2m");
     let (a, b) = (Console::new(&config), Console::new(&config));
     let mut first = a.spawn(RESTART);
     wait_for_lock(&pg);
@@ -166,7 +181,8 @@ fn only_one_console_holds_a_target_at_a_time() {
 #[test]
 fn a_killed_holder_leaves_its_intent_and_its_lock_lapses() {
     let pg = support::Postgres::start();
-    let config = shared_config(&pg, "2s");
+    let sshd = sshd();
+    let config = shared_config(&pg, &sshd, "2s");
     let (a, b) = (Console::new(&config), Console::new(&config));
     let mut first = a.spawn(RESTART);
     wait_for_lock(&pg);
@@ -208,32 +224,65 @@ fn a_killed_holder_leaves_its_intent_and_its_lock_lapses() {
     }
 }
 
+/// The asking console waits through the engine's four-eyes loop; the second person
+/// approves from another process, run by another OS user.
 #[test]
 fn a_critical_action_runs_after_a_second_person_approves() {
     let pg = support::Postgres::start();
-    let config = shared_config(&pg, "2m");
+    let sshd = sshd();
+    let config = shared_config(&pg, &sshd, "2m");
     let (a, b) = (Console::new(&config), Console::new_as("postgres", &config));
     let same_person = Console::new(&config);
-    let mut asking = a.spawn(&[
-        "action",
-        "run",
-        "demo.sidekiq_clear_dead",
-        "--demo",
-        "--component",
-        "sidekiq/main",
-        "--confirm",
-        "dead",
-        "--wait-approval",
-        "45s",
-    ]);
-    let stderr = asking.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let id = loop {
-        let line = lines.next().expect("a line on stderr").expect("utf-8");
-        if let Some(rest) = line.strip_prefix("approval ") {
-            break rest.split_whitespace().next().expect("an id").to_string();
-        }
+    let cfg = mastop::config::load(Some(&a.config), None, &[])
+        .expect("config")
+        .config;
+    // The asking console keeps its files in its own HOME, as the others do.
+    let mut places = mastop::engine::Places::real(&cfg);
+    places.audit = a.home.path().join("audit.jsonl");
+    places.state = a.home.path().join("state");
+    places.handoffs = None;
+    let engine =
+        mastop::engine::Engine::new(cfg, mastop::engine::Options::default()).with_places(places);
+    let ops = engine.actions();
+    let critical = mastop::actions::Action {
+        kind: "host.restart_unit".into(),
+        title: "Restart mastodon-web.service on web-1".into(),
+        target: mastop::actions::Target {
+            component: "host/web-1".into(),
+            object: "mastodon-web.service".into(),
+            name: "web-1".into(),
+            identity: None,
+        },
+        risk: mastop::actions::Risk::Critical,
+        operations: vec![mastop::actions::Operation::Ssh {
+            host: "web-1".into(),
+            argv: ["systemctl", "restart", "--", "mastodon-web.service"]
+                .map(String::from)
+                .to_vec(),
+        }],
+        precondition: None,
+        cooldown: Duration::from_secs(30),
+        deadline: Duration::from_secs(30),
     };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (id_tx, id_rx) = std::sync::mpsc::channel::<String>();
+    let asking = rt.spawn(async move {
+        ops.run_with_approval(
+            &critical,
+            mastop::actions::Confirmation::Typed("web-1".into()),
+            None,
+            Some(Duration::from_secs(45)),
+            |r| {
+                if let Some(id) = &r.awaiting_approval {
+                    let _ = id_tx.send(id.clone());
+                }
+            },
+        )
+        .await
+    });
+    let id = id_rx
+        .recv_timeout(HANG_GUARD)
+        .expect("an approval was requested");
     let pending = b.run(&["approvals"]);
     assert!(text(&pending).contains(&id), "{}", text(&pending));
     let wrong = b.run(&["approve", "no-such-id"]);
@@ -247,11 +296,24 @@ fn a_critical_action_runs_after_a_second_person_approves() {
     );
     let approved = b.run(&["approve", &id]);
     assert!(approved.status.success(), "{}", text(&approved));
-    let (ok, out) = wait_exit(&mut asking);
-    assert!(ok, "{out}");
-    assert!(out.contains("done"), "{out}");
+    let result = rt
+        .block_on(async { tokio::time::timeout(HANG_GUARD, asking).await })
+        .expect("the asking console finished")
+        .expect("task");
+    assert_eq!(
+        result.outcome,
+        mastop::actions::Outcome::Ok,
+        "{}",
+        result.message
+    );
+    assert!(
+        sshd.systemctl_calls()
+            .iter()
+            .any(|c| c.first().map(String::as_str) == Some("restart")),
+        "the unit was restarted once approved"
+    );
     let record = pg.psql(
-        "SELECT record->>'guards' FROM mastop_audit WHERE kind = 'demo.sidekiq_clear_dead' AND record->>'outcome' = 'ok'",
+        "SELECT record->>'guards' FROM mastop_audit WHERE kind = 'host.restart_unit' AND record->>'outcome' = 'ok'",
     );
     assert!(record.contains("approved by"), "{record}");
 }
@@ -259,7 +321,8 @@ fn a_critical_action_runs_after_a_second_person_approves() {
 #[test]
 fn a_freeze_stops_every_console_until_lifted() {
     let pg = support::Postgres::start();
-    let config = shared_config(&pg, "2m");
+    let sshd = sshd();
+    let config = shared_config(&pg, &sshd, "2m");
     let (a, b) = (Console::new(&config), Console::new(&config));
     let frozen = a.run(&["freeze", "--reason", "primary failover drill"]);
     assert!(frozen.status.success(), "{}", text(&frozen));
@@ -299,9 +362,11 @@ fn a_freeze_stops_every_console_until_lifted() {
 #[test]
 fn an_unreachable_ops_store_refuses_and_the_local_audit_still_records() {
     let hole = support::BlackHole::start();
+    let sshd = sshd();
     let config = format!(
-        "role = \"oncall\"\n\n[ops_store]\nurl = \"postgres://mastop@127.0.0.1:{}/ops\"\ndeadline = \"500ms\"\n",
-        hole.port()
+        "role = \"oncall\"\n\n[ops_store]\nurl = \"postgres://mastop@127.0.0.1:{}/ops\"\ndeadline = \"500ms\"\n\n{}",
+        hole.port(),
+        sshd.config_toml("web-1", &["mastodon-web"]),
     );
     let a = Console::new(&config);
     let out = a.run(RESTART);

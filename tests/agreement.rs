@@ -262,7 +262,11 @@ fn agree(
         .map(|v| v.level.as_str())
         .max_by_key(|l| severity(l))
         .expect("components");
-    assert_eq!(code, exit_code(worst), "check's exit code with {thresholds}");
+    assert_eq!(
+        code,
+        exit_code(worst),
+        "check's exit code with {thresholds}"
+    );
 }
 
 #[test]

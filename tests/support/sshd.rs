@@ -57,6 +57,7 @@ case "$1" in
       [ "$active" = failed ] && printf '%s loaded failed failed %s\n' "$name" "$name"
     done < "$states" ;;
   reload|restart)
+    [ -e "$MASTOP_TEST_DIR/slow" ] && sleep "$(cat "$MASTOP_TEST_DIR/slow")"
     [ -e "$MASTOP_TEST_DIR/refuse" ] && { echo "Job for $3 failed." >&2; exit 1; } ;;
 esac
 exit 0
@@ -224,6 +225,28 @@ impl Sshd {
     /// Makes `systemctl reload|restart` fail, like a unit whose reload is refused.
     pub fn refuse_unit_changes(&self) {
         fs::write(self.dir().join("refuse"), "").expect("refuse flag");
+    }
+
+    /// Makes `systemctl reload|restart` take `seconds`, like a unit slow to come back.
+    pub fn slow_unit_changes(&self, seconds: u32) {
+        fs::write(self.dir().join("slow"), seconds.to_string()).expect("slow flag");
+    }
+
+    /// The `[ssh]` section and one `[[host]]` entry for this server, as config text.
+    pub fn config_toml(&self, host: &str, roles: &[&str]) -> String {
+        let ssh = self.ssh_config();
+        let path = |p: Option<PathBuf>| p.map(|p| p.display().to_string()).unwrap_or_default();
+        format!(
+            "[ssh]\nknown_hosts = \"{}\"\nconfig_file = \"{}\"\nidentity_file = \"{}\"\nuser = \"{}\"\ncontrol_dir = \"{}\"\n\n\
+             [[host]]\nname = \"{host}\"\naddress = \"127.0.0.1\"\nport = {}\nroles = {:?}\ndeadline = \"10s\"\n",
+            path(ssh.known_hosts),
+            path(ssh.config_file),
+            path(ssh.identity_file),
+            ssh.user.unwrap_or_default(),
+            path(ssh.control_dir),
+            self.port,
+            roles,
+        )
     }
 
     pub fn break_nginx_config(&self) {

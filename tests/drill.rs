@@ -300,14 +300,7 @@ fn a_newcomer_resolves_the_drill_with_the_runbook_and_hands_over() {
     c.wait_for_text("waiting for alex to acknowledge");
     c.send(b"q");
     assert!(c.wait_exit());
-    let audit = {
-        assert!(
-            !c.home().join("data/mastop/audit.jsonl").exists(),
-            "the demo wrote into the real audit log"
-        );
-        std::fs::read_to_string(c.home().join("data/mastop/demo/audit.jsonl"))
-    }
-    .expect("the run was audited");
+    let audit = c.demo_audit().expect("the run was audited");
     assert!(
         audit.lines().any(
             |l| l.contains("systemctl restart mastodon-sidekiq-default.service")

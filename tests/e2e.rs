@@ -233,14 +233,7 @@ fn demo_action_runs_through_the_dialog_and_is_audited() {
         s.contains("Audit ·") && s.contains(" started ") && s.contains(" ok ")
     });
     assert!(audit.contains("Reload nginx.service on web-1"), "{audit}");
-    let log = {
-        assert!(
-            !c.home().join("data/mastop/audit.jsonl").exists(),
-            "the demo wrote into the real audit log"
-        );
-        std::fs::read_to_string(c.home().join("data/mastop/demo/audit.jsonl"))
-    }
-    .expect("audit file");
+    let log = c.demo_audit().expect("audit file");
     let phases: Vec<&str> = log
         .lines()
         .map(|l| {
@@ -270,14 +263,7 @@ fn readonly_demo_can_preview_but_never_run() {
     c.send(b"\r");
     let refused = c.wait_for_text("Result:");
     assert!(refused.contains("read-only: shadowing"), "{refused}");
-    let log = {
-        assert!(
-            !c.home().join("data/mastop/audit.jsonl").exists(),
-            "the demo wrote into the real audit log"
-        );
-        std::fs::read_to_string(c.home().join("data/mastop/demo/audit.jsonl"))
-    }
-    .expect("audit file");
+    let log = c.demo_audit().expect("audit file");
     assert!(
         log.contains("\"outcome\":\"refused\"") && !log.contains("\"phase\":\"intent\""),
         "{log}"

@@ -37,14 +37,7 @@ fn demo_runbook_from_list_to_a_completed_audited_run() {
     c.wait_for_text("Runbooks (10)");
     c.send(b"q");
     assert!(c.wait_exit());
-    let audit = {
-        assert!(
-            !c.home().join("data/mastop/audit.jsonl").exists(),
-            "the demo wrote into the real audit log"
-        );
-        std::fs::read_to_string(c.home().join("data/mastop/demo/audit.jsonl"))
-    }
-    .expect("the run was audited");
+    let audit = c.demo_audit().expect("the run was audited");
     let runbook_outcomes = audit
         .lines()
         .filter(|l| {

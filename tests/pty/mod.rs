@@ -102,6 +102,15 @@ impl Console {
         self._home.path()
     }
 
+    /// The demo's audit log, after checking that the demo left the real one alone.
+    pub fn demo_audit(&self) -> std::io::Result<String> {
+        assert!(
+            !self.home().join("data/mastop/audit.jsonl").exists(),
+            "the demo wrote into the real audit log"
+        );
+        std::fs::read_to_string(self.home().join("data/mastop/demo/audit.jsonl"))
+    }
+
     pub fn contents(&self) -> String {
         self.screen
             .lock()

@@ -147,7 +147,7 @@ fn listing(c: &crate::model::ComponentState, demo: bool) -> Vec<String> {
             .unwrap_or_default();
         crate::sanitize::sanitize(&format!(
             "{:<24} {:<26} {:<8} {}  [{}]{select}",
-            c.meta.id,
+            c.meta.id.as_str(),
             a.kind,
             a.risk.word(),
             a.title,

@@ -14,6 +14,7 @@ pub mod headless;
 pub mod inventory;
 pub mod logging;
 pub mod model;
+pub mod net;
 pub mod paths;
 pub mod runbooks;
 pub mod sanitize;

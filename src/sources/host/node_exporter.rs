@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use super::exposition::Exposition;
 use super::sample::{
     CpuTimes, DiskCounters, FsUsage, Memory, NetCounters, PressureTotals, Sample, UnitStates,
     is_pseudo_fs, is_virtual_disk,
 };
+use crate::sources::exposition::Exposition;
 use crate::sources::host::SystemdUnit;
 
 pub fn sample(e: &Exposition) -> Result<Sample, String> {
@@ -49,6 +49,7 @@ pub fn sample(e: &Exposition) -> Result<Sample, String> {
             .filter(|m| m.label("state") == Some("failed") && m.value == 1.0)
             .filter_map(|m| m.label("name").map(str::to_string))
             .collect(),
+        skipped_lines: e.skipped_lines(),
     })
     .map(|mut s| {
         let (cpu, cpus) = cpu(e);
@@ -196,8 +197,8 @@ fn units(e: &Exposition) -> UnitStates {
 
 #[cfg(test)]
 mod tests {
-    use super::super::exposition::parse;
     use super::*;
+    use crate::sources::exposition::parse;
 
     const METRICS: &str = include_str!("../../../tests/fixtures/hosts/node-exporter.txt");
 

@@ -213,16 +213,16 @@ impl Client {
             if let Some(tls) = s.downcast_ref::<rustls::Error>() {
                 return HttpError::Tls(crate::net::tls::refusal(tls, &self.trust));
             }
-            if let Some(io) = s.downcast_ref::<std::io::Error>() {
-                // io::Error's `source` skips the error it wraps, which is where the TLS
-                // stack puts the rustls verdict.
-                if let Some(tls) = io
-                    .get_ref()
-                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                {
+            // An io::Error's `source` skips the error it wraps, which is where the TLS stack
+            // puts the rustls verdict (sometimes an io::Error inside another).
+            let mut io = s.downcast_ref::<std::io::Error>();
+            while let Some(e) = io {
+                io_kind = Some(e.kind());
+                let inner = e.get_ref();
+                if let Some(tls) = inner.and_then(|i| i.downcast_ref::<rustls::Error>()) {
                     return HttpError::Tls(crate::net::tls::refusal(tls, &self.trust));
                 }
-                io_kind.get_or_insert(io.kind());
+                io = inner.and_then(|i| i.downcast_ref::<std::io::Error>());
             }
             if let Some(h) = s.downcast_ref::<hyper::Error>() {
                 hyper_error.get_or_insert(h);

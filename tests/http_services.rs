@@ -118,9 +118,12 @@ async fn https_with_tls_ca_is_read_and_a_wrong_ca_is_refused_with_the_reason() {
     assert_eq!(es.indices.len(), 5);
     assert_eq!(es.version.as_deref(), Some("Elasticsearch 7.17.9"));
 
-    let metrics = streaming(&endpoint(nginx.https("/streaming/metrics"), Some(certs.ca())))
-        .await
-        .expect("streaming over https");
+    let metrics = streaming(&endpoint(
+        nginx.https("/streaming/metrics"),
+        Some(certs.ca()),
+    ))
+    .await
+    .expect("streaming over https");
     assert_eq!(metrics.websocket_clients, 812.0);
     assert_eq!(metrics.skipped_lines, None);
 
@@ -158,13 +161,17 @@ async fn basic_auth_right_and_wrong_and_node_exporter_over_tls_with_basic_auth()
     let nginx = ServiceNginx::start(&certs, Some(&upstream));
     let right = secret_file(PASSWORD);
     let wrong = secret_file("not-the-password");
-    let private = nginx.https("/private").replacen("https://", &format!("https://{USER}@"), 1);
+    let private = nginx
+        .https("/private")
+        .replacen("https://", &format!("https://{USER}@"), 1);
 
     let es = |password: Option<&SecretFile>| EndpointConfig {
         password: password.map(|p| p.reference.clone()),
         ..endpoint(private.clone(), Some(certs.ca()))
     };
-    let r = elasticsearch(&es(Some(&right))).await.expect("right password");
+    let r = elasticsearch(&es(Some(&right)))
+        .await
+        .expect("right password");
     assert_eq!(r.status, ClusterStatus::Green);
     for (password, what) in [(Some(&wrong), "wrong password"), (None, "no password")] {
         let err = elasticsearch(&es(password)).await.expect_err(what);
@@ -175,13 +182,16 @@ async fn basic_auth_right_and_wrong_and_node_exporter_over_tls_with_basic_auth()
         assert!(!err.to_string().contains(PASSWORD));
     }
 
-    let node_url = nginx
-        .https("/node/metrics")
-        .replacen("https://", &format!("https://{USER}@"), 1);
+    let node_url =
+        nginx
+            .https("/node/metrics")
+            .replacen("https://", &format!("https://{USER}@"), 1);
     let mut host = node_exporter_host(node_url);
     host.node_exporter_tls_ca = Some(certs.ca());
     host.node_exporter_password = Some(right.reference.clone());
-    let reading = node_exporter(&host).await.expect("node_exporter over TLS with basic auth");
+    let reading = node_exporter(&host)
+        .await
+        .expect("node_exporter over TLS with basic auth");
     assert_eq!(
         reading.hostname,
         std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -226,10 +236,7 @@ async fn a_redirect_is_reported_and_not_followed() {
         "{err}"
     );
     assert!(
-        nginx
-            .log()
-            .iter()
-            .all(|l| l.uri != "/es/_cluster/health"),
+        nginx.log().iter().all(|l| l.uri != "/es/_cluster/health"),
         "the redirect was not followed: {:?}",
         nginx.log()
     );
@@ -291,9 +298,12 @@ async fn ipv6_literals_and_non_default_ports_reach_the_host_header() {
     let nginx = ServiceNginx::start(&certs, Some(&upstream));
     let (tls, plain) = (nginx.tls_port(), nginx.plain_port());
 
-    elasticsearch(&endpoint(format!("https://[::1]:{tls}/es"), Some(certs.ca())))
-        .await
-        .expect("an IPv6 literal over https");
+    elasticsearch(&endpoint(
+        format!("https://[::1]:{tls}/es"),
+        Some(certs.ca()),
+    ))
+    .await
+    .expect("an IPv6 literal over https");
     elasticsearch(&endpoint(format!("http://localhost:{plain}/es"), None))
         .await
         .expect("a name and a port");
@@ -309,9 +319,8 @@ async fn ipv6_literals_and_non_default_ports_reach_the_host_header() {
     .await
     .expect("node_exporter at an IPv6 literal");
 
-    let hosts = |uri: &str| -> Vec<String> {
-        nginx.logged(uri).into_iter().map(|l| l.host).collect()
-    };
+    let hosts =
+        |uri: &str| -> Vec<String> { nginx.logged(uri).into_iter().map(|l| l.host).collect() };
     assert_eq!(
         hosts("/es/_cluster/health"),
         [format!("[::1]:{tls}"), format!("localhost:{plain}")]
@@ -361,8 +370,8 @@ fn web_hosts(n: usize) -> Vec<InventoryHost> {
 }
 
 async fn rolling(console: &Console, port: u16, pool: &str) -> (RunEnd, usize) {
-    let runbook = mastop::runbooks::file::parse("rolling-https.toml", ROLLING_HTTPS)
-        .expect("parses");
+    let runbook =
+        mastop::runbooks::file::parse("rolling-https.toml", ROLLING_HTTPS).expect("parses");
     let given: BTreeMap<String, String> = [("port", port.to_string()), ("pool", pool.into())]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -406,12 +415,15 @@ async fn a_runbook_gate_on_https_passes_and_fails_as_the_server_answers() {
         .filter(|l| l.uri.starts_with("/sick/"))
         .map(|l| (format!("{} {}", l.method, l.uri), l.status))
         .collect();
-    assert_eq!(sick[..4].to_vec(), [
-        ("POST /sick/reload/web-1".to_string(), 200),
-        ("GET /sick/health/web-1".to_string(), 200),
-        ("POST /sick/reload/web-2".to_string(), 200),
-        ("GET /sick/health/web-2".to_string(), 503),
-    ]);
+    assert_eq!(
+        sick[..4].to_vec(),
+        [
+            ("POST /sick/reload/web-1".to_string(), 200),
+            ("GET /sick/health/web-1".to_string(), 200),
+            ("POST /sick/reload/web-2".to_string(), 200),
+            ("GET /sick/health/web-2".to_string(), 503),
+        ]
+    );
     assert!(
         sick[4..]
             .iter()

@@ -137,6 +137,8 @@ impl Client {
             .redirect(redirects)
             .no_proxy()
             .http1_only()
+            // `Host:`, `User-Agent:`, as curl and browsers write them.
+            .http1_title_case_headers()
             .tcp_nodelay(true)
             .tls_backend_preconfigured(tls)
             .pool_max_idle_per_host(if spec.keep_alive { 2 } else { 0 });

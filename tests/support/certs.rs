@@ -88,7 +88,14 @@ impl Certs {
         let now = SystemTime::now();
         let san = "DNS:localhost,IP:127.0.0.1,IP:::1";
         for (case, ca) in [(CertCase::Valid, "trusted"), (CertCase::Untrusted, "rogue")] {
-            certs.make_leaf(case, ca, "localhost", san, now - secs(DAY), now + secs(90 * DAY));
+            certs.make_leaf(
+                case,
+                ca,
+                "localhost",
+                san,
+                now - secs(DAY),
+                now + secs(90 * DAY),
+            );
         }
         certs
     }

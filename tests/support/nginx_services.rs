@@ -159,9 +159,15 @@ fn write_site(dir: &Path) {
             &format!("{es}/_cluster/health"),
             &fixture("elasticsearch/health_green.json"),
         );
-        put(&format!("{es}/root.json"), &fixture("elasticsearch/root.json"));
+        put(
+            &format!("{es}/root.json"),
+            &fixture("elasticsearch/root.json"),
+        );
     }
-    put("es/_cat/indices", &fixture("elasticsearch/cat_indices.json"));
+    put(
+        "es/_cat/indices",
+        &fixture("elasticsearch/cat_indices.json"),
+    );
     put("big-es/_cat/indices", &vec![b' '; 5 * 1024 * 1024]);
     put("streaming/metrics", &fixture("streaming/metrics.txt"));
     let line = b"mastodon_streaming_connected_clients{type=\"websocket\"} 1\n";
@@ -184,13 +190,7 @@ fn write_site(dir: &Path) {
         .expect("write htpasswd");
 }
 
-fn config(
-    dir: &Path,
-    certs: &Certs,
-    tls: u16,
-    plain: u16,
-    node_exporter: Option<&str>,
-) -> String {
+fn config(dir: &Path, certs: &Certs, tls: u16, plain: u16, node_exporter: Option<&str>) -> String {
     let d = dir.display();
     let user = if nix::unistd::Uid::effective().is_root() {
         "user root;\n"

@@ -443,3 +443,81 @@ async fn a_runbook_gate_on_https_passes_and_fails_as_the_server_answers() {
     );
     assert_eq!(ok, 0);
 }
+
+/// A small seeded generator: the same hostile strings on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn hostile(&mut self) -> String {
+        const PIECES: &[&str] = &[
+            "a",
+            "Z",
+            "7",
+            ":",
+            "@",
+            "%41",
+            "\"",
+            "'",
+            "\\",
+            "/",
+            "?",
+            "#",
+            " ",
+            "\t",
+            "\r\n",
+            "\u{1b}[2J",
+            "\u{7}",
+            "\u{0}",
+            "é",
+            "\u{202e}",
+            "😀",
+            "=",
+            "Bearer ",
+            "Basic ",
+        ];
+        let len = 8 + self.next() % 16;
+        let mut s = String::from("S3cr");
+        for _ in 0..len {
+            s.push_str(PIECES[(self.next() % PIECES.len() as u64) as usize]);
+        }
+        s
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_passwords_and_tokens_never_reach_an_error() {
+    let certs = Certs::loopback();
+    let nginx = ServiceNginx::start(&certs, None);
+    let private = nginx
+        .https("/private")
+        .replacen("https://", &format!("https://{USER}@"), 1);
+    let mut rng = Rng(0x5eed_cafe_f00d_d00d);
+    for _ in 0..48 {
+        let secret = rng.hostile();
+        let file = secret_file(&secret);
+        let as_password = EndpointConfig {
+            password: Some(file.reference.clone()),
+            ..endpoint(private.clone(), Some(certs.ca()))
+        };
+        let as_token = EndpointConfig {
+            bearer_token: Some(file.reference.clone()),
+            ..endpoint(nginx.https("/private"), Some(certs.ca()))
+        };
+        for config in [as_password, as_token] {
+            let err = elasticsearch(&config)
+                .await
+                .expect_err("nginx knows no such password or token");
+            let text = format!("{err} {err:?}");
+            let core = secret.trim_end_matches(['\r', '\n']);
+            assert!(!text.contains(core), "{text:?} holds {core:?}");
+            assert!(!text.contains('\u{1b}'), "{text:?}");
+        }
+    }
+}

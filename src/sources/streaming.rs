@@ -301,6 +301,24 @@ process_cpu_user_seconds_total 12.5
     }
 
     #[test]
+    fn unreadable_lines_are_counted_and_shown() {
+        let text = format!(
+            "{METRICS}mastodon_streaming_connected_channels{{type=\"x}} 1\nconnected_clients many\n"
+        );
+        let r = StreamingReading::from_metrics(&text).unwrap();
+        assert_eq!(r.connected_channels, 875.0, "the good lines still count");
+        let skipped = r.skipped_lines.clone().expect("two lines skipped");
+        assert_eq!(skipped.count, 2);
+        assert_eq!(r.to_json()["skipped_lines"]["count"], 2);
+        assert_eq!(
+            StreamingReading::from_metrics(METRICS)
+                .unwrap()
+                .skipped_lines,
+            None
+        );
+    }
+
+    #[test]
     fn another_exporter_is_refused_with_a_reason() {
         let err = StreamingReading::from_metrics("node_load1 0.5\n").unwrap_err();
         assert!(err.contains("streaming server"), "{err}");

@@ -240,6 +240,19 @@ mod tests {
         assert_eq!(units[0].active_state, "active");
         assert_eq!(units[1].active_state, "failed");
         assert_eq!(s.failed_units, ["nftables.service"]);
+        assert_eq!(s.skipped_lines, None);
+    }
+
+    #[test]
+    fn unreadable_lines_are_counted_into_the_reading() {
+        let text = format!("{METRICS}node_textfile_odd{{path=\"x}} 1\nnode_load1 high\n");
+        let s = sample(&parse(&text)).expect("maps");
+        let skipped = s.skipped_lines.clone().expect("two lines skipped");
+        assert_eq!(skipped.count, 2);
+        let reading = crate::sources::host::sample::reading(None, &s, &[], &Default::default());
+        use crate::model::Reading;
+        assert_eq!(reading.to_json()["skipped_lines"]["count"], 2);
+        assert_eq!(s.load[0], 0.25, "the good node_load1 still counts");
     }
 
     #[test]

@@ -152,10 +152,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Timed<S> {
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            if let Ok(mut marks) = self.marks.lock() {
-                marks.first_byte.get_or_insert_with(Instant::now);
-            }
+        if matches!(polled, Poll::Ready(Ok(())))
+            && buf.filled().len() > before
+            && let Ok(mut marks) = self.marks.lock()
+        {
+            marks.first_byte.get_or_insert_with(Instant::now);
         }
         polled
     }

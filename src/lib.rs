@@ -15,6 +15,7 @@ pub mod headless;
 pub mod inventory;
 pub mod logging;
 pub mod model;
+pub mod net;
 pub mod output;
 pub mod paths;
 pub mod runbooks;

@@ -28,6 +28,13 @@ fn the_example_config_is_valid() {
         config.redis[1].cadence,
         Some(std::time::Duration::from_secs(5))
     );
+    let tls_exporter = config
+        .hosts
+        .iter()
+        .find(|h| h.node_exporter_tls_ca.is_some())
+        .expect("a node_exporter over TLS");
+    assert!(tls_exporter.node_exporter_password.is_some());
+    assert!(config.elasticsearch[0].tls_ca.is_some());
 }
 
 #[test]

@@ -144,6 +144,10 @@ write_url = "http://es:9200"
 [[streaming]]
 name = "s"
 url = "redis://streaming:4000"
+
+[[streaming]]
+name = "t"
+url = "http://streaming:4000/metrics"
 password = "env:X"
 "#,
     );
@@ -153,8 +157,13 @@ password = "env:X"
             "elasticsearch[0].url",
             "elasticsearch[0].write_url",
             "streaming[0].url",
-            "streaming[0].password",
+            "streaming[1].password",
         ]
+    );
+    assert!(
+        errs[3].message.contains("names no user"),
+        "{}",
+        errs[3].message
     );
     assert_eq!(errs[0].message, "the URL contains a password");
     assert!(!errs.iter().any(|e| e.message.contains("hunter2")));
@@ -163,5 +172,55 @@ password = "env:X"
             .hint
             .as_deref()
             .is_some_and(|h| h.contains("http://"))
+    );
+}
+
+#[test]
+fn tls_ca_and_credentials_must_fit_the_url() {
+    let errs = errors(
+        r#"
+[[elasticsearch]]
+name = "plain"
+url = "http://es-1:9200"
+tls_ca = "/etc/mastop/es-ca.pem"
+
+[[elasticsearch]]
+name = "both"
+url = "https://elastic@es-2:9200"
+password = "env:ES_PASSWORD"
+bearer_token = "env:ES_TOKEN"
+
+[[streaming]]
+name = "proxied"
+url = "https://streaming-1:4000/metrics"
+bearer_token = "env:STREAMING_TOKEN"
+tls_ca = "/etc/mastop/ca.pem"
+
+[[postgres]]
+name = "primary"
+url = "postgres://mastop@db-1/mastodon"
+bearer_token = "env:PG_TOKEN"
+"#,
+    );
+    assert_eq!(
+        keys(&errs),
+        [
+            "elasticsearch[0].tls_ca",
+            "elasticsearch[1].bearer_token",
+            "postgres[0].bearer_token",
+        ]
+    );
+    assert!(
+        errs[0].message.contains("plain http://"),
+        "{}",
+        errs[0].message
+    );
+    assert!(
+        errs[1]
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("keep one")),
+        "{:?}",
+        errs[1].hint
     );
 }

@@ -40,7 +40,10 @@ impl Runtime {
         let mut http: Option<Arc<dyn Executor>> = None;
         let mut ssh: Option<Arc<dyn Executor>> = None;
         if let Some(write) = pipeline.session().write_capability() {
-            http = Some(Arc::new(HttpExecutor::new(&write)));
+            http = Some(Arc::new(HttpExecutor::new(
+                &write,
+                cfg.runbooks.tls_ca.as_deref(),
+            )));
             match demo {
                 Some(ledger) => demo_executor = Some(Arc::new(DemoExecutor::new(&write, ledger))),
                 None => {

@@ -158,12 +158,22 @@ pub(super) fn validate_http_endpoints(
                 ));
             }
         }
-        if kind == crate::sources::streaming::KIND && ep.password.is_some() {
-            problems.push((
-                at("password"),
-                "the streaming server's /metrics takes no password".into(),
-                Some("remove it".into()),
-            ));
+        if let Ok(base) = crate::net::service::BaseUrl::parse(&ep.url) {
+            use crate::net::service::{Setting, option_problems};
+            let found = option_problems(
+                &base,
+                ep.tls_ca.is_some(),
+                ep.password.is_some(),
+                ep.bearer_token.is_some(),
+            );
+            for (setting, problem, fix) in found {
+                let key = match setting {
+                    Setting::TlsCa => "tls_ca",
+                    Setting::Password => "password",
+                    Setting::BearerToken => "bearer_token",
+                };
+                problems.push((at(key), problem.into(), Some(fix.into())));
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::locate::Seg;
+use super::secret::SecretRef;
 use super::types::{Defaults, de_opt_duration};
 
 /// How a host's metrics are read.
@@ -54,9 +55,20 @@ pub struct HostConfig {
     /// `ssh` (default) or `node_exporter`.
     #[serde(default)]
     pub metrics: MetricsVia,
-    /// `http://host:9100/metrics`; required when `metrics = "node_exporter"`.
+    /// `http(s)://[user@]host:9100/metrics`; required when `metrics = "node_exporter"`.
     #[serde(default)]
     pub node_exporter_url: Option<String>,
+    /// The CA that signed node_exporter's certificate (its `tls_server_config`), trusted
+    /// instead of the system roots for an `https://` url.
+    #[serde(default)]
+    pub node_exporter_tls_ca: Option<PathBuf>,
+    /// The password of the user in `node_exporter_url` (its `basic_auth_users`), as a secret
+    /// reference.
+    #[serde(default)]
+    pub node_exporter_password: Option<SecretRef>,
+    /// A bearer token sent to node_exporter (a proxy in front of it), as a secret reference.
+    #[serde(default)]
+    pub node_exporter_bearer_token: Option<SecretRef>,
     /// SSH port when not 22 (or not what `~/.ssh/config` says).
     #[serde(default)]
     pub port: Option<u16>,
@@ -90,6 +102,9 @@ impl HostConfig {
             mounts: HashMap::new(),
             metrics: MetricsVia::Ssh,
             node_exporter_url: None,
+            node_exporter_tls_ca: None,
+            node_exporter_password: None,
+            node_exporter_bearer_token: None,
             port: None,
             user: None,
             production: true,
@@ -292,19 +307,54 @@ pub(super) fn validate(hosts: &[HostConfig], ssh: &SshConfig) -> Vec<Problem> {
                 "`metrics = \"node_exporter\"` needs `node_exporter_url`".into(),
                 Some("e.g. `node_exporter_url = \"http://10.0.0.5:9100/metrics\"`".into()),
             )),
-            (_, Some(url)) => {
-                if let Err(e) = crate::sources::host::http::Url::parse(url) {
-                    problems.push((
-                        at("node_exporter_url"),
-                        e,
-                        Some(
-                            "node_exporter is read over plain HTTP: `http://host:9100/metrics`"
-                                .into(),
-                        ),
-                    ));
+            (_, Some(url)) => match crate::net::service::BaseUrl::parse(url) {
+                Err(e) => problems.push((
+                    at("node_exporter_url"),
+                    e,
+                    Some(
+                        "e.g. `http://host:9100/metrics`, or https:// with `node_exporter_tls_ca`"
+                            .into(),
+                    ),
+                )),
+                Ok(base) => {
+                    use crate::net::service::{Setting, option_problems};
+                    let found = option_problems(
+                        &base,
+                        host.node_exporter_tls_ca.is_some(),
+                        host.node_exporter_password.is_some(),
+                        host.node_exporter_bearer_token.is_some(),
+                    );
+                    for (setting, problem, fix) in found {
+                        let key = match setting {
+                            Setting::TlsCa => "node_exporter_tls_ca",
+                            Setting::Password => "node_exporter_password",
+                            Setting::BearerToken => "node_exporter_bearer_token",
+                        };
+                        problems.push((at(key), problem.into(), Some(fix.into())));
+                    }
+                }
+            },
+            (_, None) => {
+                for (key, set) in [
+                    ("node_exporter_tls_ca", host.node_exporter_tls_ca.is_some()),
+                    (
+                        "node_exporter_password",
+                        host.node_exporter_password.is_some(),
+                    ),
+                    (
+                        "node_exporter_bearer_token",
+                        host.node_exporter_bearer_token.is_some(),
+                    ),
+                ] {
+                    if set {
+                        problems.push((
+                            at(key),
+                            format!("`{key}` is only used with `node_exporter_url`"),
+                            Some("add `node_exporter_url`, or remove it".into()),
+                        ));
+                    }
                 }
             }
-            _ => {}
         }
         if let Some(c) = host.cadence
             && c < Duration::from_secs(1)
@@ -389,7 +439,8 @@ mod tests {
         bad.units = vec!["nginx;reboot".into()];
         bad.metrics = MetricsVia::NodeExporter;
         let mut dup = HostConfig::new("web-1", "10.0.0.2");
-        dup.node_exporter_url = Some("https://10.0.0.2:9100/metrics".into());
+        dup.node_exporter_url = Some("http://10.0.0.2:9100/metrics".into());
+        dup.node_exporter_tls_ca = Some("/etc/mastop/node-ca.pem".into());
         let hosts = vec![bad, HostConfig::new("web-1", "10.0.0.1"), dup];
         let ssh = SshConfig {
             max_concurrent: 0,
@@ -406,12 +457,40 @@ mod tests {
             "host[0].units",
             "host[0].node_exporter_url",
             "host[2].name",
-            "host[2].node_exporter_url",
+            "host[2].node_exporter_tls_ca",
             "ssh.max_concurrent",
         ] {
             assert!(keys.iter().any(|k| k == expected), "{expected} in {keys:?}");
         }
         assert_eq!(problems.len(), 7, "{problems:?}");
+    }
+
+    #[test]
+    fn node_exporter_over_tls_with_basic_auth_or_a_token() {
+        let ssh = SshConfig::default();
+        let mut host = HostConfig::new("cdn-1", "10.0.0.9");
+        host.metrics = MetricsVia::NodeExporter;
+        host.node_exporter_url = Some("https://prometheus@10.0.0.9:9100/metrics".into());
+        host.node_exporter_tls_ca = Some("/etc/mastop/node-ca.pem".into());
+        host.node_exporter_password = Some(SecretRef::Env("NODE_PASSWORD".into()));
+        assert!(validate(std::slice::from_ref(&host), &ssh).is_empty());
+
+        host.node_exporter_bearer_token = Some(SecretRef::Env("NODE_TOKEN".into()));
+        let keys = |h: &HostConfig| -> Vec<String> {
+            validate(std::slice::from_ref(h), &ssh)
+                .iter()
+                .map(|(p, _, _)| super::super::locate::render_path(p))
+                .collect()
+        };
+        assert_eq!(keys(&host), ["host[0].node_exporter_bearer_token"]);
+
+        host.node_exporter_bearer_token = None;
+        host.node_exporter_url = Some("https://10.0.0.9:9100/metrics".into());
+        assert_eq!(keys(&host), ["host[0].node_exporter_password"]);
+
+        let mut stray = HostConfig::new("db-1", "10.0.0.5");
+        stray.node_exporter_tls_ca = Some("/etc/mastop/node-ca.pem".into());
+        assert_eq!(keys(&stray), ["host[0].node_exporter_tls_ca"]);
     }
 
     #[test]

@@ -276,6 +276,27 @@ fn validate(config: &Config) -> Vec<Problem> {
             }
         }
     }
+    let not_http = [
+        ("postgres", &config.postgres),
+        ("redis", &config.redis),
+        ("pgbouncer", &config.pgbouncer),
+        ("sidekiq", &config.sidekiq),
+    ];
+    for (kind, list) in not_http {
+        for (i, ep) in list.iter().enumerate() {
+            if ep.bearer_token.is_some() {
+                problems.push((
+                    vec![
+                        Seg::Key(kind.into()),
+                        Seg::Index(i),
+                        Seg::Key("bearer_token".into()),
+                    ],
+                    format!("`bearer_token` is for HTTP services, not [[{kind}]]"),
+                    Some("remove it; give the password as `password`".into()),
+                ));
+            }
+        }
+    }
     problems.extend(super::hosts::validate(&config.hosts, &config.ssh));
     for (kind, figures) in &config.thresholds {
         let here = |k: &str| {

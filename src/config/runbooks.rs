@@ -17,6 +17,10 @@ pub struct RunbooksConfig {
     /// replaces it.
     #[serde(default)]
     pub dirs: Vec<PathBuf>,
+    /// A PEM file with the CA that signed the certificates of the `https://` URLs runbook
+    /// steps and health gates ask, trusted instead of the system roots.
+    #[serde(default)]
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl Default for RunbooksConfig {
@@ -24,6 +28,7 @@ impl Default for RunbooksConfig {
         Self {
             shipped: true,
             dirs: Vec::new(),
+            tls_ca: None,
         }
     }
 }
@@ -47,6 +52,15 @@ pub(super) fn validate(config: &RunbooksConfig) -> Vec<(Vec<Seg>, String, Option
                 Some("name a directory, e.g. \"/etc/mastop/runbooks\"".into()),
             ));
         }
+    }
+    if let Some(ca) = &config.tls_ca
+        && ca.as_os_str().is_empty()
+    {
+        problems.push((
+            vec![Seg::Key("runbooks".into()), Seg::Key("tls_ca".into())],
+            "an empty file name".into(),
+            Some("name a PEM file, e.g. \"/etc/mastop/ca.pem\"".into()),
+        ));
     }
     problems
 }

@@ -150,10 +150,15 @@ pub struct EndpointConfig {
     pub write_url: Option<String>,
     #[serde(default)]
     pub write_password: Option<SecretRef>,
-    /// Postgres and PgBouncer: a PEM file with the CA that signed the server's certificate,
-    /// trusted instead of the system roots (see `sslmode` in the url).
+    /// A PEM file with the CA that signed the server's certificate, trusted instead of the
+    /// system roots: Postgres and PgBouncer (see `sslmode` in the url), and the `https://`
+    /// services (Elasticsearch, streaming).
     #[serde(default)]
     pub tls_ca: Option<std::path::PathBuf>,
+    /// Elasticsearch and streaming: a bearer token (as a secret reference) sent instead of
+    /// a user and password.
+    #[serde(default)]
+    pub bearer_token: Option<SecretRef>,
 }
 
 fn yes() -> bool {
@@ -177,6 +182,7 @@ impl EndpointConfig {
             write_url: None,
             write_password: None,
             tls_ca: None,
+            bearer_token: None,
         }
     }
 

@@ -420,6 +420,7 @@ pub(crate) fn reading(m: &Machine, t: Duration, s: f64) -> HostReading {
         rate_window_s: Some(2.0),
         pressure: None,
         units_unreadable: None,
+        skipped_lines: None,
         roles: Vec::new(),
         production: true,
     }

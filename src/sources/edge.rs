@@ -12,7 +12,6 @@ pub mod region;
 mod source;
 pub mod target;
 mod verifier;
-pub mod web;
 
 use std::any::Any;
 

@@ -5,8 +5,6 @@
 //! WAL archive, a disk pinned at 100% busy, and a firewall that did not come back after a
 //! reboot. Those three are what this reading is built to make loud.
 
-pub mod exposition;
-pub mod http;
 pub mod node_exporter;
 mod poll;
 pub mod sample;
@@ -101,6 +99,8 @@ pub struct HostReading {
     /// Why the units' states are unknown (no systemd, or node_exporter without its systemd
     /// collector); `None` when they were read.
     pub units_unreadable: Option<String>,
+    /// node_exporter only: lines of its page that could not be read.
+    pub skipped_lines: Option<crate::sources::exposition::SkippedLines>,
     /// The host's configured roles and whether it is production: what its actions need to
     /// know (nginx is tested before a reload on an edge; production needs typed confirmation).
     pub roles: Vec<String>,
@@ -435,6 +435,9 @@ impl Reading for HostReading {
                     show(p.io_some_pct)
                 ),
             ));
+        }
+        if let Some(skipped) = &self.skipped_lines {
+            system.push(("unread", skipped.to_string()));
         }
         let mut detail = Detail::default().pairs("System", system);
         detail = detail.table(

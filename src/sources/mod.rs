@@ -7,6 +7,7 @@
 
 pub mod edge;
 pub mod elasticsearch;
+pub mod exposition;
 pub mod feed;
 pub mod host;
 pub mod pgbouncer;

@@ -3,8 +3,6 @@
 //! second. Scrape each streaming process directly, not through nginx, which would pick
 //! one process at random.
 
-mod metrics_text;
-
 use std::any::Any;
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,11 +10,11 @@ use std::time::Instant;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 
-pub use self::metrics_text::{Sample, parse_metrics_text};
-use super::edge::web::WebEndpoint;
+use super::exposition::{self, Metric, SkippedLines};
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{Defaults, EndpointConfig};
 use crate::model::{Detail, Figure, FigureSpec, Finding, Reading, Unit, figure::format_value};
+use crate::net::service::{Service, ServiceSpec};
 
 pub const KIND: &str = "streaming";
 
@@ -39,6 +37,8 @@ pub struct StreamingReading {
     /// Messages sent to clients per second since the previous poll; `None` on the first.
     pub messages_per_sec: Option<f64>,
     pub messages_sent_total: Option<f64>,
+    /// Lines of the page that could not be read.
+    pub skipped_lines: Option<SkippedLines>,
 }
 
 impl StreamingReading {
@@ -49,14 +49,13 @@ impl StreamingReading {
     /// From `/metrics` text; `Err` when the text has no client gauge at all (not a
     /// Mastodon streaming server, or one older than 4.2).
     pub fn from_metrics(text: &str) -> Result<Self, String> {
-        let samples = parse_metrics_text(text);
-        fn named<'a>(samples: &'a [Sample], name: &'a str) -> impl Iterator<Item = &'a Sample> {
-            samples.iter().filter(move |s| {
+        let page = exposition::parse(text);
+        let named = |name: &'static str| {
+            page.metrics.iter().filter(move |s| {
                 s.name == name || s.name.strip_prefix("mastodon_streaming_") == Some(name)
             })
-        }
-        let named = |name: &'static str| named(&samples, name);
-        let clients: Vec<&Sample> = named("connected_clients").collect();
+        };
+        let clients: Vec<&Metric> = named("connected_clients").collect();
         if clients.is_empty() {
             return Err(
                 "no connected_clients metric: is this Mastodon's streaming server (4.2 or later)?"
@@ -77,6 +76,7 @@ impl StreamingReading {
             connected_channels: named("connected_channels").map(|s| s.value).sum(),
             messages_per_sec: None,
             messages_sent_total: (!sent.is_empty()).then(|| sent.iter().sum()),
+            skipped_lines: page.skipped_lines(),
         })
     }
 }
@@ -137,19 +137,20 @@ impl Reading for StreamingReading {
 
     fn detail(&self) -> Detail {
         let count = |v: f64| format_value(v, Unit::Count);
-        Detail::default().pairs(
-            "Streaming",
-            vec![
-                ("WebSocket clients", count(self.websocket_clients)),
-                ("EventSource clients", count(self.eventsource_clients)),
-                ("channels", count(self.connected_channels)),
-                (
-                    "messages/s",
-                    self.messages_per_sec
-                        .map_or_else(|| "—".into(), |r| format_value(r, Unit::PerSecond)),
-                ),
-            ],
-        )
+        let mut pairs = vec![
+            ("WebSocket clients", count(self.websocket_clients)),
+            ("EventSource clients", count(self.eventsource_clients)),
+            ("channels", count(self.connected_channels)),
+            (
+                "messages/s",
+                self.messages_per_sec
+                    .map_or_else(|| "—".into(), |r| format_value(r, Unit::PerSecond)),
+            ),
+        ];
+        if let Some(skipped) = &self.skipped_lines {
+            pairs.push(("unread", skipped.to_string()));
+        }
+        Detail::default().pairs("Streaming", pairs)
     }
 
     fn to_json(&self) -> serde_json::Value {
@@ -168,7 +169,7 @@ pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
 }
 
 pub struct StreamingSource {
-    endpoint: Result<WebEndpoint, String>,
+    service: Result<Service, String>,
     schedule: Schedule,
     previous: Option<(Instant, f64)>,
 }
@@ -176,38 +177,62 @@ pub struct StreamingSource {
 impl StreamingSource {
     pub fn new(config: &EndpointConfig, schedule: Schedule) -> Self {
         StreamingSource {
-            endpoint: WebEndpoint::parse(&config.url, config.tls_ca.as_deref())
-                .map_err(|e| format!("streaming {}: {e}", config.name)),
+            service: Service::new(ServiceSpec {
+                url: &config.url,
+                tls_ca: config.tls_ca.as_deref(),
+                password: config.password.clone(),
+                bearer_token: config.bearer_token.clone(),
+                max_body: MAX_BODY,
+            })
+            .map_err(|e| format!("streaming {}: {e}", config.name)),
             schedule,
             previous: None,
         }
     }
 
     async fn poll_once(&mut self) -> PollResult {
-        let endpoint = self
-            .endpoint
-            .as_ref()
+        let service = self
+            .service
+            .as_mut()
             .map_err(|e| PollError::Failed(e.clone()))?;
-        let at = endpoint.shown();
+        let at = format!("streaming at {}", service.base.shown());
         let by = tokio::time::Instant::now() + self.schedule.deadline.mul_f64(0.9);
-        let path = if endpoint.path.is_empty() {
+        let path = if service.base.path.is_empty() {
             "/metrics"
         } else {
             ""
         };
-        let (head, body) = endpoint
-            .get(path, None, by, MAX_BODY)
+        let auth = service
+            .authorization(&at)
             .await
-            .map_err(|e| PollError::Failed(format!("streaming at {at}: {e}")))?;
-        if head.status != 200 {
-            return Err(PollError::Failed(format!(
-                "streaming at {at}: {}{path} answered HTTP {}",
-                endpoint.path, head.status
-            )));
+            .map_err(PollError::Failed)?;
+        let answer = service
+            .get(path, &auth, by)
+            .await
+            .map_err(|e| PollError::Failed(format!("{at}: {e}")))?;
+        match answer.status {
+            200 => {}
+            401 | 403 => {
+                service.refused();
+                return Err(PollError::Denied(format!(
+                    "{at}: {}{path} answered HTTP {} — check the user in url and `password`, or `bearer_token`",
+                    service.base.path, answer.status
+                )));
+            }
+            _ => {
+                return Err(PollError::Failed(format!(
+                    "{at}: {}{path} answered {}",
+                    service.base.path,
+                    answer.status_text()
+                )));
+            }
         }
-        let text = String::from_utf8_lossy(&body);
+        let text = String::from_utf8_lossy(&answer.body);
         let mut reading = StreamingReading::from_metrics(&text)
-            .map_err(|e| PollError::Failed(format!("streaming at {at}: {e}")))?;
+            .map_err(|e| PollError::Failed(format!("{at}: {e}")))?;
+        if let Some(skipped) = &reading.skipped_lines {
+            tracing::debug!(source = %at, %skipped, "unreadable metrics lines");
+        }
         let now = Instant::now();
         if let Some(total) = reading.messages_sent_total {
             if let Some((then, before)) = self.previous {
@@ -272,6 +297,24 @@ process_cpu_user_seconds_total 12.5
         assert_eq!(
             evaluate(&r.figures(), &r.findings(), |_| None).level,
             Level::Warn
+        );
+    }
+
+    #[test]
+    fn unreadable_lines_are_counted_and_shown() {
+        let text = format!(
+            "{METRICS}mastodon_streaming_connected_channels{{type=\"x}} 1\nconnected_clients many\n"
+        );
+        let r = StreamingReading::from_metrics(&text).unwrap();
+        assert_eq!(r.connected_channels, 875.0, "the good lines still count");
+        let skipped = r.skipped_lines.clone().expect("two lines skipped");
+        assert_eq!(skipped.count, 2);
+        assert_eq!(r.to_json()["skipped_lines"]["count"], 2);
+        assert_eq!(
+            StreamingReading::from_metrics(METRICS)
+                .unwrap()
+                .skipped_lines,
+            None
         );
     }
 

@@ -67,7 +67,35 @@ impl Certs {
             } else {
                 "trusted"
             };
-            certs.make_leaf(case, ca, &name, start, end);
+            certs.make_leaf(case, ca, &name, &format!("DNS:{name}"), start, end);
+        }
+        certs
+    }
+
+    /// Certificates for a server on this machine, reached as `localhost`, `127.0.0.1` or
+    /// `[::1]`: the `Valid` case from the trusted CA and the `Untrusted` one from the rogue.
+    pub fn loopback() -> Certs {
+        let dir = tempfile::Builder::new()
+            .prefix("mastop-certs-")
+            .tempdir()
+            .expect("create a temp dir for certificates");
+        let certs = Certs {
+            dir,
+            hostname: "localhost".to_string(),
+        };
+        certs.make_ca("trusted", "mastop test CA");
+        certs.make_ca("rogue", "nobody trusts this CA");
+        let now = SystemTime::now();
+        let san = "DNS:localhost,IP:127.0.0.1,IP:::1";
+        for (case, ca) in [(CertCase::Valid, "trusted"), (CertCase::Untrusted, "rogue")] {
+            certs.make_leaf(
+                case,
+                ca,
+                "localhost",
+                san,
+                now - secs(DAY),
+                now + secs(90 * DAY),
+            );
         }
         certs
     }
@@ -75,6 +103,11 @@ impl Certs {
     /// The trusted CA's certificate, for `tls_ca`.
     pub fn ca(&self) -> PathBuf {
         self.dir.path().join("trusted/ca.pem")
+    }
+
+    /// The CA nobody trusts, to give as a wrong `tls_ca`.
+    pub fn rogue_ca(&self) -> PathBuf {
+        self.dir.path().join("rogue/ca.pem")
     }
 
     pub fn cert(&self, case: CertCase) -> PathBuf {
@@ -117,7 +150,15 @@ impl Certs {
         );
     }
 
-    fn make_leaf(&self, case: CertCase, ca: &str, name: &str, start: SystemTime, end: SystemTime) {
+    fn make_leaf(
+        &self,
+        case: CertCase,
+        ca: &str,
+        name: &str,
+        san: &str,
+        start: SystemTime,
+        end: SystemTime,
+    ) {
         let dir = self.dir.path();
         let ca = dir.join(ca);
         let key = self.key(case);
@@ -157,7 +198,7 @@ impl Certs {
                 "-enddate",
                 &asn1_time(end),
             ],
-            &[("LEAF_SAN", &format!("DNS:{name}"))],
+            &[("LEAF_SAN", san)],
         );
     }
 }

@@ -21,6 +21,7 @@ mod blackhole;
 pub mod certs;
 pub mod console;
 pub mod nginx;
+pub mod nginx_services;
 pub mod node_exporter;
 pub mod pgbouncer;
 mod postgres;

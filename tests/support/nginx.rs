@@ -78,7 +78,8 @@ impl Nginx {
             let conf = dir.path().join("nginx.conf");
             std::fs::write(&conf, config(dir.path(), certs, sites, &ports, origin_port))
                 .expect("write nginx.conf");
-            match spawn(dir.path(), &conf, &ports, origin_port) {
+            let all: Vec<u16> = ports.iter().copied().chain([origin_port]).collect();
+            match spawn(dir.path(), &conf, &all) {
                 Ok(server) => {
                     return Nginx {
                         server,
@@ -178,7 +179,9 @@ http {{
     )
 }
 
-fn spawn(dir: &Path, conf: &Path, ports: &[u16], origin: u16) -> Result<ServerProcess, String> {
+/// Runs nginx with `conf` from `dir` until it listens on every one of `ports` (on
+/// 127.0.0.1) and its pid file names our child.
+pub(super) fn spawn(dir: &Path, conf: &Path, ports: &[u16]) -> Result<ServerProcess, String> {
     let log = File::create(dir.join("stderr.log")).map_err(|e| e.to_string())?;
     let child = Command::new(NGINX)
         .arg("-e")
@@ -196,7 +199,6 @@ fn spawn(dir: &Path, conf: &Path, ports: &[u16], origin: u16) -> Result<ServerPr
     // SIGTERM is nginx's fast stop: no waiting for open connections.
     let mut server = ServerProcess::new(child, Signal::SIGTERM);
     let deadline = Instant::now() + START_TIMEOUT;
-    let all: Vec<u16> = ports.iter().copied().chain([origin]).collect();
     loop {
         if let Some(status) = server.exited() {
             return Err(format!(
@@ -205,7 +207,7 @@ fn spawn(dir: &Path, conf: &Path, ports: &[u16], origin: u16) -> Result<ServerPr
                 log_tail(&dir.join("error.log"), 20)
             ));
         }
-        let up = all.iter().all(|p| {
+        let up = ports.iter().all(|p| {
             std::net::TcpStream::connect_timeout(
                 &std::net::SocketAddr::from(([127, 0, 0, 1], *p)),
                 Duration::from_millis(200),

@@ -3,8 +3,12 @@
 //! functions over the DER the handshake presented, so every case is testable offline.
 
 use rustls::CertificateError;
-use x509_parser::extensions::GeneralName;
-use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_cert::Certificate as X509;
+use x509_cert::der::Decode;
+use x509_cert::der::oid::db::rfc4519::CN;
+use x509_cert::ext::pkix::SubjectAltName;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::name::Name;
 
 use super::Certificate;
 use crate::sanitize::sanitize_truncated;
@@ -25,15 +29,19 @@ const SHOWN_FIELD: usize = 200;
 const MAX_NAMES: usize = 50;
 
 pub fn parse(der: &[u8]) -> Result<Facts, String> {
-    let (_, cert) = X509Certificate::from_der(der)
+    let cert = X509::from_der(der)
         .map_err(|e| format!("the edge sent a certificate that does not parse: {e}"))?;
+    let tbs = &cert.tbs_certificate;
     let mut names = Vec::new();
-    if let Ok(Some(san)) = cert.subject_alternative_name() {
-        for name in &san.value.general_names {
+    // A certificate with two SAN extensions is malformed; it is shown without names.
+    if let Ok(Some((_, san))) = tbs.get::<SubjectAltName>() {
+        for name in &san.0 {
             match name {
-                GeneralName::DNSName(dns) => names.push(sanitize_truncated(dns, SHOWN_FIELD)),
-                GeneralName::IPAddress(bytes) => {
-                    if let Some(ip) = ip_from_bytes(bytes) {
+                GeneralName::DnsName(dns) => {
+                    names.push(sanitize_truncated(dns.as_str(), SHOWN_FIELD));
+                }
+                GeneralName::IpAddress(bytes) => {
+                    if let Some(ip) = ip_from_bytes(bytes.as_bytes()) {
                         names.push(ip.to_string());
                     }
                 }
@@ -45,21 +53,38 @@ pub fn parse(der: &[u8]) -> Result<Facts, String> {
         }
     }
     if names.is_empty()
-        && let Some(cn) = cert
-            .subject()
-            .iter_common_name()
-            .next()
-            .and_then(|cn| cn.as_str().ok())
+        && let Some(cn) = common_name(&tbs.subject)
     {
-        names.push(sanitize_truncated(cn, SHOWN_FIELD));
+        names.push(sanitize_truncated(&cn, SHOWN_FIELD));
     }
+    let unix = |t: x509_cert::time::Time| t.to_unix_duration().as_secs() as i64;
     Ok(Facts {
-        subject: sanitize_truncated(&cert.subject().to_string(), SHOWN_FIELD),
-        issuer: sanitize_truncated(&cert.issuer().to_string(), SHOWN_FIELD),
+        subject: sanitize_truncated(&shown_name(&tbs.subject), SHOWN_FIELD),
+        issuer: sanitize_truncated(&shown_name(&tbs.issuer), SHOWN_FIELD),
         names,
-        not_before: cert.validity().not_before.timestamp(),
-        not_after: cert.validity().not_after.timestamp(),
+        not_before: unix(tbs.validity.not_before),
+        not_after: unix(tbs.validity.not_after),
     })
+}
+
+/// `C=US, O=Let's Encrypt, CN=R3`: in the certificate's own order, as `openssl x509` shows
+/// it, rather than RFC 4514's reversed one.
+fn shown_name(name: &Name) -> String {
+    name.0
+        .iter()
+        .map(|rdn| rdn.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn common_name(name: &Name) -> Option<String> {
+    let atv = name
+        .0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .find(|atv| atv.oid == CN)?;
+    let text = atv.to_string();
+    text.split_once('=').map(|(_, value)| value.to_string())
 }
 
 fn ip_from_bytes(bytes: &[u8]) -> Option<std::net::IpAddr> {

@@ -1,10 +1,17 @@
-//! Just enough HTTP/1.1 to ask an edge for one path and read its status line and headers:
-//! one request per connection (`Connection: close`), so the handshake being timed is the
-//! one that served the request, and no body beyond the head is ever read.
+//! One request over a connection the probe opened and timed itself, with hyper's HTTP/1
+//! client reading the answer's head. `Connection: close`, so the handshake being timed is
+//! the one that served the request, and no body beyond the head is ever read.
 
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper::header::{ACCEPT, CONNECTION, HOST, USER_AGENT};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// An edge that sends more header than this is not answering like nginx does.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -25,133 +32,176 @@ impl Head {
     }
 }
 
-pub fn request(method: &str, path: &str, host: &str) -> Vec<u8> {
-    format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: mastop\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-    )
-    .into_bytes()
-}
-
-/// The end of the head (after the blank line) in `buf`, if it has arrived.
-fn head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
-}
-
-/// Parses a response head (status line and headers, through the blank line).
-pub fn parse_head(head: &[u8]) -> Result<Head, String> {
-    let text = String::from_utf8_lossy(head);
-    let mut lines = text.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or_default();
-    if !version.starts_with("HTTP/1.") {
-        return Err(format!(
-            "the answer is not HTTP/1.x (it starts {:?})",
-            crate::sanitize::sanitize_truncated(status_line, 40)
-        ));
-    }
-    let status = parts
-        .next()
-        .and_then(|code| code.parse::<u16>().ok())
-        .filter(|code| (100..=999).contains(code))
-        .ok_or_else(|| {
-            format!(
-                "the status line has no status code: {:?}",
-                crate::sanitize::sanitize_truncated(status_line, 60)
-            )
-        })?;
-    let headers = lines
-        .take_while(|line| !line.is_empty())
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
-        .collect();
-    Ok(Head { status, headers })
-}
-
-/// Sends `request` and reads the answer's head. Returns it with the time from the request
-/// being written to the first byte of the answer, in milliseconds.
-pub async fn exchange<S>(stream: &mut S, request: &[u8]) -> Result<(Head, f64), String>
+/// Sends `method path` with `host` as `Host` and reads the answer's head. Returns it with
+/// the time from the request being written to the first byte of the answer, in
+/// milliseconds.
+pub async fn exchange<S>(
+    stream: S,
+    method: &str,
+    path: &str,
+    host: &str,
+) -> Result<(Head, f64), String>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    stream
-        .write_all(request)
+    let marks = Arc::new(Mutex::new(Marks::default()));
+    let io = TokioIo::new(Timed {
+        inner: stream,
+        marks: Arc::clone(&marks),
+    });
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, host)
+        .header(USER_AGENT, crate::net::http::USER_AGENT)
+        .header(ACCEPT, "*/*")
+        .header(CONNECTION, "close")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| format!("cannot make the request: {e}"))?;
+    let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(MAX_HEAD)
+        .title_case_headers(true)
+        // A header line HTTP forbids (control bytes in its value) is dropped, not the whole
+        // answer: the edge still answered, and what it sent never reaches the screen.
+        .ignore_invalid_headers_in_responses(true)
+        .handshake(io)
         .await
-        .map_err(|e| format!("sending the request failed: {e}"))?;
-    stream
-        .flush()
-        .await
-        .map_err(|e| format!("sending the request failed: {e}"))?;
-    let sent = Instant::now();
-    let mut buf = Vec::with_capacity(2048);
-    let mut chunk = [0u8; 4096];
-    let mut first_byte_ms = None;
-    loop {
-        let n = stream
-            .read(&mut chunk)
-            .await
-            .map_err(|e| format!("reading the answer failed: {e}"))?;
-        if n == 0 {
-            return Err(if buf.is_empty() {
-                "the edge closed the connection without answering".into()
-            } else {
-                "the edge closed the connection in the middle of the headers".into()
-            });
+        .map_err(|e| describe(&e))?;
+    let response = sender.send_request(request);
+    tokio::pin!(response, connection);
+    let response = tokio::select! {
+        biased;
+        answer = &mut response => answer,
+        ended = &mut connection => {
+            ended.map_err(|e| describe(&e))?;
+            (&mut response).await
         }
-        first_byte_ms.get_or_insert_with(|| sent.elapsed().as_secs_f64() * 1000.0);
-        let search_from = buf.len().saturating_sub(3);
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = head_end(&buf[search_from..]).map(|e| e + search_from) {
-            let head = parse_head(&buf[..end])?;
-            return Ok((head, first_byte_ms.unwrap_or_default()));
+    }
+    .map_err(|e| describe(&e))?;
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let first_byte_ms = marks.lock().map_or(0.0, |m| m.first_byte_ms());
+    Ok((
+        Head {
+            status: response.status().as_u16(),
+            headers,
+        },
+        first_byte_ms,
+    ))
+}
+
+fn describe(error: &hyper::Error) -> String {
+    // hyper says which parse error it was only in words without its server half.
+    if error.is_parse() && error.to_string().contains("too large") {
+        return format!("the headers are longer than {} KiB", MAX_HEAD / 1024);
+    }
+    if error.is_parse() || error.is_parse_status() {
+        return format!("the answer is not HTTP/1.x ({error})");
+    }
+    if error.is_incomplete_message() || error.is_canceled() {
+        return "the edge closed the connection without answering".into();
+    }
+    let mut text = error.to_string();
+    if let Some(cause) = std::error::Error::source(error) {
+        text = format!("{text}: {cause}");
+    }
+    format!(
+        "reading the answer failed: {}",
+        crate::sanitize::sanitize_truncated(&text, 160)
+    )
+}
+
+/// When the request went out and the answer's first byte came back.
+#[derive(Default)]
+struct Marks {
+    sent: Option<Instant>,
+    first_byte: Option<Instant>,
+}
+
+impl Marks {
+    fn first_byte_ms(&self) -> f64 {
+        match (self.sent, self.first_byte) {
+            (Some(sent), Some(first)) => {
+                first.saturating_duration_since(sent).as_secs_f64() * 1000.0
+            }
+            _ => 0.0,
         }
-        if buf.len() > MAX_HEAD {
-            return Err(format!(
-                "the headers are longer than {} KiB",
-                MAX_HEAD / 1024
-            ));
+    }
+}
+
+/// The connection, noting the moment of the last write before the answer began and of the
+/// answer's first byte.
+struct Timed<S> {
+    inner: S,
+    marks: Arc<Mutex<Marks>>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Timed<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(())))
+            && buf.filled().len() > before
+            && let Ok(mut marks) = self.marks.lock()
+        {
+            marks.first_byte.get_or_insert_with(Instant::now);
         }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Timed<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0)
+            && let Ok(mut marks) = self.marks.lock()
+            && marks.first_byte.is_none()
+        {
+            marks.sent = Some(Instant::now());
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_plain_nginx_head() {
-        let head = parse_head(
-            b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nX-Cache-Status: HIT\r\nX-Empty:\r\n\r\n",
-        )
-        .unwrap();
-        assert_eq!(head.status, 200);
-        assert_eq!(head.header("x-cache-status"), Some("HIT"));
-        assert_eq!(head.header("Server"), Some("nginx/1.22.1"));
-        assert_eq!(head.header("x-empty"), Some(""));
-        assert_eq!(head.header("x-cached"), None);
-    }
-
-    #[test]
-    fn not_http_is_an_error() {
-        assert!(parse_head(b"SSH-2.0-OpenSSH_9.2\r\n\r\n").is_err());
-        assert!(parse_head(b"HTTP/1.1 abc\r\n\r\n").is_err());
-        assert!(parse_head(b"HTTP/1.1 42 Odd\r\n\r\n").is_err());
-        assert!(parse_head(b"").is_err());
-    }
-
-    #[test]
-    fn the_request_names_the_public_host() {
-        let r = String::from_utf8(request("HEAD", "/health", "example.social")).unwrap();
-        assert!(r.starts_with("HEAD /health HTTP/1.1\r\nHost: example.social\r\n"));
-        assert!(r.ends_with("Connection: close\r\n\r\n"));
-    }
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[tokio::test]
-    async fn heads_split_across_reads_and_oversized_heads() {
-        let (mut client, mut server) = tokio::io::duplex(64);
+    async fn heads_split_across_reads_name_the_public_host() {
+        let (client, mut server) = tokio::io::duplex(64);
         let serve = tokio::spawn(async move {
-            let mut req = [0u8; 256];
-            let _ = server.read(&mut req).await;
+            let mut request = Vec::new();
+            let mut buf = [0u8; 256];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = server.read(&mut buf).await.unwrap();
+                request.extend_from_slice(&buf[..n]);
+            }
             for part in [
                 "HTTP/1.1 503 Service",
                 " Unavailable\r\nX-Cached: MISS\r",
@@ -161,24 +211,44 @@ mod tests {
                 server.flush().await.unwrap();
                 tokio::task::yield_now().await;
             }
+            String::from_utf8(request).unwrap()
         });
-        let (head, _) = exchange(&mut client, &request("GET", "/", "h"))
+        let (head, _) = exchange(client, "HEAD", "/health", "example.social")
             .await
             .unwrap();
         assert_eq!((head.status, head.header("x-cached")), (503, Some("MISS")));
-        serve.await.unwrap();
+        let request = serve.await.unwrap();
+        assert!(
+            request.starts_with("HEAD /health HTTP/1.1\r\n"),
+            "{request}"
+        );
+        assert!(request.contains("Host: example.social\r\n"), "{request}");
+        assert!(request.contains("Connection: close\r\n"), "{request}");
+    }
 
-        let (mut client, mut server) = tokio::io::duplex(64 * 1024);
-        tokio::spawn(async move {
-            let mut req = [0u8; 256];
-            let _ = server.read(&mut req).await;
-            let mut big = b"HTTP/1.1 200 OK\r\n".to_vec();
-            big.extend(std::iter::repeat_n(b'a', MAX_HEAD + 10));
-            let _ = server.write_all(&big).await;
-        });
-        let err = exchange(&mut client, &request("GET", "/", "h"))
-            .await
-            .unwrap_err();
-        assert!(err.contains("longer than 16 KiB"), "{err}");
+    #[tokio::test]
+    async fn not_http_and_oversized_heads_are_errors() {
+        for (answer, expected) in [
+            (b"SSH-2.0-OpenSSH_9.2\r\n\r\n".to_vec(), "not HTTP/1.x"),
+            (
+                {
+                    let mut big = b"HTTP/1.1 200 OK\r\nX-Big: ".to_vec();
+                    big.extend(std::iter::repeat_n(b'a', MAX_HEAD + 10));
+                    big
+                },
+                "longer than 16 KiB",
+            ),
+            (Vec::new(), "closed the connection without answering"),
+        ] {
+            let (client, mut server) = tokio::io::duplex(64 * 1024);
+            tokio::spawn(async move {
+                let mut req = [0u8; 512];
+                let _ = server.read(&mut req).await;
+                let _ = server.write_all(&answer).await;
+                let _ = server.shutdown().await;
+            });
+            let err = exchange(client, "GET", "/", "h").await.unwrap_err();
+            assert!(err.contains(expected), "{err}");
+        }
     }
 }

@@ -25,12 +25,14 @@ pub const STREAMING_HEALTH_PATH: &str = "/api/v1/streaming/health";
 /// Header values are shown in a table cell; nginx sends a word here.
 const SHOWN_HEADER: usize = 60;
 
-/// Where one request goes: the address connected to, the name presented, and whether TLS
-/// is spoken (object storage may be plain HTTP on a private network).
+/// Where one request goes: the address connected to, the name presented as SNI, what
+/// `Host` says, and whether TLS is spoken (object storage may be plain HTTP on a private
+/// network).
 #[derive(Clone, Debug)]
 pub struct Route {
     pub target: EdgeTarget,
     pub host: String,
+    pub host_header: String,
     pub tls: bool,
 }
 
@@ -274,12 +276,11 @@ impl Prober {
             .map_err(|e| format!("TCP connect to {addr}: {}", io_reason(&e)))?;
         phases.connect_ms = ms(t);
         let _ = tcp.set_nodelay(true);
-        let request = http::request(method, path, &route.host);
         if !route.tls {
-            let mut tcp = tcp;
-            let (head, first_byte_ms) = timeout_at(by.by, http::exchange(&mut tcp, &request))
-                .await
-                .map_err(|_| format!("waiting for the answer: {}", by.missed()))??;
+            let (head, first_byte_ms) =
+                timeout_at(by.by, http::exchange(tcp, method, path, &route.host_header))
+                    .await
+                    .map_err(|_| format!("waiting for the answer: {}", by.missed()))??;
             return Ok(Fetched {
                 head,
                 phases,
@@ -300,7 +301,7 @@ impl Prober {
         let name = ServerName::try_from(route.host.clone())
             .map_err(|_| format!("`{}` cannot be sent as a TLS server name", route.host))?;
         let t = Instant::now();
-        let mut tls = timeout_at(
+        let tls = timeout_at(
             by.by,
             TlsConnector::from(Arc::new(config)).connect(name, tcp),
         )
@@ -308,9 +309,10 @@ impl Prober {
         .map_err(|_| format!("TLS handshake: {}", by.missed()))?
         .map_err(|e| format!("TLS handshake failed: {}", io_reason(&e)))?;
         phases.tls_ms = ms(t);
-        let (head, first_byte_ms) = timeout_at(by.by, http::exchange(&mut tls, &request))
-            .await
-            .map_err(|_| format!("waiting for the answer: {}", by.missed()))??;
+        let (head, first_byte_ms) =
+            timeout_at(by.by, http::exchange(tls, method, path, &route.host_header))
+                .await
+                .map_err(|_| format!("waiting for the answer: {}", by.missed()))??;
         Ok(Fetched {
             head,
             phases,
@@ -333,23 +335,26 @@ fn io_reason(e: &std::io::Error) -> String {
 
 /// `https://files.example.social:8443/bucket` → its route and the path prefix `/bucket`.
 pub fn storage_route(url: &str) -> Result<(Route, String), String> {
-    let shown = crate::config::mask_url(url);
-    if url.chars().any(|c| c.is_control() || c.is_whitespace()) || url.contains(['?', '#']) {
+    let base = crate::net::service::BaseUrl::parse(url)?;
+    if base.user.is_some() {
         return Err(format!(
-            "`{}` must be a plain base URL without spaces, a query or a fragment",
-            shown.escape_debug()
+            "`{}` names a user: the media check asks anonymously, as a visitor would",
+            crate::config::mask_url(url)
         ));
     }
-    let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
-        (true, rest)
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        (false, rest)
-    } else {
-        return Err(format!("`{shown}` is not an http(s) URL"));
-    };
-    let (authority, prefix) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let target = EdgeTarget::parse_with_default(authority, if tls { 443 } else { 80 })
-        .map_err(|e| format!("object_storage_url `{shown}`: {e}"))?;
-    let host = target.host.clone();
-    Ok((Route { target, host, tls }, prefix.to_string()))
+    let host = base.host();
+    let target = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => EdgeTarget::parse_with_default(&ip.to_string(), base.port()),
+        Err(_) => EdgeTarget::parse_with_default(&format!("{host}:{}", base.port()), base.port()),
+    }
+    .map_err(|e| format!("object_storage_url: {e}"))?;
+    Ok((
+        Route {
+            target,
+            host,
+            host_header: base.authority(),
+            tls: base.is_https(),
+        },
+        base.path.clone(),
+    ))
 }

@@ -49,20 +49,10 @@ impl EdgeSource {
 fn prober(config: &EdgeConfig) -> Result<Prober, String> {
     let label = format!("edge {}", config.name);
     let target = EdgeTarget::parse(&config.address).map_err(|e| format!("{label}: {e}"))?;
-    let (roots, trust_store) = match &config.tls_ca {
-        Some(path) => (
-            Arc::new(
-                crate::sources::postgres::tls::ca_roots(path)
-                    .map_err(|e| format!("{label}: {e}"))?,
-            ),
-            format!("tls_ca {}", path.display()),
-        ),
-        None => (
-            crate::sources::postgres::tls::system_roots(),
-            "the system trust store".to_string(),
-        ),
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots =
+        crate::net::tls::roots(config.tls_ca.as_deref()).map_err(|e| format!("{label}: {e}"))?;
+    let trust_store = crate::net::tls::trust_store(config.tls_ca.as_deref());
+    let provider = crate::net::tls::provider();
     let webpki = verifier::webpki(roots, provider.clone()).map_err(|e| format!("{label}: {e}"))?;
     let storage = match &config.object_storage_url {
         Some(url) => Some(storage_route(url).map_err(|e| format!("{label}: {e}"))?),
@@ -72,6 +62,7 @@ fn prober(config: &EdgeConfig) -> Result<Prober, String> {
         edge: Route {
             target,
             host: config.hostname.clone(),
+            host_header: config.hostname.clone(),
             tls: true,
         },
         path: config.path.clone(),

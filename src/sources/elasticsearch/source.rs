@@ -7,8 +7,8 @@ use futures_util::future::BoxFuture;
 
 use super::KIND;
 use super::parse::{parse_cat_indices, parse_cluster_health, parse_version};
-use crate::config::{CachedSecret, Defaults, EndpointConfig};
-use crate::sources::edge::web::WebEndpoint;
+use crate::config::{Defaults, EndpointConfig};
+use crate::net::service::{Service, ServiceSpec};
 use crate::sources::{PollError, PollResult, Schedule, Source, SourceSpec};
 
 /// `_cat/indices` for a few hundred indices is well under this.
@@ -21,70 +21,78 @@ pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
 }
 
 pub struct ElasticsearchSource {
-    endpoint: Result<WebEndpoint, String>,
-    password: CachedSecret,
+    service: Result<Service, String>,
     schedule: Schedule,
 }
 
 impl ElasticsearchSource {
     pub fn new(config: &EndpointConfig, schedule: Schedule) -> Self {
         ElasticsearchSource {
-            endpoint: WebEndpoint::parse(&config.url, config.tls_ca.as_deref())
-                .map_err(|e| format!("elasticsearch {}: {e}", config.name)),
-            password: CachedSecret::new(config.password.clone()),
+            service: Service::new(ServiceSpec {
+                url: &config.url,
+                tls_ca: config.tls_ca.as_deref(),
+                password: config.password.clone(),
+                bearer_token: config.bearer_token.clone(),
+                max_body: MAX_BODY,
+            })
+            .map_err(|e| format!("elasticsearch {}: {e}", config.name)),
             schedule,
         }
     }
 
     async fn poll_once(&mut self) -> PollResult {
-        let endpoint = self
-            .endpoint
-            .as_ref()
+        let service = self
+            .service
+            .as_mut()
             .map_err(|e| PollError::Failed(e.clone()))?;
-        let at = format!("elasticsearch at {}", endpoint.shown());
+        let at = format!("elasticsearch at {}", service.base.shown());
         let by = tokio::time::Instant::now() + self.schedule.deadline.mul_f64(0.9);
-        let password = self
-            .password
-            .get(&at)
+        let auth = service
+            .authorization(&at)
             .await
-            .map_err(PollError::Failed)?
-            .cloned();
-        let get = |path: &'static str| endpoint.get(path, password.as_ref(), by, MAX_BODY);
-        let (head, body) = get("/_cluster/health")
+            .map_err(PollError::Failed)?;
+        let health = service
+            .get("/_cluster/health", &auth, by)
             .await
             .map_err(|e| PollError::Failed(format!("{at}: {e}")))?;
-        match head.status {
+        match health.status {
             200 => {}
             401 | 403 => {
-                self.password.forget();
+                service.refused();
                 return Err(PollError::Denied(format!(
-                    "{at}: HTTP {} for _cluster/health — check the user in url and `password` (it needs the `monitor` cluster privilege)",
-                    head.status
+                    "{at}: HTTP {} for _cluster/health — check the user in url and `password`, or `bearer_token` (it needs the `monitor` cluster privilege)",
+                    health.status
                 )));
             }
-            code => {
+            _ => {
                 return Err(PollError::Failed(format!(
-                    "{at}: _cluster/health answered HTTP {code}"
+                    "{at}: _cluster/health answered {}",
+                    health.status_text()
                 )));
             }
         }
-        let mut reading =
-            parse_cluster_health(&body).map_err(|e| PollError::Failed(format!("{at}: {e}")))?;
-        let (indices, root) = tokio::join!(get("/_cat/indices?format=json&bytes=b"), get("/"));
+        let mut reading = parse_cluster_health(&health.body)
+            .map_err(|e| PollError::Failed(format!("{at}: {e}")))?;
+        let service = &*service;
+        let (indices, root) = tokio::join!(
+            service.get("/_cat/indices?format=json&bytes=b", &auth, by),
+            service.get("/", &auth, by)
+        );
         match indices {
-            Ok((head, body)) if head.status == 200 => match parse_cat_indices(&body) {
+            Ok(answer) if answer.status == 200 => match parse_cat_indices(&answer.body) {
                 Ok(list) => reading.indices = list,
                 Err(e) => reading.indices_error = Some(e),
             },
-            Ok((head, _)) => {
-                reading.indices_error = Some(format!("_cat/indices answered HTTP {}", head.status))
+            Ok(answer) => {
+                reading.indices_error =
+                    Some(format!("_cat/indices answered {}", answer.status_text()))
             }
             Err(e) => reading.indices_error = Some(format!("_cat/indices: {e}")),
         }
-        if let Ok((head, body)) = root
-            && head.status == 200
+        if let Ok(answer) = root
+            && answer.status == 200
         {
-            reading.version = parse_version(&body);
+            reading.version = parse_version(&answer.body);
         }
         Ok(Arc::new(reading))
     }

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use super::exposition::Exposition;
 use super::sample::{
     CpuTimes, DiskCounters, FsUsage, Memory, NetCounters, PressureTotals, Sample, UnitStates,
     is_pseudo_fs, is_virtual_disk,
 };
+use crate::sources::exposition::Exposition;
 use crate::sources::host::SystemdUnit;
 
 pub fn sample(e: &Exposition) -> Result<Sample, String> {
@@ -49,6 +49,7 @@ pub fn sample(e: &Exposition) -> Result<Sample, String> {
             .filter(|m| m.label("state") == Some("failed") && m.value == 1.0)
             .filter_map(|m| m.label("name").map(str::to_string))
             .collect(),
+        skipped_lines: e.skipped_lines(),
     })
     .map(|mut s| {
         let (cpu, cpus) = cpu(e);
@@ -196,8 +197,8 @@ fn units(e: &Exposition) -> UnitStates {
 
 #[cfg(test)]
 mod tests {
-    use super::super::exposition::parse;
     use super::*;
+    use crate::sources::exposition::parse;
 
     const METRICS: &str = include_str!("../../../tests/fixtures/hosts/node-exporter.txt");
 
@@ -239,6 +240,19 @@ mod tests {
         assert_eq!(units[0].active_state, "active");
         assert_eq!(units[1].active_state, "failed");
         assert_eq!(s.failed_units, ["nftables.service"]);
+        assert_eq!(s.skipped_lines, None);
+    }
+
+    #[test]
+    fn unreadable_lines_are_counted_into_the_reading() {
+        let text = format!("{METRICS}node_textfile_odd{{path=\"x}} 1\nnode_load1 high\n");
+        let s = sample(&parse(&text)).expect("maps");
+        let skipped = s.skipped_lines.clone().expect("two lines skipped");
+        assert_eq!(skipped.count, 2);
+        let reading = crate::sources::host::sample::reading(None, &s, &[], &Default::default());
+        use crate::model::Reading;
+        assert_eq!(reading.to_json()["skipped_lines"]["count"], 2);
+        assert_eq!(s.load[0], 0.25, "the good node_load1 still counts");
     }
 
     #[test]

@@ -9,13 +9,19 @@ use futures_util::future::BoxFuture;
 use openssh::Session;
 use tokio::sync::Semaphore;
 
-use super::http::{self, Url};
 use super::sample::{self, Sample};
 use super::ssh::{Connector, SshErrorKind, close_in_background};
-use super::{exposition, node_exporter, script};
+use super::{node_exporter, script};
 use crate::config::{Defaults, HostConfig, MetricsVia, SshConfig};
 use crate::model::{ComponentId, ComponentMeta};
-use crate::sources::{PollError, PollResult, Source, SourceSpec};
+use crate::net::service::{Service, ServiceSpec};
+use crate::sources::{PollError, PollResult, Source, SourceSpec, exposition};
+
+/// A metrics page larger than this is not node_exporter (or is badly misconfigured).
+const MAX_METRICS: usize = 16 * 1024 * 1024;
+/// The share of the poll's deadline the page gets, so the error can say what stalled
+/// before the scheduler gives up on the whole poll.
+const OWN_SHARE: f64 = 0.9;
 
 /// Every configured host's source, sharing one bound on concurrent SSH handshakes.
 pub fn specs(hosts: &[HostConfig], ssh: &SshConfig, defaults: &Defaults) -> Vec<SourceSpec> {
@@ -80,7 +86,7 @@ enum Reader {
         session: Option<Session>,
     },
     NodeExporter {
-        url: Result<Url, String>,
+        service: Box<Result<Service, String>>,
     },
 }
 
@@ -114,11 +120,7 @@ impl HostSource {
                 session: None,
             },
             MetricsVia::NodeExporter => Reader::NodeExporter {
-                url: host
-                    .node_exporter_url
-                    .as_deref()
-                    .ok_or_else(|| format!("host {}: no node_exporter_url", host.name))
-                    .and_then(Url::parse),
+                service: Box::new(node_exporter_service(host)),
             },
         };
         HostSource {
@@ -152,12 +154,12 @@ impl HostSource {
             Reader::Ssh { connector, session } => {
                 read_over_ssh(connector, session, &self.expected_units, self.deadline).await?
             }
-            Reader::NodeExporter { url } => {
-                let url = url.as_ref().map_err(|e| PollError::Failed(e.clone()))?;
-                let text = http::get(url).await.map_err(PollError::Failed)?;
-                let page = exposition::parse(&text);
-                node_exporter::sample(&page)
-                    .map_err(|e| PollError::Failed(format!("{}: {e}", url.host)))?
+            Reader::NodeExporter { service } => {
+                let service = service
+                    .as_mut()
+                    .as_mut()
+                    .map_err(|e| PollError::Failed(e.clone()))?;
+                read_node_exporter(service, self.deadline.mul_f64(OWN_SHARE)).await?
             }
         };
         self.in_flight = false;
@@ -172,6 +174,65 @@ impl HostSource {
         self.previous = Some(current);
         Ok(Arc::new(reading))
     }
+}
+
+fn node_exporter_service(host: &HostConfig) -> Result<Service, String> {
+    let url = host
+        .node_exporter_url
+        .as_deref()
+        .ok_or_else(|| format!("host {}: no node_exporter_url", host.name))?;
+    Service::new(ServiceSpec {
+        url,
+        tls_ca: host.node_exporter_tls_ca.as_deref(),
+        password: host.node_exporter_password.clone(),
+        bearer_token: host.node_exporter_bearer_token.clone(),
+        max_body: MAX_METRICS,
+    })
+    .map_err(|e| format!("host {}: node_exporter_url: {e}", host.name))
+}
+
+async fn read_node_exporter(service: &mut Service, budget: Duration) -> Result<Sample, PollError> {
+    let at = format!("node_exporter at {}", service.base.shown());
+    let by = tokio::time::Instant::now() + budget;
+    let auth = service
+        .authorization(&at)
+        .await
+        .map_err(PollError::Failed)?;
+    let answer = service
+        .get("", &auth, by)
+        .await
+        .map_err(|e| PollError::Failed(format!("{at}: {e}")))?;
+    match answer.status {
+        200 => {}
+        401 | 403 => {
+            service.refused();
+            return Err(PollError::Denied(format!(
+                "{at}: answered `{}` — check the user in node_exporter_url and node_exporter_password, or node_exporter_bearer_token",
+                answer.status_line
+            )));
+        }
+        _ if answer.location.is_some() => {
+            return Err(PollError::Failed(format!(
+                "{at}: answered {}",
+                answer.status_text()
+            )));
+        }
+        _ => {
+            return Err(PollError::Failed(format!(
+                "{at}: answered `{}`",
+                answer.status_line
+            )));
+        }
+    }
+    let text = String::from_utf8(answer.body)
+        .map_err(|_| PollError::Failed(format!("{at}: the page is not UTF-8 text")))?;
+    let page = exposition::parse(&text);
+    let sample =
+        node_exporter::sample(&page).map_err(|e| PollError::Failed(format!("{at}: {e}")))?;
+    if let Some(skipped) = &sample.skipped_lines {
+        tracing::debug!(source = %at, %skipped, "unreadable metrics lines");
+    }
+    Ok(sample)
 }
 
 async fn read_over_ssh(

@@ -24,6 +24,8 @@ pub struct Sample {
     pub interfaces: Vec<NetCounters>,
     pub units: UnitStates,
     pub failed_units: Vec<String>,
+    /// node_exporter only: lines of its page that could not be read.
+    pub skipped_lines: Option<crate::sources::exposition::SkippedLines>,
 }
 
 /// Cumulative CPU time of all CPUs together, in any one unit (jiffies or seconds).
@@ -216,6 +218,7 @@ pub fn reading(
         rate_window_s: window.map(|(_, dt)| dt),
         pressure,
         units_unreadable: unit_note,
+        skipped_lines: current.skipped_lines.clone(),
         roles: Vec::new(),
         production: true,
     }
@@ -389,6 +392,7 @@ mod tests {
             }],
             units: UnitStates::Read(vec![unit("nginx.service", "active")]),
             failed_units: vec![],
+            skipped_lines: None,
         }
     }
 

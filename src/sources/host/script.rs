@@ -92,6 +92,7 @@ pub fn parse(output: &str) -> Result<Sample, String> {
             parse_units,
         ),
         failed_units: get("failed").map(parse_failed).unwrap_or_default(),
+        skipped_lines: None,
     })
 }
 

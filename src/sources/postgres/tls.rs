@@ -8,15 +8,11 @@
 //!   `tls_ca` when set, else against the system trust store. There is deliberately no mode
 //!   that skips verification: a private CA goes into `tls_ca` instead.
 //!
-//! The crypto provider (ring) is passed to rustls explicitly rather than installed as the
-//! process default, so nothing depends on which provider another crate compiled in.
+//! Roots and the crypto provider come from [`crate::net::tls`], as for every other client.
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
 
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
-use rustls::{CertificateError, ClientConfig, RootCertStore};
+use rustls::CertificateError;
 use tokio::task::JoinHandle;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
@@ -41,7 +37,9 @@ pub(crate) async fn connect(
     if mode == SslMode::Disable {
         return open(config, NoTls, label).await;
     }
-    let tls = MakeRustlsConnect::new(client_config(tls_ca).map_err(ConnectError::Setup)?);
+    let tls = MakeRustlsConnect::new(
+        crate::net::tls::client_config(tls_ca).map_err(ConnectError::Setup)?,
+    );
     match open(config, tls, label).await {
         Err(ConnectError::Driver(error))
             if mode == SslMode::Prefer && handshake(&error).is_some() =>
@@ -78,57 +76,6 @@ where
         }
     });
     Ok((client, task))
-}
-
-fn client_config(tls_ca: Option<&Path>) -> Result<ClientConfig, String> {
-    let roots = match tls_ca {
-        Some(path) => Arc::new(ca_roots(path)?),
-        None => system_roots(),
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("cannot set up TLS: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
-}
-
-pub(crate) fn ca_roots(path: &Path) -> Result<RootCertStore, String> {
-    let shown = path.display();
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read tls_ca {shown}: {e}"))?;
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        let cert = cert.map_err(|e| format!("tls_ca {shown} is not valid PEM: {e}"))?;
-        roots.add(cert).map_err(|e| {
-            format!("tls_ca {shown} holds a certificate rustls cannot use as a CA: {e}")
-        })?;
-    }
-    if roots.is_empty() {
-        return Err(format!(
-            "tls_ca {shown} holds no certificate — it must be PEM with a BEGIN CERTIFICATE block"
-        ));
-    }
-    Ok(roots)
-}
-
-/// The OS trust store, read once: it does not change while mastop runs, and reading it
-/// parses a few hundred certificates.
-pub(crate) fn system_roots() -> Arc<RootCertStore> {
-    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
-    ROOTS
-        .get_or_init(|| {
-            let found = rustls_native_certs::load_native_certs();
-            for error in &found.errors {
-                tracing::debug!(error = %error, "skipping part of the system trust store");
-            }
-            let mut roots = RootCertStore::empty();
-            let (_, ignored) = roots.add_parsable_certificates(found.certs);
-            if ignored > 0 {
-                tracing::debug!(ignored, "system trust store certificates rustls cannot use");
-            }
-            Arc::new(roots)
-        })
-        .clone()
 }
 
 /// The rustls verdict behind a failed handshake, if that is what failed.
@@ -209,31 +156,4 @@ pub(crate) fn explain(error: &tokio_postgres::Error, tls_ca: Option<&Path>) -> O
         );
     }
     None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_tls_ca_without_certificates_is_named_and_refused() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let missing = dir.path().join("missing.pem");
-        let err = client_config(Some(&missing)).expect_err("missing file");
-        assert!(
-            err.contains("cannot read tls_ca") && err.contains("missing.pem"),
-            "{err}"
-        );
-
-        let empty = dir.path().join("empty.pem");
-        std::fs::write(&empty, "not a certificate\n").expect("write");
-        let err = client_config(Some(&empty)).expect_err("no certificate");
-        assert!(err.contains("holds no certificate"), "{err}");
-    }
-
-    #[test]
-    fn system_roots_need_no_installed_provider() {
-        // Building without tls_ca must not depend on a process-wide default provider.
-        assert!(client_config(None).is_ok());
-    }
 }

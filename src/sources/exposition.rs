@@ -1,6 +1,9 @@
-//! The Prometheus text exposition format (what node_exporter's `/metrics` serves), parsed
-//! into samples. Lenient the way an operator needs: a line it cannot read is skipped and
-//! counted, so one odd textfile-collector metric never blinds the whole host.
+//! The Prometheus text exposition format (node_exporter's and the streaming server's
+//! `/metrics`), parsed into samples. Lenient the way an operator needs: a line it cannot
+//! read is skipped and counted, so one odd textfile-collector metric never blinds the whole
+//! host, and the count is shown with the reading rather than lost.
+
+use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Metric {
@@ -33,6 +36,37 @@ impl Exposition {
     /// The value of the only (or first) sample of `name`.
     pub fn value(&self, name: &str) -> Option<f64> {
         self.named(name).next().map(|m| m.value)
+    }
+
+    /// What was skipped, for the reading; `None` when every line was read.
+    pub fn skipped_lines(&self) -> Option<SkippedLines> {
+        let (line, why) = self.skipped.first()?;
+        Some(SkippedLines {
+            count: self.skipped.len(),
+            first_line: *line,
+            first_reason: crate::sanitize::sanitize_truncated(why, 80),
+        })
+    }
+}
+
+/// Lines of a metrics page that could not be read: how many, and the first one.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SkippedLines {
+    pub count: usize,
+    pub first_line: usize,
+    pub first_reason: String,
+}
+
+impl std::fmt::Display for SkippedLines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} line{} of /metrics skipped (line {}: {})",
+            self.count,
+            if self.count == 1 { "" } else { "s" },
+            self.first_line,
+            self.first_reason
+        )
     }
 }
 
@@ -176,5 +210,23 @@ x{} NaN
         assert_eq!(e.metrics.len(), 2);
         let lines: Vec<usize> = e.skipped.iter().map(|(l, _)| *l).collect();
         assert_eq!(lines, [2, 3, 4, 5, 6, 7, 9]);
+        assert_eq!(
+            e.skipped_lines().map(|s| s.to_string()).as_deref(),
+            Some("7 lines of /metrics skipped (line 2: no metric name)")
+        );
+        assert_eq!(parse("ok 1\n").skipped_lines(), None);
+    }
+
+    #[test]
+    fn what_the_streaming_server_sends() {
+        // Escaped quotes and braces inside label values, a trailing timestamp.
+        let e = parse(
+            "# HELP x y\nup 1\nreq{a=\"1\",b=\"x\\\"}y\"} 2.5 1700000000\nbad line\nnan_metric NaN\n{no_name=\"\"} 3\nm{a=\"unterminated} 4\n",
+        );
+        assert_eq!(e.metrics.len(), 3);
+        assert_eq!(e.metrics[1].label("b"), Some("x\"}y"));
+        assert_eq!(e.metrics[1].value, 2.5);
+        assert!(e.metrics[2].value.is_nan());
+        assert_eq!(e.skipped.len(), 3);
     }
 }

@@ -180,7 +180,7 @@ impl AuditLog {
         // unreadable too. An empty line (when another console appended in between) is
         // harmless: readers skip it.
         if readable
-            && !ends_with_newline(&file)
+            && !crate::actions::store::local::ends_with_newline(&file)
                 .map_err(|e| format!("cannot read audit log {}: {e}", self.path.display()))?
         {
             line.insert(0, b'\n');
@@ -223,18 +223,6 @@ impl AuditLog {
         }
         Ok((records, unreadable))
     }
-}
-
-/// Whether the file is empty or its last byte ends a line.
-fn ends_with_newline(file: &std::fs::File) -> std::io::Result<bool> {
-    use std::os::unix::fs::FileExt;
-    let len = file.metadata()?.len();
-    if len == 0 {
-        return Ok(true);
-    }
-    let mut last = [0u8; 1];
-    file.read_exact_at(&mut last, len - 1)?;
-    Ok(last[0] == b'\n')
 }
 
 #[cfg(test)]

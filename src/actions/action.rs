@@ -136,18 +136,17 @@ impl Operation {
                         if is_eval && i == 1 {
                             format!("«{a}»")
                         } else {
-                            quote(&shorten(a))
+                            redis_word(&shorten(a))
                         }
                     })
                     .collect::<Vec<_>>()
                     .join(" ")
             }
-            Operation::Ssh { host, argv } => {
-                format!(
-                    "ssh {host} -- {}",
-                    argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
-                )
-            }
+            // After `--`, exactly the command line the host receives.
+            Operation::Ssh { host, argv } => format!(
+                "ssh {host} -- {}",
+                crate::sources::host::command_line::command_line(argv)
+            ),
             Operation::Http { method, url } => format!("{method} {}", crate::config::mask_url(url)),
             Operation::Simulated { description, .. } => format!("(simulated) {description}"),
         }
@@ -165,7 +164,10 @@ fn shorten(value: &str) -> String {
     format!("{head}… ({} bytes)", value.len())
 }
 
-fn quote(arg: &str) -> String {
+/// A Redis argument as shown: plain when it reads unambiguously, single-quoted otherwise.
+/// Only for reading (Redis takes each argument as it is; no shell is involved). SSH command
+/// lines use [`crate::sources::host::command_line`], the text actually sent.
+fn redis_word(arg: &str) -> String {
     if !arg.is_empty()
         && arg
             .chars()

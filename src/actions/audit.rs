@@ -1,7 +1,7 @@
 //! The audit log: append-only JSON Lines, each record flushed to disk (fsync) before the
 //! pipeline moves on. The intent record is on disk before the first mutating byte leaves,
 //! so a console killed mid-action still leaves its trace. Records hold the exact operations
-//! (secrets masked, payloads shortened), never user content.
+//! (secrets masked, job payloads as fingerprints), never user content.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;

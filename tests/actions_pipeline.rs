@@ -112,10 +112,8 @@ async fn shadow_sends_nothing_for_every_action_kind_and_each_refusal_is_audited(
         ),
     ];
     // and every kind the demo catalog offers
-    let demo = mastop::headless::fleet_from(
-        mastop::demo::readings_at(Duration::ZERO),
-        std::time::SystemTime::now(),
-    );
+    let now = std::time::SystemTime::now();
+    let demo = mastop::headless::fleet_from(mastop::demo::readings_at(Duration::ZERO, now), now);
     for c in demo.components() {
         tried.extend(mastop::actions::catalog::for_component(c, None, true));
     }

@@ -21,7 +21,7 @@ fn epoch() -> SystemTime {
 /// The demo fleet as it looks `t` into the script, with 16 samples of history behind it.
 fn demo_fleet(t: Duration) -> Fleet {
     let now = epoch();
-    let first = mastop::demo::readings_at(t);
+    let first = mastop::demo::readings_at(t, now);
     let metas: Vec<(ComponentMeta, SourceStatus)> = first
         .iter()
         .map(|(m, _)| (m.clone(), SourceStatus::pending(Duration::from_secs(2))))
@@ -30,7 +30,7 @@ fn demo_fleet(t: Duration) -> Fleet {
     for k in (0..16u64).rev() {
         let at = t.saturating_sub(Duration::from_secs(k * 2));
         let seen = now - Duration::from_secs(k * 2 + 1);
-        for (meta, reading) in mastop::demo::readings_at(at) {
+        for (meta, reading) in mastop::demo::readings_at(at, now - (t - at)) {
             let status = SourceStatus {
                 state: SourceState::Ok,
                 last_ok: Some(seen),

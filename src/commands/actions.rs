@@ -28,7 +28,8 @@ fn runtime_for(cfg: &Config, readonly: bool, demo: bool) -> Runtime {
 /// The fleet the catalog looks at: one poll of the configured sources, or the demo.
 async fn fleet(cfg: &Config, demo: bool) -> Fleet {
     if demo {
-        crate::headless::fleet_from(crate::demo::readings_at(Duration::ZERO), SystemTime::now())
+        let now = SystemTime::now();
+        crate::headless::fleet_from(crate::demo::readings_at(Duration::ZERO, now), now)
     } else {
         crate::headless::poll_once(crate::sources::build(cfg)).await
     }

@@ -247,10 +247,8 @@ fn write(
         let (audit, mut gaps) =
             audit_since(pipeline.audit_log(), pipeline.store().as_ref(), start).await;
         let (fleet_source, not_ok) = if demo {
-            let fleet = crate::headless::fleet_from(
-                crate::demo::readings_at(Duration::ZERO),
-                SystemTime::now(),
-            );
+            let fleet =
+                crate::headless::fleet_from(crate::demo::readings_at(Duration::ZERO, now), now);
             (
                 "demo fleet".to_string(),
                 crate::handoff::report::not_ok(&fleet, now),

@@ -83,7 +83,7 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
         Some(Command::Runbook(command)) => runbook::runbook(&cfg, command, cli.global.readonly),
         Some(Command::Demo(args)) if args.snapshot => {
             let at = SystemTime::now();
-            let fleet = crate::headless::fleet_from(crate::demo::readings_at(args.at), at);
+            let fleet = crate::headless::fleet_from(crate::demo::readings_at(args.at, at), at);
             print_json(&crate::headless::snapshot(&fleet, "demo", at))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -319,7 +319,7 @@ fn prefill_demo_history(fleet: &mut Fleet, at: Duration, cadence: Duration, now:
         let Some(t) = at.checked_sub(back) else {
             continue;
         };
-        for (meta, reading) in crate::demo::readings_at(t) {
+        for (meta, reading) in crate::demo::readings_at(t, now - back) {
             let status = crate::model::SourceStatus {
                 state: crate::model::SourceState::Ok,
                 last_ok: Some(now - back),

@@ -556,6 +556,11 @@ async fn the_reported_retry_in_the_real_console_and_commands() {
         }
     }
     assert!(logs > 0, "the console wrote its log");
+    assert!(
+        std::fs::symlink_metadata(home.join("state/mastop/mastop.log"))
+            .is_ok_and(|m| m.file_type().is_symlink()),
+        "mastop.log links to the day's file"
+    );
     out.assert_no_leak(std::slice::from_ref(&job), 0);
     // The operation wraps in the dialog; the fingerprint's parts are on screen.
     assert!(

@@ -19,16 +19,17 @@ use ratatui::backend::TestBackend;
 fn demo_app() -> App {
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
     let t = Duration::from_secs(240);
-    let readings = mastop::demo::readings_at(t);
+    let readings = mastop::demo::readings_at(t, now);
     let metas = readings
         .iter()
         .map(|(m, _)| (m.clone(), SourceStatus::pending(Duration::from_secs(2))))
         .collect();
     let mut fleet = Fleet::new(metas, Default::default());
     for k in (0..60u64).rev() {
-        for (meta, reading) in
-            mastop::demo::readings_at(t.saturating_sub(Duration::from_secs(k * 2)))
-        {
+        for (meta, reading) in mastop::demo::readings_at(
+            t.saturating_sub(Duration::from_secs(k * 2)),
+            now - Duration::from_secs(k * 2),
+        ) {
             let status = SourceStatus {
                 state: SourceState::Ok,
                 last_ok: Some(now),

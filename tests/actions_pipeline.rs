@@ -102,23 +102,20 @@ async fn shadow_sends_nothing_for_every_action_kind_and_each_refusal_is_audited(
             "test.redis_set",
             "redis/main",
             Risk::High,
-            vec![Operation::Redis {
-                argv: vec!["SET".into(), "k".into(), "v".into()],
-            }],
+            vec![Operation::redis(vec!["SET".into(), "k".into(), "v".into()])],
         ),
         action(
             "test.redis_hole",
             "redis/hole",
             Risk::Low,
-            vec![Operation::Redis {
-                argv: vec!["SET".into(), "k".into(), "v".into()],
-            }],
+            vec![Operation::redis(vec!["SET".into(), "k".into(), "v".into()])],
         ),
     ];
     // and every kind the demo catalog offers
+    let now = std::time::SystemTime::now();
     let demo = mastop::engine::poll::fleet_from(
-        mastop::demo::readings_at(Duration::ZERO),
-        std::time::SystemTime::now(),
+        mastop::demo::readings_at(Duration::ZERO, now),
+        now,
         Duration::from_secs(2),
         Default::default(),
     );
@@ -234,9 +231,7 @@ async fn typed_confirmation_rejects_a_wrong_name() {
         "test.redis_set",
         "redis/main",
         Risk::High,
-        vec![Operation::Redis {
-            argv: vec!["SET".into(), "k".into(), "v".into()],
-        }],
+        vec![Operation::redis(vec!["SET".into(), "k".into(), "v".into()])],
     );
     let wrong = run(&c, &a, Confirmation::Typed("primray".into())).await;
     assert_eq!(wrong.outcome, Outcome::Refused);
@@ -269,9 +264,7 @@ async fn cooldown_and_freeze_refuse() {
         "test.incr",
         "redis/main",
         Risk::Low,
-        vec![Operation::Redis {
-            argv: vec!["INCR".into(), "n".into()],
-        }],
+        vec![Operation::redis(vec!["INCR".into(), "n".into()])],
     );
     a.cooldown = Duration::from_secs(3600);
     assert_eq!(
@@ -364,9 +357,7 @@ async fn an_audit_that_cannot_be_written_stops_the_action() {
         "test.redis_set",
         "redis/main",
         Risk::Low,
-        vec![Operation::Redis {
-            argv: vec!["SET".into(), "k".into(), "v".into()],
-        }],
+        vec![Operation::redis(vec!["SET".into(), "k".into(), "v".into()])],
     );
     let result = run(&c, &a, Confirmation::Confirmed).await;
     assert_eq!(result.outcome, Outcome::Refused);

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mastop::demo;
 use mastop::model::health::evaluate;
@@ -18,8 +18,19 @@ fn at(secs: f64) -> Duration {
     Duration::from_secs_f64(secs)
 }
 
+/// The wall-clock moment demo second zero stands for in these tests: fixed, so readings
+/// repeat exactly.
+fn start() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_773_165_600)
+}
+
+/// The fleet `secs` into the demo, started at [`start`].
+fn fleet_at(secs: f64) -> Vec<(ComponentMeta, Arc<dyn Reading>)> {
+    demo::readings_at(at(secs), start() + at(secs))
+}
+
 fn reading(secs: f64, id: &str) -> Arc<dyn Reading> {
-    demo::readings_at(at(secs))
+    fleet_at(secs)
         .into_iter()
         .find(|(meta, _)| meta.id.as_str() == id)
         .map(|(_, reading)| reading)
@@ -60,8 +71,8 @@ fn the_same_demo_second_gives_identical_json() {
                 .map(|(meta, r)| (meta.id.to_string(), r.to_json().to_string()))
                 .collect::<Vec<_>>()
         };
-        let first = json(demo::readings_at(at(secs)));
-        let second = json(demo::readings_at(at(secs)));
+        let first = json(fleet_at(secs));
+        let second = json(fleet_at(secs));
         assert_eq!(first, second, "demo second {secs} is not repeatable");
     }
     // ... and the screen is alive: a few seconds later something has moved.
@@ -122,7 +133,7 @@ fn the_fleet_is_hachyderm_shaped() {
             meta.id
         );
     }
-    for (meta, reading) in demo::readings_at(Duration::ZERO) {
+    for (meta, reading) in fleet_at(0.0) {
         assert!(
             mastop::sources::KINDS.contains(&meta.kind),
             "{} has a registered kind",
@@ -135,7 +146,7 @@ fn the_fleet_is_hachyderm_shaped() {
 
 #[test]
 fn the_fleet_starts_healthy() {
-    for (meta, r) in demo::readings_at(Duration::ZERO) {
+    for (meta, r) in fleet_at(0.0) {
         let h = evaluate(&r.figures(), &r.findings(), |_| None);
         assert_eq!(h.level, Level::Ok, "{} at t=0: {:?}", meta.id, h.reasons);
     }
@@ -365,7 +376,7 @@ fn every_spec_polls_at_once_and_offset_starts_mid_incident() {
 fn poll_cost_does_not_grow_with_demo_time() {
     let cost = |t: Duration| {
         let before = demo::samples_drawn();
-        let readings = demo::readings_at(t);
+        let readings = demo::readings_at(t, start() + t);
         (demo::samples_drawn() - before, readings.len())
     };
     let early = cost(at(20.0));
@@ -429,7 +440,7 @@ fn the_timeline_tells_the_truth() {
 #[test]
 fn every_reading_explains_itself() {
     for secs in [0.0, 100.0, 265.0, 500.0, 560.0] {
-        for (meta, r) in demo::readings_at(at(secs)) {
+        for (meta, r) in fleet_at(secs) {
             let figures = r.figures();
             if let Some(key) = r.key_figure() {
                 assert!(
@@ -454,7 +465,7 @@ fn every_reading_explains_itself() {
 #[test]
 fn every_figure_is_declared_for_config_thresholds() {
     for secs in [0.0, 265.0, 500.0] {
-        for (meta, r) in demo::readings_at(at(secs)) {
+        for (meta, r) in fleet_at(secs) {
             let specs = mastop::sources::figure_specs(meta.kind).expect("kind is registered");
             for f in r.figures() {
                 let spec = specs
@@ -471,4 +482,121 @@ fn every_figure_is_declared_for_config_thresholds() {
             }
         }
     }
+}
+
+fn member<T: 'static + Clone>(fleet: &[(ComponentMeta, Arc<dyn Reading>)], id: &str) -> T {
+    fleet
+        .iter()
+        .find(|(meta, _)| meta.id.as_str() == id)
+        .and_then(|(_, r)| r.as_any().downcast_ref::<T>().cloned())
+        .unwrap_or_else(|| panic!("{id} is in the demo fleet"))
+}
+
+fn unix(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64()
+}
+
+/// Every absolute date the demo shows follows the clock: at two moments years apart,
+/// tokyo-1's certificate expires its days-left after that moment (and the overview line
+/// says so), Sidekiq's history ends that day and its sets are scored around it, and the
+/// database sessions began shortly before.
+#[test]
+fn demo_dates_follow_the_clock() {
+    let day = |unix: f64| demo::clock::rfc3339(unix)[..10].to_string();
+    let mut expiries = Vec::new();
+    for now in [1_773_165_600u64, 1_940_653_800] {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(now);
+        for secs in [0.0, 200.0] {
+            let fleet = demo::readings_at(at(secs), now);
+            let tokyo: EdgeReading = member(&fleet, "edge/tokyo-1");
+            let cert = tokyo.cert.clone().expect("tokyo-1 serves a certificate");
+            let expires = unix(now) + cert.days_left * 86_400.0;
+            let not_after = humantime::parse_rfc3339(&cert.not_after).expect("RFC 3339");
+            assert!(
+                (unix(not_after) - expires).abs() < 86_400.0 * 0.01 + 1.0,
+                "at {}: {} days left, but it expires {}",
+                day(unix(now)),
+                cert.days_left,
+                cert.not_after
+            );
+            let summary = tokyo.summary();
+            assert!(
+                summary.contains(&format!("cert expires {}", day(unix(not_after)))),
+                "{summary}"
+            );
+            if secs == 0.0 {
+                expiries.push(cert.not_after.clone());
+            }
+
+            let sidekiq: SidekiqReading = member(&fleet, "sidekiq/main");
+            assert_eq!(sidekiq.read_at, unix(now), "read now");
+            let history: Vec<&str> = sidekiq.history.iter().map(|d| d.date.as_str()).collect();
+            assert_eq!(history.last().copied(), Some(day(unix(now)).as_str()));
+            assert_eq!(
+                history.first().copied(),
+                Some(day(unix(now) - 29.0 * 86_400.0).as_str())
+            );
+            let scores = sidekiq
+                .retry_set
+                .iter()
+                .chain(&sidekiq.dead_set)
+                .flat_map(|p| &p.entries)
+                .map(|e| e.score);
+            for score in scores {
+                assert!((score - unix(now)).abs() < 86_400.0, "score {score}");
+            }
+
+            let primary: PostgresReading = member(&fleet, "postgres/primary");
+            let started = primary
+                .views
+                .activity
+                .as_ref()
+                .expect("activity")
+                .backends
+                .iter()
+                .map(|b| b.backend_start_us as f64 / 1e6);
+            for s in started {
+                let before = unix(now) - s;
+                assert!(
+                    (0.0..7.0 * 86_400.0).contains(&before),
+                    "a session started {before}s before now"
+                );
+            }
+        }
+    }
+    assert_ne!(expiries[0], expiries[1], "the date moved with the clock");
+}
+
+/// What `mastop demo` runs dates its certificates from today, whenever today is.
+#[test]
+fn the_running_demo_takes_its_dates_from_the_real_clock() {
+    let waker = Waker::noop();
+    let mut cx = Context::from_waker(waker);
+    let mut specs = demo::specs(Duration::from_secs(2), Instant::now(), at(0.0));
+    let spec = specs
+        .iter_mut()
+        .find(|s| s.meta.id.as_str() == "edge/tokyo-1")
+        .expect("tokyo-1");
+    let mut poll = spec.source.poll();
+    let Poll::Ready(Ok(reading)) = poll.as_mut().poll(&mut cx) else {
+        panic!("tokyo-1 answers at once");
+    };
+    let tokyo = reading
+        .as_any()
+        .downcast_ref::<EdgeReading>()
+        .expect("an edge reading")
+        .clone();
+    let cert = tokyo.cert.expect("a certificate");
+    let not_after = humantime::parse_rfc3339(&cert.not_after).expect("RFC 3339");
+    let expected = unix(SystemTime::now()) + cert.days_left * 86_400.0;
+    // The reading was taken a moment ago: a minute is a bound against a slow machine.
+    assert!(
+        (unix(not_after) - expected).abs() < 60.0,
+        "{} days left, expires {}, today is {}",
+        cert.days_left,
+        cert.not_after,
+        demo::clock::rfc3339(unix(SystemTime::now()))
+    );
 }

@@ -15,6 +15,11 @@ use mastop::sources::sidekiq::SidekiqReading;
 
 const RESTART: &str = "ssh sidekiq-1 -- sudo systemctl restart mastodon-sidekiq-default.service";
 
+/// The wall-clock moment these readings happen at: fixed, so they repeat exactly.
+fn wall() -> SystemTime {
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000)
+}
+
 fn done(entries: &[(f64, &str)]) -> Vec<(f64, String)> {
     entries.iter().map(|(t, s)| (*t, s.to_string())).collect()
 }
@@ -35,7 +40,7 @@ fn reading_of<T: 'static + Clone>(
 /// the console would read them `since` seconds into the drill.
 fn observe(since: f64, entries: &[(f64, String)]) -> (f64, Option<(u32, bool)>, (String, String)) {
     let t = Duration::from_secs_f64(since);
-    let readings = drill::readings_at(t, since, entries);
+    let readings = drill::readings_at(t, since, entries, wall());
     let sidekiq: SidekiqReading = reading_of(&readings, "sidekiq/main");
     let host: HostReading = reading_of(&readings, "host/sidekiq-1");
     let latency = sidekiq
@@ -159,11 +164,11 @@ fn the_past_does_not_see_an_action_that_comes_later() {
     assert_eq!(
         format!(
             "{:?}",
-            drill::readings_at(Duration::from_secs(130), 130.0, &entries)
+            drill::readings_at(Duration::from_secs(130), 130.0, &entries, wall())
         ),
         format!(
             "{:?}",
-            drill::readings_at(Duration::from_secs(130), 130.0, &entries)
+            drill::readings_at(Duration::from_secs(130), 130.0, &entries, wall())
         ),
     );
 }
@@ -204,7 +209,12 @@ fn health(readings: Vec<(mastop::model::ComponentMeta, Arc<dyn Reading>)>) -> Fl
 
 #[test]
 fn the_drill_is_the_only_thing_on_fire_and_the_card_follows_it() {
-    let fleet = health(drill::readings_at(Duration::from_secs(30), 30.0, &[]));
+    let fleet = health(drill::readings_at(
+        Duration::from_secs(30),
+        30.0,
+        &[],
+        wall(),
+    ));
     let unhealthy: Vec<String> = fleet
         .components()
         .iter()
@@ -240,6 +250,7 @@ fn the_drill_is_the_only_thing_on_fire_and_the_card_follows_it() {
         Duration::from_secs(200),
         200.0,
         &entries,
+        wall(),
     ));
     let unhealthy: Vec<String> = fleet
         .components()

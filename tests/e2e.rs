@@ -171,13 +171,29 @@ fn ctrl_z_suspends_and_fg_resumes() {
         !c.alternate_screen(),
         "a stopped mastop must leave the normal screen to the shell"
     );
+    assert!(
+        !c.cursor_hidden(),
+        "the shell's prompt must have its cursor while mastop is stopped"
+    );
     c.send(b"fg\r");
     c.wait_for("redrawn after fg", |s| {
         s.contains("Overview") && s.contains("postgres/primary")
     });
     assert!(c.alternate_screen());
+    assert!(
+        c.cursor_hidden(),
+        "the console hides the cursor again after fg"
+    );
     c.send(b"q");
     c.wait_for("back at the prompt", |s| !s.contains("Overview"));
+    let start = Instant::now();
+    while c.cursor_hidden() {
+        assert!(
+            start.elapsed() < HANG_GUARD,
+            "the cursor must be visible after quitting"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(pty::proc_state(pid), '?', "mastop must have exited");
 }
 

@@ -33,7 +33,7 @@ fn demo_fleet(t: Duration) -> Fleet {
         .map(|m| (m, SourceStatus::pending(Duration::from_secs(2))))
         .collect();
     let mut fleet = Fleet::new(metas, Default::default());
-    for (meta, reading) in mastop::demo::readings_at(t) {
+    for (meta, reading) in mastop::demo::readings_at(t, now) {
         let seen = now - Duration::from_secs(1);
         let status = SourceStatus {
             state: SourceState::Ok,

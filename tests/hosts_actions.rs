@@ -190,6 +190,71 @@ async fn argv_reaches_the_remote_program_exactly_and_no_shell_reads_it() {
     assert!(!canary.exists(), "no shell interpreted the argument");
 }
 
+/// What the audit (and the confirmation before it) says was sent is, after `ssh host --`,
+/// byte for byte the command line sshd received: `#`, `!`, quotes, spaces, unicode and an
+/// empty argument included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_holds_the_command_line_the_host_received_byte_for_byte() {
+    let sshd = Sshd::start_logging_commands(&[("mastodon-web.service", "active", "running")]);
+    let c = console(Role::Oncall, &sshd);
+    let canary = sshd.dir().join("pwned");
+    let awkward = argv(&[
+        "#x",
+        "it's",
+        "wow!",
+        "a b",
+        "",
+        "é東🦣",
+        &format!("$(touch {})", canary.display()),
+        "%p@h:1",
+        "~",
+        "x=y,z+1",
+    ]);
+    let mut sent = argv(&["systemctl", "restart", "--"]);
+    sent.extend(awkward.iter().cloned());
+    let action = Action {
+        kind: "runbook.step".into(),
+        title: "A step with awkward arguments".into(),
+        target: Target {
+            component: "host/staging-1".into(),
+            object: "awkward".into(),
+            name: "staging-1".into(),
+            identity: None,
+        },
+        risk: Risk::Low,
+        operations: vec![Operation::Ssh {
+            host: "staging-1".into(),
+            argv: sent.clone(),
+        }],
+        precondition: None,
+        cooldown: Duration::ZERO,
+        deadline: Duration::from_secs(20),
+    };
+    let preview = c.runtime.pipeline.preview(&action, None).await;
+    let result = run(&c, &action).await;
+    assert_eq!(result.outcome, Outcome::Ok, "{}", result.message);
+    assert_eq!(
+        changes(&sshd),
+        [sent[1..].to_vec()],
+        "each argument arrived whole"
+    );
+    assert!(!canary.exists(), "no shell interpreted an argument");
+
+    let lines = sshd.command_lines();
+    assert_eq!(lines.len(), 1, "one command was sent: {lines:?}");
+    let wire = format!("ssh staging-1 -- {}", lines[0]);
+    assert_eq!(
+        preview.operations,
+        vec![wire.clone()],
+        "the confirmation shows the wire"
+    );
+    let records = c.audit.read_since(None).expect("audit readable").0;
+    assert_eq!(records.len(), 2, "intent and outcome");
+    for r in &records {
+        assert_eq!(r.operations, vec![wire.clone()], "{:?} record", r.phase);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_on_an_edge_is_not_reloaded_when_its_config_test_fails() {
     let sshd = sshd();

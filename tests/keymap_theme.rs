@@ -654,3 +654,34 @@ fn no_input_makes_either_loader_panic() {
         }
     }
 }
+
+/// The README names the keys that page through Sidekiq's sets and filter by class; they
+/// are the keys the shipped keymaps bind, in every place the README mentions them.
+#[test]
+fn the_readme_names_the_sidekiq_paging_keys_the_keymaps_bind() {
+    let readme = include_str!("../README.md");
+    let patterns = [
+        // The key table: "| `n` / `N`, `c` | on a Sidekiq retry, … table: next / previous page, …"
+        r"\| `([^`]+)` / `([^`]+)`, `([^`]+)` \| on a Sidekiq",
+        // The sources table: "page by page (`n`/`N`, `c` for one job class)"
+        r"page by page \(`([^`]+)`/`([^`]+)`, `([^`]+)` for one job class\)",
+    ];
+    for name in ["default", "vim"] {
+        let keymap = Keymap::builtin(name).expect("shipped keymap");
+        let bound = |action| keymap.key_for(Mode::List, action).expect("bound");
+        let want = [
+            bound(Action::NextPage),
+            bound(Action::PrevPage),
+            bound(Action::ClassFilter),
+        ];
+        for pattern in patterns {
+            let re = regex::Regex::new(pattern).expect("pattern");
+            let found: Vec<[String; 3]> = re
+                .captures_iter(readme)
+                .map(|c| [1, 2, 3].map(|i| c[i].to_string()))
+                .collect();
+            assert_eq!(found.len(), 1, "{pattern} appears once in the README");
+            assert_eq!(found[0], want, "{name} keymap vs README ({pattern})");
+        }
+    }
+}

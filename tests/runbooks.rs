@@ -361,9 +361,7 @@ redis = ["SET", "mastop:note", "{note}"]
     );
     assert_eq!(
         ops[2],
-        &Operation::Redis {
-            argv: vec!["SET".into(), "mastop:note".into(), hostile.into()],
-        }
+        &Operation::redis(vec!["SET".into(), "mastop:note".into(), hostile.into()])
     );
     // A control character is refused even where the pattern would allow it.
     let values = BTreeMap::from([("note".to_string(), "a\u{1b}]0;pwned\u{7}".to_string())]);

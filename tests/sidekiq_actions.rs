@@ -699,7 +699,7 @@ async fn every_signal_mastop_can_send_is_tstp_or_term() {
     let mut signals: BTreeMap<(String, String), usize> = BTreeMap::new();
     for action in &all {
         for op in &action.operations {
-            let Operation::Redis { argv } = op else {
+            let Operation::Redis { argv, .. } = op else {
                 panic!("{} runs a non-Redis operation", action.kind);
             };
             if argv.iter().any(|x| x.ends_with("-signals")) {

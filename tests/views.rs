@@ -21,7 +21,7 @@ fn epoch() -> SystemTime {
 /// The demo fleet as it looks `t` into the script, with 16 samples of history behind it.
 fn demo_fleet(t: Duration) -> Fleet {
     let now = epoch();
-    let first = mastop::demo::readings_at(t);
+    let first = mastop::demo::readings_at(t, now);
     let metas: Vec<(ComponentMeta, SourceStatus)> = first
         .iter()
         .map(|(m, _)| (m.clone(), SourceStatus::pending(Duration::from_secs(2))))
@@ -30,7 +30,7 @@ fn demo_fleet(t: Duration) -> Fleet {
     for k in (0..16u64).rev() {
         let at = t.saturating_sub(Duration::from_secs(k * 2));
         let seen = now - Duration::from_secs(k * 2 + 1);
-        for (meta, reading) in mastop::demo::readings_at(at) {
+        for (meta, reading) in mastop::demo::readings_at(at, now - (t - at)) {
             let status = SourceStatus {
                 state: SourceState::Ok,
                 last_ok: Some(seen),
@@ -183,6 +183,34 @@ fn palette_shows_completions() {
         "{screen}"
     );
     insta::assert_snapshot!("palette_120x40", screen);
+}
+
+/// The terminal's own cursor sits on the prompt's cursor mark, whatever the typed text is
+/// made of: wide characters (CJK, emoji) take two columns each.
+#[test]
+fn the_prompt_cursor_follows_the_display_width_of_the_text() {
+    for (open, text) in [
+        (Action::Filter, "東京"),
+        (Action::Filter, "🦣 mammut é"),
+        (Action::Palette, "日本語x"),
+        (Action::Filter, "plain"),
+    ] {
+        let mut app = demo_app(MID_INCIDENT);
+        app.apply(open);
+        type_text(&mut app, text);
+        let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("test terminal");
+        terminal.draw(|f| views::draw(f, &app)).expect("draw");
+        let cursor = terminal.get_cursor_position().expect("cursor position");
+        let buffer = terminal.backend().buffer();
+        let mark = (0..buffer.area.width)
+            .find(|&x| buffer[(x, cursor.y)].symbol() == "█")
+            .unwrap_or_else(|| panic!("no cursor mark on the prompt line for {text:?}"));
+        assert_eq!(
+            cursor.x, mark,
+            "{text:?}: the cursor is at column {}, the mark at {mark}",
+            cursor.x
+        );
+    }
 }
 
 #[test]

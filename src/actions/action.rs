@@ -72,6 +72,10 @@ pub enum Operation {
     },
     Redis {
         argv: Vec<String>,
+        /// Positions in `argv` of members' data (a job's exact JSON): sent as they are,
+        /// shown and recorded only as a [`fingerprint`](super::fingerprint).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        private: Vec<usize>,
     },
     Ssh {
         host: String,
@@ -116,56 +120,74 @@ pub enum Check {
 }
 
 impl Operation {
+    /// A Redis command whose arguments are all mastop's own (keys, names, numbers).
+    pub fn redis(argv: Vec<String>) -> Operation {
+        Operation::Redis {
+            argv,
+            private: Vec::new(),
+        }
+    }
+
     /// The operation as shown to people and written to the audit log, with secrets masked
-    /// and long arguments (job payloads) shortened so user content never lands in the log.
+    /// and members' data (job payloads) replaced by their fingerprints.
     pub fn display(&self) -> String {
         match self {
             Operation::Sql { text, params } if params.is_empty() => text.clone(),
             Operation::Sql { text, params } => {
-                let shown: Vec<String> = params.iter().map(|p| shorten(p)).collect();
+                let shown: Vec<String> = params.iter().map(|p| sql_param(p)).collect();
                 format!("{text}  -- with ${{1..}} = [{}]", shown.join(", "))
             }
-            Operation::Redis { argv } => {
+            Operation::Redis { argv, private } => {
                 // An EVAL script is mastop's own text, not user content: the operator sees all
-                // of it, verbatim between « ». Keys and arguments (job payloads) are shortened
-                // as everywhere else.
+                // of it, verbatim between « ». Job payloads among the keys and arguments are
+                // shown by their fingerprints.
                 let is_eval = argv.first().is_some_and(|c| c.eq_ignore_ascii_case("EVAL"));
                 argv.iter()
                     .enumerate()
                     .map(|(i, a)| {
                         if is_eval && i == 1 {
                             format!("«{a}»")
+                        } else if private.contains(&i) || is_private(a) {
+                            super::fingerprint::of(a)
                         } else {
-                            quote(&shorten(a))
+                            redis_word(a)
                         }
                     })
                     .collect::<Vec<_>>()
                     .join(" ")
             }
-            Operation::Ssh { host, argv } => {
-                format!(
-                    "ssh {host} -- {}",
-                    argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
-                )
-            }
+            // After `--`, exactly the command line the host receives.
+            Operation::Ssh { host, argv } => format!(
+                "ssh {host} -- {}",
+                crate::sources::host::command_line::command_line(argv)
+            ),
             Operation::Http { method, url } => format!("{method} {}", crate::config::mask_url(url)),
             Operation::Simulated { description, .. } => format!("(simulated) {description}"),
         }
     }
 }
 
-/// Long values (a job's JSON) are shown by size and a short prefix: enough to recognise,
-/// not enough to carry a user's post into the audit log.
-fn shorten(value: &str) -> String {
-    const LIMIT: usize = 48;
-    if value.chars().count() <= LIMIT {
-        return value.to_string();
-    }
-    let head: String = value.chars().take(24).collect();
-    format!("{head}… ({} bytes)", value.len())
+/// Longest unmarked argument shown as it is; anything longer is data, not a name.
+const LONGEST_SHOWN: usize = 200;
+
+/// An argument nobody marked, that is members' data all the same: a JSON object (every
+/// job payload is one) or a value too long to be a name or a number.
+fn is_private(value: &str) -> bool {
+    value.len() > LONGEST_SHOWN || super::fingerprint::looks_like_a_job(value)
 }
 
-fn quote(arg: &str) -> String {
+fn sql_param(value: &str) -> String {
+    if is_private(value) {
+        super::fingerprint::of(value)
+    } else {
+        value.to_string()
+    }
+}
+
+/// A Redis argument as shown: plain when it reads unambiguously, single-quoted otherwise.
+/// Only for reading (Redis takes each argument as it is; no shell is involved). SSH command
+/// lines use [`crate::sources::host::command_line`], the text actually sent.
+fn redis_word(arg: &str) -> String {
     if !arg.is_empty()
         && arg
             .chars()
@@ -205,7 +227,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn operations_display_exactly_with_payloads_shortened() {
+    fn operations_display_exactly_with_payloads_fingerprinted() {
         let sql = Operation::Sql {
             text: "SELECT pg_cancel_backend($1)".into(),
             params: vec!["4121".into()],
@@ -214,41 +236,45 @@ mod tests {
             sql.display(),
             "SELECT pg_cancel_backend($1)  -- with ${1..} = [4121]"
         );
-        let payload = format!(
-            "{{\"class\":\"X\",\"args\":[\"{}\"]}}",
-            "secret post ".repeat(20)
-        );
-        let redis = Operation::Redis {
-            argv: vec!["ZREM".into(), "retry".into(), payload.clone()],
-        };
-        let shown = redis.display();
-        assert!(
-            shown.starts_with("ZREM retry '{\"class\":\"X\",\"args\":[\"se…"),
-            "{shown}"
-        );
-        assert!(shown.contains(&format!("({} bytes)", payload.len())));
-        assert!(
-            !shown.contains("secret post secret post"),
-            "payload must not be shown whole"
-        );
+        // The payload of the report: arguments first, so any prefix would carry them.
+        let payload = r#"{"args":["secret-arg@example.org"],"class":"FlakyJob","jid":"c4f32d1938b9d4f7e11b7c04","queue":"default","error_message":"secret-err","retry_count":0}"#;
+        let fingerprint = crate::actions::fingerprint::of(payload);
+        let redis = Operation::redis(vec!["ZREM".into(), "retry".into(), payload.into()]);
+        assert_eq!(redis.display(), format!("ZREM retry {fingerprint}"));
         let script = "-- if ZREM ok SADD+LPUSH\nif redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then return 1 end return 0";
+        // Marked private: fingerprinted even when it is not JSON (an unreadable member).
+        let unreadable = "secret-arg@example.org";
         let eval = Operation::Redis {
             argv: vec![
                 "EVAL".into(),
                 script.into(),
                 "1".into(),
                 "retry".into(),
-                payload.clone(),
+                payload.into(),
+                "default".into(),
+                unreadable.into(),
             ],
+            private: vec![4, 6],
         };
         let shown = eval.display();
-        assert!(
-            shown.contains("redis.call('ZREM', KEYS[1], ARGV[1]) == 1"),
-            "the whole script is shown: {shown}"
+        assert_eq!(
+            shown,
+            format!(
+                "EVAL «{script}» 1 retry {fingerprint} default {}",
+                crate::actions::fingerprint::of(unreadable)
+            )
         );
+        assert!(!shown.contains("secret"), "{shown}");
+        let long_param = Operation::Sql {
+            text: "SELECT $1".into(),
+            params: vec!["x".repeat(201)],
+        };
         assert!(
-            shown.contains(&format!("({} bytes)", payload.len())),
-            "the payload is still shortened: {shown}"
+            long_param
+                .display()
+                .contains("= [<private value, 201 bytes, sha256 "),
+            "{}",
+            long_param.display()
         );
         let ssh = Operation::Ssh {
             host: "web-1".into(),
@@ -269,9 +295,9 @@ mod tests {
         assert_eq!(http.display(), "POST https://u:***@es:9200/_flush");
         let tricky = Operation::Ssh {
             host: "h".into(),
-            argv: vec!["echo".into(), "a b; rm -rf /".into()],
+            argv: vec!["echo".into(), "a b; rm -rf /".into(), "#x".into()],
         };
-        assert_eq!(tricky.display(), "ssh h -- echo 'a b; rm -rf /'");
+        assert_eq!(tricky.display(), "ssh h -- echo 'a b; rm -rf /' '#x'");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The audit log: append-only JSON Lines, each record flushed to disk (fsync) before the
 //! pipeline moves on. The intent record is on disk before the first mutating byte leaves,
 //! so a console killed mid-action still leaves its trace. Records hold the exact operations
-//! (secrets masked, payloads shortened), never user content.
+//! (secrets masked, job payloads as fingerprints), never user content.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -153,12 +153,38 @@ impl AuditLog {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create audit directory {}: {e}", dir.display()))?;
         }
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&self.path)
-            .map_err(|e| format!("cannot open audit log {}: {e}", self.path.display()))?;
+        let open = |read: bool| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .read(read)
+                .append(true)
+                .mode(0o600)
+                .open(&self.path)
+        };
+        // A shared log may be writable but not readable by this operator: append anyway.
+        let (mut file, readable) = match open(true) {
+            Ok(f) => (f, true),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => (
+                open(false)
+                    .map_err(|e| format!("cannot open audit log {}: {e}", self.path.display()))?,
+                false,
+            ),
+            Err(e) => {
+                return Err(format!(
+                    "cannot open audit log {}: {e}",
+                    self.path.display()
+                ));
+            }
+        };
+        // A crash mid-write leaves a torn last line; glued to it, this record would be
+        // unreadable too. An empty line (when another console appended in between) is
+        // harmless: readers skip it.
+        if readable
+            && !crate::actions::store::local::ends_with_newline(&file)
+                .map_err(|e| format!("cannot read audit log {}: {e}", self.path.display()))?
+        {
+            line.insert(0, b'\n');
+        }
         file.write_all(&line)
             .map_err(|e| format!("cannot write audit log {}: {e}", self.path.display()))?;
         file.sync_data().map_err(|e| {
@@ -253,6 +279,32 @@ mod tests {
             .mode()
             & 0o777;
         assert_eq!(mode, 0o600, "the audit log is private to the operator");
+    }
+
+    #[test]
+    fn a_record_after_a_torn_line_starts_its_own_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::new(dir.path().join("audit.jsonl"));
+        log.append(&sample(Phase::Intent, None))
+            .expect("append intent");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .expect("open");
+        f.write_all(b"{\"id\":\"torn").expect("torn write");
+        log.append(&sample(Phase::Outcome, Some(Outcome::Ok)))
+            .expect("append after the torn line");
+        let (records, unreadable) = log.read_since(None).expect("read");
+        assert_eq!(unreadable, 1, "only the torn line is lost");
+        assert_eq!(records.len(), 2, "the record after it is readable");
+        assert_eq!(records[1].outcome, Some(Outcome::Ok));
+        let text = std::fs::read_to_string(log.path()).expect("read text");
+        assert!(text.ends_with('\n'));
+        assert_eq!(
+            text.lines().count(),
+            3,
+            "no empty line between whole records"
+        );
     }
 
     #[test]

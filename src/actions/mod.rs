@@ -13,6 +13,7 @@ pub mod action;
 pub mod audit;
 pub mod catalog;
 pub mod executor;
+pub mod fingerprint;
 pub mod kinds;
 pub mod pipeline;
 pub mod role;

@@ -14,7 +14,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -22,6 +22,7 @@ use crate::model::{ComponentId, ComponentMeta, Detail, Figure, Finding, Reading,
 use crate::sources::host::HostReading;
 use crate::sources::sidekiq::SidekiqReading;
 
+use super::clock::Anchor;
 use super::fleet::{MEMBERS, Member, Model};
 use super::noise::round;
 
@@ -169,16 +170,19 @@ pub(crate) fn card_meta() -> ComponentMeta {
     }
 }
 
-/// Every component's reading at demo time `t`, `since_start` seconds into the drill.
+/// Every component's reading at demo time `t`, `since_start` seconds into the drill,
+/// happening at wall-clock `wall` (its dates follow it).
 pub fn readings_at(
     t: Duration,
     since_start: f64,
     done: &[(f64, String)],
+    wall: SystemTime,
 ) -> Vec<(ComponentMeta, Arc<dyn Reading>)> {
     let now = moment(since_start, done);
+    let anchor = Anchor::new(t, wall);
     MEMBERS
         .iter()
-        .map(|m| (m.meta(), member_reading(m, t, &now)))
+        .map(|m| (m.meta(), member_reading(m, t, &now, anchor)))
         .chain(std::iter::once((
             card_meta(),
             Arc::new(DrillReading::new(since_start, now.clone())) as Arc<dyn Reading>,
@@ -187,10 +191,15 @@ pub fn readings_at(
 }
 
 /// One member's reading during the drill.
-pub(crate) fn member_reading(member: &Member, t: Duration, now: &Moment) -> Arc<dyn Reading> {
+pub(crate) fn member_reading(
+    member: &Member,
+    t: Duration,
+    now: &Moment,
+    anchor: Anchor,
+) -> Arc<dyn Reading> {
     match member.model {
         Model::Sidekiq => {
-            let mut r = super::sidekiq::reading(t, CALM_SCRIPT_S);
+            let mut r = super::sidekiq::reading(t, CALM_SCRIPT_S, anchor);
             overlay_sidekiq(&mut r, now, t.as_secs_f64());
             Arc::new(r)
         }
@@ -199,7 +208,7 @@ pub(crate) fn member_reading(member: &Member, t: Duration, now: &Moment) -> Arc<
             overlay_host(&mut r, now);
             Arc::new(r)
         }
-        _ => member.reading_in(t, CALM_SCRIPT_S),
+        _ => member.reading_in(t, CALM_SCRIPT_S, anchor),
     }
 }
 

@@ -60,7 +60,7 @@ pub(crate) const SITES: [Site; 4] = [
 
 const ISSUER: &str = "C=US, O=Let's Encrypt, CN=R11";
 
-pub(crate) fn reading(site: &Site, t: Duration, s: f64) -> EdgeReading {
+pub(crate) fn reading(site: &Site, t: Duration, s: f64, anchor: clock::Anchor) -> EdgeReading {
     let now = t.as_secs_f64();
     let key = |what: &str| format!("edge/{}:{what}", site.name);
     let rtt = around(&key("rtt"), now, site.rtt_ms, 0.06);
@@ -71,11 +71,13 @@ pub(crate) fn reading(site: &Site, t: Duration, s: f64) -> EdgeReading {
             1,
         )
     };
-    let not_after = if site.name == "tokyo-1" {
-        script::tokyo_cert_not_after(s)
+    let days_left = if site.name == "tokyo-1" {
+        script::tokyo_cert_days_left(s)
     } else {
-        script::fleet_cert_not_after()
+        script::fleet_cert_days_left(s)
     };
+    // The expiry is that many days from the moment of this reading, on the real calendar.
+    let not_after = anchor.wall_unix(t) + days_left * 86_400.0;
     // Every few probes land on an object that just fell out of the cache.
     let cache_status = if smooth(&key("cache"), now, 3.0) > 0.75 {
         "MISS"
@@ -99,7 +101,7 @@ pub(crate) fn reading(site: &Site, t: Duration, s: f64) -> EdgeReading {
             subject: "CN=hachyderm.io".into(),
             issuer: ISSUER.into(),
             not_after: clock::rfc3339(not_after),
-            days_left: round(script::days_left(not_after, s), 2),
+            days_left: round(days_left, 2),
             names: vec!["hachyderm.io".into(), "*.hachyderm.io".into()],
             asked_for: "hachyderm.io".into(),
             name_matches: true,

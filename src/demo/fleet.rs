@@ -42,19 +42,20 @@ impl Member {
         }
     }
 
-    /// The reading this member shows at demo time `t`.
-    pub fn reading(&self, t: Duration) -> Arc<dyn Reading> {
-        self.reading_in(t, clock::script_secs(t))
+    /// The reading this member shows at demo time `t`, with `anchor` placing it on the
+    /// calendar.
+    pub fn reading(&self, t: Duration, anchor: clock::Anchor) -> Arc<dyn Reading> {
+        self.reading_in(t, clock::script_secs(t), anchor)
     }
 
     /// The reading at demo time `t` with the incident script at second `s`: counters and
     /// noise follow `t`, incidents follow `s` (a drill holds the script at a calm second).
-    pub fn reading_in(&self, t: Duration, s: f64) -> Arc<dyn Reading> {
+    pub fn reading_in(&self, t: Duration, s: f64, anchor: clock::Anchor) -> Arc<dyn Reading> {
         match self.model {
-            Model::Edge(site) => Arc::new(edges::reading(site, t, s)),
+            Model::Edge(site) => Arc::new(edges::reading(site, t, s, anchor)),
             Model::Host(machine) => Arc::new(hosts::reading(machine, t, s)),
-            Model::Sidekiq => Arc::new(sidekiq_model::reading(t, s)),
-            Model::Postgres(role) => Arc::new(stores::postgres(role, t, s)),
+            Model::Sidekiq => Arc::new(sidekiq_model::reading(t, s, anchor)),
+            Model::Postgres(role) => Arc::new(stores::postgres(role, t, s, anchor)),
             Model::Redis(role) => Arc::new(stores::redis(role, t, s)),
             Model::Elasticsearch => Arc::new(search::reading(t, s)),
         }

@@ -40,7 +40,9 @@ pub use noise::samples_drawn;
 
 /// One source per demo component. Each poll returns the reading for
 /// `offset + started.elapsed()`; `offset` is how `mastop demo --at 5m` starts mid-incident.
+/// Dates follow the clock: the demo time of this call is now.
 pub fn specs(cadence: Duration, started: Instant, offset: Duration) -> Vec<SourceSpec> {
+    let anchor = clock::Anchor::new(demo_time(started, offset), SystemTime::now());
     fleet::MEMBERS
         .iter()
         .map(|member| SourceSpec {
@@ -55,17 +57,20 @@ pub fn specs(cadence: Duration, started: Instant, offset: Duration) -> Vec<Sourc
                 member: *member,
                 started,
                 offset,
+                anchor,
             }),
         })
         .collect()
 }
 
-/// Every component and its reading at demo time `t`, in fleet order: for tests,
-/// snapshots and `mastop demo --snapshot --json`.
-pub fn readings_at(t: Duration) -> Vec<(ComponentMeta, Arc<dyn Reading>)> {
+/// Every component and its reading at demo time `t`, happening at wall-clock `now` (its
+/// dates follow `now`), in fleet order: for tests, snapshots and
+/// `mastop demo --snapshot --json`.
+pub fn readings_at(t: Duration, now: SystemTime) -> Vec<(ComponentMeta, Arc<dyn Reading>)> {
+    let anchor = clock::Anchor::new(t, now);
     fleet::MEMBERS
         .iter()
-        .map(|member| (member.meta(), member.reading(t)))
+        .map(|member| (member.meta(), member.reading(t, anchor)))
         .collect()
 }
 
@@ -162,7 +167,12 @@ impl Source for DrillSource {
             .unwrap_or_default();
         let now = drill::moment(since.as_secs_f64(), &done);
         let reading: Arc<dyn Reading> = match &self.member {
-            Some(member) => drill::member_reading(member, since, &now),
+            Some(member) => drill::member_reading(
+                member,
+                since,
+                &now,
+                clock::Anchor::new(Duration::ZERO, self.started_wall),
+            ),
             None => Arc::new(drill::DrillReading::new(since.as_secs_f64(), now)),
         };
         Box::pin(std::future::ready(Ok(reading)))
@@ -173,11 +183,14 @@ struct DemoSource {
     member: fleet::Member,
     started: Instant,
     offset: Duration,
+    anchor: clock::Anchor,
 }
 
 impl Source for DemoSource {
     fn poll(&mut self) -> BoxFuture<'_, PollResult> {
-        let reading = self.member.reading(demo_time(self.started, self.offset));
+        let reading = self
+            .member
+            .reading(demo_time(self.started, self.offset), self.anchor);
         Box::pin(std::future::ready(Ok(reading)))
     }
 }

@@ -129,23 +129,24 @@ pub fn write_burst(s: f64) -> bool {
     s < at::ARCHIVE_CLEANED
 }
 
-/// `notAfter` (Unix seconds) of the certificate the fleet already serves.
-pub fn fleet_cert_not_after() -> f64 {
-    clock::calendar_unix(0.0) + FLEET_DAYS_LEFT_AT_START * 86_400.0
+/// Days a certificate has aged at `s`, by the fast calendar.
+fn aged_days(s: f64) -> f64 {
+    s * clock::CALENDAR_SPEED / 86_400.0
 }
 
-/// `notAfter` of the certificate tokyo-1 serves at `s`.
-pub fn tokyo_cert_not_after(s: f64) -> f64 {
+/// Days left at `s` on the certificate the fleet already serves.
+pub fn fleet_cert_days_left(s: f64) -> f64 {
+    FLEET_DAYS_LEFT_AT_START - aged_days(s)
+}
+
+/// Days left at `s` on the certificate tokyo-1 serves: the stale one until the renewed one
+/// is deployed.
+pub fn tokyo_cert_days_left(s: f64) -> f64 {
     if s < at::TOKYO_CERT_DEPLOYED {
-        clock::calendar_unix(0.0) + TOKYO_DAYS_LEFT_AT_START * 86_400.0
+        TOKYO_DAYS_LEFT_AT_START - aged_days(s)
     } else {
-        fleet_cert_not_after()
+        fleet_cert_days_left(s)
     }
-}
-
-/// Days left on a certificate at `s`, by the fast calendar.
-pub fn days_left(not_after: f64, s: f64) -> f64 {
-    (not_after - clock::calendar_unix(s)) / 86_400.0
 }
 
 /// Script second at which tokyo's stale certificate has `days` left.
@@ -331,15 +332,15 @@ mod tests {
 
     #[test]
     fn tokyo_certificate_crosses_both_thresholds_before_it_is_replaced() {
-        let not_after = |s| days_left(tokyo_cert_not_after(s), s);
-        assert!(not_after(0.0) > 14.0);
-        assert!(not_after(tokyo_days_left_at(14.0) + 1.0) < 14.0);
-        assert!(not_after(tokyo_days_left_at(7.0) + 1.0) < 7.0);
+        let days_left = tokyo_cert_days_left;
+        assert!(days_left(0.0) > 14.0);
+        assert!(days_left(tokyo_days_left_at(14.0) + 1.0) < 14.0);
+        assert!(days_left(tokyo_days_left_at(7.0) + 1.0) < 7.0);
         assert!(tokyo_days_left_at(7.0) < at::TOKYO_CERT_DEPLOYED);
         assert!(
-            not_after(at::TOKYO_CERT_DEPLOYED - 1.0) > 0.0,
+            days_left(at::TOKYO_CERT_DEPLOYED - 1.0) > 0.0,
             "never actually expires"
         );
-        assert!(not_after(at::TOKYO_CERT_DEPLOYED) > 30.0);
+        assert!(days_left(at::TOKYO_CERT_DEPLOYED) > 30.0);
     }
 }

@@ -141,7 +141,7 @@ fn rate(counter: fn(f64) -> f64, now: f64) -> f64 {
     round(counter(now).floor() - counter(now - 1.0).floor(), 1)
 }
 
-pub(crate) fn reading(t: Duration, s: f64) -> SidekiqReading {
+pub(crate) fn reading(t: Duration, s: f64, anchor: clock::Anchor) -> SidekiqReading {
     let now = t.as_secs_f64();
     let backlogged = script::pull_backlogged(s);
     let scaled = script::pull_scaled(s);
@@ -206,7 +206,7 @@ pub(crate) fn reading(t: Duration, s: f64) -> SidekiqReading {
         .collect();
 
     let end = script::pull_backlog_ends();
-    let wall = clock::wall_unix(t);
+    let wall = anchor.wall_unix(t);
     let retries = around("sidekiq:retries", now, 3100.0, 0.08).round() as u64;
     let scheduled = around("sidekiq:scheduled", now, 160.0, 0.15).round() as u64;
     let dead = (7200.0 + CRAWL_FAILURES_PER_S * s.min(end)).min(9999.0) as u64;
@@ -222,7 +222,7 @@ pub(crate) fn reading(t: Duration, s: f64) -> SidekiqReading {
         scheduled_set: Some(set_page(SCHEDULED_CLASSES, scheduled, wall, 1.0)),
         dead_set: Some(set_page(DEAD_CLASSES, dead, wall, -1.0)),
         classes: classes(backlogged),
-        history: history(now),
+        history: history(now, wall),
         problems: Vec::new(),
         processed: processed(now).floor() as u64,
         failed: failed(now).floor() as u64,
@@ -376,14 +376,14 @@ fn classes(backlogged: bool) -> Vec<ClassCount> {
     out
 }
 
-/// Thirty days of daily counters, the last one the day so far.
-fn history(now: f64) -> Vec<DailyStat> {
+/// Thirty days of daily counters ending on the day of `wall`, the last one the day so far.
+fn history(now: f64, wall: f64) -> Vec<DailyStat> {
     (0..30u32)
         .map(|i| {
             let day = f64::from(i);
             let base = PROCESSED_PER_S * 86_400.0;
             DailyStat {
-                date: clock::rfc3339(clock::EPOCH_UNIX as f64 - (29.0 - day) * 86_400.0)
+                date: clock::rfc3339(wall - (29.0 - day) * 86_400.0)
                     .chars()
                     .take(10)
                     .collect(),

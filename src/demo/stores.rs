@@ -11,6 +11,7 @@ use crate::sources::postgres::{
 };
 use crate::sources::redis::{KeyspaceDb, Persistence, RedisReading, Replication};
 
+use super::clock::Anchor;
 use super::noise::{around, round, smooth};
 use super::script;
 
@@ -73,7 +74,7 @@ fn counter(key: &str, start: f64, rate: f64, now: f64) -> f64 {
     start + rate * now + rate * period / 8.0 * smooth(key, now, period)
 }
 
-pub(crate) fn postgres(role: PgRole, t: Duration, s: f64) -> PostgresReading {
+pub(crate) fn postgres(role: PgRole, t: Duration, s: f64, anchor: Anchor) -> PostgresReading {
     let now = t.as_secs_f64();
     let profile = match role {
         PgRole::Primary => &PRIMARY,
@@ -163,7 +164,7 @@ pub(crate) fn postgres(role: PgRole, t: Duration, s: f64) -> PostgresReading {
             receiver: Some("streaming".into()),
         }),
         views: match role {
-            PgRole::Primary => primary_views(now, s, total),
+            PgRole::Primary => primary_views(now, s, total, sessions_epoch_us(anchor)),
             PgRole::Replica => replica_views(now),
         },
     }
@@ -174,7 +175,11 @@ fn replica_lag(now: f64, s: f64) -> f64 {
     script::replica_lag(s).unwrap_or_else(|| around("postgres/replica:lag", now, 0.15, 0.8))
 }
 
-const DEMO_EPOCH_US: i64 = 1_767_225_600_000_000;
+/// When the demo's database sessions began counting, in microseconds: two days before demo
+/// time zero, in whole seconds so the backends' row keys stay the same all run long.
+fn sessions_epoch_us(anchor: Anchor) -> i64 {
+    (anchor.zero_unix() - 2.0 * 86_400.0).floor() as i64 * 1_000_000
+}
 
 /// A backend of the demo; `raw` is what a real server would hold, shown only redacted.
 #[allow(clippy::too_many_arguments)]
@@ -188,11 +193,12 @@ fn backend(
     query_age_s: f64,
     blocked_by: &[i32],
     raw: &str,
+    epoch_us: i64,
 ) -> Backend {
     Backend {
         pid,
-        backend_start_us: DEMO_EPOCH_US + i64::from(pid) * 1_000_003,
-        query_start_us: Some(DEMO_EPOCH_US + i64::from(pid) * 7_000_001),
+        backend_start_us: epoch_us + i64::from(pid) * 1_000_003,
+        query_start_us: Some(epoch_us + i64::from(pid) * 7_000_001),
         user: Some(user.into()),
         application: application.into(),
         client: Some(format!("10.0.1.{}", pid % 200)),
@@ -213,7 +219,7 @@ fn backend(
 
 /// A Sidekiq job holding a row lock while it waits on something else, with two web
 /// requests queued behind it: short enough to stay under the blocker-age threshold.
-fn primary_views(now: f64, s: f64, total: f64) -> Views {
+fn primary_views(now: f64, s: f64, total: f64, epoch_us: i64) -> Views {
     let hold = 4.0 + 8.0 * (0.5 + 0.5 * smooth("postgres/primary:hold", now, 20.0));
     let backends = vec![
         backend(
@@ -226,6 +232,7 @@ fn primary_views(now: f64, s: f64, total: f64) -> Views {
             hold - 0.3,
             &[],
             "UPDATE accounts SET last_status_at = '2026-01-01 00:00:00' WHERE id = 109348",
+            epoch_us,
         ),
         backend(
             48_290,
@@ -237,6 +244,7 @@ fn primary_views(now: f64, s: f64, total: f64) -> Views {
             hold - 0.8,
             &[48_213],
             "UPDATE accounts SET note = 'my new bio' WHERE id = 109348",
+            epoch_us,
         ),
         backend(
             48_301,
@@ -248,6 +256,7 @@ fn primary_views(now: f64, s: f64, total: f64) -> Views {
             hold - 1.9,
             &[48_213, 48_290],
             "UPDATE accounts SET locked = false WHERE id = 109348",
+            epoch_us,
         ),
         backend(
             51_007,
@@ -259,6 +268,7 @@ fn primary_views(now: f64, s: f64, total: f64) -> Views {
             around("postgres/primary:feed", now, 0.8, 0.5),
             &[],
             "SELECT statuses.id FROM statuses WHERE account_id IN (1, 2, 3, 4) ORDER BY id DESC LIMIT 40",
+            epoch_us,
         ),
     ];
     let lag = replica_lag(now, s);
@@ -274,7 +284,7 @@ fn primary_views(now: f64, s: f64, total: f64) -> Views {
         ]),
         standbys: Some(vec![Standby {
             pid: 1_207,
-            backend_start_us: DEMO_EPOCH_US,
+            backend_start_us: epoch_us,
             name: "replica".into(),
             client: Some("10.0.2.12".into()),
             state: Some("streaming".into()),
@@ -369,7 +379,9 @@ fn dead(table: &str, live: f64, dead: f64, now: f64) -> DeadTuples {
 /// The built-in replication-lag thresholds of the Postgres source, read from a reading it
 /// would judge, so the timeline never disagrees with the colours on screen.
 pub(crate) fn replica_lag_thresholds() -> (f64, f64) {
-    postgres(PgRole::Replica, Duration::ZERO, 0.0)
+    // Thresholds do not depend on the date: any anchor will do.
+    let anchor = Anchor::new(Duration::ZERO, std::time::SystemTime::UNIX_EPOCH);
+    postgres(PgRole::Replica, Duration::ZERO, 0.0, anchor)
         .figures()
         .into_iter()
         .find(|f| f.key == "replication_lag_s")

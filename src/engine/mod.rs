@@ -214,12 +214,15 @@ impl Engine {
     /// thresholds: what `check`, `snapshot` and the command-line catalog see.
     pub async fn poll_once(&self) -> Fleet {
         match self.demo {
-            Some(demo) => poll::fleet_from(
-                crate::demo::readings_at(demo.at),
-                SystemTime::now(),
-                self.config.defaults.cadence,
-                self.thresholds(),
-            ),
+            Some(demo) => {
+                let now = SystemTime::now();
+                poll::fleet_from(
+                    crate::demo::readings_at(demo.at, now),
+                    now,
+                    self.config.defaults.cadence,
+                    self.thresholds(),
+                )
+            }
             None => poll::poll_once(self.sources(), self.thresholds()).await,
         }
     }
@@ -343,7 +346,7 @@ fn prefill_demo_history(fleet: &mut Fleet, at: Duration, cadence: Duration, now:
         let Some(t) = at.checked_sub(back) else {
             continue;
         };
-        for (meta, reading) in crate::demo::readings_at(t) {
+        for (meta, reading) in crate::demo::readings_at(t, now - back) {
             fleet.apply(&meta.id, poll::answered(now - back, cadence), Some(reading));
         }
     }

@@ -24,8 +24,6 @@ pub use library::{Library, load_library};
 pub use model::Runbook;
 pub use plan::{ExpandError, Mode, Plan, PlannedStep, Wait, Work, expand};
 
-use std::time::Duration;
-
 use crate::config::Config;
 
 /// What a runbook can be expanded against: the hosts it may select and the components
@@ -76,7 +74,7 @@ impl Inventory {
     /// its data stores.
     pub fn demo() -> Inventory {
         let mut inventory = Inventory::default();
-        for (meta, _) in crate::demo::readings_at(Duration::ZERO) {
+        for meta in crate::demo::components() {
             let id = meta.id.to_string();
             let Some((kind, name)) = id.split_once('/') else {
                 continue;

@@ -305,14 +305,10 @@ impl Ctx<'_> {
             }
             StepOp::Redis { on, argv } => {
                 let component = self.component(on, "redis")?;
-                let real = Operation::Redis {
-                    argv: fill_all(argv, values)?,
-                };
+                let real = Operation::redis(fill_all(argv, values)?);
                 let dry = match dry_run {
                     DryRun::Same => Some(real.clone()),
-                    DryRun::Argv(d) => Some(Operation::Redis {
-                        argv: fill_all(d, values)?,
-                    }),
+                    DryRun::Argv(d) => Some(Operation::redis(fill_all(d, values)?)),
                     _ => None,
                 };
                 let on = match host {
@@ -532,7 +528,7 @@ impl Ctx<'_> {
                 let expect = expect.fill(values).map_err(fail)?;
                 let shown = format!(
                     "{component}: {} replies {expect}",
-                    Operation::Redis { argv: argv.clone() }.display()
+                    Operation::redis(argv.clone()).display()
                 );
                 (Check::Redis { argv, expect }, component, shown)
             }

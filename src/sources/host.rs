@@ -5,6 +5,7 @@
 //! WAL archive, a disk pinned at 100% busy, and a firewall that did not come back after a
 //! reboot. Those three are what this reading is built to make loud.
 
+pub mod command_line;
 pub mod node_exporter;
 mod poll;
 pub mod sample;

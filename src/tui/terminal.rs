@@ -15,8 +15,12 @@ pub fn enter() -> io::Result<DefaultTerminal> {
     ratatui::try_init()
 }
 
+/// Raw mode off, the normal screen back, and the cursor visible: `ratatui::restore` leaves
+/// it hidden, and a shell prompt without a cursor (after ctrl-z, before the terminal handle
+/// is dropped) looks like a hung terminal.
 pub fn leave() {
     ratatui::restore();
+    let _ = execute!(io::stdout(), cursor::Show);
 }
 
 /// ctrl-z: give the terminal back, stop the process as the shell expects, and take the

@@ -74,6 +74,13 @@ echo 'nginx: the configuration file /etc/nginx/nginx.conf syntax is ok' >&2
 echo 'nginx: configuration file /etc/nginx/nginx.conf test is successful' >&2
 "#;
 
+/// sshd's `ForceCommand`: the client's command line is in `SSH_ORIGINAL_COMMAND`, exactly
+/// as sent; log it, then hand it to the login shell as sshd would have.
+const LOG_COMMAND: &str = r#"#!/bin/sh
+printf '%s\036' "$SSH_ORIGINAL_COMMAND" >> "$MASTOP_TEST_DIR/commands.log"
+exec "${SHELL:-/bin/sh}" -c "$SSH_ORIGINAL_COMMAND"
+"#;
+
 fn keygen(path: &Path) {
     let status = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "mastop-test", "-f"])
@@ -92,6 +99,16 @@ fn write_exec(path: &Path, text: &str) {
 impl Sshd {
     /// Starts sshd; the units the fake systemctl knows are `name active sub` lines.
     pub fn start(units: &[(&str, &str, &str)]) -> Sshd {
+        Sshd::start_with(units, false)
+    }
+
+    /// Like [`Sshd::start`], and every command line a client sends is logged exactly as it
+    /// arrived (sshd's `SSH_ORIGINAL_COMMAND`) before the login shell runs it as usual.
+    pub fn start_logging_commands(units: &[(&str, &str, &str)]) -> Sshd {
+        Sshd::start_with(units, true)
+    }
+
+    fn start_with(units: &[(&str, &str, &str)], log_commands: bool) -> Sshd {
         assert!(
             Path::new(SSHD).exists(),
             "{SSHD} is missing: install openssh-server (scripts/test.sh does)"
@@ -109,17 +126,18 @@ impl Sshd {
         fs::create_dir(d.join("bin")).expect("bin dir");
         write_exec(&d.join("bin/systemctl"), SYSTEMCTL);
         write_exec(&d.join("bin/nginx"), NGINX);
+        write_exec(&d.join("log-command"), LOG_COMMAND);
         fs::create_dir(d.join("ctl")).expect("control dir");
         fs::write(d.join("ssh_config"), "").expect("empty ssh_config");
         let authorized = fs::read_to_string(d.join("client_key.pub")).expect("client pub key");
         fs::write(d.join("authorized_keys"), authorized).expect("authorized_keys");
-        let sshd = Sshd::spawn(dir);
+        let sshd = Sshd::spawn(dir, log_commands);
         sshd.set_units(units);
         sshd.trust_host_key();
         sshd
     }
 
-    fn spawn(dir: tempfile::TempDir) -> Sshd {
+    fn spawn(dir: tempfile::TempDir, log_commands: bool) -> Sshd {
         let d = dir.path().to_path_buf();
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -133,8 +151,13 @@ impl Sshd {
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
                  PermitRootLogin prohibit-password\n\
                  SetEnv PATH={d}/bin:/usr/sbin:/usr/bin:/sbin:/bin MASTOP_TEST_DIR={d} HOME={d}\n\
-                 MaxStartups 400:30:500\nMaxSessions 64\nLogLevel ERROR\n",
-                d = d.display()
+                 MaxStartups 400:30:500\nMaxSessions 64\nLogLevel ERROR\n{force}",
+                d = d.display(),
+                force = if log_commands {
+                    format!("ForceCommand {}/log-command\n", d.display())
+                } else {
+                    String::new()
+                }
             );
             fs::write(d.join("sshd_config"), config).expect("sshd_config");
             let child = Command::new(SSHD)
@@ -260,6 +283,17 @@ impl Sshd {
 
     pub fn nginx_calls(&self) -> Vec<Vec<String>> {
         calls(&self.dir().join("nginx.log"))
+    }
+
+    /// Every command line clients sent, byte for byte, oldest first (only when started with
+    /// [`Sshd::start_logging_commands`]).
+    pub fn command_lines(&self) -> Vec<String> {
+        fs::read_to_string(self.dir().join("commands.log"))
+            .unwrap_or_default()
+            .split('\u{1e}')
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect()
     }
 
     /// How every connection is made to this server: its known_hosts, the client key, no

@@ -117,7 +117,7 @@ impl Executor for RedisExecutor {
             let mut conn = self.connect(action).await?;
             let mut results = Vec::new();
             for op in &action.operations {
-                let Operation::Redis { argv } = op else {
+                let Operation::Redis { argv, .. } = op else {
                     return Err(format!("a Redis executor cannot run `{}`", op.display()));
                 };
                 results.push(send(&mut conn, argv).await?);

@@ -191,12 +191,35 @@ fn build(s: Spec) -> Action {
 }
 
 fn redis(argv: Vec<String>) -> Operation {
-    Operation::Redis { argv }
+    Operation::redis(argv)
 }
 
-/// `EVAL script numkeys keys… args…`.
-fn eval(script: &str, keys: Vec<String>, args: Vec<String>) -> Operation {
-    redis(eval_argv(script, keys, args))
+/// An argument of a script: mastop's own (a queue name, a lock digest) shown as it is, or
+/// a job's exact JSON, members' data, sent as it is and shown only by its fingerprint.
+enum Arg {
+    Shown(String),
+    Job(String),
+}
+
+/// `EVAL script numkeys keys… args…`, with the positions of job payloads marked private.
+fn eval(script: &str, keys: Vec<String>, args: Vec<Arg>) -> Operation {
+    let first_arg = 3 + keys.len();
+    let private = args
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| matches!(a, Arg::Job(_)))
+        .map(|(i, _)| first_arg + i)
+        .collect();
+    let args = args
+        .into_iter()
+        .map(|a| match a {
+            Arg::Shown(s) | Arg::Job(s) => s,
+        })
+        .collect();
+    Operation::Redis {
+        argv: eval_argv(script, keys, args),
+        private,
+    }
 }
 
 fn eval_argv(script: &str, keys: Vec<String>, args: Vec<String>) -> Vec<String> {
@@ -244,7 +267,17 @@ mod tests {
 
     #[test]
     fn eval_counts_its_keys() {
-        let op = eval("return 1", vec!["a".into(), "b".into()], vec!["x".into()]);
-        assert_eq!(op.display(), "EVAL «return 1» 2 a b x");
+        let op = eval(
+            "return 1",
+            vec!["a".into(), "b".into()],
+            vec![Arg::Shown("x".into()), Arg::Job("y@example.org".into())],
+        );
+        assert_eq!(
+            op.display(),
+            format!(
+                "EVAL «return 1» 2 a b x {}",
+                crate::actions::fingerprint::of("y@example.org")
+            )
+        );
     }
 }

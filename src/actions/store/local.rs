@@ -310,6 +310,19 @@ fn lock_file_name(key: &str) -> String {
     format!("{readable}-{hash:032x}.lock")
 }
 
+/// Whether the file is empty or its last byte ends a line: an append after a torn last
+/// line (a crash mid-write) must start a new line, or it becomes unreadable too.
+pub(crate) fn ends_with_newline(file: &std::fs::File) -> std::io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(true);
+    }
+    let mut last = [0u8; 1];
+    file.read_exact_at(&mut last, len - 1)?;
+    Ok(last[0] == b'\n')
+}
+
 pub(crate) fn create_private_dir(dir: &Path) -> StoreResult<()> {
     std::fs::DirBuilder::new()
         .recursive(true)

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use futures_util::future::BoxFuture;
 
 use super::{HandoffStore, StoreResult, check_ack};
-use crate::actions::store::local::{create_private_dir, write_atomically};
+use crate::actions::store::local::{create_private_dir, ends_with_newline, write_atomically};
 use crate::handoff::report::{Acknowledgement, Handoff};
 use crate::handoff::shift_log::{ShiftEntry, merge};
 
@@ -59,10 +59,16 @@ impl LocalHandoffs {
         let path = self.log_path();
         let mut file = OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .mode(0o600)
             .open(&path)
             .map_err(|e| format!("cannot open the shift log {}: {e}", path.display()))?;
+        if !ends_with_newline(&file)
+            .map_err(|e| format!("cannot read the shift log {}: {e}", path.display()))?
+        {
+            line.insert(0, b'\n');
+        }
         file.write_all(&line)
             .and_then(|()| file.sync_data())
             .map_err(|e| format!("cannot write the shift log {}: {e}", path.display()))
@@ -223,5 +229,45 @@ impl HandoffStore for LocalHandoffs {
         ack: &'a Acknowledgement,
     ) -> BoxFuture<'a, StoreResult<Handoff>> {
         Box::pin(async move { self.acknowledge_now(id, ack) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handoff::shift_log::EntryKind;
+
+    fn note(text: &str) -> ShiftEntry {
+        ShiftEntry {
+            id: crate::actions::audit::new_id(),
+            kind: EntryKind::Note,
+            time: crate::actions::audit::now_rfc3339(),
+            author: "kris".into(),
+            console_host: "laptop".into(),
+            text: text.into(),
+            owner: None,
+            until: None,
+            closes: None,
+        }
+    }
+
+    #[test]
+    fn an_entry_after_a_torn_line_starts_its_own_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalHandoffs::new(dir.path().join("handoff"));
+        store.add_entry_now(&note("first")).expect("first entry");
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(store.log_path())
+            .expect("open");
+        f.write_all(b"{\"id\":\"torn").expect("torn write");
+        store.add_entry_now(&note("second")).expect("second entry");
+        let texts: Vec<String> = store
+            .entries_since_now(SystemTime::UNIX_EPOCH)
+            .expect("read")
+            .into_iter()
+            .map(|e| e.text)
+            .collect();
+        assert_eq!(texts, ["first", "second"]);
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 use tokio::sync::Semaphore;
 
+use super::command_line::command_line;
 use crate::config::{HostConfig, SshConfig};
 
 /// What a remote command left behind.
@@ -96,14 +97,14 @@ impl Connector {
     }
 
     /// Runs `argv` exactly: each element reaches the remote program as one argument,
-    /// whatever quotes, spaces or `;` it holds.
+    /// whatever quotes, spaces or `;` it holds. The line sent is [`command_line`]'s, the
+    /// same text the audit records.
     pub async fn run(&self, session: &Session, argv: &[String]) -> Result<Finished, SshError> {
-        let (program, args) = argv
-            .split_first()
-            .ok_or_else(|| SshError::other(&self.name, "empty command"))?;
+        if argv.is_empty() {
+            return Err(SshError::other(&self.name, "empty command"));
+        }
         let output = session
-            .command(program.as_str())
-            .args(args.iter().map(String::as_str))
+            .raw_command(command_line(argv))
             .output()
             .await
             .map_err(|e| self.describe(&e))?;

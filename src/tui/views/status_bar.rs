@@ -21,8 +21,10 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         let mut spans = vec![
             Span::styled(sigil, theme.style(Token::Accent)),
             safe(&prompt.text, theme.style(Token::Text)),
-            Span::styled("█", theme.style(Token::Accent)),
         ];
+        // Columns, not characters: a CJK character or an emoji takes two.
+        let typed: usize = spans.iter().map(Span::width).sum();
+        spans.push(Span::styled("█", theme.style(Token::Accent)));
         if prompt.kind == PromptKind::Palette {
             let options = app.completions(&prompt.text);
             if !options.is_empty() {
@@ -34,7 +36,9 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         }
         frame.render_widget(Line::from(spans), area);
         // Put the real cursor after the text for screen readers and terminals that track it.
-        let x = area.x + (sigil.chars().count() + prompt.text.chars().count()) as u16;
+        let x = area
+            .x
+            .saturating_add(u16::try_from(typed).unwrap_or(u16::MAX));
         frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
         return;
     }

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use super::payload::{self, Clock};
-use super::{BATCH_DEADLINE, Ctx, DEADLINE, Set, Spec, build, eval, eval_argv};
+use super::{Arg, BATCH_DEADLINE, Ctx, DEADLINE, Set, Spec, build, eval, eval_argv};
 use crate::actions::Action;
 use crate::actions::action::{Check, Risk};
 use crate::sources::sidekiq::{Keys, SetEntry};
@@ -239,7 +239,11 @@ pub(super) fn for_row(ctx: &Ctx<'_>, set: Set, key: &str) -> Vec<Action> {
                     ctx.keys.key("queues"),
                     ctx.keys.queue(&queue),
                 ],
-                vec![member.to_string(), queue.clone(), json],
+                vec![
+                    Arg::Job(member.to_string()),
+                    Arg::Shown(queue.clone()),
+                    Arg::Job(json),
+                ],
             )],
             precondition: Some(still_there(ctx, set, member, e)),
             cooldown: Duration::ZERO,
@@ -252,8 +256,8 @@ pub(super) fn for_row(ctx: &Ctx<'_>, set: Set, key: &str) -> Vec<Action> {
     let (lock_keys, lock_args) = lock.script_parts();
     let mut keys = vec![set_key.clone()];
     keys.extend(lock_keys.iter().cloned());
-    let mut args = vec![member.to_string()];
-    args.extend(lock_args.iter().cloned());
+    let mut args = vec![Arg::Job(member.to_string())];
+    args.extend(lock_args.iter().cloned().map(Arg::Shown));
     out.push(build(Spec {
         kind: "sidekiq.delete_job",
         title: format!(
@@ -273,8 +277,8 @@ pub(super) fn for_row(ctx: &Ctx<'_>, set: Set, key: &str) -> Vec<Action> {
         // Low risk: the job is not lost, it can be retried from the dead set.
         let mut keys = vec![set_key.clone(), ctx.keys.key("dead")];
         keys.extend(lock_keys);
-        let mut args = vec![member.to_string()];
-        args.extend(lock_args);
+        let mut args = vec![Arg::Job(member.to_string())];
+        args.extend(lock_args.into_iter().map(Arg::Shown));
         out.push(build(Spec {
             kind: "sidekiq.kill_job",
             title: format!(
@@ -318,7 +322,11 @@ fn batch(ctx: &Ctx<'_>, set: Set, class: Option<&str>) -> Option<Action> {
             continue;
         };
         keys.push(ctx.keys.queue(&queue));
-        args.extend([member.to_string(), queue, json]);
+        args.extend([
+            Arg::Job(member.to_string()),
+            Arg::Shown(queue),
+            Arg::Job(json),
+        ]);
     }
     let count = args.len() / 3;
     if count == 0 {
@@ -371,9 +379,8 @@ mod tests {
             (DELETE, "-- ZREM member, its lock"),
             (KILL, "-- if ZREM: ZADD to dead"),
         ] {
-            let op = crate::actions::Operation::Redis {
-                argv: eval_argv(script, vec!["retry".into()], vec![]),
-            };
+            let op =
+                crate::actions::Operation::redis(eval_argv(script, vec!["retry".into()], vec![]));
             // The confirmation shows the whole script, opening with its one-line summary.
             assert_eq!(op.display(), format!("EVAL «{script}» 1 retry"));
             assert!(script.starts_with(shown), "{script}");

@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use super::jobs::{RETRY_BATCH, requeue_with};
 use super::payload::Clock;
-use super::{BATCH_DEADLINE, Ctx, Set, Spec, build, eval};
+use super::{Arg, BATCH_DEADLINE, Ctx, Set, Spec, build, eval};
 use crate::actions::action::{Check, Operation, Risk};
 use crate::actions::audit::{GuardDecision, Outcome, new_id};
 use crate::actions::runtime::Runtime;
@@ -140,20 +140,18 @@ pub(super) fn plan(ctx: &Ctx<'_>, set: Set, class: Option<&str>) -> Option<Actio
     } else {
         FLOW_BATCH
     };
-    let read = Operation::Redis {
-        argv: vec![
-            if name.newest_first() {
-                "ZREVRANGE"
-            } else {
-                "ZRANGE"
-            }
-            .into(),
-            key.clone(),
-            "0".into(),
-            (window - 1).to_string(),
-            "WITHSCORES".into(),
-        ],
-    };
+    let read = Operation::redis(vec![
+        if name.newest_first() {
+            "ZREVRANGE"
+        } else {
+            "ZRANGE"
+        }
+        .into(),
+        key.clone(),
+        "0".into(),
+        (window - 1).to_string(),
+        "WITHSCORES".into(),
+    ]);
     let n = format_value(total as f64, Unit::Count);
     let (object, title) = match class {
         None => (
@@ -215,7 +213,11 @@ fn batch_action(
     let mut args = Vec::new();
     for (member, queue, json) in items {
         script_keys.push(keys.queue(queue));
-        args.extend([member.clone(), queue.clone(), json.clone()]);
+        args.extend([
+            Arg::Job(member.clone()),
+            Arg::Shown(queue.clone()),
+            Arg::Job(json.clone()),
+        ]);
     }
     let object = match &flow.class {
         None => set.label().to_string(),

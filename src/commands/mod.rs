@@ -43,11 +43,7 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
         cfg.ui.keymap = keymap.clone();
     }
     match cli.command {
-        Some(Command::Config(ConfigCommand::Check)) => Ok(config_check(
-            &cfg,
-            loaded.path.as_deref(),
-            &loaded.env_overrides,
-        )),
+        Some(Command::Config(ConfigCommand::Check)) => Ok(config_check(&cfg, &loaded)),
         Some(Command::Config(ConfigCommand::Paths)) => {
             print_paths(loaded.path.as_deref());
             Ok(ExitCode::SUCCESS)
@@ -121,27 +117,16 @@ pub fn ui_files(cfg: &Config) -> Result<(Keymap, Theme), config::FileError> {
     Ok((keymap, theme))
 }
 
-fn config_check(cfg: &Config, path: Option<&std::path::Path>, env: &[String]) -> ExitCode {
-    let origin = path.map_or_else(
-        || "no config file (built-in defaults)".to_string(),
-        |p| p.display().to_string(),
-    );
+fn config_check(cfg: &Config, loaded: &config::Loaded) -> ExitCode {
     match ui_files(cfg) {
         Ok(_) => {
-            println!(
-                "config OK: {origin}: {} postgres, {} redis; keymap {}, theme {}",
-                cfg.postgres.len(),
-                cfg.redis.len(),
-                cfg.ui.keymap,
-                cfg.ui.theme
-            );
-            if !env.is_empty() {
-                println!("overridden by: {}", env.join(", "));
+            for line in config::summary(cfg, loaded.path.as_deref(), &loaded.env_overrides) {
+                println!("{line}");
             }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", loaded.place_ui_error(e, cfg));
             ExitCode::from(EXIT_CONFIG)
         }
     }

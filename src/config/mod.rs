@@ -1,19 +1,25 @@
 //! Configuration: the file format, layering (defaults < file < `MASTOP_*` env), validation
 //! with locations, and secret references.
 
+mod document;
 mod edges;
 mod error;
+mod files;
 mod handoff;
 mod hosts;
 mod inventory;
 mod load;
 mod locate;
+mod rules;
 mod runbooks;
+mod summary;
 pub mod secret;
 mod types;
+pub mod urls;
+mod validate;
 
 pub use edges::EdgeConfig;
-pub use error::{ConfigError, FileError, closest};
+pub use error::{ConfigError, FileError, QUOTE_MAX, closest, quote};
 pub use handoff::HandoffConfig;
 pub use hosts::{HostConfig, MetricsVia, SshConfig, is_unit_name, role_units};
 pub use inventory::{
@@ -22,7 +28,9 @@ pub use inventory::{
 pub use load::{Loaded, load, load_str, parse_duration};
 pub use locate::{Location, Seg, line_col, locate, path_at, render_path};
 pub use runbooks::RunbooksConfig;
-pub use secret::{CachedSecret, SecretRef, mask_url};
+pub use summary::summary;
+pub use secret::{CachedSecret, SecretRef};
+pub use urls::mask_url;
 pub use types::*;
 
 /// `$XDG_CONFIG_HOME/mastop/config.toml`.

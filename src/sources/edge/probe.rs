@@ -334,22 +334,33 @@ fn io_reason(e: &std::io::Error) -> String {
 /// `https://files.example.social:8443/bucket` → its route and the path prefix `/bucket`.
 pub fn storage_route(url: &str) -> Result<(Route, String), String> {
     let shown = crate::config::mask_url(url);
-    if url.chars().any(|c| c.is_control() || c.is_whitespace()) || url.contains(['?', '#']) {
+    let parsed = crate::config::urls::http(url).map_err(|p| {
+        if p.message.contains("http(s)") {
+            format!("`{shown}` is not an http(s) URL")
+        } else {
+            format!("`{shown}`: {}", p.message)
+        }
+    })?;
+    if parsed.query.is_some() || parsed.fragment.is_some() {
         return Err(format!(
-            "`{}` must be a plain base URL without spaces, a query or a fragment",
-            shown.escape_debug()
+            "`{shown}` must be a plain base URL without spaces, a query or a fragment"
         ));
     }
-    let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
-        (true, rest)
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        (false, rest)
-    } else {
-        return Err(format!("`{shown}` is not an http(s) URL"));
-    };
-    let (authority, prefix) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let target = EdgeTarget::parse_with_default(authority, if tls { 443 } else { 80 })
+    if parsed.user.is_some() || parsed.has_password {
+        return Err(format!(
+            "`{shown}` holds credentials: object storage is checked anonymously"
+        ));
+    }
+    let target = EdgeTarget::parse_with_default(&parsed.authority, parsed.port)
         .map_err(|e| format!("object_storage_url `{shown}`: {e}"))?;
     let host = target.host.clone();
-    Ok((Route { target, host, tls }, prefix.to_string()))
+    let prefix = parsed.path.unwrap_or_default();
+    Ok((
+        Route {
+            target,
+            host,
+            tls: parsed.tls,
+        },
+        prefix,
+    ))
 }

@@ -27,38 +27,51 @@ pub struct WebEndpoint {
     tls: Option<Arc<ClientConfig>>,
 }
 
+/// Where a service's base URL points, read without any I/O (so config checks use it too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebAddress {
+    pub tls: bool,
+    pub target: EdgeTarget,
+    pub user: Option<String>,
+    /// Without a trailing `/`.
+    pub path: String,
+}
+
+/// `http(s)://[user@]host[:port][/path]`, with no password, query or fragment.
+pub fn web_address(url: &str) -> Result<WebAddress, String> {
+    let shown = crate::config::mask_url(url);
+    let parsed = crate::config::urls::http(url).map_err(|p| format!("`{shown}`: {}", p.message))?;
+    if parsed.query.is_some() || parsed.fragment.is_some() {
+        return Err(format!(
+            "`{shown}` carries a query or fragment: give the base URL only"
+        ));
+    }
+    if parsed.has_password {
+        return Err(format!("`{shown}` holds a password: give it as `password`"));
+    }
+    let target = EdgeTarget::parse_with_default(&parsed.authority, parsed.port)
+        .map_err(|e| format!("`{shown}`: {e}"))?;
+    Ok(WebAddress {
+        tls: parsed.tls,
+        target,
+        user: parsed.user,
+        path: parsed
+            .path
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_string(),
+    })
+}
+
 impl WebEndpoint {
     /// `http(s)://[user@]host[:port][/path]`; `tls_ca` replaces the system roots.
     pub fn parse(url: &str, tls_ca: Option<&std::path::Path>) -> Result<Self, String> {
-        let shown = crate::config::mask_url(url);
-        if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(format!(
-                "`{}` holds spaces or control characters",
-                shown.escape_debug()
-            ));
-        }
-        if url.contains(['?', '#']) {
-            return Err(format!(
-                "`{shown}` carries a query or fragment: give the base URL only"
-            ));
-        }
-        let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
-            (true, rest)
-        } else if let Some(rest) = url.strip_prefix("http://") {
-            (false, rest)
-        } else {
-            return Err(format!("`{shown}` is not an http(s) URL"));
-        };
-        let (authority, path) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-        let (user, hostport) = match authority.rsplit_once('@') {
-            Some((user, hostport)) => (Some(user.to_string()), hostport),
-            None => (None, authority),
-        };
-        if user.as_deref().is_some_and(|u| u.contains(':')) {
-            return Err(format!("`{shown}` holds a password: give it as `password`"));
-        }
-        let target = EdgeTarget::parse_with_default(hostport, if tls { 443 } else { 80 })
-            .map_err(|e| format!("`{shown}`: {e}"))?;
+        let WebAddress {
+            tls,
+            target,
+            user,
+            path,
+        } = web_address(url)?;
         let tls = if tls {
             let roots = match tls_ca {
                 Some(path) => Arc::new(crate::sources::postgres::tls::ca_roots(path)?),
@@ -78,7 +91,7 @@ impl WebEndpoint {
         Ok(WebEndpoint {
             host: target.host.clone(),
             target,
-            path: path.trim_end_matches('/').to_string(),
+            path,
             user,
             tls,
         })

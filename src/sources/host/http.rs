@@ -15,37 +15,28 @@ pub struct Url {
 }
 
 impl Url {
+    /// `http://host[:port][/path]`; the path is `/metrics` when none is written.
     pub fn parse(url: &str) -> Result<Url, String> {
-        let rest = url.strip_prefix("http://").ok_or_else(|| {
-            format!("`{url}` is not an http:// URL (node_exporter is read over plain HTTP)")
-        })?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/metrics"),
-        };
-        if authority.contains('@') {
-            return Err(format!("`{url}`: credentials in the URL are not supported"));
+        let shown = crate::config::mask_url(url);
+        let parsed =
+            crate::config::urls::http(url).map_err(|p| format!("`{shown}`: {}", p.message))?;
+        if parsed.tls {
+            return Err(format!(
+                "`{shown}` is not an http:// URL (node_exporter is read over plain HTTP)"
+            ));
         }
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
-                let port = p
-                    .parse::<u16>()
-                    .map_err(|_| format!("`{url}`: `{p}` is not a port"))?;
-                (h, port)
-            }
-            _ => (authority, 80),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!("`{url}` has no usable host"));
+        if parsed.user.is_some() || parsed.has_password {
+            return Err(format!("`{shown}`: credentials in the URL are not supported"));
         }
-        if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!("`{url}`: the path must not contain spaces"));
+        let mut path = parsed.path.unwrap_or_else(|| "/metrics".to_string());
+        if let Some(query) = parsed.query {
+            path.push('?');
+            path.push_str(&query);
         }
         Ok(Url {
-            host: host.to_string(),
-            port,
-            path: path.to_string(),
+            host: parsed.host,
+            port: parsed.port,
+            path,
         })
     }
 }

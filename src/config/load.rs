@@ -404,6 +404,12 @@ fn hint_for(message: &str) -> Option<String> {
     if message.contains("duration") {
         return Some("durations are written like \"500ms\", \"2s\" or \"5m\"".into());
     }
+    if message.contains("a secret must be a reference") || message.contains("needs a value after") {
+        return Some(
+            "keep the secret in a password manager, the environment or a file only you can read, and reference it"
+                .into(),
+        );
+    }
     if message.starts_with("invalid type") {
         return Some("check the value's type: text in quotes, numbers and true/false without".into());
     }

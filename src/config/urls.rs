@@ -49,10 +49,19 @@ pub fn parse(text: &str) -> Result<Url, UrlProblem> {
         ));
     }
     Url::parse(text).map_err(|e| {
-        UrlProblem::new(
-            format!("this is not a valid URL ({e})"),
-            "write it as scheme://user@host:port/path; percent-encode `@`, `/`, `:`, `?` and `#` inside a user name (e.g. %40 for `@`)",
-        )
+        let hint = match e {
+            url::ParseError::InvalidPort => "a port is a number from 1 to 65535",
+            url::ParseError::RelativeUrlWithoutBase => {
+                "start with the scheme, e.g. postgres://, redis:// or http://"
+            }
+            url::ParseError::EmptyHost => {
+                "name the host after `//`; a password never goes in the URL, give it as `password`"
+            }
+            _ => {
+                "write it as scheme://user@host:port/path; percent-encode `@`, `/`, `:`, `?` and `#` inside a user name (e.g. %40 for `@`)"
+            }
+        };
+        UrlProblem::new(format!("this is not a valid URL ({e})"), hint)
     })
 }
 

@@ -173,4 +173,14 @@ mod tests {
         assert!(!err.contains("hunter2"), "{err}");
         assert!(parse_target("http://cache.internal/").is_err());
     }
+
+    /// The password `pa/ss` written raw: a parser that ends the authority at the first `/`
+    /// saw no password and printed the URL whole in this error.
+    #[test]
+    fn a_raw_slash_in_the_password_is_not_echoed() {
+        let err = parse_target("redis://:pa/ss@host:6379/0")
+            .err()
+            .expect("unparsable");
+        assert!(!err.contains("pa/ss") && !err.contains("ss@host"), "{err}");
+    }
 }

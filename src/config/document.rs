@@ -25,6 +25,21 @@ pub(super) struct Finding {
     pub hint: Option<String>,
 }
 
+/// A TOML syntax error: where, in which key (when the text shows it), and what.
+#[derive(Debug, Clone)]
+pub(super) struct SyntaxError {
+    pub position: (usize, usize),
+    pub path: Vec<Seg>,
+    pub message: String,
+}
+
+/// Byte offsets at which lines start.
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
 /// Where a finding points: a place in the file or an environment variable.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Place {
@@ -34,6 +49,8 @@ pub(super) enum Place {
 
 pub(super) struct Document<'a> {
     text: &'a str,
+    /// Byte offsets at which lines start, for placing many findings quickly.
+    lines: Vec<usize>,
     pub root: DeTable<'a>,
     /// The `MASTOP_*` variables considered, in order; a value set by variable `k` carries the
     /// marker range `marker(k)`, which lies past the end of the text.
@@ -41,27 +58,43 @@ pub(super) struct Document<'a> {
 }
 
 impl<'a> Document<'a> {
-    /// Parses the text; on syntax errors, all of them (one per line) with their ranges.
-    pub fn parse(text: &'a str) -> Result<Self, Vec<(Range<usize>, String)>> {
+    /// Parses the text; on syntax errors, the first `max` of them (one per line) with their
+    /// ranges and, as far as the recovered tree shows it, the key they are in.
+    pub fn parse(text: &'a str, max: usize) -> Result<Self, Vec<SyntaxError>> {
         let (root, errors) = DeTable::parse_recoverable(text);
         if errors.is_empty() {
             return Ok(Document {
                 text,
+                lines: line_starts(text),
                 root: root.into_inner(),
                 env: Vec::new(),
             });
         }
-        let mut seen_lines = HashSet::new();
-        let mut out: Vec<(Range<usize>, String)> = errors
+        let mut spans: Vec<(Range<usize>, String)> = errors
             .iter()
-            .map(|e| {
-                let span = e.span().unwrap_or(0..0);
-                (span, e.message().trim().to_string())
-            })
+            .map(|e| (e.span().unwrap_or(0..0), e.message().trim().to_string()))
             .collect();
-        out.sort_by_key(|(span, _)| span.start);
+        spans.sort_by_key(|(span, _)| span.start);
+        let root = Spanned::new(root.span(), DeValue::Table(root.into_inner()));
         // A broken line often yields several errors; the first says what is wrong.
-        out.retain(|(span, _)| seen_lines.insert(line_col(text, span.start).0));
+        let starts = line_starts(text);
+        let mut last_line = None;
+        let mut out = Vec::new();
+        for (span, message) in spans {
+            let line = starts.partition_point(|s| *s <= span.start);
+            if last_line == Some(line) {
+                continue;
+            }
+            last_line = Some(line);
+            if out.len() == max {
+                break;
+            }
+            out.push(SyntaxError {
+                position: line_col(text, span.start),
+                path: path_to(&root, span.start).unwrap_or_default(),
+                message,
+            });
+        }
         Err(out)
     }
 
@@ -90,7 +123,13 @@ impl<'a> Document<'a> {
     pub fn place(&self, span: Option<&Range<usize>>) -> Place {
         match span {
             Some(s) if s.start > self.text.len() => Place::Env(s.start - self.text.len() - 1),
-            Some(s) => Place::File(Some(line_col(self.text, s.start))),
+            Some(s) => {
+                // As `line_col`, without counting every line before this one.
+                let line = self.lines.partition_point(|l| *l <= s.start).max(1);
+                let start = self.lines[line - 1];
+                let (_, column) = line_col(&self.text[start..], s.start - start);
+                Place::File(Some((line, column)))
+            }
             None => Place::File(None),
         }
     }
@@ -107,8 +146,7 @@ impl<'a> Document<'a> {
         for seg in path {
             let next = match seg {
                 Seg::Key(k) => {
-                    let Some((key, value)) = table.and_then(|t| t.get_key_value(k.as_str()))
-                    else {
+                    let Some((key, value)) = table.and_then(|t| t.get_key_value(k.as_str())) else {
                         break;
                     };
                     best = Some(if value.span().is_empty() {
@@ -335,7 +373,10 @@ fn set_path<'a>(
     }
     // Removed first: inserting over an equal key would keep the file's key and its place.
     table.remove(last.as_str());
-    table.insert(Spanned::new(marker.clone(), Cow::Owned(last.clone())), value);
+    table.insert(
+        Spanned::new(marker.clone(), Cow::Owned(last.clone())),
+        value,
+    );
     Ok(())
 }
 
@@ -357,7 +398,7 @@ mod tests {
     #[test]
     fn every_bad_key_is_reported_and_the_rest_is_read() {
         let text = "name = \"a\"\nport = \"x\"\ncolour = 1\ntags = [\"ok\", 5]\n";
-        let doc = Document::parse(text).expect("syntax");
+        let doc = Document::parse(text, 10).expect("syntax");
         let mut findings = Vec::new();
         let entry: Option<Entry> = doc.read_root(&mut findings);
         assert_eq!(entry.map(|e| e.name).as_deref(), Some("a"));
@@ -378,7 +419,7 @@ mod tests {
 
     #[test]
     fn a_bad_required_key_is_one_problem_not_two() {
-        let doc = Document::parse("name = 5\n").expect("syntax");
+        let doc = Document::parse("name = 5\n", 10).expect("syntax");
         let mut findings = Vec::new();
         let entry: Option<Entry> = doc.read_root(&mut findings);
         assert!(entry.is_none());
@@ -389,7 +430,7 @@ mod tests {
     #[test]
     fn values_from_the_environment_are_marked_as_such() {
         let text = "name = \"a\"\n";
-        let mut doc = Document::parse(text).expect("syntax");
+        let mut doc = Document::parse(text, 10).expect("syntax");
         let marker = doc.env_marker("MASTOP_PORT");
         doc.set(&[Seg::Key("port".into())], "\"high\"", &marker)
             .expect("set");
@@ -402,7 +443,7 @@ mod tests {
 
     #[test]
     fn all_syntax_errors_one_per_line() {
-        let errors = Document::parse("a = \"x\nb = [1,\nc = 2\n")
+        let errors = Document::parse("a = \"x\nb = [1,\nc = 2\n", 10)
             .err()
             .expect("broken");
         assert!(errors.len() >= 2, "{errors:?}");

@@ -99,7 +99,10 @@ pub(super) fn validate_edges(edges: &[EdgeConfig], problems: &mut Vec<Problem>) 
             {
                 problems.push((
                     at(key),
-                    format!("`{}` is not a request path", quote(&path.escape_debug().to_string())),
+                    format!(
+                        "`{}` is not a request path",
+                        quote(&path.escape_debug().to_string())
+                    ),
                     Some("it must start with `/` and hold no spaces or control characters".into()),
                 ));
             }
@@ -120,7 +123,13 @@ pub(super) fn validate_edges(edges: &[EdgeConfig], problems: &mut Vec<Problem>) 
                 ));
             }
         }
-        rules::schedule(&at, edge.cadence, edge.deadline, rules::MIN_CADENCE, problems);
+        rules::schedule(
+            &at,
+            edge.cadence,
+            edge.deadline,
+            rules::MIN_CADENCE,
+            problems,
+        );
         rules::plain_text(at("region"), &edge.region, problems);
         for (t, tag) in edge.tags.iter().enumerate() {
             let mut path = at("tags");

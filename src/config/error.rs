@@ -167,11 +167,17 @@ mod tests {
     #[test]
     fn display_never_passes_escape_sequences_or_megabytes() {
         let evil = "x\u{1b}]0;pwned\u{7}y";
-        let e = FileError::new(format!("environment variable {evil}"), format!("no theme `{evil}`"))
-            .key(evil)
-            .hint(evil.repeat(1_000_000));
+        let e = FileError::new(
+            format!("environment variable {evil}"),
+            format!("no theme `{evil}`"),
+        )
+        .key(evil)
+        .hint(evil.repeat(1_000_000));
         let shown = e.to_string();
-        assert!(!shown.contains('\u{1b}') && !shown.contains('\u{7}'), "{shown:?}");
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+            "{shown:?}"
+        );
         assert!(shown.len() < 3 * 1024, "{} bytes", shown.len());
         assert_eq!(quote(&"a".repeat(5_000_000)).chars().count(), QUOTE_MAX);
     }

@@ -32,12 +32,20 @@ pub(super) fn check(config: &Config) -> Vec<Problem> {
                 ca_file(at("tls_ca"), ca, &mut problems);
             }
             secret_file(at("password"), ep.password.as_ref(), &mut problems);
-            secret_file(at("write_password"), ep.write_password.as_ref(), &mut problems);
+            secret_file(
+                at("write_password"),
+                ep.write_password.as_ref(),
+                &mut problems,
+            );
         }
     }
     for (i, edge) in config.edges.iter().enumerate() {
         if let Some(ca) = &edge.tls_ca {
-            let at = vec![Seg::Key("edge".into()), Seg::Index(i), Seg::Key("tls_ca".into())];
+            let at = vec![
+                Seg::Key("edge".into()),
+                Seg::Index(i),
+                Seg::Key("tls_ca".into()),
+            ];
             ca_file(at, ca, &mut problems);
         }
     }
@@ -49,7 +57,12 @@ pub(super) fn check(config: &Config) -> Vec<Problem> {
         secret_file(at("password"), ops.password.as_ref(), &mut problems);
     }
     ssh(config, &mut problems);
-    if let Some(file) = config.inventory.ansible.as_ref().and_then(|a| a.file.as_ref()) {
+    if let Some(file) = config
+        .inventory
+        .ansible
+        .as_ref()
+        .and_then(|a| a.file.as_ref())
+    {
         let at = ["inventory", "ansible", "file"]
             .map(|k| Seg::Key(k.into()))
             .to_vec();
@@ -57,7 +70,9 @@ pub(super) fn check(config: &Config) -> Vec<Problem> {
             problems.push((
                 at,
                 e,
-                Some("save `ansible-inventory --list` output there, or use `command` instead".into()),
+                Some(
+                    "save `ansible-inventory --list` output there, or use `command` instead".into(),
+                ),
             ));
         }
     }
@@ -123,14 +138,18 @@ fn ssh(config: &Config, problems: &mut Vec<Problem>) {
         problems.push((
             at("control_dir"),
             e,
-            Some("create it (`mkdir -m 700 DIR`), or remove the setting to use $XDG_RUNTIME_DIR".into()),
+            Some(
+                "create it (`mkdir -m 700 DIR`), or remove the setting to use $XDG_RUNTIME_DIR"
+                    .into(),
+            ),
         ));
     }
 }
 
 /// A PEM CA bundle as the TLS connection will read it.
 fn ca_file(at: Vec<Seg>, path: &Path, problems: &mut Vec<Problem>) {
-    let hint = "give the PEM file of the CA that signed the server's certificate, readable by this user";
+    let hint =
+        "give the PEM file of the CA that signed the server's certificate, readable by this user";
     if let Err(e) = readable_file(path) {
         problems.push((at, e, Some(hint.into())));
         return;
@@ -144,7 +163,11 @@ fn ca_file(at: Vec<Seg>, path: &Path, problems: &mut Vec<Problem>) {
         return;
     }
     if let Err(e) = crate::sources::postgres::tls::ca_roots(path) {
-        problems.push((at, crate::sanitize::sanitize_truncated(&e, 600), Some(hint.into())));
+        problems.push((
+            at,
+            crate::sanitize::sanitize_truncated(&e, 600),
+            Some(hint.into()),
+        ));
     }
 }
 
@@ -188,7 +211,10 @@ fn access_error(path: &Path, e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => format!("{} does not exist", shown(path)),
         std::io::ErrorKind::PermissionDenied => {
-            format!("{} cannot be read by this user (permission denied)", shown(path))
+            format!(
+                "{} cannot be read by this user (permission denied)",
+                shown(path)
+            )
         }
         _ => format!("{} cannot be read: {e}", shown(path)),
     }

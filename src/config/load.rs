@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::document::{Document, Finding, Place, read};
+use super::document::{Document, Finding, Place, SyntaxError, read};
 use super::error::{ConfigError, FileError, closest, quote};
 use super::locate::{Seg, locate, render_path};
 use super::types::Config;
@@ -177,7 +177,8 @@ fn check(
     env: &[(String, String)],
     check_files: bool,
 ) -> Result<Checked, ConfigError> {
-    let mut doc = Document::parse(text).map_err(|errors| syntax_errors(text, origin, errors))?;
+    let mut doc =
+        Document::parse(text, MAX_SHOWN).map_err(|errors| syntax_errors(origin, errors))?;
     let mut findings = Vec::new();
     let mut env_paths = Vec::new();
     for (name, value) in env {
@@ -306,22 +307,16 @@ fn renumber(mut path: Vec<Seg>, numbering: &[(&str, Vec<usize>)]) -> Vec<Seg> {
     path
 }
 
-fn syntax_errors(
-    text: &str,
-    origin: &str,
-    errors: Vec<(std::ops::Range<usize>, String)>,
-) -> ConfigError {
+fn syntax_errors(origin: &str, errors: Vec<SyntaxError>) -> ConfigError {
     ConfigError {
         errors: errors
             .into_iter()
-            .map(|(span, message)| {
-                let position = super::locate::line_col(text, span.start);
-                let key = super::locate::path_at(text, span.start);
-                let mut e = FileError::new(origin, format!("TOML syntax error: {message}"))
-                    .at(Some(position))
-                    .hint(syntax_hint(&message));
-                if !key.is_empty() {
-                    e = e.key(render_path(&key));
+            .map(|error| {
+                let mut e = FileError::new(origin, format!("TOML syntax error: {}", error.message))
+                    .at(Some(error.position))
+                    .hint(syntax_hint(&error.message));
+                if !error.path.is_empty() {
+                    e = e.key(render_path(&error.path));
                 }
                 e
             })
@@ -365,8 +360,11 @@ fn report(doc: &Document<'_>, origin: &str, findings: Vec<Finding>) -> ConfigErr
     let mut errors: Vec<FileError> = placed.into_iter().map(|(_, e)| e).take(MAX_SHOWN).collect();
     if total > MAX_SHOWN {
         errors.push(
-            FileError::new(origin, format!("{} more problems not shown", total - MAX_SHOWN))
-                .hint("fix the ones above and run `mastop config check` again"),
+            FileError::new(
+                origin,
+                format!("{} more problems not shown", total - MAX_SHOWN),
+            )
+            .hint("fix the ones above and run `mastop config check` again"),
         );
     }
     ConfigError { errors }
@@ -411,7 +409,9 @@ fn hint_for(message: &str) -> Option<String> {
         );
     }
     if message.starts_with("invalid type") {
-        return Some("check the value's type: text in quotes, numbers and true/false without".into());
+        return Some(
+            "check the value's type: text in quotes, numbers and true/false without".into(),
+        );
     }
     if message.starts_with("unknown variant") {
         let expected = message.split_once("expected ").map(|(_, e)| e)?;

@@ -12,8 +12,8 @@ mod load;
 mod locate;
 mod rules;
 mod runbooks;
-mod summary;
 pub mod secret;
+mod summary;
 mod types;
 pub mod urls;
 mod validate;
@@ -28,10 +28,10 @@ pub use inventory::{
 pub use load::{Loaded, load, load_str, parse_duration};
 pub use locate::{Location, Seg, line_col, locate, path_at, render_path};
 pub use runbooks::RunbooksConfig;
-pub use summary::summary;
 pub use secret::{CachedSecret, SecretRef};
-pub use urls::mask_url;
+pub use summary::summary;
 pub use types::*;
+pub use urls::mask_url;
 
 /// `$XDG_CONFIG_HOME/mastop/config.toml`.
 pub fn default_path() -> Option<std::path::PathBuf> {

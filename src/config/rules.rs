@@ -179,6 +179,9 @@ mod tests {
         let evil = format!("a\u{1b}]0;x\u{7}{}", "b".repeat(10_000));
         name("redis", &evil, at("name"), &mut seen, &mut problems);
         let (_, message, _) = &problems[0];
-        assert!(!message.contains('\u{1b}') && message.len() < 200, "{message:?}");
+        assert!(
+            !message.contains('\u{1b}') && message.len() < 200,
+            "{message:?}"
+        );
     }
 }

@@ -227,11 +227,9 @@ mod tests {
 
     #[test]
     fn every_section_is_summarised() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/examples/mastop.toml"
-        ))
-        .expect("example");
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/mastop.toml"))
+                .expect("example");
         let (cfg, _) = super::super::load_str(&text, "example", &[]).expect("valid");
         let lines = summary(&cfg, Some(Path::new("/x/mastop.toml")), &[]);
         let all = lines.join("\n");
@@ -261,7 +259,10 @@ mod tests {
             );
         }
         assert!(all.contains("cdn-fremont-1 (node_exporter)"), "{all}");
-        assert!(all.contains("fremont-1 (203.0.113.10 as hachyderm.io)"), "{all}");
+        assert!(
+            all.contains("fremont-1 (203.0.113.10 as hachyderm.io)"),
+            "{all}"
+        );
         assert!(all.contains("2 overridden"), "{all}");
     }
 }

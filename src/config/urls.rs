@@ -129,7 +129,9 @@ fn masked_query(query: &str) -> String {
 /// Query keys whose value may be a credential: `password` (libpq), `pass` (redis+unix),
 /// tokens, keys and signatures of object-storage links.
 fn is_secret_key(key: &str) -> bool {
-    let key = percent_decode_str(key).decode_utf8_lossy().to_ascii_lowercase();
+    let key = percent_decode_str(key)
+        .decode_utf8_lossy()
+        .to_ascii_lowercase();
     ["pass", "secret", "token", "key", "auth", "sig", "cred"]
         .iter()
         .any(|word| key.contains(word))
@@ -248,7 +250,9 @@ pub fn postgres(text: &str) -> Result<PostgresUrl, UrlProblem> {
     })?;
     let disagree = |what: &str| {
         UrlProblem::new(
-            format!("the {what} in this URL reads differently to mastop and to the PostgreSQL driver"),
+            format!(
+                "the {what} in this URL reads differently to mastop and to the PostgreSQL driver"
+            ),
             "percent-encode `@`, `/`, `:`, `?` and `#` inside the user name and database name (e.g. %40 for `@`)",
         )
     };
@@ -380,7 +384,9 @@ pub fn http(text: &str) -> Result<HttpUrl, UrlProblem> {
             ));
         }
     };
-    let port = url.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if tls { 443 } else { 80 });
     let authority = match url.host() {
         Some(url::Host::Ipv6(ip)) => format!("[{ip}]:{port}"),
         _ => format!("{host}:{port}"),
@@ -391,8 +397,11 @@ pub fn http(text: &str) -> Result<HttpUrl, UrlProblem> {
     let written_path = after_scheme.contains('/');
     Ok(HttpUrl {
         tls,
-        user: (!url.username().is_empty())
-            .then(|| percent_decode_str(url.username()).decode_utf8_lossy().into_owned()),
+        user: (!url.username().is_empty()).then(|| {
+            percent_decode_str(url.username())
+                .decode_utf8_lossy()
+                .into_owned()
+        }),
         has_password: url.password().is_some(),
         authority,
         host,
@@ -468,8 +477,7 @@ mod tests {
         );
         let socket = postgres("postgres://mon@%2Frun%2Fpostgresql/x").expect("socket");
         assert_eq!(socket.addr, "/run/postgresql/.s.PGSQL.5432");
-        let by_param =
-            postgres("postgres:///x?host=/run/postgresql&user=mon").expect("socket");
+        let by_param = postgres("postgres:///x?host=/run/postgresql&user=mon").expect("socket");
         assert_eq!(by_param.addr, "/run/postgresql/.s.PGSQL.5432");
         for (url, expected) in [
             ("postgres://u@h:99999/db", "not a valid URL"),
@@ -480,7 +488,9 @@ mod tests {
             ("postgres://h/db", "no user"),
             ("mysql://u@h/db", "not a postgres URL"),
         ] {
-            let problem = postgres(url).err().unwrap_or_else(|| panic!("{url} accepted"));
+            let problem = postgres(url)
+                .err()
+                .unwrap_or_else(|| panic!("{url} accepted"));
             assert!(problem.message.contains(expected), "{url}: {problem}");
         }
         let sslmode = postgres("postgres://u@h/db?sslmode=verify-full").err();

@@ -27,10 +27,20 @@ pub(super) fn validate(config: &Config) -> Vec<Problem> {
     if let Some(ops) = &config.ops_store {
         ops_store(ops, &mut problems);
     }
-    endpoints("postgres", &config.postgres, UrlKind::Postgres, &mut problems);
+    endpoints(
+        "postgres",
+        &config.postgres,
+        UrlKind::Postgres,
+        &mut problems,
+    );
     endpoints("redis", &config.redis, UrlKind::Redis, &mut problems);
     endpoints("sidekiq", &config.sidekiq, UrlKind::Redis, &mut problems);
-    endpoints("pgbouncer", &config.pgbouncer, UrlKind::Postgres, &mut problems);
+    endpoints(
+        "pgbouncer",
+        &config.pgbouncer,
+        UrlKind::Postgres,
+        &mut problems,
+    );
     super::edges::validate_edges(&config.edges, &mut problems);
     super::edges::validate_http_endpoints("elasticsearch", &config.elasticsearch, &mut problems);
     super::edges::validate_http_endpoints("streaming", &config.streaming, &mut problems);
@@ -81,12 +91,14 @@ fn defaults(config: &Config, problems: &mut Vec<Problem>) {
 
 fn ops_store(ops: &OpsStoreConfig, problems: &mut Vec<Problem>) {
     let at = |k: &str| vec![Seg::Key("ops_store".into()), Seg::Key(k.into())];
-    if let Some((message, hint)) = check_url("ops store", &ops.url, UrlKind::Postgres, "password")
-    {
+    if let Some((message, hint)) = check_url("ops store", &ops.url, UrlKind::Postgres, "password") {
         problems.push((at("url"), message, Some(hint)));
     }
     rules::schedule(&at, None, Some(ops.deadline), rules::MIN_CADENCE, problems);
-    for (key, ttl) in [("lock_ttl", ops.lock_ttl), ("approval_ttl", ops.approval_ttl)] {
+    for (key, ttl) in [
+        ("lock_ttl", ops.lock_ttl),
+        ("approval_ttl", ops.approval_ttl),
+    ] {
         if ttl < Duration::from_secs(1) {
             problems.push((
                 at(key),
@@ -171,9 +183,7 @@ pub(super) fn check_url(
             .map(|_| ())
             .map_err(|message| urls::UrlProblem {
                 message,
-                hint: format!(
-                    "write the {kind} URL as http://[user@]host:port/path, or https://…"
-                ),
+                hint: format!("write the {kind} URL as http://[user@]host:port/path, or https://…"),
             }),
     };
     checked.err().map(|p| (p.message, p.hint))

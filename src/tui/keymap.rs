@@ -78,11 +78,12 @@ impl Keymap {
                 ),
                 None => format!("the built-in keymaps are {}", names.join(", ")),
             };
-            return Err(
-                FileError::new("config", format!("no built-in keymap called `{}`", quote(name)))
-                    .key("ui.keymap")
-                    .hint(hint),
-            );
+            return Err(FileError::new(
+                "config",
+                format!("no built-in keymap called `{}`", quote(name)),
+            )
+            .key("ui.keymap")
+            .hint(hint));
         };
         Keymap::parse_str(text, &format!("built-in keymap `{name}`"))
     }

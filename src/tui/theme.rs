@@ -235,8 +235,10 @@ fn resolve(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        return Err(Link::error(link, format!("`{}` is not a theme name", quote(name)))
-            .hint("theme names are letters, digits, `-` and `_`, e.g. `high-contrast`"));
+        return Err(
+            Link::error(link, format!("`{}` is not a theme name", quote(name)))
+                .hint("theme names are letters, digits, `-` and `_`, e.g. `high-contrast`"),
+        );
     }
     let user_file = if builtins_only {
         None
@@ -445,10 +447,12 @@ fn parse_token(
             Some(near) => format!("did you mean `{near}`?"),
             None => format!("tokens are {}", names().collect::<Vec<_>>().join(", ")),
         };
-        return Err(FileError::new(origin, format!("unknown token `{}`", quote(raw)))
-            .at(at(key.span()))
-            .key(path)
-            .hint(hint));
+        return Err(
+            FileError::new(origin, format!("unknown token `{}`", quote(raw)))
+                .at(at(key.span()))
+                .key(path)
+                .hint(hint),
+        );
     };
     let DeValue::Table(fields) = value.get_ref() else {
         let example = value.get_ref().as_str().unwrap_or("green");

@@ -26,7 +26,9 @@ impl Url {
             ));
         }
         if parsed.user.is_some() || parsed.has_password {
-            return Err(format!("`{shown}`: credentials in the URL are not supported"));
+            return Err(format!(
+                "`{shown}`: credentials in the URL are not supported"
+            ));
         }
         let mut path = parsed.path.unwrap_or_else(|| "/metrics".to_string());
         if let Some(query) = parsed.query {

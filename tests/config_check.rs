@@ -455,11 +455,11 @@ const BROKEN: &[Broken] = &[
         "ansible-inventory",
     ),
     broken(
-        "[inventory.ansible]\nfile = \"/nonexistent/inventory.json\"\n",
+        "[ssh]\ncontrol_dir = \"/nonexistent/sockets\"\n",
         2,
-        8,
-        "inventory.ansible.file",
-        "ansible-inventory --list",
+        15,
+        "ssh.control_dir",
+        "mkdir -m 700",
     ),
     broken(
         "[runbooks]\ndirs = [\"/nonexistent/runbooks\"]\n",

@@ -57,25 +57,8 @@ pub(super) fn check(config: &Config) -> Vec<Problem> {
         secret_file(at("password"), ops.password.as_ref(), &mut problems);
     }
     ssh(config, &mut problems);
-    if let Some(file) = config
-        .inventory
-        .ansible
-        .as_ref()
-        .and_then(|a| a.file.as_ref())
-    {
-        let at = ["inventory", "ansible", "file"]
-            .map(|k| Seg::Key(k.into()))
-            .to_vec();
-        if let Err(e) = readable_file(file) {
-            problems.push((
-                at,
-                e,
-                Some(
-                    "save `ansible-inventory --list` output there, or use `command` instead".into(),
-                ),
-            ));
-        }
-    }
+    // `[inventory.ansible] file` is left out on purpose: it is data a job rewrites, and a
+    // discovery that cannot read it says so while the rest of the fleet is shown.
     for (i, dir) in config.runbooks.dirs.iter().enumerate() {
         if dir.as_os_str().is_empty() {
             continue;

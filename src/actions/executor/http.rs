@@ -35,50 +35,25 @@ struct Parsed {
 }
 
 fn parse(url: &str) -> Result<Parsed, String> {
-    if url.chars().any(|c| c.is_control() || c == ' ') {
-        return Err("the URL holds spaces or control characters".into());
+    let parsed = crate::config::urls::http(url).map_err(|p| p.message)?;
+    if parsed.tls {
+        return Err("https is not supported for runbook requests; ask the host's own http port over the tailnet (e.g. http://web-1:3000/health)".into());
     }
-    let Some(rest) = url.strip_prefix("http://") else {
-        return Err(if url.starts_with("https://") {
-            "https is not supported for runbook requests; ask the host's own http port over the tailnet (e.g. http://web-1:3000/health)".into()
-        } else {
-            "the URL must start with http://".into()
-        });
-    };
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let path = path.split('#').next().unwrap_or("/");
-    let path = if path.starts_with('?') {
-        format!("/{path}")
-    } else {
-        path.to_string()
-    };
-    if authority.contains('@') {
+    if parsed.user.is_some() || parsed.has_password {
         return Err(
             "credentials in the URL are not sent; runbook requests go unauthenticated".into(),
         );
     }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (h, after) = v6
-            .split_once(']')
-            .ok_or_else(|| "an unclosed [ in the URL".to_string())?;
-        let port = after.strip_prefix(':').unwrap_or("80");
-        (h.to_string(), port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p),
-            None => (authority.to_string(), "80"),
-        }
-    };
-    if host.is_empty() {
-        return Err("the URL names no host".into());
+    let mut path = parsed.path.unwrap_or_else(|| "/".to_string());
+    if let Some(query) = parsed.query {
+        path.push('?');
+        path.push_str(&query);
     }
-    let port = port
-        .parse()
-        .map_err(|_| format!("`{port}` is not a port"))?;
-    Ok(Parsed { host, port, path })
+    Ok(Parsed {
+        host: parsed.host,
+        port: parsed.port,
+        path,
+    })
 }
 
 /// Sends one request and returns the status code.

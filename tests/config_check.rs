@@ -722,3 +722,30 @@ fn a_valid_config_is_summarised_section_by_section() {
     }
     assert!(stdout.ends_with('\n'));
 }
+
+/// Any variable that is not UTF-8 made every command panic while reading the environment.
+#[test]
+fn environment_variables_that_are_not_utf8_never_panic() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let home = Home::new();
+    let run = |name: &[u8], value: &[u8]| {
+        Command::new(env!("CARGO_BIN_EXE_mastop"))
+            .args(["config", "check"])
+            .env_clear()
+            .env("HOME", home.path())
+            .env(OsStr::from_bytes(name), OsStr::from_bytes(value))
+            .output()
+            .expect("run mastop")
+    };
+    let out = run(b"SOMETHING_ELSE", b"\xff\xfe");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(b"MASTOP_UI__THEME", b"dark\xff");
+    assert_refused("MASTOP_UI__THEME not UTF-8", &out);
+    assert!(
+        stderr(&out)
+            .contains("environment variable MASTOP_UI__THEME: the variable is not valid UTF-8"),
+        "{}",
+        stderr(&out)
+    );
+}

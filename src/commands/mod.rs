@@ -26,7 +26,7 @@ use crate::tui::theme::{Theme, no_color_requested};
 pub const EXIT_CONFIG: u8 = 2;
 
 pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
-    let env: Vec<(String, String)> = std::env::vars().collect();
+    let env = config::environment();
     let default_path = config::default_path();
     let loaded = match config::load(cli.global.config.as_deref(), default_path.as_deref(), &env) {
         Ok(l) => l,

@@ -80,6 +80,24 @@ impl Loaded {
     }
 }
 
+/// The process environment for [`load`]. Variables that are not UTF-8 are skipped (they are
+/// no config of mastop's), except `MASTOP_*` ones, which keep their bytes as U+FFFD so that
+/// loading refuses them by name instead of ignoring them.
+pub fn environment() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let name = k.to_string_lossy();
+            match (k.to_str(), v.to_str()) {
+                (Some(k), Some(v)) => Some((k.to_string(), v.to_string())),
+                _ if name.starts_with("MASTOP_") => {
+                    Some((name.into_owned(), v.to_string_lossy().into_owned()))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// Environment variables with the `MASTOP_` prefix that are not config keys.
 const NON_CONFIG_ENV: &[&str] = &["MASTOP_LOG", "MASTOP_CONFIG"];
 
@@ -195,6 +213,15 @@ fn check(
                     "unset {}; use --readonly to lower a session to shadow",
                     quote(name)
                 )),
+            });
+            continue;
+        }
+        if name.contains('\u{fffd}') || value.contains('\u{fffd}') {
+            findings.push(Finding {
+                path: Vec::new(),
+                span: Some(marker),
+                message: "the variable is not valid UTF-8 text".into(),
+                hint: Some("set it again as plain text, or unset it".into()),
             });
             continue;
         }

@@ -24,7 +24,7 @@ use crate::tui::theme::{Theme, no_color_requested};
 pub const EXIT_CONFIG: u8 = 2;
 
 pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
-    let env: Vec<(String, String)> = std::env::vars().collect();
+    let env = config::environment();
     let default_path = config::default_path();
     let loaded = match config::load(cli.global.config.as_deref(), default_path.as_deref(), &env) {
         Ok(l) => l,
@@ -44,11 +44,7 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
     let engine = |cfg: Config, demo: Option<Demo>| Engine::new(cfg, Options { readonly, demo });
     let demo_if = |on: bool| on.then(Demo::default);
     match cli.command {
-        Some(Command::Config(ConfigCommand::Check)) => Ok(config_check(
-            &cfg,
-            loaded.path.as_deref(),
-            &loaded.env_overrides,
-        )),
+        Some(Command::Config(ConfigCommand::Check)) => Ok(config_check(&cfg, &loaded)),
         Some(Command::Config(ConfigCommand::Paths)) => {
             print_paths(loaded.path.as_deref());
             Ok(ExitCode::SUCCESS)
@@ -143,27 +139,16 @@ pub fn ui_files(cfg: &Config) -> Result<(Keymap, Theme), config::FileError> {
     Ok((keymap, theme))
 }
 
-fn config_check(cfg: &Config, path: Option<&std::path::Path>, env: &[String]) -> ExitCode {
-    let origin = path.map_or_else(
-        || "no config file (built-in defaults)".to_string(),
-        |p| p.display().to_string(),
-    );
+fn config_check(cfg: &Config, loaded: &config::Loaded) -> ExitCode {
     match ui_files(cfg) {
         Ok(_) => {
-            crate::outln!(
-                "config OK: {origin}: {} postgres, {} redis; keymap {}, theme {}",
-                cfg.postgres.len(),
-                cfg.redis.len(),
-                cfg.ui.keymap,
-                cfg.ui.theme
-            );
-            if !env.is_empty() {
-                crate::outln!("overridden by: {}", env.join(", "));
+            for line in config::summary(cfg, loaded.path.as_deref(), &loaded.env_overrides) {
+                crate::outln!("{line}");
             }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            crate::errln!("error: {e}");
+            crate::errln!("error: {}", loaded.place_ui_error(e, cfg));
             ExitCode::from(EXIT_CONFIG)
         }
     }

@@ -64,26 +64,15 @@ fn default_path() -> String {
     "/".into()
 }
 
-use super::load::Problem;
+use super::error::quote;
+use super::rules::{self, Problem};
 
 /// Problems in `[[edge]]`: names, addresses, hostnames, paths and schedules.
 pub(super) fn validate_edges(edges: &[EdgeConfig], problems: &mut Vec<Problem>) {
     let mut seen = HashSet::new();
     for (i, edge) in edges.iter().enumerate() {
         let at = |k: &str| vec![Seg::Key("edge".into()), Seg::Index(i), Seg::Key(k.into())];
-        if !usable_name(&edge.name) {
-            problems.push((
-                at("name"),
-                format!("`{}` is not a usable name", edge.name),
-                Some("use letters, digits, `-`, `_` and `.`".into()),
-            ));
-        } else if !seen.insert(edge.name.as_str()) {
-            problems.push((
-                at("name"),
-                format!("another edge is already called `{}`", edge.name),
-                Some("names must be unique within a kind".into()),
-            ));
-        }
+        rules::name("edge", &edge.name, at("name"), &mut seen, problems);
         if let Err(e) = crate::sources::edge::target::EdgeTarget::parse(&edge.address) {
             problems.push((
                 at("address"),
@@ -94,7 +83,7 @@ pub(super) fn validate_edges(edges: &[EdgeConfig], problems: &mut Vec<Problem>) 
         if !is_hostname(&edge.hostname) {
             problems.push((
                 at("hostname"),
-                format!("`{}` is not a host name", edge.hostname),
+                format!("`{}` is not a host name", quote(&edge.hostname)),
                 Some(
                     "the public name users type, without scheme or path, e.g. \"hachyderm.io\""
                         .into(),
@@ -110,7 +99,10 @@ pub(super) fn validate_edges(edges: &[EdgeConfig], problems: &mut Vec<Problem>) 
             {
                 problems.push((
                     at(key),
-                    format!("`{}` is not a request path", path.escape_debug()),
+                    format!(
+                        "`{}` is not a request path",
+                        quote(&path.escape_debug().to_string())
+                    ),
                     Some("it must start with `/` and hold no spaces or control characters".into()),
                 ));
             }
@@ -131,7 +123,19 @@ pub(super) fn validate_edges(edges: &[EdgeConfig], problems: &mut Vec<Problem>) 
                 ));
             }
         }
-        schedule_problems(edge.cadence, edge.deadline, &at, problems);
+        rules::schedule(
+            &at,
+            edge.cadence,
+            edge.deadline,
+            rules::MIN_CADENCE,
+            problems,
+        );
+        rules::plain_text(at("region"), &edge.region, problems);
+        for (t, tag) in edge.tags.iter().enumerate() {
+            let mut path = at("tags");
+            path.push(Seg::Index(t));
+            rules::plain_text(path, tag, problems);
+        }
     }
 }
 
@@ -142,7 +146,7 @@ pub(super) fn validate_http_endpoints(
     endpoints: &[EndpointConfig],
     problems: &mut Vec<Problem>,
 ) {
-    super::load::validate_endpoints(kind, endpoints, &["http", "https"], problems);
+    super::validate::endpoints(kind, endpoints, super::validate::UrlKind::Http, problems);
     for (i, ep) in endpoints.iter().enumerate() {
         let at = |k: &str| vec![Seg::Key(kind.into()), Seg::Index(i), Seg::Key(k.into())];
         for (key, set) in [
@@ -176,39 +180,6 @@ pub(super) fn validate_http_endpoints(
             }
         }
     }
-}
-
-fn schedule_problems(
-    cadence: Option<Duration>,
-    deadline: Option<Duration>,
-    at: &dyn Fn(&str) -> Vec<Seg>,
-    problems: &mut Vec<Problem>,
-) {
-    if let Some(c) = cadence
-        && c < Duration::from_millis(250)
-    {
-        problems.push((
-            at("cadence"),
-            "polling faster than every 250ms would load production".into(),
-            Some("use \"1s\" or more".into()),
-        ));
-    }
-    if let Some(d) = deadline
-        && d < Duration::from_millis(50)
-    {
-        problems.push((
-            at("deadline"),
-            "a deadline under 50ms fails on any real network".into(),
-            None,
-        ));
-    }
-}
-
-fn usable_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 fn is_hostname(name: &str) -> bool {

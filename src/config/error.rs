@@ -41,20 +41,48 @@ impl FileError {
 
 impl fmt::Display for FileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.origin)?;
+        // Every part may quote the file or the environment, so none reaches the terminal
+        // raw: escape sequences are dropped and each part is capped.
+        write!(f, "{}", shown(&self.origin, ORIGIN_MAX))?;
         if let Some((line, col)) = self.position {
             write!(f, ":{line}:{col}")?;
         }
         write!(f, ": ")?;
         if let Some(key) = &self.key {
-            write!(f, "`{key}`: ")?;
+            write!(f, "`{}`: ", shown(key, QUOTE_MAX))?;
         }
-        write!(f, "{}", self.message)?;
+        write!(f, "{}", shown(&self.message, MESSAGE_MAX))?;
         if let Some(hint) = &self.hint {
-            write!(f, "\n  hint: {hint}")?;
+            write!(f, "\n  hint: {}", shown(hint, MESSAGE_MAX))?;
         }
         Ok(())
     }
+}
+
+/// Longest quote of user input in a message, in characters.
+pub const QUOTE_MAX: usize = 80;
+const ORIGIN_MAX: usize = 300;
+const MESSAGE_MAX: usize = 1000;
+
+/// User input fit to quote in an error: escape sequences and control characters removed,
+/// cut to [`QUOTE_MAX`] characters. A 5 MB theme name gives an error of one line.
+pub fn quote(text: &str) -> String {
+    crate::sanitize::sanitize_truncated(text, QUOTE_MAX)
+}
+
+/// Each line sanitised and the whole capped: messages may span lines on purpose.
+fn shown(text: &str, max: usize) -> String {
+    let lines: Vec<String> = text
+        .split('\n')
+        .map(|line| crate::sanitize::sanitize(line).into_owned())
+        .collect();
+    let joined = lines.join("\n");
+    if joined.chars().count() <= max {
+        return joined;
+    }
+    let mut cut: String = joined.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }
 
 impl std::error::Error for FileError {}
@@ -87,6 +115,10 @@ impl std::error::Error for ConfigError {}
 
 /// The closest candidate to `word` by edit distance, if it is close enough to be a typo.
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    // A word this long is no typo of a key, and comparing it would take a while.
+    if word.len() > 64 {
+        return None;
+    }
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))
@@ -130,5 +162,23 @@ mod tests {
             e.to_string(),
             "/etc/mastop.toml:3:5: `ui.colour`: unknown key\n  hint: did you mean `theme`?"
         );
+    }
+
+    #[test]
+    fn display_never_passes_escape_sequences_or_megabytes() {
+        let evil = "x\u{1b}]0;pwned\u{7}y";
+        let e = FileError::new(
+            format!("environment variable {evil}"),
+            format!("no theme `{evil}`"),
+        )
+        .key(evil)
+        .hint(evil.repeat(1_000_000));
+        let shown = e.to_string();
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+            "{shown:?}"
+        );
+        assert!(shown.len() < 3 * 1024, "{} bytes", shown.len());
+        assert_eq!(quote(&"a".repeat(5_000_000)).chars().count(), QUOTE_MAX);
     }
 }

@@ -78,6 +78,15 @@ pub(super) fn validate(config: &HandoffConfig) -> Vec<(Vec<Seg>, String, Option<
             problems.push((at(&["people", name]), e, Some(zone_hint())));
         }
     }
+    // The snapshot deadline is a deadline like any other.
+    let snapshot = |_: &str| at(&["snapshot_deadline"]);
+    super::rules::schedule(
+        &snapshot,
+        None,
+        Some(config.snapshot_deadline),
+        super::rules::MIN_CADENCE,
+        &mut problems,
+    );
     if config.shift.is_zero() {
         problems.push((
             at(&["shift"]),

@@ -224,7 +224,8 @@ fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Er
     super::load::parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
-type Problem = (Vec<Seg>, String, Option<String>);
+use super::error::quote;
+use super::rules::{self, Problem};
 
 /// Whether `unit` is a systemd unit name (optionally ending in a `*` family), so that it
 /// can be passed to `systemctl` as one argument with no surprises.
@@ -245,31 +246,14 @@ pub(super) fn validate(hosts: &[HostConfig], ssh: &SshConfig) -> Vec<Problem> {
     let mut seen = HashSet::new();
     for (i, host) in hosts.iter().enumerate() {
         let at = |k: &str| vec![Seg::Key("host".into()), Seg::Index(i), Seg::Key(k.into())];
-        if host.name.is_empty()
-            || !host
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            problems.push((
-                at("name"),
-                format!("`{}` is not a usable host name", host.name),
-                Some("use letters, digits, `-`, `_` and `.`".into()),
-            ));
-        } else if !seen.insert(host.name.as_str()) {
-            problems.push((
-                at("name"),
-                format!("another host is already called `{}`", host.name),
-                Some("host names must be unique".into()),
-            ));
-        }
+        rules::name("host", &host.name, at("name"), &mut seen, &mut problems);
         if host.address.is_empty()
             || host.address.starts_with('-')
             || host.address.chars().any(|c| c.is_whitespace() || c == '@')
         {
             problems.push((
                 at("address"),
-                format!("`{}` is not a host address", host.address),
+                format!("`{}` is not a host address", quote(&host.address)),
                 Some("a DNS name or IP address; put the user in `user`".into()),
             ));
         }
@@ -278,7 +262,7 @@ pub(super) fn validate(hosts: &[HostConfig], ssh: &SshConfig) -> Vec<Problem> {
         {
             problems.push((
                 at("user"),
-                format!("`{user}` is not a user name"),
+                format!("`{}` is not a user name", quote(user)),
                 Some("letters, digits, `-`, `_` and `.`".into()),
             ));
         }
@@ -297,7 +281,7 @@ pub(super) fn validate(hosts: &[HostConfig], ssh: &SshConfig) -> Vec<Problem> {
             };
             problems.push((
                 at(key),
-                format!("`{unit}` is not a systemd unit name"),
+                format!("`{}` is not a systemd unit name", quote(unit)),
                 Some("e.g. `mastodon-sidekiq-pull.service` or `mastodon-sidekiq-*`".into()),
             ));
         }
@@ -356,14 +340,25 @@ pub(super) fn validate(hosts: &[HostConfig], ssh: &SshConfig) -> Vec<Problem> {
                 }
             }
         }
-        if let Some(c) = host.cadence
-            && c < Duration::from_secs(1)
-        {
-            problems.push((
-                at("cadence"),
-                "a host cadence under 1s costs the host more than it tells you".into(),
-                Some("use 1s or more; 10s is typical".into()),
-            ));
+        rules::schedule(
+            &at,
+            host.cadence,
+            host.deadline,
+            rules::MIN_HOST_CADENCE,
+            &mut problems,
+        );
+        for (key, text) in [("region", &host.region), ("provider", &host.provider)] {
+            rules::plain_text(at(key), text, &mut problems);
+        }
+        for (t, tag) in host.tags.iter().chain(&host.roles).enumerate() {
+            let (key, index) = if t < host.tags.len() {
+                ("tags", t)
+            } else {
+                ("roles", t - host.tags.len())
+            };
+            let mut path = at(key);
+            path.push(Seg::Index(index));
+            rules::plain_text(path, tag, &mut problems);
         }
     }
     let at = |k: &str| vec![Seg::Key("ssh".into()), Seg::Key(k.into())];
@@ -386,7 +381,7 @@ pub(super) fn validate(hosts: &[HostConfig], ssh: &SshConfig) -> Vec<Problem> {
     {
         problems.push((
             at("user"),
-            format!("`{user}` is not a user name"),
+            format!("`{}` is not a user name", quote(user)),
             Some("letters, digits, `-`, `_` and `.`".into()),
         ));
     }

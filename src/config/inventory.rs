@@ -141,13 +141,14 @@ pub(super) fn validate(config: &InventoryConfig) -> Vec<(Vec<Seg>, String, Optio
             Some("use \"1m\" or more; config [[host]] entries never need a refresh".into()),
         ));
     }
-    if config.deadline.is_some_and(|d| d.is_zero()) {
-        problems.push((
-            at(&["deadline"]),
-            "a zero deadline fails every discovery".into(),
-            Some("use e.g. \"5s\"".into()),
-        ));
-    }
+    let key = |k: &str| at(&[k]);
+    super::rules::schedule(
+        &key,
+        None,
+        config.deadline,
+        super::rules::MIN_CADENCE,
+        &mut problems,
+    );
     if let Some(ts) = &config.tailscale {
         for (i, tag) in ts.require_tags.iter().enumerate() {
             let bare = tag.strip_prefix("tag:").unwrap_or(tag);
@@ -156,7 +157,7 @@ pub(super) fn validate(config: &InventoryConfig) -> Vec<(Vec<Seg>, String, Optio
                 path.push(Seg::Index(i));
                 problems.push((
                     path,
-                    format!("`{tag}` is not a Tailscale tag"),
+                    format!("`{}` is not a Tailscale tag", super::quote(tag)),
                     Some("tags look like \"tag:server\" or \"tag:env-prod\"".into()),
                 ));
             }
@@ -201,7 +202,7 @@ pub(super) fn validate(config: &InventoryConfig) -> Vec<(Vec<Seg>, String, Optio
             if role.trim().is_empty() {
                 problems.push((
                     at(&["ansible", "roles", group]),
-                    format!("group `{group}` maps to an empty role"),
+                    format!("group `{}` maps to an empty role", super::quote(group)),
                     Some("name a role like \"mastodon-web\" or \"postgres-primary\"".into()),
                 ));
             }

@@ -1,29 +1,37 @@
 //! Configuration: the file format, layering (defaults < file < `MASTOP_*` env), validation
 //! with locations, and secret references.
 
+mod document;
 mod edges;
 mod error;
+mod files;
 mod handoff;
 mod hosts;
 mod inventory;
 mod load;
 mod locate;
+mod rules;
 mod runbooks;
 pub mod secret;
+mod summary;
 mod types;
+pub mod urls;
+mod validate;
 
 pub use edges::EdgeConfig;
-pub use error::{ConfigError, FileError, closest};
+pub use error::{ConfigError, FileError, QUOTE_MAX, closest, quote};
 pub use handoff::HandoffConfig;
 pub use hosts::{HostConfig, MetricsVia, SshConfig, is_unit_name, role_units};
 pub use inventory::{
     AnsibleInventory, DEFAULT_TAILSCALE_SOCKET, InventoryConfig, TailscaleInventory,
 };
-pub use load::{Loaded, load, load_str, parse_duration};
+pub use load::{Loaded, environment, load, load_str, parse_duration};
 pub use locate::{Location, Seg, line_col, locate, path_at, render_path};
 pub use runbooks::RunbooksConfig;
-pub use secret::{CachedSecret, SecretRef, mask_url};
+pub use secret::{CachedSecret, SecretRef};
+pub use summary::summary;
 pub use types::*;
+pub use urls::mask_url;
 
 /// `$XDG_CONFIG_HOME/mastop/config.toml`.
 pub fn default_path() -> Option<std::path::PathBuf> {

@@ -578,7 +578,5 @@ fn err_text(e: ExpandError) -> String {
 
 /// `host:port` of a URL, for naming the component an HTTP step acts on.
 fn authority(url: &str) -> String {
-    let rest = url.split("://").nth(1).unwrap_or(url);
-    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    host.rsplit('@').next().unwrap_or(host).to_string()
+    crate::config::urls::authority(url)
 }

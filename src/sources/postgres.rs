@@ -36,7 +36,6 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use secrecy::ExposeSecret;
 use tokio_postgres::Client;
-use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
 
 use tokio_postgres::Row;
@@ -422,55 +421,21 @@ pub(crate) fn parse_target(
     tls_ca: Option<&Path>,
     deadline: Duration,
 ) -> Result<Target, String> {
-    let masked = mask_url(url);
-    let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
-        format!("postgres url {masked} is not valid ({e}): use postgres://user@host:5432/database")
-    })?;
-    let Some(user) = config
-        .get_user()
-        .filter(|u| !u.is_empty())
-        .map(str::to_string)
-    else {
-        return Err(format!(
-            "postgres url {masked} names no user: use postgres://user@host:5432/database"
-        ));
-    };
-    if config.get_hosts().is_empty() {
-        return Err(format!(
-            "postgres url {masked} names no host: use postgres://user@host:5432/database"
-        ));
-    }
-    let database = config.get_dbname().unwrap_or(&user).to_string();
+    let parsed = crate::config::urls::postgres(url)
+        .map_err(|p| format!("postgres url {}: {}: {}", mask_url(url), p.message, p.hint))?;
+    let mut config = parsed.config;
     if config.get_application_name().is_none() {
         config.application_name("mastop");
     }
     // A backstop for use outside the scheduler; the scheduler's deadline is what decides.
     config.connect_timeout(deadline.saturating_mul(2));
     Ok(Target {
-        addr: host_label(&config),
-        user,
-        database,
+        addr: parsed.addr,
+        user: parsed.user,
+        database: parsed.database,
         config,
         tls_ca: tls_ca.map(Path::to_path_buf),
     })
-}
-
-/// `host:port[,host:port…]` for messages: where mastop tried to connect.
-fn host_label(config: &tokio_postgres::Config) -> String {
-    let ports = config.get_ports();
-    config
-        .get_hosts()
-        .iter()
-        .enumerate()
-        .map(|(i, host)| {
-            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
-            match host {
-                Host::Tcp(name) => format!("{name}:{port}"),
-                Host::Unix(dir) => format!("{}/.s.PGSQL.{port}", dir.display()),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// Turns a failure into what an operator needs: which backend, what was tried, what to

@@ -21,7 +21,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::config::{FileError, closest, line_col};
+use crate::config::{FileError, closest, line_col, quote};
 use crate::tui::action::{Action, Mode};
 
 /// The value that unbinds a key.
@@ -78,11 +78,12 @@ impl Keymap {
                 ),
                 None => format!("the built-in keymaps are {}", names.join(", ")),
             };
-            return Err(
-                FileError::new("config", format!("no built-in keymap called `{name}`"))
-                    .key("ui.keymap")
-                    .hint(hint),
-            );
+            return Err(FileError::new(
+                "config",
+                format!("no built-in keymap called `{}`", quote(name)),
+            )
+            .key("ui.keymap")
+            .hint(hint));
         };
         Keymap::parse_str(text, &format!("built-in keymap `{name}`"))
     }
@@ -257,7 +258,7 @@ pub fn parse_key(raw: &str) -> Result<KeyCombination, KeyStringError> {
     }
     if name.is_empty() {
         return Err(err(
-            format!("`{raw}` has no key after the modifiers"),
+            format!("`{}` has no key after the modifiers", quote(raw)),
             "write the key last, e.g. `ctrl-c`",
         ));
     }
@@ -266,7 +267,7 @@ pub fn parse_key(raw: &str) -> Result<KeyCombination, KeyStringError> {
         (Some(c), None) => {
             if c.is_whitespace() || c.is_control() {
                 return Err(err(
-                    format!("`{raw}` is not a printable key"),
+                    format!("`{}` is not a printable key", quote(raw)),
                     "write `space`, `tab` or `enter` by name",
                 ));
             }
@@ -298,7 +299,7 @@ pub fn parse_key(raw: &str) -> Result<KeyCombination, KeyStringError> {
                         .to_string(),
                 };
                 return Err(KeyStringError {
-                    message: format!("`{raw}` is not a key"),
+                    message: format!("`{}` is not a key", quote(raw)),
                     hint,
                 });
             };
@@ -311,7 +312,10 @@ pub fn parse_key(raw: &str) -> Result<KeyCombination, KeyStringError> {
         && modifiers.contains(KeyModifiers::SHIFT)
     {
         return Err(err(
-            format!("`{raw}`: terminals do not report shift together with `{c}`"),
+            format!(
+                "`{}`: terminals do not report shift together with `{c}`",
+                quote(raw)
+            ),
             "bind the character the shifted key types instead, e.g. `?` rather than `shift-/`",
         ));
     }
@@ -444,7 +448,7 @@ fn parse_entries(text: &str, origin: &str) -> Result<Vec<Entry>, FileError> {
                         }
                     };
                     FileError {
-                        message: format!("unknown mode table `[{table_name}]`"),
+                        message: format!("unknown mode table `[{}]`", quote(table_name)),
                         ..err
                     }
                     .hint(hint)
@@ -459,7 +463,7 @@ fn parse_entries(text: &str, origin: &str) -> Result<Vec<Entry>, FileError> {
         let DeValue::Table(table) = table_value.get_ref() else {
             return Err(FileError::new(
                 origin,
-                format!("`{table_name}` must be a table of key bindings"),
+                format!("`{}` must be a table of key bindings", quote(table_name)),
             )
             .at(at(table_key.span()))
             .key(table_name)
@@ -482,7 +486,11 @@ fn parse_entries(text: &str, origin: &str) -> Result<Vec<Entry>, FileError> {
                 let what = key_display(&combo);
                 return Err(FileError::new(
                     origin,
-                    format!("`{raw}` is the same key as `{first_raw}` on line {first_line}"),
+                    format!(
+                        "`{}` is the same key as `{}` on line {first_line}",
+                        quote(raw),
+                        quote(first_raw)
+                    ),
                 )
                 .at(Some(key_pos))
                 .key(path)
@@ -518,7 +526,7 @@ fn parse_entries(text: &str, origin: &str) -> Result<Vec<Entry>, FileError> {
                             names().collect::<Vec<_>>().join(", ")
                         ),
                     };
-                    return Err(value_err(format!("unknown action `{name}`")).hint(hint));
+                    return Err(value_err(format!("unknown action `{}`", quote(name))).hint(hint));
                 };
                 Some(action)
             };

@@ -22,7 +22,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::keymap::{in_file_order, toml_key, toml_syntax_error};
-use crate::config::{FileError, closest, line_col};
+use crate::config::{FileError, closest, line_col, quote};
 
 /// The theme used when the config names none.
 pub const DEFAULT: &str = "dark";
@@ -235,8 +235,10 @@ fn resolve(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        return Err(Link::error(link, format!("`{name}` is not a theme name"))
-            .hint("theme names are letters, digits, `-` and `_`, e.g. `high-contrast`"));
+        return Err(
+            Link::error(link, format!("`{}` is not a theme name", quote(name)))
+                .hint("theme names are letters, digits, `-` and `_`, e.g. `high-contrast`"),
+        );
     }
     let user_file = if builtins_only {
         None
@@ -351,7 +353,7 @@ fn unknown_theme(name: &str, user_dir: Option<&Path>, link: Option<&Link<'_>>) -
         Some(dir) => format!(" (looked in {} and the shipped themes)", dir.display()),
         None => String::new(),
     };
-    Link::error(link, format!("no theme called `{name}`{place}")).hint(hint)
+    Link::error(link, format!("no theme called `{}`{place}", quote(name))).hint(hint)
 }
 
 struct ThemeFile {
@@ -415,7 +417,7 @@ fn parse_file(text: &str, origin: &str, expected_name: &str) -> Result<ThemeFile
                     Some(near) => format!("did you mean `{near}`?"),
                     None => "a theme file has `name`, `inherits` and a [tokens] table".to_string(),
                 };
-                return Err(err(format!("unknown key `{other}`"))
+                return Err(err(format!("unknown key `{}`", quote(other)))
                     .at(at(key.span()))
                     .hint(hint));
             }
@@ -445,10 +447,12 @@ fn parse_token(
             Some(near) => format!("did you mean `{near}`?"),
             None => format!("tokens are {}", names().collect::<Vec<_>>().join(", ")),
         };
-        return Err(FileError::new(origin, format!("unknown token `{raw}`"))
-            .at(at(key.span()))
-            .key(path)
-            .hint(hint));
+        return Err(
+            FileError::new(origin, format!("unknown token `{}`", quote(raw)))
+                .at(at(key.span()))
+                .key(path)
+                .hint(hint),
+        );
     };
     let DeValue::Table(fields) = value.get_ref() else {
         let example = value.get_ref().as_str().unwrap_or("green");
@@ -461,7 +465,11 @@ fn parse_token(
         )
         .at(at(value.span()))
         .key(path)
-        .hint(format!("write {raw} = {{ fg = \"{example}\" }}")));
+        .hint(format!(
+            "write {} = {{ fg = \"{}\" }}",
+            quote(raw),
+            quote(example)
+        )));
     };
     let mut style = Style::new();
     for (field_key, field_value) in in_file_order(fields) {
@@ -478,7 +486,7 @@ fn parse_token(
         match field {
             "fg" | "bg" | "underline_color" => {
                 let Some(colour) = string.and_then(|s| Color::from_str(s).ok()) else {
-                    let what = string.map_or_else(found, |s| format!("`{s}`"));
+                    let what = string.map_or_else(found, |s| format!("`{}`", quote(s)));
                     return Err(err(
                         format!("{what} is not a colour"),
                         field_value.span(),
@@ -493,7 +501,7 @@ fn parse_token(
             }
             "add_modifier" | "sub_modifier" => {
                 let Some(modifier) = string.and_then(parse_modifier) else {
-                    let what = string.map_or_else(found, |s| format!("`{s}`"));
+                    let what = string.map_or_else(found, |s| format!("`{}`", quote(s)));
                     return Err(err(
                         format!("{what} is not a modifier"),
                         field_value.span(),
@@ -512,7 +520,7 @@ fn parse_token(
                     None => format!("a style has {}", STYLE_FIELDS.join(", ")),
                 };
                 return Err(err(
-                    format!("unknown style field `{other}`"),
+                    format!("unknown style field `{}`", quote(other)),
                     field_key.span(),
                     hint,
                 ));

@@ -1,8 +1,6 @@
 //! Runs SQL operations on one PostgreSQL node, over a connection opened for the action
 //! with the endpoint's write credentials (`write_url`, else `url`).
 
-use std::str::FromStr;
-
 use futures_util::future::BoxFuture;
 use secrecy::ExposeSecret;
 use tokio_postgres::Client;
@@ -36,8 +34,9 @@ impl PostgresExecutor {
 
     async fn connect(&self, action: &Action) -> Result<Client, String> {
         let shown = mask_url(self.url());
-        let mut config = tokio_postgres::Config::from_str(self.url())
-            .map_err(|e| format!("postgres {shown}: bad URL: {e}"))?;
+        let mut config = crate::config::urls::postgres(self.url())
+            .map_err(|p| format!("postgres {shown}: bad URL: {}", p.message))?
+            .config;
         config.application_name("mastop-action");
         let secret = self
             .endpoint

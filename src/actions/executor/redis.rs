@@ -2,7 +2,7 @@
 //! opened for the action with the endpoint's write credentials.
 
 use futures_util::future::BoxFuture;
-use redis::{IntoConnectionInfo, Value};
+use redis::Value;
 use secrecy::ExposeSecret;
 
 use super::Executor;
@@ -32,10 +32,8 @@ impl RedisExecutor {
 
     async fn connect(&self, action: &Action) -> Result<redis::aio::MultiplexedConnection, String> {
         let shown = mask_url(self.url());
-        let mut info = self
-            .url()
-            .into_connection_info()
-            .map_err(|e| format!("redis {shown}: bad URL: {e}"))?;
+        let mut info = crate::config::urls::redis(self.url())
+            .map_err(|p| format!("redis {shown}: bad URL: {}", p.message))?;
         let secret = self
             .endpoint
             .write_password

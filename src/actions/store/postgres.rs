@@ -19,7 +19,6 @@ use futures_util::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::{Instant, timeout_at};
 use tokio_postgres::Client;
-use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
@@ -557,46 +556,20 @@ impl OpsStore for PgStore {
 
 fn parse_target(url: &str, tls_ca: Option<&Path>, deadline: Duration) -> Result<Target, String> {
     let masked = mask_url(url);
-    let example = "use postgres://user@host:5432/database";
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| format!("[ops_store] url {masked} is not valid ({e}): {example}"))?;
-    let Some(user) = config
-        .get_user()
-        .filter(|u| !u.is_empty())
-        .map(str::to_string)
-    else {
-        return Err(format!("[ops_store] url {masked} names no user: {example}"));
-    };
-    if config.get_hosts().is_empty() {
-        return Err(format!("[ops_store] url {masked} names no host: {example}"));
-    }
-    let database = config.get_dbname().unwrap_or(&user).to_string();
+    let parsed = crate::config::urls::postgres(url)
+        .map_err(|p| format!("[ops_store] url {masked}: {}: {}", p.message, p.hint))?;
+    let mut config = parsed.config;
     if config.get_application_name().is_none() {
         config.application_name(APPLICATION_NAME);
     }
     // A backstop; the call deadline is what decides.
     config.connect_timeout(deadline.saturating_mul(2));
-    let ports = config.get_ports();
-    let addr = config
-        .get_hosts()
-        .iter()
-        .enumerate()
-        .map(|(i, host)| {
-            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
-            match host {
-                Host::Tcp(name) => format!("{name}:{port}"),
-                Host::Unix(dir) => format!("{}/.s.PGSQL.{port}", dir.display()),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",");
     Ok(Target {
         config,
         url: masked,
-        addr,
-        user,
-        database,
+        addr: parsed.addr,
+        user: parsed.user,
+        database: parsed.database,
         tls_ca: tls_ca.map(Path::to_path_buf),
     })
 }

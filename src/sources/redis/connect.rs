@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisError};
+use redis::{AsyncConnectionConfig, ConnectionInfo, ErrorKind, RedisError};
 use secrecy::ExposeSecret;
 
 use crate::config::{CachedSecret, SecretRef, mask_url};
@@ -144,13 +144,8 @@ pub(crate) fn connection_lost(e: &RedisError) -> bool {
 }
 
 fn parse_target(url: &str) -> Result<Target, String> {
-    let masked = mask_url(url);
-    let info = url.into_connection_info().map_err(|e| {
-        format!(
-            "redis url {masked} is not valid ({}): use redis://host:6379/0",
-            e.detail().unwrap_or("unparsable")
-        )
-    })?;
+    let info = crate::config::urls::redis(url)
+        .map_err(|p| format!("redis url {}: {}: {}", mask_url(url), p.message, p.hint))?;
     let info = {
         let settings = info
             .redis_settings()
@@ -159,7 +154,7 @@ fn parse_target(url: &str) -> Result<Target, String> {
         info.set_redis_settings(settings)
     };
     Ok(Target {
-        addr: info.addr().to_string(),
+        addr: crate::sanitize::sanitize_truncated(&info.addr().to_string(), 200),
         info,
     })
 }
@@ -177,5 +172,15 @@ mod tests {
             .expect("invalid port");
         assert!(!err.contains("hunter2"), "{err}");
         assert!(parse_target("http://cache.internal/").is_err());
+    }
+
+    /// The password `pa/ss` written raw: a parser that ends the authority at the first `/`
+    /// saw no password and printed the URL whole in this error.
+    #[test]
+    fn a_raw_slash_in_the_password_is_not_echoed() {
+        let err = parse_target("redis://:pa/ss@host:6379/0")
+            .err()
+            .expect("unparsable");
+        assert!(!err.contains("pa/ss") && !err.contains("ss@host"), "{err}");
     }
 }

@@ -357,7 +357,7 @@ const BROKEN: &[Broken] = &[
         4,
         12,
         "streaming[0].password",
-        "remove it",
+        "user@host",
     ),
     broken(
         "[[redis]]\nname = \"r\"\nurl = \"redis://a:6379\"\ntags = [\"ok\", \"\\u001b[31mred\"]\n",
@@ -397,11 +397,11 @@ const BROKEN: &[Broken] = &[
         "mastodon-sidekiq-pull.service",
     ),
     broken(
-        "[[host]]\nname = \"h\"\naddress = \"10.0.0.1\"\nmetrics = \"node_exporter\"\nnode_exporter_url = \"https://10.0.0.1:9100/metrics\"\n",
+        "[[host]]\nname = \"h\"\naddress = \"10.0.0.1\"\nmetrics = \"node_exporter\"\nnode_exporter_url = \"ftp://10.0.0.1:9100/metrics\"\n",
         5,
         21,
         "host[0].node_exporter_url",
-        "plain HTTP",
+        "http",
     ),
     broken(
         "[ssh]\nknown_hosts = \"/nonexistent/known_hosts\"\n",
@@ -704,7 +704,7 @@ fn a_valid_config_is_summarised_section_by_section() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.starts_with(&format!(
-            "config OK: {example}: 2 postgres, 2 redis, 0 sidekiq, 0 pgbouncer, 3 hosts, 2 edges, 1 elasticsearch, 1 streaming"
+            "config OK: {example}: 2 postgres, 2 redis, 0 sidekiq, 0 pgbouncer, 4 hosts, 2 edges, 1 elasticsearch, 1 streaming"
         )),
         "{stdout}"
     );
@@ -713,7 +713,7 @@ fn a_valid_config_is_summarised_section_by_section() {
         "cache redis://sidekiq-1.tailnet.example:6380/0 every 5s",
         "cdn-fremont-1 (node_exporter)",
         "frankfurt-1 (198.51.100.20 as hachyderm.io)",
-        "search http://es-1.tailnet.example:9200/ every 10s",
+        "search https://mastop@es-1.tailnet.example:9200/ every 10s",
         "tailscale (peers tagged tag:server, tag:env-prod)",
         "zone Europe/Berlin",
         "2 overridden",

@@ -185,6 +185,20 @@ fn a_killed_holder_leaves_its_intent_and_its_lock_lapses() {
     let (a, b) = (Console::new(&config), Console::new(&config));
     let mut first = a.spawn(RESTART);
     wait_for_lock(&pg);
+    // Between intent and outcome: the intent is recorded and the slow restart is running.
+    let start = Instant::now();
+    while pg
+        .try_psql_as(
+            "mastop_test",
+            "SELECT count(*) FROM mastop_audit WHERE phase = 'intent'",
+        )
+        .unwrap_or_default()
+        .trim()
+        != "1"
+    {
+        assert!(start.elapsed() < HANG_GUARD, "no intent was recorded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     first.kill().expect("SIGKILL the holder");
     let _ = first.wait();
     let local = a.local_audit();
@@ -230,7 +244,16 @@ fn a_critical_action_runs_after_a_second_person_approves() {
     let pg = support::Postgres::start();
     let sshd = sshd();
     let config = shared_config(&pg, &sshd, "2m");
-    let (a, b) = (Console::new(&config), Console::new_as("postgres", &config));
+    // The second person approves through the store alone: their console reaches no host
+    // (and may not read this one's SSH key).
+    let store_only = format!(
+        "role = \"oncall\"\n\n[ops_store]\nurl = \"{}\"\nlock_ttl = \"2m\"\n",
+        pg.url()
+    );
+    let (a, b) = (
+        Console::new(&config),
+        Console::new_as("postgres", &store_only),
+    );
     let same_person = Console::new(&config);
     let cfg = mastop::config::load(Some(&a.config), None, &[])
         .expect("config")

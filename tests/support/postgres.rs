@@ -310,6 +310,12 @@ impl Postgres {
         self.server.stop();
     }
 
+    /// Restarts the server on the same port and data with other settings.
+    pub fn restart_with(&mut self, options: Options) {
+        self.options = options;
+        self.restart();
+    }
+
     /// Starts the server again on the same port and data after [`Postgres::stop`], and
     /// returns once it accepts connections.
     pub fn restart(&mut self) {

@@ -167,8 +167,8 @@ pub struct PostgresSource {
     password: CachedSecret,
     deadline: Duration,
     session: Option<Session>,
-    /// Whether a session was ever opened: the next one replaces a lost session.
-    connected_before: bool,
+    /// When the server last started (µs since the epoch), to notice a restart.
+    server_started_us: Option<i64>,
     /// Prepare statements (off once a pooler has lost one).
     named: bool,
     previous: Option<Counters>,
@@ -194,7 +194,7 @@ impl PostgresSource {
             password: CachedSecret::new(config.password.clone()),
             deadline: schedule.deadline,
             session: None,
-            connected_before: false,
+            server_started_us: None,
             named: true,
             previous: None,
             gates: Gates::new(Tiers::default()),
@@ -285,10 +285,6 @@ impl PostgresSource {
             task,
             prepared: std::sync::Mutex::new(HashMap::new()),
         };
-        if self.connected_before {
-            self.gates.reopen_refused();
-        }
-        self.connected_before = true;
         let statement_ms = self.deadline.as_millis().max(1);
         let lock_ms = (statement_ms / 2).max(1);
         let set = format!("SET statement_timeout = {statement_ms}; SET lock_timeout = {lock_ms}");
@@ -325,6 +321,15 @@ impl PostgresSource {
             error,
         })?;
         let server = one_row("read server settings", server)?;
+        let started: i64 = col(&server, "read server settings", "started_us")?;
+        if self
+            .server_started_us
+            .is_some_and(|before| before != started)
+        {
+            // Restarted (perhaps with other shared_preload_libraries) or failed over.
+            self.gates.reopen_refused();
+        }
+        self.server_started_us = Some(started);
         let backends = backends.map_err(|error| Failure::Driver {
             step: "read pg_stat_activity",
             error,

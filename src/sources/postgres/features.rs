@@ -6,8 +6,8 @@
 //!
 //! Some refusals can be re-checked without an error: a missing pg_stat_statements is looked
 //! up in the catalog on a slow cadence, and the feature runs again on the poll after it
-//! appears. A new session after a lost one (the server restarted, perhaps with new
-//! `shared_preload_libraries`) tries every refused feature once more.
+//! appears. A server that restarted (perhaps with new `shared_preload_libraries`) or
+//! failed over has every refused feature tried once more.
 
 use std::time::{Duration, Instant};
 
@@ -266,8 +266,8 @@ impl Gates {
         }
     }
 
-    /// A new session after a lost one: the server may have restarted with other libraries
-    /// or settings, so every refused feature is tried once more.
+    /// The server restarted: it may have other libraries or settings now, so every refused
+    /// feature is tried once more.
     pub(super) fn reopen_refused(&mut self) {
         for g in &mut self.gates {
             if g.state == FeatureState::Off {

@@ -19,6 +19,7 @@ pub(super) const SUMMARY_SQL: &str = "/* mastop */ SELECT
     current_database()::text AS database,
     pg_is_in_recovery() AS in_recovery,
     extract(epoch FROM clock_timestamp() - pg_postmaster_start_time())::float8 AS uptime_s,
+    (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::int8 AS started_us,
     extract(epoch FROM clock_timestamp())::float8 AS server_clock,
     current_setting('max_connections')::int8 AS max_connections,
     current_setting('superuser_reserved_connections')::int8

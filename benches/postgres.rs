@@ -16,8 +16,8 @@
 //! checked against the quietest.
 //!
 //! Run with `scripts/measure-postgres.sh`, which installs pg_activity when it can. Knobs:
-//! `BATCHES` (5), `POLLS` (mastop refreshes per batch, 10), `PG_ACTIVITY_SECONDS` (per
-//! batch, 10).
+//! `BATCHES` (mastop's, 20), `POLLS` (mastop refreshes per batch, 10), `PG_ACTIVITY_BATCHES`
+//! (5), `PG_ACTIVITY_SECONDS` (per batch, 10).
 
 // The test harness's throwaway servers; the module allows its own unused parts.
 #[path = "../tests/support/mod.rs"]
@@ -184,7 +184,7 @@ async fn measure_mastop(pg: &Postgres, admin: &Client, label: &str, tiers: Tiers
     // The first poll prepares and reads every tier; the steady state is what production sees.
     src.poll().await.unwrap_or_else(|e| panic!("poll: {e}"));
     let mut batches = Vec::new();
-    for i in 0..knob("BATCHES", 5) {
+    for i in 0..knob("BATCHES", 20) {
         admin
             .simple_query("SELECT pg_stat_statements_reset()")
             .await
@@ -247,7 +247,7 @@ async fn measure_pg_activity(pg: &Postgres, admin: &Client, connections: usize) 
     let filter =
         format!("userid = (SELECT oid FROM pg_roles WHERE rolname = '{PG_ACTIVITY_ROLE}')");
     let mut batches = Vec::new();
-    for i in 0..knob("BATCHES", 5) {
+    for i in 0..knob("PG_ACTIVITY_BATCHES", 5) {
         admin
             .simple_query("SELECT pg_stat_statements_reset()")
             .await

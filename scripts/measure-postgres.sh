@@ -8,9 +8,10 @@
 #
 # Needs the Debian packages postgresql and postgresql-contrib; pg-activity and tmux for
 # the comparison (installed here when run as root, otherwise pg_activity is skipped).
-# Knobs: BATCHES (5), POLLS (mastop refreshes per batch, 10), PG_ACTIVITY_SECONDS (per
-# batch, 10). Each tool is measured in batches; the quietest and the median are printed,
-# because on a busy machine server time includes waiting for a CPU.
+# Knobs: BATCHES (mastop's, 20), POLLS (mastop refreshes per batch, 10),
+# PG_ACTIVITY_BATCHES (5), PG_ACTIVITY_SECONDS (per batch, 10). Each tool is measured in
+# batches; the quietest and the median are printed, because on a busy machine server time
+# includes waiting for a CPU. The budget is checked against mastop's quietest batch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

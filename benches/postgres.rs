@@ -205,10 +205,27 @@ struct Pane {
 
 impl Drop for Pane {
     fn drop(&mut self) {
+        // tmux leaves its socket file behind: ask where it is, then remove it too.
+        let path = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "display-message",
+                "-p",
+                "#{socket_path}",
+            ])
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|p| !p.is_empty());
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
             .stderr(Stdio::null())
             .status();
+        if let Some(path) = path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 

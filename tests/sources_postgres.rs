@@ -8,7 +8,8 @@ use mastop::config::{EndpointConfig, SecretRef};
 use mastop::model::Reading;
 use mastop::sources::postgres::{PostgresReading, PostgresSource};
 use mastop::sources::{PollError, Schedule, Source};
-use support::{Postgres, Proxy};
+use support::pgbouncer::PgBouncer;
+use support::{CountingProxy, Postgres, PostgresOptions, Proxy};
 
 /// A hang guard only: a healthy poll against a local server takes milliseconds.
 const HANG_GUARD: Duration = Duration::from_secs(30);
@@ -142,34 +143,136 @@ async fn reads_version_settings_and_size_from_a_real_server() {
     assert_eq!(json["server"]["in_recovery"].as_bool(), Some(false));
 }
 
-#[tokio::test]
-async fn polls_leave_no_named_prepared_statements() {
-    // PgBouncer in transaction mode cannot keep named statements; mastop must not make any.
-    let pg = Postgres::start();
-    pg.psql("ALTER SYSTEM SET log_statement = 'all'");
-    pg.psql("SELECT pg_reload_conf()");
-    let mut src = source(pg.url());
-    // A reload reaches new sessions a moment later; poll until the log shows mastop's queries.
-    for _ in 0..MAX_ATTEMPTS {
-        poll_ok(&mut src).await;
-        if pg.log().contains("/* mastop */") {
-            break;
-        }
-        src = source(pg.url());
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+/// `(query, calls, plans)` of mastop's tagged statements since the last reset.
+fn mastop_statements(pg: &Postgres) -> Vec<(String, i64, i64)> {
+    pg.psql(
+        "SELECT regexp_replace(query, '\\s+', ' ', 'g'), calls, plans FROM pg_stat_statements
+         WHERE query LIKE '/* mastop */%' AND query NOT LIKE '%pg_stat_statements_reset%'",
+    )
+    .lines()
+    .filter_map(|line| {
+        let mut cols = line.rsplitn(3, '|');
+        let plans = cols.next()?.parse().ok()?;
+        let calls = cols.next()?.parse().ok()?;
+        Some((cols.next()?.to_string(), calls, plans))
+    })
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_is_two_prepared_statements_and_one_scan_of_the_backends() {
+    let pg = Postgres::start_with(PostgresOptions {
+        preload: vec!["pg_stat_statements".into()],
+        settings: vec![("pg_stat_statements.track_planning".into(), "on".into())],
+        ..PostgresOptions::default()
+    });
+    pg.psql("CREATE EXTENSION pg_stat_statements");
+    let proxy = CountingProxy::start(pg.port());
+    let url = pg
+        .url()
+        .replace(&format!(":{}/", pg.port()), &format!(":{}/", proxy.port()));
+    let app = pg.client().await;
+    app.batch_execute("BEGIN; SELECT 1")
+        .await
+        .expect("an idle transaction to count");
+    // Default tiers: after the first poll, only what every refresh reads.
+    let mut src = source(url);
     poll_ok(&mut src).await;
-    let log = pg.log();
+    pg.psql("SELECT pg_stat_statements_reset()");
+    proxy.reset();
+
+    const POLLS: i64 = 10;
+    for _ in 0..POLLS {
+        let r = poll_ok(&mut src).await;
+        assert_eq!(r.sessions.idle_in_transaction, 1, "{:?}", r.sessions);
+        assert!(r.views.activity.is_some() && r.views.sessions_by.is_some());
+        assert_eq!(r.views.standbys.as_deref().map(<[_]>::len), Some(0));
+    }
+    // The two go out pipelined (the driver may still flush them apart), and neither is
+    // prepared again, which would cost a round trip of its own.
+    let round_trips = proxy.round_trips() as i64;
     assert!(
-        log.contains("execute <unnamed>: /* mastop */"),
-        "{}",
-        pg.log_tail()
+        (POLLS..=2 * POLLS).contains(&round_trips),
+        "{round_trips} round trips for {POLLS} refreshes"
     );
-    let named: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("execute ") && !l.contains("execute <unnamed>"))
-        .collect();
-    assert!(named.is_empty(), "named statements executed: {named:#?}");
+    let stats = mastop_statements(&pg);
+    let calls: i64 = stats.iter().map(|(_, c, _)| c).sum();
+    assert_eq!(calls, 2 * POLLS, "two statements per refresh: {stats:#?}");
+    let scans: i64 = stats
+        .iter()
+        .filter(|(q, _, _)| {
+            [
+                "pg_stat_activity",
+                "pg_stat_get_activity",
+                "pg_stat_replication",
+            ]
+            .iter()
+            .any(|reads_the_array| q.contains(reads_the_array))
+        })
+        .map(|(_, c, _)| c)
+        .sum();
+    assert_eq!(
+        scans, POLLS,
+        "one read of the backend array per refresh: {stats:#?}"
+    );
+    let plans: i64 = stats.iter().map(|(_, _, p)| p).sum();
+    assert_eq!(
+        plans, 0,
+        "prepared once per session, never planned again: {stats:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_are_prepared_again_on_a_new_session() {
+    let pg = Postgres::start_with(PostgresOptions {
+        preload: vec!["pg_stat_statements".into()],
+        settings: vec![("pg_stat_statements.track_planning".into(), "on".into())],
+        ..PostgresOptions::default()
+    });
+    pg.psql("CREATE EXTENSION pg_stat_statements");
+    let mut src = source(pg.url());
+    poll_ok(&mut src).await;
+    pg.psql("SELECT pg_stat_statements_reset()");
+    pg.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mastop'",
+    );
+    // The first poll finds its session gone and reconnects; the new session prepares afresh.
+    for _ in 0..3 {
+        poll_ok(&mut src).await;
+    }
+    let stats = mastop_statements(&pg);
+    let per_refresh: Vec<&(String, i64, i64)> = stats.iter().filter(|(_, c, _)| *c == 3).collect();
+    assert_eq!(per_refresh.len(), 2, "{stats:#?}");
+    assert!(
+        per_refresh.iter().all(|(_, _, plans)| *plans == 1),
+        "planned once on the new session: {stats:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_pooler_that_loses_prepared_statements_every_poll_still_reads() {
+    let pg = Postgres::start();
+    let bouncer = PgBouncer::start(&pg);
+    let app = {
+        let (client, connection) = tokio_postgres::connect(&bouncer.url(), tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("connect through PgBouncer: {e}"));
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        client
+    };
+    let mut src = source(bouncer.url());
+    for _ in 0..6 {
+        poll_ok(&mut src).await;
+        // Another client takes the server connection mastop just used (PgBouncer hands out
+        // the most recent one), so mastop's next transaction lands on another.
+        app.batch_execute("BEGIN; SELECT 1")
+            .await
+            .expect("a pooled transaction");
+        poll_ok(&mut src).await;
+        app.batch_execute("COMMIT").await.expect("commit");
+    }
 }
 
 #[tokio::test]

@@ -268,6 +268,9 @@ fn down_component_with_hostile_error_is_sanitised() {
         last_attempt: Some(epoch()),
         error: Some("connect failed: \u{1b}[2J\u{1b}[31mboom\u{202e}gnp".into()),
         consecutive_failures: 3,
+        down_since: Some(epoch() - Duration::from_secs(40)),
+        retry_every: Some(Duration::from_secs(2)),
+        next_attempt: Some(epoch() + Duration::from_secs(1)),
         ..SourceStatus::pending(Duration::from_secs(2))
     };
     fleet.apply(&meta.id, status, None::<Arc<dyn mastop::model::Reading>>);
@@ -288,6 +291,12 @@ fn down_component_with_hostile_error_is_sanitised() {
     let detail = render(&app, 120, 40);
     assert!(!detail.contains('\u{1b}') && !detail.contains('\u{202e}'));
     assert!(detail.contains("connect failed: boomgnp"), "{detail}");
+    // While down, the header says how it retries, not the cadence it cannot keep.
+    assert!(
+        detail.contains("source down for 40s · retrying every 2s · next in 1s · data age —"),
+        "{detail}"
+    );
+    assert!(!detail.contains("every 2s · connect"), "{detail}");
     assert!(
         !detail.contains("]0;pwned"),
         "the region's escape sequence is removed whole:\n{detail}"

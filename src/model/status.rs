@@ -45,6 +45,15 @@ pub struct SourceStatus {
     /// How often the source polls when healthy; staleness is judged against it.
     #[serde(serialize_with = "ser_secs")]
     pub cadence: Duration,
+    /// When the current run of failed polls began; `None` while the source answers.
+    #[serde(serialize_with = "ser_time")]
+    pub down_since: Option<SystemTime>,
+    /// How often a failing source tries again; `None` while the source answers.
+    #[serde(serialize_with = "ser_opt_secs")]
+    pub retry_every: Option<Duration>,
+    /// When the poller means to try next, as of the last poll.
+    #[serde(serialize_with = "ser_time")]
+    pub next_attempt: Option<SystemTime>,
 }
 
 impl SourceStatus {
@@ -56,6 +65,9 @@ impl SourceStatus {
             error: None,
             consecutive_failures: 0,
             cadence,
+            down_since: None,
+            retry_every: None,
+            next_attempt: None,
         }
     }
 
@@ -71,6 +83,32 @@ impl SourceStatus {
     pub fn age(&self, now: SystemTime) -> Option<Duration> {
         self.last_ok
             .map(|t| now.duration_since(t).unwrap_or(Duration::ZERO))
+    }
+
+    /// While the source fails: for how long, how often it retries, and when next, e.g.
+    /// `for 40s · retrying every 2s · next in 1s`. `None` while it answers.
+    pub fn retry_text(&self, now: SystemTime) -> Option<String> {
+        if !matches!(self.state, SourceState::Down | SourceState::Denied) {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if let Some(since) = self.down_since {
+            let down = now.duration_since(since).unwrap_or(Duration::ZERO);
+            parts.push(format!("for {}", whole(down)));
+        }
+        if let Some(every) = self.retry_every {
+            parts.push(format!("retrying every {}", whole(every)));
+        }
+        if let Some(next) = self.next_attempt {
+            parts.push(match next.duration_since(now) {
+                // A second late still reads as now: the poll is under way.
+                Ok(wait) if wait >= Duration::from_millis(500) => {
+                    format!("next in {}", whole(wait))
+                }
+                _ => "retrying now".to_string(),
+            });
+        }
+        (!parts.is_empty()).then(|| parts.join(" · "))
     }
 
     /// The state as of `now`: an OK source whose data is older than three cadences (and at
@@ -90,6 +128,23 @@ impl SourceStatus {
 fn ser_time<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => s.serialize_str(&humantime::format_rfc3339_seconds(*t).to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// A duration as an operator reads it: whole seconds (rounded) from a second up, milliseconds
+/// below.
+fn whole(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
+    let secs = Duration::from_secs((d.as_millis() as u64 + 500) / 1000);
+    humantime::format_duration(secs).to_string()
+}
+
+fn ser_opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_f64(d.as_secs_f64()),
         None => s.serialize_none(),
     }
 }
@@ -122,6 +177,42 @@ mod tests {
             status.age(t0 + Duration::from_secs(16)),
             Some(Duration::from_secs(16))
         );
+    }
+
+    #[test]
+    fn a_failing_source_says_for_how_long_how_often_and_when_next() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let status = SourceStatus {
+            state: SourceState::Down,
+            down_since: Some(t0),
+            retry_every: Some(Duration::from_secs(2)),
+            next_attempt: Some(t0 + Duration::from_secs(41)),
+            ..SourceStatus::pending(Duration::from_secs(2))
+        };
+        assert_eq!(
+            status.retry_text(t0 + Duration::from_secs(40)).as_deref(),
+            Some("for 40s · retrying every 2s · next in 1s")
+        );
+        assert_eq!(
+            status
+                .retry_text(t0 + Duration::from_millis(41_200))
+                .as_deref(),
+            Some("for 41s · retrying every 2s · retrying now")
+        );
+        let fast = SourceStatus {
+            retry_every: Some(Duration::from_millis(200)),
+            next_attempt: None,
+            ..status.clone()
+        };
+        assert_eq!(
+            fast.retry_text(t0 + Duration::from_secs(90)).as_deref(),
+            Some("for 1m 30s · retrying every 200ms")
+        );
+        let ok = SourceStatus {
+            state: SourceState::Ok,
+            ..status
+        };
+        assert_eq!(ok.retry_text(t0), None);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 
 use crate::config::Config;
-use crate::model::{ComponentMeta, FigureSpec, Reading};
+use crate::model::{ComponentMeta, FigureSpec, Reading, SourceState};
 
 pub use feed::{Feed, Update};
 pub use scheduler::{Schedule, spawn_all, spawn_into};
@@ -31,7 +31,7 @@ pub use scheduler::{Schedule, spawn_all, spawn_into};
 /// Why a poll produced no reading.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PollError {
-    /// Network, protocol or server error: the source is down and will retry with backoff.
+    /// Network, protocol or server error: the source is down and retries on its cadence.
     Failed(String),
     /// The server refused us for lack of privilege: shown as denied, retried slowly.
     Denied(String),
@@ -172,14 +172,29 @@ pub fn figure_specs(kind: &str) -> Option<&'static [FigureSpec]> {
     }
 }
 
-/// Backoff after `failures` consecutive failures: cadence doubled each time, capped at
-/// a minute so a recovered backend is noticed quickly.
-pub fn backoff(cadence: Duration, failures: u32) -> Duration {
-    let factor = 2u32.saturating_pow(failures.min(16));
-    cadence
-        .saturating_mul(factor)
-        .min(Duration::from_secs(60))
-        .max(cadence)
+/// The longest a refused source waits between attempts (unless its cadence is longer).
+pub const REFUSED_RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// How long a source waits before its next poll, given what the last one came to.
+///
+/// A source that answers, or fails to, polls on its cadence. A failing source has dropped
+/// its connection, so its next poll starts with a connect, bounded by the deadline like any
+/// poll: against a stopped or unreachable backend that costs one connection attempt per
+/// cadence, however long the outage, and the first poll after the backend answers again
+/// succeeds. A refusal (privilege, login) is different: the server answers, logs each
+/// refusal, and nothing changes until someone grants something, so it is retried ever
+/// more slowly, doubling up to [`REFUSED_RETRY_MAX`].
+pub fn backoff(cadence: Duration, state: SourceState, failures: u32) -> Duration {
+    match state {
+        SourceState::Denied => {
+            let factor = 2u32.saturating_pow(failures.min(16));
+            cadence
+                .saturating_mul(factor)
+                .min(REFUSED_RETRY_MAX)
+                .max(cadence)
+        }
+        _ => cadence,
+    }
 }
 
 #[cfg(test)]
@@ -187,15 +202,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_then_caps() {
+    fn a_down_source_retries_on_its_cadence_however_long_it_is_down() {
         let c = Duration::from_secs(2);
-        assert_eq!(backoff(c, 0), c);
-        assert_eq!(backoff(c, 1), Duration::from_secs(4));
-        assert_eq!(backoff(c, 3), Duration::from_secs(16));
-        assert_eq!(backoff(c, 10), Duration::from_secs(60));
-        assert_eq!(backoff(c, u32::MAX), Duration::from_secs(60));
+        for failures in [0, 1, 3, 10, 1000, u32::MAX] {
+            assert_eq!(backoff(c, SourceState::Down, failures), c);
+        }
+        assert_eq!(backoff(c, SourceState::Ok, 0), c);
+    }
+
+    #[test]
+    fn a_refused_source_backs_off_to_a_minute() {
+        let c = Duration::from_secs(2);
+        assert_eq!(backoff(c, SourceState::Denied, 1), Duration::from_secs(4));
+        assert_eq!(backoff(c, SourceState::Denied, 3), Duration::from_secs(16));
+        assert_eq!(backoff(c, SourceState::Denied, 10), REFUSED_RETRY_MAX);
+        assert_eq!(backoff(c, SourceState::Denied, u32::MAX), REFUSED_RETRY_MAX);
         // a cadence longer than the cap is never shortened by backoff
         let slow = Duration::from_secs(300);
-        assert_eq!(backoff(slow, 2), slow);
+        assert_eq!(backoff(slow, SourceState::Denied, 2), slow);
     }
 }

@@ -5,19 +5,24 @@
 //! One session per node, tagged `application_name = mastop`, in autocommit (no statement
 //! holds a snapshot), and bounded server-side by `statement_timeout` and `lock_timeout`.
 //! Every query starts with `/* mastop */`, so it can be told apart in pg_stat_statements
-//! and in anyone's activity view (mastop's own leaves it out). Queries are unnamed
-//! (`query_typed`), so nothing here leaves prepared statements behind, and the queries due
-//! on a poll are pipelined: each is one round trip, and they all travel together.
+//! and in anyone's activity view (mastop's own leaves it out). Each query is prepared once
+//! per session, so the server plans it once, not on every poll; the queries due on a poll
+//! are pipelined, so they all travel together in one round trip. Through a pooler that
+//! cannot keep prepared statements (PgBouncer in transaction mode) the source notices the
+//! lost statement and sends unnamed queries from then on.
 //!
-//! Each view is a feature on one of three cadence tiers: every poll (activity,
-//! replication, counters), every half minute (tables, progress, slots, statements) and
-//! every few minutes (sizes on disk). A view the server refuses turns itself off with a
-//! note instead of failing the poll, and is retried only after a long pause.
+//! Every poll sends two statements: the server's settings and counters, and one read of the
+//! backend array ([`backends`]) for the session counts, the groups, the activity list and
+//! the standbys. The other views are features on two slower tiers: every half minute
+//! (tables, progress, slots, statements) and every few minutes (sizes on disk). A view the
+//! server refuses turns itself off with a note instead of failing the poll, and is retried
+//! only after a long pause (or as soon as a catalog lookup says it would work).
 //!
 //! Query text is shown only after [`redact`](redact::redact); the raw text stays in the
 //! reading for a later audited reveal and is never serialised or drawn.
 
 mod activity;
+mod backends;
 mod features;
 mod maintenance;
 mod queries;
@@ -29,6 +34,7 @@ mod statements;
 pub(crate) mod tls;
 mod views;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,10 +53,7 @@ pub use self::activity::{
 use self::features::{Feature, Gates};
 pub use self::features::{FeatureState, FeatureStatus, Tiers};
 pub use self::maintenance::{DatabaseSize, DeadTuples, VacuumProgress, WalDir, Wraparound};
-use self::queries::{
-    Counters, Failure, SERVER_SQL, SESSIONS_SQL, STATS_SQL, apply_deltas, build_reading, col,
-    one_row,
-};
+use self::queries::{Counters, Failure, SUMMARY_SQL, apply_deltas, build_reading, col, one_row};
 pub use self::reading::{
     Connections, DatabaseStats, PostgresReading, ReplicaStatus, ServerInfo, Sessions,
 };
@@ -88,9 +91,6 @@ pub const FIGURES: &[FigureSpec] = &[
 
 fn feature_sql(feature: Feature) -> &'static str {
     match feature {
-        Feature::Activity => activity::ACTIVITY_SQL,
-        Feature::SessionsBy => activity::SESSIONS_BY_SQL,
-        Feature::Standbys => replication::STANDBYS_SQL,
         Feature::Slots => replication::SLOTS_SQL,
         Feature::Wraparound => maintenance::WRAPAROUND_SQL,
         Feature::Vacuum => maintenance::VACUUM_SQL,
@@ -107,6 +107,41 @@ fn feature_sql(feature: Feature) -> &'static str {
 struct Session {
     client: Client,
     task: tokio::task::JoinHandle<()>,
+    /// Each query's prepared statement, by its text.
+    prepared: std::sync::Mutex<HashMap<&'static str, tokio_postgres::Statement>>,
+}
+
+impl Session {
+    /// Runs `sql`, prepared on its first use in this session, or unnamed when `named` is
+    /// off (a pooler loses prepared statements between transactions).
+    async fn query(
+        &self,
+        sql: &'static str,
+        named: bool,
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        if !named {
+            return self.client.query_typed(sql, &[]).await;
+        }
+        let cached = self.prepared.lock().ok().and_then(|p| p.get(sql).cloned());
+        let statement = match cached {
+            Some(statement) => statement,
+            None => {
+                let statement = self.client.prepare(sql).await?;
+                if let Ok(mut prepared) = self.prepared.lock() {
+                    prepared.insert(sql, statement.clone());
+                }
+                statement
+            }
+        };
+        self.client.query(&statement, &[]).await
+    }
+}
+
+/// The server no longer knows a statement this session prepared, or already knows its
+/// name: something between mastop and PostgreSQL hands the session to other connections.
+fn statement_lost(error: &tokio_postgres::Error) -> bool {
+    matches!(error.code(), Some(c) if *c == SqlState::INVALID_SQL_STATEMENT_NAME
+        || *c == SqlState::DUPLICATE_PSTATEMENT)
 }
 
 impl Drop for Session {
@@ -131,6 +166,10 @@ pub struct PostgresSource {
     password: CachedSecret,
     deadline: Duration,
     session: Option<Session>,
+    /// When the server last started (µs since the epoch), to notice a restart.
+    server_started_us: Option<i64>,
+    /// Prepare statements (off once a pooler has lost one).
+    named: bool,
     previous: Option<Counters>,
     gates: Gates,
     /// The latest answer of each view, kept between the polls that do not read it.
@@ -154,6 +193,8 @@ impl PostgresSource {
             password: CachedSecret::new(config.password.clone()),
             deadline: schedule.deadline,
             session: None,
+            server_started_us: None,
+            named: true,
             previous: None,
             gates: Gates::new(Tiers::default()),
             views: Views::default(),
@@ -178,13 +219,23 @@ impl PostgresSource {
             Some(session) => session,
             None => self.connect(&target).await?,
         };
-        let mut result = self.read(&session.client).await;
+        let mut result = self.read(&session).await;
         if reused && matches!(&result, Err(Failure::Driver { error, .. }) if connection_lost(error))
         {
             // The server restarted or dropped us since the last poll: one fresh try.
             drop(session);
             session = self.connect(&target).await?;
-            result = self.read(&session.client).await;
+            result = self.read(&session).await;
+        }
+        if self.named
+            && matches!(&result, Err(Failure::Driver { error, .. }) if statement_lost(error))
+        {
+            tracing::info!(
+                backend = %target.addr,
+                "prepared statements do not survive here (a pooler in transaction mode?): sending unnamed queries"
+            );
+            self.named = false;
+            result = self.read(&session).await;
         }
         match result {
             Ok(reading) => {
@@ -228,7 +279,11 @@ impl PostgresSource {
                     )
                 }
             })?;
-        let session = Session { client, task };
+        let session = Session {
+            client,
+            task,
+            prepared: std::sync::Mutex::new(HashMap::new()),
+        };
         let statement_ms = self.deadline.as_millis().max(1);
         let lock_ms = (statement_ms / 2).max(1);
         let set = format!("SET statement_timeout = {statement_ms}; SET lock_timeout = {lock_ms}");
@@ -245,27 +300,66 @@ impl PostgresSource {
         Ok(session)
     }
 
-    async fn read(&mut self, client: &Client) -> Result<PostgresReading, Failure> {
+    async fn read(&mut self, session: &Session) -> Result<PostgresReading, Failure> {
         let now = Instant::now();
         let due = self.gates.due(now);
+        let probes = self.gates.probes_due(now);
+        let named = self.named;
         // Pipelined: every query goes out before the first answer is awaited.
-        let optional = futures_util::future::join_all(
-            due.iter()
-                .map(|&feature| client.query_typed(feature_sql(feature), &[])),
+        let (summary, backends, answers, probe_answers) = tokio::join!(
+            session.query(SUMMARY_SQL, named),
+            session.query(backends::BACKENDS_SQL, named),
+            futures_util::future::join_all(
+                due.iter()
+                    .map(|&feature| session.query(feature_sql(feature), named))
+            ),
+            futures_util::future::join_all(probes.iter().map(|(_, sql)| session.query(sql, named))),
         );
-        let (server, sessions, stats, answers) = tokio::join!(
-            one_row(client, "read server settings", SERVER_SQL),
-            one_row(client, "read pg_stat_activity", SESSIONS_SQL),
-            one_row(client, "read pg_stat_database", STATS_SQL),
-            optional,
-        );
-        let (server, sessions, stats) = (server?, sessions?, stats?);
+        let server = summary.map_err(|error| Failure::Driver {
+            step: "read server settings",
+            error,
+        })?;
+        let server = one_row("read server settings", server)?;
+        let started: i64 = col(&server, "read server settings", "started_us")?;
+        if self
+            .server_started_us
+            .is_some_and(|before| before != started)
+        {
+            // Restarted (perhaps with other shared_preload_libraries) or failed over.
+            self.gates.reopen_refused();
+        }
+        self.server_started_us = Some(started);
+        let backends = backends.map_err(|error| Failure::Driver {
+            step: "read pg_stat_activity",
+            error,
+        })?;
+        let backends = backends::decode(&backends)?;
+        for ((feature, _), answer) in probes.into_iter().zip(probe_answers) {
+            match answer {
+                Ok(rows) => {
+                    let ready = rows
+                        .first()
+                        .and_then(|r| r.try_get::<_, bool>("ready").ok())
+                        .unwrap_or(false);
+                    self.gates.probed(feature, ready);
+                }
+                Err(error) if error.as_db_error().is_some() && !statement_lost(&error) => {
+                    tracing::debug!(feature = feature.name(), error = %error, "probe failed");
+                }
+                Err(error) => {
+                    return Err(Failure::Driver {
+                        step: feature.name(),
+                        error,
+                    });
+                }
+            }
+        }
         let mut statements_sample = None;
         for (feature, answer) in due.into_iter().zip(answers) {
             let rows = match answer {
                 Ok(rows) => rows,
                 Err(error) => match error.as_db_error() {
-                    Some(db) => {
+                    Some(db) if !statement_lost(&error) => {
                         tracing::debug!(feature = feature.name(), error = %db.message(), "view failed");
                         self.gates
                             .failed(feature, Some(db.code()), db.message(), now);
@@ -277,7 +371,7 @@ impl PostgresSource {
                         continue;
                     }
                     // The session itself is in trouble: the whole poll fails.
-                    None => {
+                    _ => {
                         return Err(Failure::Driver {
                             step: feature.name(),
                             error,
@@ -299,9 +393,12 @@ impl PostgresSource {
             }
         }
         if let Some(sample) = statements_sample {
-            self.load_statement_texts(client, &sample).await?;
+            self.load_statement_texts(&session.client, &sample).await?;
             self.views.top_statements = Some(self.statements.top(sample));
         }
+        self.views.activity = Some(backends.activity);
+        self.views.sessions_by = Some(backends.groups);
+        self.views.standbys = Some(backends.standbys);
 
         let size = self
             .views
@@ -309,7 +406,7 @@ impl PostgresSource {
             .as_ref()
             .and_then(|sizes| sizes.iter().find(|d| d.current))
             .map(|d| d.bytes);
-        let mut reading = build_reading(&server, &sessions, &stats, size)?;
+        let mut reading = build_reading(&server, backends.connections, backends.sessions, size)?;
         let counters = Counters {
             server_clock: col(&server, "read server settings", "server_clock")?,
             xacts: reading
@@ -335,9 +432,6 @@ impl PostgresSource {
     fn absorb(&mut self, feature: Feature, rows: &[Row], now: Instant) -> Result<(), Failure> {
         let v = &mut self.views;
         match feature {
-            Feature::Activity => v.activity = Some(activity::decode_activity(rows)?),
-            Feature::SessionsBy => v.sessions_by = Some(activity::decode_sessions_by(rows)?),
-            Feature::Standbys => v.standbys = Some(replication::decode_standbys(rows)?),
             Feature::Slots => v.slots = Some(replication::decode_slots(rows)?),
             Feature::Wraparound => v.wraparound = Some(maintenance::decode_wraparound(rows)?),
             Feature::Vacuum => v.vacuum = Some(maintenance::decode_vacuum(rows)?),
@@ -365,9 +459,6 @@ impl PostgresSource {
     fn forget(&mut self, feature: Feature) {
         let v = &mut self.views;
         match feature {
-            Feature::Activity => v.activity = None,
-            Feature::SessionsBy => v.sessions_by = None,
-            Feature::Standbys => v.standbys = None,
             Feature::Slots => v.slots = None,
             Feature::Wraparound => v.wraparound = None,
             Feature::Vacuum => v.vacuum = None,

@@ -233,7 +233,12 @@ impl Postgres {
             settings.push(format!("{name}={value}"));
         }
         let log_path = dir.join(format!("server-{port}.log"));
-        let log = File::create(&log_path).expect("create the PostgreSQL log file");
+        // Appended to, so a restarted server's log follows the stopped one's.
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("create the PostgreSQL log file");
         let log_err = log.try_clone().expect("clone the log file handle");
         let child = command_as(bin.join("postgres"), user)
             .arg("-D")
@@ -297,6 +302,37 @@ impl Postgres {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Stops the server (a fast shutdown: sessions are ended), keeping its data, port and
+    /// dir for [`Postgres::restart`].
+    pub fn stop(&mut self) {
+        self.server.stop();
+    }
+
+    /// Restarts the server on the same port and data with other settings.
+    pub fn restart_with(&mut self, options: Options) {
+        self.options = options;
+        self.restart();
+    }
+
+    /// Starts the server again on the same port and data after [`Postgres::stop`], and
+    /// returns once it accepts connections.
+    pub fn restart(&mut self) {
+        self.server.stop();
+        match Self::spawn(
+            &self.bin,
+            server_user(),
+            self.dir.path(),
+            self.port,
+            &self.options,
+        ) {
+            Ok(server) => self.server = server,
+            Err(StartError::PortTaken) => {
+                panic!("port {} was taken while PostgreSQL was stopped", self.port)
+            }
+            Err(StartError::Other(e)) => panic!("{e}"),
+        }
     }
 
     /// `postgres://mastop_test@127.0.0.1:PORT/postgres` (superuser, trust auth).

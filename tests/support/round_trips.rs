@@ -1,7 +1,7 @@
-//! A TCP proxy that counts round trips: each time the client starts sending again after
-//! the server has answered is one more round trip. A pipeline written in several TCP
-//! segments is still one, because nothing came back in between. This is how a test proves
-//! a refresh costs a fixed number of round trips without timing anything.
+//! A TCP proxy that counts connections and round trips: each time the client starts
+//! sending again after the server has answered is one more round trip. A pipeline written
+//! in several TCP segments is still one, because nothing came back in between. This is how
+//! a test proves a refresh costs a fixed number of round trips without timing anything.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -15,6 +15,8 @@ struct Counts {
     sending: bool,
     round_trips: usize,
     bytes_up: usize,
+    /// Connections the client opened, also those the upstream refused.
+    connections: usize,
 }
 
 pub struct CountingProxy {
@@ -42,6 +44,11 @@ impl CountingProxy {
                         break;
                     }
                     let Ok(client) = conn else { continue };
+                    if let Ok(mut c) = counts.lock() {
+                        c.connections += 1;
+                    }
+                    // With the upstream stopped, the client's connection is closed at once,
+                    // as a refused one would be.
                     let Ok(server) = TcpStream::connect((Ipv4Addr::LOCALHOST, upstream_port))
                     else {
                         continue;
@@ -88,6 +95,11 @@ impl CountingProxy {
     /// Bytes the client sent since the start (or the last reset).
     pub fn bytes_up(&self) -> usize {
         self.counts.lock().map(|c| c.bytes_up).unwrap_or(0)
+    }
+
+    /// Connections opened through the proxy since the start (not reset).
+    pub fn connections(&self) -> usize {
+        self.counts.lock().map(|c| c.connections).unwrap_or(0)
     }
 
     pub fn reset(&self) {

@@ -12,54 +12,10 @@ use crate::model::detail::{Cell, Column, Row as TableRow};
 use crate::model::figure::format_value;
 use crate::model::{Level, TableData, Unit};
 
-/// How many non-idle backends one poll fetches, oldest transaction first. Beyond this the
-/// view says how many it left out; the counts in the sessions table stay exact.
+/// How many non-idle backends one poll fetches, oldest transaction first (the `LIMIT` in
+/// [`BACKENDS_SQL`](super::backends::BACKENDS_SQL)). Beyond this the view says how many it
+/// left out; the counts in the sessions table stay exact.
 pub(super) const ACTIVITY_LIMIT: usize = 200;
-
-// Idle sessions are never fetched (their number is in the sessions table): on a busy
-// instance they are most of the rows and say nothing. `pg_blocking_pids` takes the lock
-// manager's locks, so it is called only for backends waiting on a lock. Queries of any
-// mastop console are left out by their tag.
-pub(super) const ACTIVITY_SQL: &str = "/* mastop */ SELECT pid,
-    (extract(epoch FROM backend_start) * 1000000)::int8 AS backend_start_us,
-    (extract(epoch FROM query_start) * 1000000)::int8 AS query_start_us,
-    usename::text AS usename,
-    coalesce(application_name, '') AS application_name,
-    host(client_addr) AS client,
-    datname::text AS datname,
-    coalesce(backend_type, '') AS backend_type,
-    state,
-    wait_event_type,
-    wait_event,
-    extract(epoch FROM clock_timestamp() - xact_start)::float8 AS xact_age_s,
-    extract(epoch FROM clock_timestamp() - query_start)::float8 AS query_age_s,
-    extract(epoch FROM clock_timestamp() - state_change)::float8 AS state_age_s,
-    age(backend_xmin)::int8 AS xmin_age,
-    CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END AS blocked_by,
-    coalesce(query, '') AS query
-FROM pg_stat_activity
-WHERE pid <> pg_backend_pid() AND state IS NOT NULL AND state <> 'idle'
-  AND coalesce(query, '') NOT LIKE '/* mastop */%'
-ORDER BY coalesce(xact_start, query_start) NULLS LAST
-LIMIT 200";
-
-// Rows of other roles this role may not see have a NULL backend_type; those with a
-// database are sessions and still count.
-pub(super) const SESSIONS_BY_SQL: &str = "/* mastop */ SELECT
-    coalesce(usename::text, '') AS usename,
-    coalesce(application_name, '') AS application_name,
-    count(*) AS total,
-    count(*) FILTER (WHERE state = 'active') AS active,
-    count(*) FILTER (WHERE state = 'idle') AS idle,
-    count(*) FILTER (WHERE state LIKE 'idle in transaction%') AS idle_in_xact,
-    max(extract(epoch FROM clock_timestamp() - state_change)::float8)
-        FILTER (WHERE state LIKE 'idle in transaction%') AS idle_in_xact_max_s
-FROM pg_stat_activity
-WHERE pid <> pg_backend_pid()
-  AND (backend_type = 'client backend' OR (backend_type IS NULL AND datid IS NOT NULL))
-GROUP BY 1, 2
-ORDER BY 3 DESC, 1, 2
-LIMIT 50";
 
 /// Query text exactly as the server sent it. It can hold users' posts and e-mail
 /// addresses, so it is never serialised, never shown by `Debug`, and never put in a detail

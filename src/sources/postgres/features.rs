@@ -1,14 +1,20 @@
-//! Which optional queries run on this poll. Each view beyond the basic counters is a
-//! feature with its own cadence tier; a feature the server refuses (no privilege, missing
-//! extension, too old a version) switches itself off with a note and is tried again only
-//! after a long pause, so a restricted role never fills the server log with the same error.
+//! Which optional queries run on this poll. Each view beyond what every poll reads (the
+//! server's settings and counters, and the backend array) is a feature with its own cadence
+//! tier; a feature the server refuses (no privilege, missing extension, too old a version)
+//! switches itself off with a note and is tried again only after a long pause, so a
+//! restricted role never fills the server log with the same error.
+//!
+//! Some refusals can be re-checked without an error: a missing pg_stat_statements is looked
+//! up in the catalog on a slow cadence, and the feature runs again on the poll after it
+//! appears. A server that restarted (perhaps with new `shared_preload_libraries`) or
+//! failed over has every refused feature tried once more.
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio_postgres::error::SqlState;
 
-/// How often each tier runs. The fast tier runs on every poll.
+/// How often each tier runs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tiers {
     /// Tables, progress views, slots, pg_stat_statements.
@@ -19,6 +25,9 @@ pub struct Tiers {
     pub retry_refused: Duration,
     /// After a feature failed for another reason (a timeout, an odd answer).
     pub retry_failed: Duration,
+    /// How often a refusal that can be re-checked cheaply (an extension not installed) is
+    /// looked up again.
+    pub probe_refused: Duration,
 }
 
 impl Default for Tiers {
@@ -28,13 +37,13 @@ impl Default for Tiers {
             slow: Duration::from_secs(300),
             retry_refused: Duration::from_secs(1800),
             retry_failed: Duration::from_secs(60),
+            probe_refused: Duration::from_secs(60),
         }
     }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Tier {
-    Fast,
     Medium,
     Slow,
 }
@@ -42,9 +51,6 @@ pub(super) enum Tier {
 /// The optional views, in the order their queries go out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Feature {
-    Activity,
-    SessionsBy,
-    Standbys,
     Slots,
     Wraparound,
     Vacuum,
@@ -55,10 +61,7 @@ pub(super) enum Feature {
 }
 
 impl Feature {
-    pub(super) const ALL: [Feature; 10] = [
-        Feature::Activity,
-        Feature::SessionsBy,
-        Feature::Standbys,
+    pub(super) const ALL: [Feature; 7] = [
         Feature::Slots,
         Feature::Wraparound,
         Feature::Vacuum,
@@ -70,9 +73,6 @@ impl Feature {
 
     pub(super) fn name(self) -> &'static str {
         match self {
-            Feature::Activity => "activity",
-            Feature::SessionsBy => "sessions by user",
-            Feature::Standbys => "standbys",
             Feature::Slots => "replication slots",
             Feature::Wraparound => "wraparound",
             Feature::Vacuum => "vacuum progress",
@@ -85,7 +85,6 @@ impl Feature {
 
     pub(super) fn tier(self) -> Tier {
         match self {
-            Feature::Activity | Feature::SessionsBy | Feature::Standbys => Tier::Fast,
             Feature::Slots
             | Feature::Wraparound
             | Feature::Vacuum
@@ -115,6 +114,19 @@ impl Feature {
             }
             _ => "",
         }
+    }
+}
+
+/// A catalog lookup that says, without an error, whether a refusal with `code` still holds:
+/// it answers one boolean column, `ready`.
+fn probe(feature: Feature, code: &SqlState) -> Option<&'static str> {
+    match feature {
+        Feature::Statements
+            if *code == SqlState::UNDEFINED_FUNCTION || *code == SqlState::UNDEFINED_TABLE =>
+        {
+            Some(super::statements::PROBE_SQL)
+        }
+        _ => None,
     }
 }
 
@@ -160,6 +172,9 @@ struct Gate {
     last_run: Option<Instant>,
     not_before: Option<Instant>,
     attempts: u64,
+    /// The catalog lookup that can tell when the refusal no longer holds, and when it last ran.
+    probe: Option<&'static str>,
+    last_probe: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -180,6 +195,8 @@ impl Gates {
                     last_run: None,
                     not_before: None,
                     attempts: 0,
+                    probe: None,
+                    last_probe: None,
                 })
                 .collect(),
             tiers,
@@ -196,7 +213,6 @@ impl Gates {
                     return false;
                 }
                 let every = match g.feature.tier() {
-                    Tier::Fast => Duration::ZERO,
                     Tier::Medium => tiers.medium,
                     Tier::Slow => tiers.slow,
                 };
@@ -220,6 +236,43 @@ impl Gates {
             g.state = FeatureState::On;
             g.note = None;
             g.not_before = None;
+            g.probe = None;
+        }
+    }
+
+    /// The catalog lookups due now, for refused features that have one.
+    pub(super) fn probes_due(&mut self, now: Instant) -> Vec<(Feature, &'static str)> {
+        let every = self.tiers.probe_refused;
+        self.gates
+            .iter_mut()
+            .filter(|g| g.state == FeatureState::Off)
+            .filter(|g| g.last_probe.is_none_or(|t| now.duration_since(t) >= every))
+            .filter_map(|g| {
+                let sql = g.probe?;
+                g.last_probe = Some(now);
+                Some((g.feature, sql))
+            })
+            .collect()
+    }
+
+    /// What a probe said: when the refusal no longer holds, the feature runs on the next
+    /// poll instead of after the long pause.
+    pub(super) fn probed(&mut self, feature: Feature, ready: bool) {
+        if let Some(g) = self.gate(feature)
+            && ready
+            && g.state == FeatureState::Off
+        {
+            g.not_before = None;
+        }
+    }
+
+    /// The server restarted: it may have other libraries or settings now, so every refused
+    /// feature is tried once more.
+    pub(super) fn reopen_refused(&mut self) {
+        for g in &mut self.gates {
+            if g.state == FeatureState::Off {
+                g.not_before = None;
+            }
         }
     }
 
@@ -245,6 +298,8 @@ impl Gates {
                     format!("{message} (SQLSTATE {}) — {remedy}", code.code())
                 });
                 g.not_before = Some(now + tiers.retry_refused);
+                g.probe = probe(feature, &code);
+                g.last_probe = Some(now);
             }
             _ => {
                 g.state = FeatureState::Failing;
@@ -293,6 +348,7 @@ mod tests {
             slow: Duration::from_secs(300),
             retry_refused: Duration::from_secs(1800),
             retry_failed: Duration::from_secs(60),
+            probe_refused: Duration::from_secs(60),
         }
     }
 
@@ -305,11 +361,7 @@ mod tests {
             Feature::ALL.len(),
             "everything runs first"
         );
-        let fast: Vec<Feature> = Feature::ALL
-            .into_iter()
-            .filter(|f| f.tier() == Tier::Fast)
-            .collect();
-        assert_eq!(gates.due(t0 + Duration::from_secs(2)), fast);
+        assert_eq!(gates.due(t0 + Duration::from_secs(2)), []);
         let at_30 = gates.due(t0 + Duration::from_secs(31));
         assert!(at_30.contains(&Feature::Slots) && !at_30.contains(&Feature::Sizes));
         assert!(
@@ -331,7 +383,7 @@ mod tests {
             t0,
         );
         gates.failed(
-            Feature::Activity,
+            Feature::Slots,
             Some(&SqlState::QUERY_CANCELED),
             "canceling",
             t0,
@@ -350,12 +402,12 @@ mod tests {
         );
         for secs in [2, 4, 59] {
             let due = gates.due(t0 + Duration::from_secs(secs));
-            assert!(!due.contains(&Feature::WalDir) && !due.contains(&Feature::Activity));
+            assert!(!due.contains(&Feature::WalDir) && !due.contains(&Feature::Slots));
         }
         assert!(
             gates
                 .due(t0 + Duration::from_secs(61))
-                .contains(&Feature::Activity)
+                .contains(&Feature::Slots)
         );
         assert!(
             !gates
@@ -377,6 +429,51 @@ mod tests {
         );
         gates.succeeded(Feature::WalDir);
         assert!(gates.is_on(Feature::WalDir));
+    }
+
+    #[test]
+    fn a_missing_extension_is_looked_up_on_the_probe_cadence_and_runs_once_it_is_there() {
+        let mut gates = Gates::new(tiers());
+        let t0 = Instant::now();
+        gates.due(t0);
+        gates.failed(
+            Feature::Statements,
+            Some(&SqlState::UNDEFINED_FUNCTION),
+            "function pg_stat_statements(boolean) does not exist",
+            t0,
+        );
+        gates.failed(
+            Feature::WalDir,
+            Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+            "permission denied",
+            t0,
+        );
+        assert!(gates.probes_due(t0 + Duration::from_secs(30)).is_empty());
+        let probes = gates.probes_due(t0 + Duration::from_secs(61));
+        assert_eq!(
+            probes.iter().map(|(f, _)| *f).collect::<Vec<_>>(),
+            [Feature::Statements],
+            "a privilege refusal has nothing to look up"
+        );
+        assert!(gates.probes_due(t0 + Duration::from_secs(62)).is_empty());
+        gates.probed(Feature::Statements, false);
+        assert!(
+            !gates
+                .due(t0 + Duration::from_secs(90))
+                .contains(&Feature::Statements)
+        );
+        gates.probed(Feature::Statements, true);
+        let due = gates.due(t0 + Duration::from_secs(91));
+        assert!(due.contains(&Feature::Statements) && !due.contains(&Feature::WalDir));
+        gates.succeeded(Feature::Statements);
+        assert!(gates.probes_due(t0 + Duration::from_secs(1000)).is_empty());
+
+        gates.reopen_refused();
+        assert!(
+            gates
+                .due(t0 + Duration::from_secs(92))
+                .contains(&Feature::WalDir)
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! server to a type the client decodes without a type lookup (`extract` and `sum` return
 //! numeric, which it cannot).
 
-use tokio_postgres::{Client, Row};
+use tokio_postgres::Row;
 
 use super::reading::{
     Connections, DatabaseStats, PostgresReading, ReplicaStatus, ServerInfo, Sessions, used_pct,
@@ -11,12 +11,15 @@ use super::reading::{
 /// Fewer block accesses than this between two polls say nothing about the cache.
 const MIN_BLOCKS_FOR_RATIO: i64 = 100;
 
-pub(super) const SERVER_SQL: &str = "/* mastop */ SELECT
+/// The server's settings and state, and the instance-wide counters of `pg_stat_database`:
+/// one row.
+pub(super) const SUMMARY_SQL: &str = "/* mastop */ SELECT
     current_setting('server_version') AS version,
     current_setting('server_version_num')::int4 AS version_num,
     current_database()::text AS database,
     pg_is_in_recovery() AS in_recovery,
     extract(epoch FROM clock_timestamp() - pg_postmaster_start_time())::float8 AS uptime_s,
+    (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::int8 AS started_us,
     extract(epoch FROM clock_timestamp())::float8 AS server_clock,
     current_setting('max_connections')::int8 AS max_connections,
     current_setting('superuser_reserved_connections')::int8
@@ -29,26 +32,9 @@ pub(super) const SERVER_SQL: &str = "/* mastop */ SELECT
         pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8
     END AS replay_backlog_bytes,
     CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused,
-    CASE WHEN pg_is_in_recovery() THEN (SELECT status FROM pg_stat_wal_receiver LIMIT 1) END AS receiver";
-
-// Rows of other roles that this role may not see have a NULL backend_type; those with a
-// database are sessions, so they still count as connections.
-pub(super) const SESSIONS_SQL: &str = "/* mastop */ SELECT
-    count(*) FILTER (WHERE backend_type = 'client backend'
-                        OR (backend_type IS NULL AND datid IS NOT NULL)) AS connections,
-    count(*) FILTER (WHERE backend_type IS NULL AND datid IS NOT NULL) AS hidden,
-    count(*) FILTER (WHERE mine AND state = 'active') AS active,
-    count(*) FILTER (WHERE mine AND state = 'idle') AS idle,
-    count(*) FILTER (WHERE mine AND state = 'idle in transaction') AS idle_in_transaction,
-    count(*) FILTER (WHERE mine AND state = 'idle in transaction (aborted)') AS idle_in_transaction_aborted,
-    count(*) FILTER (WHERE mine AND wait_event_type = 'Lock') AS waiting_on_lock,
-    max(extract(epoch FROM clock_timestamp() - xact_start)::float8) FILTER (WHERE mine) AS longest_xact_s,
-    max(extract(epoch FROM clock_timestamp() - state_change)::float8)
-        FILTER (WHERE mine AND state LIKE 'idle in transaction%') AS idle_in_xact_max_s
-FROM (SELECT *, backend_type = 'client backend' AND pid <> pg_backend_pid() AS mine
-      FROM pg_stat_activity) a";
-
-pub(super) const STATS_SQL: &str = "/* mastop */ SELECT
+    CASE WHEN pg_is_in_recovery() THEN (SELECT status FROM pg_stat_wal_receiver LIMIT 1) END AS receiver,
+    d.*
+FROM (SELECT
     coalesce(sum(xact_commit), 0)::int8 AS xact_commit,
     coalesce(sum(xact_rollback), 0)::int8 AS xact_rollback,
     coalesce(sum(blks_hit), 0)::int8 AS blks_hit,
@@ -56,7 +42,7 @@ pub(super) const STATS_SQL: &str = "/* mastop */ SELECT
     coalesce(sum(deadlocks), 0)::int8 AS deadlocks,
     coalesce(sum(temp_files), 0)::int8 AS temp_files,
     coalesce(sum(temp_bytes), 0)::int8 AS temp_bytes
-FROM pg_stat_database";
+    FROM pg_stat_database) d";
 
 /// Why a poll's reading could not be made.
 pub(super) enum Failure {
@@ -69,15 +55,8 @@ pub(super) enum Failure {
     Answer { step: &'static str, detail: String },
 }
 
-pub(super) async fn one_row(
-    client: &Client,
-    step: &'static str,
-    sql: &str,
-) -> Result<Row, Failure> {
-    let mut rows = client
-        .query_typed(sql, &[])
-        .await
-        .map_err(|error| Failure::Driver { step, error })?;
+/// The only row of an answer that must have exactly one.
+pub(super) fn one_row(step: &'static str, mut rows: Vec<Row>) -> Result<Row, Failure> {
     let count = rows.len();
     match rows.pop() {
         Some(row) if count == 1 => Ok(row),
@@ -112,19 +91,19 @@ pub(super) struct Counters {
     pub temp_bytes: i64,
 }
 
+/// The reading from the summary row and the session counts of the backend array.
 pub(super) fn build_reading(
     server: &Row,
-    sessions: &Row,
-    stats: &Row,
+    total: i64,
+    sessions: Sessions,
     size: Option<i64>,
 ) -> Result<PostgresReading, Failure> {
     const SERVER: &str = "read server settings";
-    const ACTIVITY: &str = "read pg_stat_activity";
     const STATS: &str = "read pg_stat_database";
+    let stats = server;
     let in_recovery: bool = col(server, SERVER, "in_recovery")?;
     let max_connections: i64 = col(server, SERVER, "max_connections")?;
     let reserved: i64 = col(server, SERVER, "reserved")?;
-    let total: i64 = col(sessions, ACTIVITY, "connections")?;
     let replica = if in_recovery {
         Some(ReplicaStatus {
             lag_s: col(server, SERVER, "lag_s")?,
@@ -151,16 +130,7 @@ pub(super) fn build_reading(
             reserved,
             used_pct: used_pct(total, max_connections, reserved),
         },
-        sessions: Sessions {
-            active: col(sessions, ACTIVITY, "active")?,
-            idle: col(sessions, ACTIVITY, "idle")?,
-            idle_in_transaction: col(sessions, ACTIVITY, "idle_in_transaction")?,
-            idle_in_transaction_aborted: col(sessions, ACTIVITY, "idle_in_transaction_aborted")?,
-            waiting_on_lock: col(sessions, ACTIVITY, "waiting_on_lock")?,
-            hidden: col(sessions, ACTIVITY, "hidden")?,
-            longest_xact_s: col(sessions, ACTIVITY, "longest_xact_s")?,
-            idle_in_xact_max_s: col(sessions, ACTIVITY, "idle_in_xact_max_s")?,
-        },
+        sessions,
         database: DatabaseStats {
             size_bytes: size,
             xact_commit: col(stats, STATS, "xact_commit")?,

@@ -10,24 +10,6 @@ use crate::model::detail::{Cell, Column, Row as TableRow};
 use crate::model::figure::format_value;
 use crate::model::{Level, TableData, Unit};
 
-// On a cascading standby the WAL position to measure against is what it has received.
-pub(super) const STANDBYS_SQL: &str = "/* mastop */ SELECT pid,
-    (extract(epoch FROM backend_start) * 1000000)::int8 AS backend_start_us,
-    coalesce(application_name, '') AS application_name,
-    host(client_addr) AS client,
-    state,
-    sync_state,
-    pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn()
-                         ELSE pg_current_wal_lsn() END, sent_lsn)::float8 AS pending_bytes,
-    pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn()
-                         ELSE pg_current_wal_lsn() END, replay_lsn)::float8 AS replay_bytes,
-    extract(epoch FROM write_lag)::float8 AS write_lag_s,
-    extract(epoch FROM flush_lag)::float8 AS flush_lag_s,
-    extract(epoch FROM replay_lag)::float8 AS replay_lag_s,
-    age(backend_xmin)::int8 AS xmin_age
-FROM pg_stat_replication
-ORDER BY application_name, pid";
-
 pub(super) const SLOTS_SQL: &str = "/* mastop */ SELECT slot_name::text AS slot_name,
     slot_type,
     coalesce(database::text, '') AS database,

@@ -32,6 +32,11 @@ FROM pg_stat_statements(true)
 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND queryid = ANY($1)";
 
+/// Whether `pg_stat_statements(boolean)` can be called from here now, asked of the catalog
+/// so that the answer is never an error in the server log.
+pub(super) const PROBE_SQL: &str =
+    "/* mastop */ SELECT to_regprocedure('pg_stat_statements(boolean)') IS NOT NULL AS ready";
+
 /// How many statements the view shows.
 const SHOWN: usize = 15;
 /// Texts kept for queryids no longer in the top list, before the cache is trimmed.

@@ -59,7 +59,13 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, id: &ComponentId) {
             theme.style(Token::Muted),
         ),
     ];
-    if !component.status.cadence.is_zero() {
+    if let Some(retry) = component.status.retry_text(app.now) {
+        // While failing, the cadence is not what happens: say how it retries instead.
+        status.insert(
+            2,
+            Span::styled(format!(" {retry}"), theme.style(Token::Warn)),
+        );
+    } else if !component.status.cadence.is_zero() {
         status.push(Span::styled(
             format!(
                 " · every {}",

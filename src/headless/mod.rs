@@ -34,6 +34,8 @@ pub fn snapshot(fleet: &Fleet, mode: &str, now: SystemTime) -> Value {
                     "age_s": c.status.age(now).map(|a| a.as_secs_f64()),
                     "error": c.status.error,
                     "last_ok": c.status.last_ok.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+                    "down_since": c.status.down_since.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+                    "retry_every_s": c.status.retry_every.map(|d| d.as_secs_f64()),
                 },
                 "figures": figures,
                 "data": c.reading.as_ref().map(|r| r.to_json()),

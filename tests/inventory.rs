@@ -763,7 +763,10 @@ async fn a_command_line_action_is_audited_with_the_tailnet_login() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{shown}");
-    let records = std::fs::read_to_string(&audit).expect("audit log");
+    // A demo action is audited in the demo's sandbox, never in the configured audit file.
+    assert!(!audit.exists(), "the demo wrote into the real audit log");
+    let records = std::fs::read_to_string(dir.path().join("data/mastop/demo/audit.jsonl"))
+        .expect("audit log");
     let lines: Vec<serde_json::Value> = records
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))

@@ -201,6 +201,8 @@ pub(crate) fn reading(t: Duration, s: f64, anchor: clock::Anchor) -> SidekiqRead
                 beat_age_s: round((now + beat_phase) % 10.0, 1),
                 stale: false,
                 info_missing: false,
+                capsules: 1,
+                db_pool: Some(p.concurrency),
             }
         })
         .collect();

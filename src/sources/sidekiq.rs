@@ -13,6 +13,7 @@
 
 pub mod browse;
 mod browser;
+pub mod coverage;
 mod detail;
 mod fetch;
 mod parse;
@@ -463,6 +464,8 @@ fn process(h: &fetch::Heartbeat, now: f64) -> SidekiqProcess {
         beat_age_s,
         stale: false,
         info_missing,
+        capsules: info.capsules,
+        db_pool: info.db_pool,
     }
 }
 

@@ -49,7 +49,8 @@ pub(super) fn detail(r: &SidekiqReading) -> Detail {
     let mut detail = Detail::default()
         .pairs("Stats", stats)
         .table("Queues", queues(r))
-        .table("Processes", processes(r));
+        .table("Processes", processes(r))
+        .table("Queue coverage", super::coverage::table(r));
     if !r.busy_jobs.is_empty() || r.retry_set.is_some() || r.busy_view.is_some() {
         detail = detail.table(&busy_title(r), busy(r));
     }

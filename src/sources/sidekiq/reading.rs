@@ -94,6 +94,16 @@ pub struct SidekiqProcess {
     pub stale: bool,
     /// The identity is in `processes` but its hash has no readable `info`.
     pub info_missing: bool,
+    /// Capsules the process runs (8.x may run several with their own queues).
+    #[serde(skip_serializing_if = "is_one")]
+    pub capsules: u32,
+    /// Database pool from a `db_pool=N` process label, when the operator set one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_pool: Option<u32>,
+}
+
+fn is_one(n: &u32) -> bool {
+    *n <= 1
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -335,6 +345,7 @@ impl Reading for SidekiqReading {
                 )));
             }
         }
+        findings.extend(super::coverage::findings(self));
         findings.extend(self.problems.iter().map(Finding::warn));
         findings
     }

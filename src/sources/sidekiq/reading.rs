@@ -54,6 +54,9 @@ pub struct SidekiqReading {
     pub classes: Vec<ClassCount>,
     /// Daily processed/failed, oldest first, read on a slow cadence.
     pub history: Vec<DailyStat>,
+    /// Sidekiq's own per-class job metrics over the last hour, read on a slow cadence;
+    /// `None` until first read.
+    pub job_metrics: Option<super::metrics::JobMetrics>,
     /// Data that could not be read as Sidekiq writes it (wrong key types, unreadable
     /// JSON); counted and shown, never fatal.
     pub problems: Vec<String>,

@@ -387,7 +387,7 @@ mod tests {
         ];
         let s = sum_minutes(vec![a.clone(), a]);
         assert_eq!(s["A"], (20, 4, 1600));
-        assert_eq!(s["Ns::B|Weird"], (1, 0, 0));
+        assert_eq!(s["Ns::B|Weird"], (2, 0, 0));
         assert_eq!(s.len(), 2);
     }
 

@@ -311,7 +311,7 @@ fn job_metrics(
             }
         })
         .collect();
-    classes.sort_by(|a, b| b.total_ms.cmp(&a.total_ms));
+    classes.sort_by_key(|c| std::cmp::Reverse(c.total_ms));
     JobMetrics {
         layout: Some(MetricsLayout::V8),
         window_minutes: WINDOW_MINUTES,

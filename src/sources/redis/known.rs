@@ -56,6 +56,12 @@ impl KnownPeers {
         }
     }
 
+    /// Whether anything is known at all: a source built without the configuration (a
+    /// test, a one-off probe) does not judge masters.
+    pub fn is_empty(&self) -> bool {
+        self.endpoints.is_empty() && self.hosts.is_empty()
+    }
+
     /// Whether `host:port` is a configured endpoint or on a configured host.
     pub fn knows(&self, host: &str, port: u16) -> bool {
         let host = host.trim().trim_matches(['[', ']']).to_ascii_lowercase();

@@ -260,6 +260,7 @@ impl Reading for RedisReading {
             }
         }
         if self.is_replica()
+            && !self.known.is_empty()
             && let Some(host) = &self.replication.master_host
         {
             let port = self.replication.master_port.unwrap_or(6379);

@@ -70,7 +70,7 @@ pub fn coverage(r: &SidekiqReading) -> Vec<QueueCoverage> {
                 .find(|q| q.name == queue)
                 .map_or(0, |q| q.size);
             let served = live(r)
-                .filter(|p| p.queues.iter().any(|q| *q == queue))
+                .filter(|p| p.queues.contains(&queue))
                 .map(|p| Serving {
                     identity: p.identity.clone(),
                     weight: p.weights.iter().find(|(q, _)| *q == queue).map(|w| w.1),
@@ -179,9 +179,7 @@ pub fn table(r: &SidekiqReading) -> TableData {
         .iter()
         .map(|c| {
             let n = c.served.len();
-            let level = if n == 0 && c.size > 0 {
-                Level::Warn
-            } else if c.queue == "scheduler" && n > 1 {
+            let level = if (n == 0 && c.size > 0) || (c.queue == "scheduler" && n > 1) {
                 Level::Warn
             } else {
                 Level::Ok

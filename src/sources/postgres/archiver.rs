@@ -15,7 +15,9 @@ use crate::model::figure::format_value;
 use crate::model::{Finding, Unit};
 
 /// One row; ages come from the server's clock, so the console's clock does not matter.
-pub const ARCHIVER_SQL: &str = "SELECT current_setting('archive_mode') AS archive_mode, \
+/// Sent unnamed (`query_typed`), like every poll query: PgBouncer in transaction mode
+/// cannot keep named prepared statements.
+pub const ARCHIVER_SQL: &str = "/* mastop */ SELECT current_setting('archive_mode') AS archive_mode, \
      archived_count, last_archived_wal, \
      EXTRACT(EPOCH FROM now() - last_archived_time)::float8 AS last_archived_age_s, \
      failed_count, last_failed_wal, \
@@ -93,17 +95,26 @@ impl ArchiverWatch {
                 .as_ref()
                 .filter(|a| a.error.is_none())
                 .map(|a| a.failed_count);
-            let answer = client.query_one(ARCHIVER_SQL, &[]).await;
-            self.latest = Some(match answer.and_then(|row| decode(&row, previous)) {
-                Ok(a) => a,
-                Err(e) => Archiver {
-                    error: Some(match e.as_db_error() {
-                        Some(db) => crate::sanitize::sanitize(db.message()).into_owned(),
-                        None => "the archiver query failed".to_string(),
-                    }),
-                    ..Archiver::default()
+            let answer = client.query_typed(ARCHIVER_SQL, &[]).await;
+            self.latest = Some(
+                match answer.and_then(|rows| match rows.first() {
+                    Some(row) => decode(row, previous).map(Some),
+                    None => Ok(None),
+                }) {
+                    Ok(Some(a)) => a,
+                    Ok(None) => Archiver {
+                        error: Some("pg_stat_archiver returned no row".to_string()),
+                        ..Archiver::default()
+                    },
+                    Err(e) => Archiver {
+                        error: Some(match e.as_db_error() {
+                            Some(db) => crate::sanitize::sanitize(db.message()).into_owned(),
+                            None => "the archiver query failed".to_string(),
+                        }),
+                        ..Archiver::default()
+                    },
                 },
-            });
+            );
             self.read_at = Some(Instant::now());
         }
         self.latest.clone()

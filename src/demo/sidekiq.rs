@@ -201,6 +201,8 @@ pub(crate) fn reading(t: Duration, s: f64, anchor: clock::Anchor) -> SidekiqRead
                 beat_age_s: round((now + beat_phase) % 10.0, 1),
                 stale: false,
                 info_missing: false,
+                capsules: 1,
+                db_pool: Some(p.concurrency),
             }
         })
         .collect();
@@ -223,6 +225,7 @@ pub(crate) fn reading(t: Duration, s: f64, anchor: clock::Anchor) -> SidekiqRead
         dead_set: Some(set_page(DEAD_CLASSES, dead, wall, -1.0)),
         classes: classes(backlogged),
         history: history(now, wall),
+        job_metrics: Some(job_metrics(now, wall, backlogged)),
         problems: Vec::new(),
         processed: processed(now).floor() as u64,
         failed: failed(now).floor() as u64,
@@ -236,6 +239,89 @@ pub(crate) fn reading(t: Duration, s: f64, anchor: clock::Anchor) -> SidekiqRead
         failed_per_s: Some(rate(failed, now)),
         queues,
         process_list,
+    }
+}
+
+/// Mastodon's busiest job classes: (class, jobs per second, mean ms, failure share, p50, p95).
+const METRIC_CLASSES: &[(&str, f64, f64, f64, &str, &str)] = &[
+    (
+        "ActivityPub::DeliveryWorker",
+        120.0,
+        240.0,
+        0.04,
+        "≤ 150ms",
+        "≤ 1.7s",
+    ),
+    (
+        "ActivityPub::ProcessingWorker",
+        60.0,
+        180.0,
+        0.002,
+        "≤ 100ms",
+        "≤ 750ms",
+    ),
+    ("FeedInsertWorker", 40.0, 12.0, 0.0, "≤ 20ms", "≤ 45ms"),
+    ("LinkCrawlWorker", 15.0, 900.0, 0.25, "≤ 500ms", "≤ 5.75s"),
+    ("DistributionWorker", 8.0, 60.0, 0.0, "≤ 45ms", "≤ 225ms"),
+    (
+        "ActionMailer::MailDeliveryJob",
+        0.3,
+        350.0,
+        0.01,
+        "≤ 335ms",
+        "≤ 1.1s",
+    ),
+];
+
+/// The last hour of Sidekiq 8's job metrics, from the same rates the counters follow.
+fn job_metrics(
+    now: f64,
+    wall: f64,
+    backlogged: bool,
+) -> crate::sources::sidekiq::metrics::JobMetrics {
+    use crate::sources::sidekiq::metrics::{
+        ClassMetrics, JobMetrics, MetricsLayout, WINDOW_MINUTES,
+    };
+    let to = (wall as u64) - (wall as u64) % 60 + 60;
+    let mut classes: Vec<ClassMetrics> = METRIC_CLASSES
+        .iter()
+        .map(|&(class, per_s, mean, fail, p50, p95)| {
+            let boost = if backlogged && class == "LinkCrawlWorker" {
+                6.0
+            } else {
+                1.0
+            };
+            let processed = around(
+                &format!("metrics:{class}"),
+                now,
+                per_s * boost * 3600.0,
+                0.1,
+            )
+            .round() as u64;
+            let failed = (processed as f64 * fail).round() as u64;
+            let mean_ms = around(&format!("metrics:{class}:ms"), now, mean, 0.1);
+            ClassMetrics {
+                class: class.into(),
+                processed,
+                failed,
+                total_ms: (mean_ms * (processed - failed) as f64) as u64,
+                mean_ms: Some(mean_ms),
+                p50: Some(p50.into()),
+                p95: Some(p95.into()),
+            }
+        })
+        .collect();
+    classes.sort_by_key(|c| std::cmp::Reverse(c.total_ms));
+    JobMetrics {
+        layout: Some(MetricsLayout::V8),
+        window_minutes: WINDOW_MINUTES,
+        from: to - WINDOW_MINUTES * 60,
+        to,
+        classes,
+        classes_without_histogram: 0,
+        absent: None,
+        round_trips: 2,
+        commands: 2 * WINDOW_MINUTES + METRIC_CLASSES.len() as u64,
     }
 }
 

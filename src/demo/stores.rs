@@ -521,5 +521,6 @@ pub(crate) fn redis(role: RedisRole, t: Duration, s: f64) -> RedisReading {
         },
         replication: Replication::default(),
         extras: None,
+        known: Default::default(),
     }
 }

@@ -110,12 +110,13 @@ pub fn build_sharing(config: &Config) -> (Vec<SourceSpec>, host::HostSpawner) {
             .iter()
             .map(|c| postgres::spec(c, &config.defaults)),
     );
-    specs.extend(
-        config
-            .redis
-            .iter()
-            .map(|c| redis::spec(c, &config.defaults)),
-    );
+    specs.extend(config.redis.iter().map(|c| {
+        redis::spec_knowing(
+            c,
+            &config.defaults,
+            redis::known::KnownPeers::from_config(config, c),
+        )
+    }));
     specs.extend(
         config
             .sidekiq

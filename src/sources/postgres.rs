@@ -22,6 +22,7 @@
 //! reading for a later audited reveal and is never serialised or drawn.
 
 mod activity;
+pub mod archiver;
 mod backends;
 mod features;
 mod maintenance;
@@ -178,6 +179,9 @@ pub struct PostgresSource {
     /// The connected database's size at the previous size reading, for growth.
     size_sample: Option<(Instant, i64)>,
     growth_bytes_per_sec: Option<f64>,
+    archiver: archiver::ArchiverWatch,
+    /// The slow tier, on which the archiver is read.
+    slow: Duration,
 }
 
 pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
@@ -201,12 +205,15 @@ impl PostgresSource {
             statements: statements::Tracker::default(),
             size_sample: None,
             growth_bytes_per_sec: None,
+            archiver: archiver::ArchiverWatch::default(),
+            slow: Tiers::default().slow,
         }
     }
 
     /// Replaces the cadence tiers (tests and measurements run every tier on every poll).
     pub fn with_tiers(mut self, tiers: Tiers) -> Self {
         self.gates = Gates::new(tiers);
+        self.slow = tiers.slow;
         self
     }
 
@@ -425,6 +432,7 @@ impl PostgresSource {
         reading.database.growth_bytes_per_sec = self.growth_bytes_per_sec;
         reading.views = self.views.clone();
         reading.views.features = self.gates.statuses();
+        reading.views.archiver = self.archiver.refresh(&session.client, self.slow).await;
         Ok(reading)
     }
 

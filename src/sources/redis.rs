@@ -8,6 +8,7 @@
 mod connect;
 mod extras;
 mod info;
+pub mod known;
 mod reading;
 
 use std::sync::Arc;
@@ -52,11 +53,23 @@ pub struct RedisSource {
     extras_interval: Duration,
     extras: Option<RedisExtras>,
     extras_read_at: Option<Instant>,
+    known: known::KnownPeers,
 }
 
 pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
+    spec_knowing(config, defaults, known::KnownPeers::default())
+}
+
+/// [`spec`] for an endpoint whose neighbours the configuration names.
+pub fn spec_knowing(
+    config: &EndpointConfig,
+    defaults: &Defaults,
+    known: known::KnownPeers,
+) -> SourceSpec {
     SourceSpec::for_endpoint(KIND, config, defaults, |schedule| {
-        Box::new(RedisSource::new(config, schedule))
+        let mut source = RedisSource::new(config, schedule);
+        source.set_known(known.clone());
+        Box::new(source)
     })
 }
 
@@ -74,7 +87,13 @@ impl RedisSource {
             extras_interval: EXTRAS_INTERVAL,
             extras: None,
             extras_read_at: None,
+            known: known::KnownPeers::default(),
         }
+    }
+
+    /// The configured neighbours a reading is judged against (masters, Sidekiq).
+    pub fn set_known(&mut self, known: known::KnownPeers) {
+        self.known = known;
     }
 
     /// Changes how often the slow log and latency monitor are read (tests read them on
@@ -122,6 +141,7 @@ impl RedisSource {
         apply_interval_ratio(&mut reading, self.previous_hits);
         self.previous_hits = Some((reading.keyspace_hits, reading.keyspace_misses));
         reading.extras = self.extras.clone();
+        reading.known = self.known.clone();
         Ok(Arc::new(reading))
     }
 }

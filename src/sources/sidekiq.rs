@@ -13,8 +13,10 @@
 
 pub mod browse;
 mod browser;
+pub mod coverage;
 mod detail;
 mod fetch;
+pub mod metrics;
 mod parse;
 mod reading;
 
@@ -73,6 +75,10 @@ pub const MASTODON_QUEUES: &[&str] = &[
 pub const EXTRAS_INTERVAL: Duration = Duration::from_secs(15);
 /// How often the 30-day history is read (one round trip); it changes once a day.
 pub const HISTORY_INTERVAL: Duration = Duration::from_secs(300);
+
+/// How often the job metrics are read (at most two round trips); Sidekiq flushes them
+/// once per beat into one-minute buckets, so a minute is as fresh as they get.
+pub const METRICS_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The span the processed/failed rates are averaged over: three 10 s beats.
 pub const RATE_WINDOW: Duration = Duration::from_secs(30);
@@ -178,6 +184,9 @@ pub struct SidekiqSource {
     extras_read_at: Option<Instant>,
     history: Vec<DailyStat>,
     history_read_at: Option<Instant>,
+    metrics_interval: Duration,
+    job_metrics: Option<metrics::JobMetrics>,
+    metrics_read_at: Option<Instant>,
     /// What earlier rounds learnt about the layout; a busy hash or an 8.x timestamp is
     /// not in every poll's data.
     work_suffix: Option<&'static str>,
@@ -216,6 +225,9 @@ impl SidekiqSource {
             extras_read_at: None,
             history: Vec::new(),
             history_read_at: None,
+            metrics_interval: METRICS_INTERVAL,
+            job_metrics: None,
+            metrics_read_at: None,
             work_suffix: None,
             millis_seen: false,
         }
@@ -226,6 +238,11 @@ impl SidekiqSource {
     pub fn set_intervals(&mut self, extras: Duration, history: Duration) {
         self.extras_interval = extras;
         self.history_interval = history;
+    }
+
+    /// Changes the job metrics cadence (tests read them on every poll, or never).
+    pub fn set_metrics_interval(&mut self, every: Duration) {
+        self.metrics_interval = every;
     }
 
     async fn poll_once(&mut self) -> PollResult {
@@ -338,6 +355,13 @@ impl SidekiqSource {
             self.history_read_at = Some(Instant::now());
         }
 
+        if due(self.metrics_read_at, self.metrics_interval) {
+            let version = versions.iter().flatten().max().cloned();
+            self.job_metrics =
+                Some(metrics::read(connection, &self.keys, now as u64, version.as_deref()).await?);
+            self.metrics_read_at = Some(Instant::now());
+        }
+
         let mut queues = Vec::new();
         let mut default_queue_latency_s = 0.0;
         for q in &refresh.queues {
@@ -406,6 +430,7 @@ impl SidekiqSource {
             queues,
             process_list: processes,
             history: self.history.clone(),
+            job_metrics: self.job_metrics.clone(),
             ..SidekiqReading::default()
         };
         if let Some(extras) = &self.extras {
@@ -463,6 +488,8 @@ fn process(h: &fetch::Heartbeat, now: f64) -> SidekiqProcess {
         beat_age_s,
         stale: false,
         info_missing,
+        capsules: info.capsules,
+        db_pool: info.db_pool,
     }
 }
 

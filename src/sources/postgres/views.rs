@@ -43,6 +43,8 @@ pub struct Views {
     pub database_sizes: Option<Vec<DatabaseSize>>,
     pub wal_dir: Option<WalDir>,
     pub top_statements: Option<TopStatements>,
+    /// `pg_stat_archiver`, read on the slow tier by its own query.
+    pub archiver: Option<super::archiver::Archiver>,
     /// Which optional queries run, and why any is off.
     pub features: Vec<FeatureStatus>,
 }
@@ -153,6 +155,7 @@ impl Views {
                 format_value(v.running_s.unwrap_or(0.0), Unit::Seconds)
             )));
         }
+        findings.extend(self.archiver.iter().flat_map(super::archiver::findings));
         for s in self.slots.iter().flatten() {
             match s.wal_status.as_deref() {
                 Some("lost") => findings.push(Finding::crit(format!(
@@ -258,6 +261,9 @@ impl Views {
             ));
         }
         detail = detail.pairs("throughput", throughput);
+        if let Some(a) = &self.archiver {
+            detail = detail.pairs("WAL archiver", super::archiver::pairs(a));
+        }
         detail = self.section(
             detail,
             "database sizes",

@@ -95,6 +95,10 @@ pub fn parse_info(text: &str) -> Result<RedisReading, String> {
         },
         replication: Replication {
             master_link_status: fields.get("master_link_status").map(|s| s.to_string()),
+            master_host: fields.get("master_host").map(|s| s.to_string()),
+            master_port: fields
+                .get("master_port")
+                .and_then(|p| p.trim().parse().ok()),
             master_last_io_s: int("master_last_io_seconds_ago").filter(|s| *s >= 0),
             master_link_down_s: int("master_link_down_since_seconds").filter(|s| *s >= 0),
             master_sync_in_progress: flag("master_sync_in_progress"),
@@ -102,6 +106,7 @@ pub fn parse_info(text: &str) -> Result<RedisReading, String> {
             replicas,
         },
         extras: None,
+        known: Default::default(),
     })
 }
 

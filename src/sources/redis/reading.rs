@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::extras::RedisExtras;
+use super::known::KnownPeers;
 use crate::model::detail::{Cell, Column, Row as TableRow};
 use crate::model::figure::format_value;
 use crate::model::{Detail, Figure, Finding, Level, Reading, TableData, Threshold, Unit};
@@ -50,6 +51,10 @@ pub struct RedisReading {
     pub replication: Replication,
     /// Slow log and latency monitor, read on a slow cadence; `None` until first read.
     pub extras: Option<RedisExtras>,
+    /// What the configuration says about this Redis's neighbours (config data, judged
+    /// here, not part of the reading's JSON).
+    #[serde(skip)]
+    pub known: KnownPeers,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -73,6 +78,9 @@ pub struct Persistence {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Replication {
+    /// On a replica: the master it follows, as `REPLICAOF` set it.
+    pub master_host: Option<String>,
+    pub master_port: Option<u16>,
     /// On a replica: `up` or `down`.
     pub master_link_status: Option<String>,
     /// On a replica: seconds since the last interaction with the master.
@@ -250,6 +258,27 @@ impl Reading for RedisReading {
                     "full resynchronisation from the master in progress",
                 ));
             }
+        }
+        if self.is_replica()
+            && !self.known.is_empty()
+            && let Some(host) = &self.replication.master_host
+        {
+            let port = self.replication.master_port.unwrap_or(6379);
+            if !self.known.knows(host, port) {
+                findings.push(Finding::crit(format!(
+                    "replica of {}:{port}, a master in neither the config nor the inventory: a hijacked Redis (REPLICAOF from outside, as when a firewall did not come back) copies that host's data and serves it",
+                    crate::sanitize::sanitize(host)
+                )));
+            }
+        }
+        if self.known.used_by_sidekiq
+            && !self.maxmemory_policy.is_empty()
+            && self.maxmemory_policy != "noeviction"
+        {
+            findings.push(Finding::warn(format!(
+                "Sidekiq keeps its jobs here but maxmemory-policy is {}: under memory pressure Redis evicts queued jobs silently (set noeviction)",
+                crate::sanitize::sanitize(&self.maxmemory_policy)
+            )));
         }
         if let Some(ratio) = self.mem_fragmentation_ratio
             && ratio < 1.0

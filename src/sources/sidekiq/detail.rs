@@ -9,6 +9,7 @@ use crate::model::health::figure_level;
 use crate::model::{Detail, Level, Unit};
 
 use super::browse::PAGE;
+use super::metrics::{ClassMetrics, JobMetrics};
 use super::reading::{QUEUE_LATENCY, SetPage, SidekiqReading};
 
 const UNREADABLE: &str = "unparseable";
@@ -49,7 +50,8 @@ pub(super) fn detail(r: &SidekiqReading) -> Detail {
     let mut detail = Detail::default()
         .pairs("Stats", stats)
         .table("Queues", queues(r))
-        .table("Processes", processes(r));
+        .table("Processes", processes(r))
+        .table("Queue coverage", super::coverage::table(r));
     if !r.busy_jobs.is_empty() || r.retry_set.is_some() || r.busy_view.is_some() {
         detail = detail.table(&busy_title(r), busy(r));
     }
@@ -67,6 +69,9 @@ pub(super) fn detail(r: &SidekiqReading) -> Detail {
     }
     if !r.history.is_empty() {
         detail = detail.table("History (UTC days)", history(r));
+    }
+    if let Some(m) = &r.job_metrics {
+        detail = job_metrics(detail, m);
     }
     detail
 }
@@ -353,6 +358,90 @@ fn classes(r: &SidekiqReading) -> TableData {
                     ],
                     level: None,
                 }
+            })
+            .collect(),
+    }
+}
+
+/// Classes shown in each job metrics table.
+const METRICS_ROWS: usize = 20;
+
+/// The job metrics: what was read and from which layout, the top classes by time, the top
+/// classes by failures.
+fn job_metrics(detail: Detail, m: &JobMetrics) -> Detail {
+    let window = format!("last {} min", m.window_minutes);
+    let mut pairs = vec![
+        (
+            "layout",
+            m.layout.map_or_else(
+                || "none found".to_string(),
+                |l| format!("Sidekiq {}", l.word()),
+            ),
+        ),
+        ("window", window.clone()),
+        ("classes", count(m.classes.len() as u64)),
+        (
+            "cost",
+            format!("{} round trips · {} commands", m.round_trips, m.commands),
+        ),
+    ];
+    if let Some(why) = &m.absent {
+        pairs.push(("note", why.clone()));
+    }
+    if m.classes_without_histogram > 0 {
+        pairs.push((
+            "no percentiles",
+            format!(
+                "{} classes beyond the first {}",
+                m.classes_without_histogram,
+                super::metrics::MAX_CLASSES
+            ),
+        ));
+    }
+    let mut detail = detail.pairs("Job metrics", pairs);
+    if m.classes.is_empty() {
+        return detail;
+    }
+    detail = detail.table(
+        &format!("Job time ({window})"),
+        metrics_table(&m.top_by_time(METRICS_ROWS)),
+    );
+    let failing = m.top_by_failures(METRICS_ROWS);
+    if !failing.is_empty() {
+        detail = detail.table(&format!("Job failures ({window})"), metrics_table(&failing));
+    }
+    detail
+}
+
+fn metrics_table(rows: &[&ClassMetrics]) -> TableData {
+    let opt = |v: &Option<String>| Cell::text(v.clone().unwrap_or_else(|| "—".into()));
+    TableData {
+        columns: vec![
+            Column::text("class", 30),
+            Column::number("processed", 9),
+            Column::number("failed", 7),
+            Column::number("total", 9),
+            Column::number("mean", 8),
+            Column::text("p50", 9).optional(2),
+            Column::text("p95", 9).optional(1),
+        ],
+        rows: rows
+            .iter()
+            .map(|c| Row {
+                key: Some(c.class.clone()),
+                cells: vec![
+                    Cell::text(c.class.clone()),
+                    Cell::number(count(c.processed), c.processed as f64),
+                    Cell::number(count(c.failed), c.failed as f64),
+                    secs_cell(c.total_ms as f64 / 1000.0),
+                    c.mean_ms.map_or_else(
+                        || Cell::text("—"),
+                        |ms| Cell::number(format_value(ms, Unit::Millis), ms),
+                    ),
+                    opt(&c.p50),
+                    opt(&c.p95),
+                ],
+                level: Some(if c.failed > 0 { Level::Warn } else { Level::Ok }),
             })
             .collect(),
     }

@@ -148,6 +148,12 @@ pub struct ProcessInfo {
     pub version: Option<String>,
     pub started_at: Option<f64>,
     pub embedded: bool,
+    /// Capsules (7.x+ `weights` entries, 8.x `capsules`); 1 for a 6.x process.
+    pub capsules: u32,
+    /// The database pool the process says it has, from a `db_pool=N` (or `db_pool:N`)
+    /// label. Sidekiq does not report it itself; operators who label their processes
+    /// with it get the pool-versus-concurrency check.
+    pub db_pool: Option<u32>,
 }
 
 /// Parses `info`. `None` when it is not a JSON object.
@@ -168,14 +174,43 @@ pub fn parse_process_info(bytes: &[u8]) -> Option<ProcessInfo> {
             }
         }
     };
+    let mut capsules = 0u32;
     match obj.get("weights") {
-        Some(Json::Array(capsules)) => capsules
-            .iter()
-            .filter_map(Json::as_object)
-            .for_each(&mut add_weights),
-        Some(Json::Object(map)) => add_weights(map),
+        Some(Json::Array(list)) => list.iter().filter_map(Json::as_object).for_each(|m| {
+            capsules += 1;
+            add_weights(m);
+        }),
+        Some(Json::Object(map)) => {
+            capsules += 1;
+            add_weights(map);
+        }
         _ => {}
     }
+    // 8.x: `capsules` is name → {concurrency, mode, weights}; 8.1 drops the top-level
+    // `queues` and `weights`, so the capsules are the only account of what is served.
+    let mut capsule_queues: Vec<String> = Vec::new();
+    if let Some(Json::Object(caps)) = obj.get("capsules") {
+        capsules = 0;
+        for cap in caps.values().filter_map(Json::as_object) {
+            capsules += 1;
+            if let Some(Json::Object(map)) = cap.get("weights") {
+                capsule_queues.extend(map.keys().cloned());
+                add_weights(map);
+            }
+        }
+    }
+    let queues = if queues.is_empty() {
+        // JSON objects come back in key order, so Mastodon's priority order is restored.
+        let mut q = capsule_queues;
+        q.sort_by_key(|name| {
+            let rank = super::MASTODON_QUEUES.iter().position(|m| m == name);
+            (rank.unwrap_or(usize::MAX), name.clone())
+        });
+        q.dedup();
+        q
+    } else {
+        queues
+    };
     // JSON objects come back in key order here, so the priority order is taken from the
     // `queues` list, which Sidekiq writes in the order it was configured.
     let rank = |q: &str| queues_rank(&queues, q);
@@ -198,7 +233,26 @@ pub fn parse_process_info(bytes: &[u8]) -> Option<ProcessInfo> {
         version: string_of(obj.get("version")).filter(|v| !v.is_empty()),
         started_at: obj.get("started_at").and_then(epoch_secs),
         embedded: obj.get("embedded").and_then(Json::as_bool).unwrap_or(false),
+        capsules: capsules.max(1),
+        db_pool: obj
+            .get("labels")
+            .and_then(Json::as_array)
+            .and_then(|labels| {
+                labels
+                    .iter()
+                    .filter_map(Json::as_str)
+                    .find_map(db_pool_label)
+            }),
     })
+}
+
+/// `db_pool=25`, `db_pool:25` or `DB_POOL=25` as a process label.
+fn db_pool_label(label: &str) -> Option<u32> {
+    let (name, value) = label.split_once(['=', ':'])?;
+    if !name.trim().eq_ignore_ascii_case("db_pool") {
+        return None;
+    }
+    value.trim().parse().ok()
 }
 
 fn queues_rank(queues: &[String], queue: &str) -> usize {
@@ -308,6 +362,20 @@ mod tests {
         );
         assert_eq!(major_version("7.3.9"), Some(7));
         assert!(parse_process_info(b"garbage").is_none());
+    }
+
+    #[test]
+    fn process_info_from_8x_capsules_without_top_level_queues() {
+        let eight = br#"{"hostname":"w2","pid":9,"tag":"","concurrency":30,"capsules":{"default":{"concurrency":25,"mode":"weighted","weights":{"default":8,"push":6,"pull":0}},"single":{"concurrency":5,"mode":"strict","weights":{"scheduler":0}}},"labels":["db_pool=20"],"version":"8.1.6","embedded":false}"#;
+        let p = parse_process_info(eight).expect("valid");
+        assert_eq!(p.capsules, 2);
+        assert_eq!(p.queues, ["default", "push", "pull", "scheduler"]);
+        assert!(p.weights.contains(&("pull".into(), 0)));
+        assert!(p.weights.contains(&("default".into(), 8)));
+        assert_eq!(p.db_pool, Some(20));
+        assert_eq!(db_pool_label("DB_POOL: 7"), Some(7));
+        assert_eq!(db_pool_label("pool=7"), None);
+        assert_eq!(db_pool_label("db_pool=lots"), None);
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub struct SidekiqReading {
     pub classes: Vec<ClassCount>,
     /// Daily processed/failed, oldest first, read on a slow cadence.
     pub history: Vec<DailyStat>,
+    /// Sidekiq's own per-class job metrics over the last hour, read on a slow cadence;
+    /// `None` until first read.
+    pub job_metrics: Option<super::metrics::JobMetrics>,
     /// Data that could not be read as Sidekiq writes it (wrong key types, unreadable
     /// JSON); counted and shown, never fatal.
     pub problems: Vec<String>,
@@ -94,6 +97,16 @@ pub struct SidekiqProcess {
     pub stale: bool,
     /// The identity is in `processes` but its hash has no readable `info`.
     pub info_missing: bool,
+    /// Capsules the process runs (8.x may run several with their own queues).
+    #[serde(skip_serializing_if = "is_one")]
+    pub capsules: u32,
+    /// Database pool from a `db_pool=N` process label, when the operator set one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_pool: Option<u32>,
+}
+
+fn is_one(n: &u32) -> bool {
+    *n <= 1
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -335,6 +348,7 @@ impl Reading for SidekiqReading {
                 )));
             }
         }
+        findings.extend(super::coverage::findings(self));
         findings.extend(self.problems.iter().map(Finding::warn));
         findings
     }

@@ -213,6 +213,7 @@ pub(crate) fn reading(t: Duration, s: f64, anchor: clock::Anchor) -> SidekiqRead
     let scheduled = around("sidekiq:scheduled", now, 160.0, 0.15).round() as u64;
     let dead = (7200.0 + CRAWL_FAILURES_PER_S * s.min(end)).min(9999.0) as u64;
     SidekiqReading {
+        misplaced: Vec::new(),
         version: Some(VERSION.into()),
         layout: Layout::V8.describe().into(),
         namespace: None,

@@ -121,7 +121,7 @@ pub fn build_sharing(config: &Config) -> (Vec<SourceSpec>, host::HostSpawner) {
         config
             .sidekiq
             .iter()
-            .map(|c| sidekiq::spec(c, &config.defaults)),
+            .map(|c| sidekiq::spec_knowing(c, &config.defaults, config.hosts.clone())),
     );
     specs.extend(config.hosts.iter().map(|h| hosts.spec(h)));
     specs.extend(

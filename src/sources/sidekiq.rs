@@ -191,11 +191,26 @@ pub struct SidekiqSource {
     /// not in every poll's data.
     work_suffix: Option<&'static str>,
     millis_seen: bool,
+    /// The configured hosts, to tell a process on a host without the Sidekiq role.
+    hosts: Vec<crate::config::HostConfig>,
 }
 
 pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
+    spec_knowing(config, defaults, Vec::new())
+}
+
+/// [`spec`] for a Sidekiq whose processes may run on the configured `hosts`: one on a host
+/// whose roles leave out `mastodon-sidekiq` is a finding (a CDN node running Sidekiq was
+/// one of Hachyderm's incidents).
+pub fn spec_knowing(
+    config: &EndpointConfig,
+    defaults: &Defaults,
+    hosts: Vec<crate::config::HostConfig>,
+) -> SourceSpec {
     SourceSpec::for_endpoint(KIND, config, defaults, |schedule| {
-        Box::new(SidekiqSource::new(config, schedule))
+        let mut source = SidekiqSource::new(config, schedule);
+        source.hosts = hosts;
+        Box::new(source)
     })
 }
 
@@ -230,6 +245,7 @@ impl SidekiqSource {
             metrics_read_at: None,
             work_suffix: None,
             millis_seen: false,
+            hosts: Vec::new(),
         }
     }
 
@@ -261,7 +277,8 @@ impl SidekiqSource {
             connection = self.connector.connect().await?;
             result = self.read(&mut connection).await;
         }
-        let reading = result.map_err(|e| self.connector.describe("the Sidekiq refresh", &e))?;
+        let mut reading = result.map_err(|e| self.connector.describe("the Sidekiq refresh", &e))?;
+        reading.misplaced = coverage::off_role(&reading, &self.hosts);
         self.connection = Some(connection);
         Ok(Arc::new(reading))
     }

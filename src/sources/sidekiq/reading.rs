@@ -13,6 +13,8 @@ pub const QUEUE_LATENCY: Threshold = Threshold::above(60.0, 300.0);
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SidekiqReading {
+    /// Processes found on configured hosts whose roles leave out Sidekiq.
+    pub misplaced: Vec<Finding>,
     /// Sidekiq version when a process advertises it (7.x and later).
     pub version: Option<String>,
     /// The key layout detected from what is in Redis (see [`super::Layout`]).
@@ -317,7 +319,7 @@ impl Reading for SidekiqReading {
     }
 
     fn findings(&self) -> Vec<Finding> {
-        let mut findings = Vec::new();
+        let mut findings = self.misplaced.clone();
         if self.processes == 0 {
             findings.push(Finding::crit("no Sidekiq processes are running"));
         }

@@ -1,6 +1,7 @@
 //! Configuration: the file format, layering (defaults < file < `MASTOP_*` env), validation
 //! with locations, and secret references.
 
+mod alerts;
 mod edges;
 mod error;
 mod handoff;
@@ -12,6 +13,7 @@ mod runbooks;
 pub mod secret;
 mod types;
 
+pub use alerts::{AlertRoute, AlertsConfig};
 pub use edges::EdgeConfig;
 pub use error::{ConfigError, FileError, closest};
 pub use handoff::HandoffConfig;

@@ -51,6 +51,15 @@ pub struct Config {
     /// Mastodon's streaming server (`http(s)://` URL of its `/metrics`).
     #[serde(default)]
     pub streaming: Vec<EndpointConfig>,
+    /// The instance's Prometheus (or anything with its query API: Thanos, Mimir,
+    /// VictoriaMetrics), `http(s)://` base URL.
+    #[serde(default)]
+    pub prometheus: Vec<EndpointConfig>,
+    /// The instance's Alertmanager, `http(s)://` base URL (API v2).
+    #[serde(default)]
+    pub alertmanager: Vec<EndpointConfig>,
+    #[serde(default)]
+    pub alerts: super::alerts::AlertsConfig,
     #[serde(default)]
     pub inventory: super::inventory::InventoryConfig,
     #[serde(default)]

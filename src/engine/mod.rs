@@ -8,6 +8,7 @@
 //! stores for a sandbox of their own: a simulated action is audited and handed over in the
 //! sandbox, never in the operator's real audit log, shift log or ops store.
 
+pub mod alerts;
 pub mod poll;
 #[cfg(test)]
 mod tests;
@@ -198,7 +199,8 @@ impl Engine {
     /// The fleet before any poll, judged by the operator's thresholds. The demo's comes
     /// with its past already filled in, so trends are drawn from the first frame.
     pub fn fleet_for(&self, specs: &[SourceSpec]) -> Fleet {
-        let mut fleet = poll::fleet_of(specs, self.thresholds());
+        let mut fleet =
+            poll::fleet_of(specs, self.thresholds()).with_alert_rules(self.alert_rules());
         if let Some(demo) = self.demo {
             prefill_demo_history(
                 &mut fleet,
@@ -213,7 +215,7 @@ impl Engine {
     /// Every source polled once, each within its deadline, judged by the operator's
     /// thresholds: what `check`, `snapshot` and the command-line catalog see.
     pub async fn poll_once(&self) -> Fleet {
-        match self.demo {
+        let fleet = match self.demo {
             Some(demo) => poll::fleet_from(
                 crate::demo::readings_at(demo.at),
                 SystemTime::now(),
@@ -221,7 +223,14 @@ impl Engine {
                 self.thresholds(),
             ),
             None => poll::poll_once(self.sources(), self.thresholds()).await,
-        }
+        };
+        fleet.with_alert_rules(self.alert_rules())
+    }
+
+    /// How alerts are tied to components and count in their health: `[alerts]`, and every
+    /// name and address the configured fleet is known by.
+    pub fn alert_rules(&self) -> crate::model::alerts::AlertRules {
+        alerts::alert_rules(&self.config)
     }
 
     /// The guarded-action pipeline: the shared ops store when configured (never in the

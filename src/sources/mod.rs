@@ -5,6 +5,7 @@
 //! Adding a backend: a module here with its reading type and a [`Source`] impl, a config
 //! section, and one line in [`build`].
 
+pub mod alertmanager;
 pub mod edge;
 pub mod elasticsearch;
 pub mod exposition;
@@ -12,6 +13,7 @@ pub mod feed;
 pub mod host;
 pub mod pgbouncer;
 pub mod postgres;
+pub mod prometheus;
 pub mod redis;
 pub mod scheduler;
 pub mod sidekiq;
@@ -142,6 +144,18 @@ pub fn build_sharing(config: &Config) -> (Vec<SourceSpec>, host::HostSpawner) {
             .iter()
             .map(|c| streaming::spec(c, &config.defaults)),
     );
+    specs.extend(
+        config
+            .prometheus
+            .iter()
+            .map(|c| prometheus::spec(c, &config.defaults)),
+    );
+    specs.extend(
+        config
+            .alertmanager
+            .iter()
+            .map(|c| alertmanager::spec(c, &config.defaults)),
+    );
     (specs, hosts)
 }
 
@@ -155,6 +169,8 @@ pub const KINDS: &[&str] = &[
     redis::KIND,
     elasticsearch::KIND,
     streaming::KIND,
+    prometheus::KIND,
+    alertmanager::KIND,
 ];
 
 /// The figures a kind produces, for validating `[thresholds.<kind>.<figure>]`.
@@ -168,6 +184,8 @@ pub fn figure_specs(kind: &str) -> Option<&'static [FigureSpec]> {
         sidekiq::KIND => Some(sidekiq::FIGURES),
         elasticsearch::KIND => Some(elasticsearch::FIGURES),
         streaming::KIND => Some(streaming::FIGURES),
+        prometheus::KIND => Some(prometheus::FIGURES),
+        alertmanager::KIND => Some(alertmanager::FIGURES),
         _ => None,
     }
 }

@@ -122,6 +122,28 @@ async fn the_firing_alert_lands_on_its_host_in_every_front_end() {
     );
     assert_eq!(code, 2);
 
+    // The console draws it in the alerts view, on the right host.
+    let keymap = mastop::tui::keymap::Keymap::builtin("default").expect("keymap");
+    let theme = mastop::tui::theme::Theme::builtin("dark").expect("theme");
+    let mut app =
+        mastop::tui::app::App::new(fleet.clone(), keymap, theme, std::time::SystemTime::now());
+    app.handle_key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Char('0'),
+    ));
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 60)).expect("terminal");
+    terminal
+        .draw(|f| mastop::tui::views::draw(f, &app))
+        .expect("draw");
+    let screen = terminal.backend().to_string();
+    let row = screen
+        .lines()
+        .find(|l| l.contains("DiskAlmostFull") && l.contains("critical"))
+        .unwrap_or_else(|| panic!("no firing row:\n{screen}"));
+    assert!(row.contains("host/db-1"), "{row}");
+    assert!(row.contains("/ on db-1 is 97% full"), "{row}");
+    assert!(!screen.contains("NeverFires"), "{screen}");
+
     // The same fleet with severities left out of health: counted, not judged.
     let engine = Engine::new(
         stack.config("[alerts]\nseverity_health = false\n"),

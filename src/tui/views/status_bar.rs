@@ -94,6 +94,15 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             (Action::Back, "back"),
             (Action::Quit, "quit"),
         ],
+        (View::Alerts, false) => &[
+            (Action::Help, "help"),
+            (Action::NextPane, "next table"),
+            (Action::Select, "open"),
+            (Action::Filter, "filter"),
+            (Action::SortNext, "sort"),
+            (Action::Back, "back"),
+            (Action::Quit, "quit"),
+        ],
         (View::Audit, false) => &[
             (Action::Help, "help"),
             (Action::Filter, "filter"),

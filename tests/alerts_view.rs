@@ -164,7 +164,7 @@ fn the_palette_and_the_key_open_the_alerts_view() {
     assert_eq!(app.view, View::Alerts);
 
     let text = screen(&app, 200, 60);
-    assert!(text.contains("Firing · 1"), "{text}");
+    assert!(text.contains("Firing · 1 alert · 1 group (2)"), "{text}");
     assert!(text.contains("▾ group"), "{text}");
     assert!(text.contains("alertname=DiskAlmostFull"), "{text}");
     assert!(text.contains("DiskAlmostFull"), "{text}");
@@ -233,7 +233,7 @@ fn ten_thousand_alerts_are_drawn_a_screen_at_a_time() {
     press(&mut app, KeyCode::Char('0'));
     assert_eq!(app.alerts.rows.firing.rows.len(), 10_005);
     let text = screen(&app, 200, 60);
-    assert!(text.contains("Firing · 10000"), "{text}");
+    assert!(text.contains("Firing · 10000 alerts · 5 groups"), "{text}");
     press(&mut app, KeyCode::End);
     let text = screen(&app, 200, 60);
     assert!(text.contains("host-9999:9100"), "{text}");
@@ -337,4 +337,117 @@ fn hostile_label_values_never_reach_the_screen_raw() {
             press(&mut app, KeyCode::Char(']'));
         }
     }
+}
+
+fn ctrl(app: &mut App, c: char) {
+    app.handle_key(KeyEvent::new(
+        KeyCode::Char(c),
+        crossterm::event::KeyModifiers::CONTROL,
+    ));
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+#[test]
+fn a_silence_is_drafted_from_the_alert_and_reviewed_in_the_dialog() {
+    let mut set = sample_set();
+    set.alerts.push(alert(
+        "a3",
+        labels(&[
+            ("alertname", "SwapInUse"),
+            ("instance", "db-1:9100"),
+            ("severity", "warning"),
+        ]),
+        labels(&[("summary", "db-1 is swapping")]),
+        AlertState::Active,
+    ));
+    set.groups[0].alerts.push(2);
+    let mut app = app(fleet_with(set));
+    app.role = mastop::actions::Role::Oncall;
+    app.alerts.operator = "mei on console-1".into();
+    press(&mut app, KeyCode::Char('0'));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('a'));
+    let form = app.alerts.form.clone().expect("the form is open");
+    assert_eq!(
+        form.fields[0],
+        "alertname=\"DiskAlmostFull\", instance=\"db-1:9100\", job=\"node\", severity=\"critical\""
+    );
+    assert_eq!(form.fields[1], "2h");
+    assert_eq!(form.matching, Some(1));
+    let text = screen(&app, 200, 60);
+    assert!(
+        text.contains("New silence for DiskAlmostFull on alertmanager/main"),
+        "{text}"
+    );
+    assert!(text.contains("matches 1 firing alert now"), "{text}");
+
+    // Typing goes into the form, not to the console's keys (q does not quit).
+    type_text(&mut app, "q");
+    assert_eq!(
+        app.alerts.form.as_ref().map(|f| f.fields[2].as_str()),
+        Some("q")
+    );
+    press(&mut app, KeyCode::Backspace);
+
+    // Wider matchers: the count follows as they are typed.
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.alerts.form.as_ref().map(|f| f.focus), Some(0));
+    ctrl(&mut app, 'u');
+    type_text(&mut app, "instance=\"db-1:9100\"");
+    assert_eq!(app.alerts.form.as_ref().and_then(|f| f.matching), Some(2));
+    let text = screen(&app, 200, 60);
+    assert!(
+        text.contains("matches 2 firing alerts now: you will type `2 alerts` to confirm"),
+        "{text}"
+    );
+
+    // No comment yet: said in the form, nothing built.
+    let effect = press(&mut app, KeyCode::Enter);
+    assert_eq!(effect, mastop::tui::app::Effect::None);
+    let text = screen(&app, 200, 60);
+    assert!(text.contains("say why in the comment"), "{text}");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "db-1 maintenance");
+    let effect = press(&mut app, KeyCode::Enter);
+    let mastop::tui::app::Effect::Preview(action) = effect else {
+        panic!("expected the dialog's preview, got {effect:?}")
+    };
+    assert!(app.alerts.form.is_none());
+    assert_eq!(action.risk, mastop::actions::Risk::High);
+    assert_eq!(action.target.name, "2 alerts");
+    assert_eq!(action.target.component, "alertmanager/main");
+    let mastop::actions::Operation::Alertmanager {
+        body: Some(body), ..
+    } = &action.operations[0]
+    else {
+        panic!("an Alertmanager operation")
+    };
+    let body: serde_json::Value = serde_json::from_str(body).expect("JSON");
+    assert_eq!(body["createdBy"], "mei on console-1");
+    assert_eq!(body["comment"], "db-1 maintenance");
+    assert_eq!(body["matchers"][0]["name"], "instance");
+    let text = screen(&app, 200, 60);
+    assert!(text.contains("Silence 2 firing alerts for 2h"), "{text}");
+    assert!(text.contains("Type 2 alerts to confirm"), "{text}");
+    assert!(text.contains("POST /api/v2/silences {"), "{text}");
+
+    // Esc closes the dialog; on the silences table `a` offers to expire the silence.
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char(']'));
+    press(&mut app, KeyCode::Char(']'));
+    let effect = press(&mut app, KeyCode::Char('a'));
+    let mastop::tui::app::Effect::Preview(action) = effect else {
+        panic!("expected the dialog's preview, got {effect:?}")
+    };
+    assert_eq!(action.kind, "alertmanager.expire_silence");
+    assert_eq!(
+        action.operations[0].display(),
+        "DELETE /api/v2/silence/5f1c"
+    );
 }

@@ -231,6 +231,8 @@ fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> 
     );
     let rt = runtime()?;
     app.identity = rt.block_on(engine.identify());
+    app.alerts.operator = engine.session().who();
+    app.alerts.silence_duration = cfg.alerts.silence_duration;
     app.set_inventory(engine.inventory_at_start(now));
     app.role = engine.session().role;
     let discovery = engine

@@ -354,7 +354,11 @@ impl App {
     }
 
     fn mode(&self) -> Mode {
-        if self.prompt.is_some() || self.dialog.is_some() || self.runbook_text() {
+        if self.prompt.is_some()
+            || self.dialog.is_some()
+            || self.runbook_text()
+            || (self.view == View::Alerts && self.alerts.wants_text())
+        {
             Mode::Prompt
         } else if self.help_scroll.is_some() {
             Mode::Help
@@ -374,6 +378,10 @@ impl App {
         }
         if self.runbooks.screen.is_some() && self.prompt.is_none() && self.help_scroll.is_none() {
             return self.runbook_key(action, key);
+        }
+        if self.view == View::Alerts && self.alerts.wants_text() && self.prompt.is_none() {
+            let request = self.alerts.form_key(action, key, &self.fleet, self.now);
+            return self.alerts_request(request);
         }
         if mode == Mode::Prompt {
             return self.prompt_key(action, key);
@@ -451,15 +459,7 @@ impl App {
         if self.view == View::Alerts {
             match self.alerts.key(action, &self.fleet) {
                 super::alerts::Request::Unhandled => {}
-                super::alerts::Request::Done => return Effect::None,
-                super::alerts::Request::Open(id) => {
-                    self.switch_to(View::Detail(id));
-                    return Effect::None;
-                }
-                super::alerts::Request::Flash(text, level) => {
-                    self.flash(text, level);
-                    return Effect::None;
-                }
+                request => return self.alerts_request(request),
             }
         }
         match action {
@@ -546,6 +546,17 @@ impl App {
                 ),
             },
             Action::Confirm | Action::Complete => {}
+        }
+        Effect::None
+    }
+
+    /// Carries out what the alerts view asked for.
+    fn alerts_request(&mut self, request: super::alerts::Request) -> Effect {
+        match request {
+            super::alerts::Request::Unhandled | super::alerts::Request::Done => {}
+            super::alerts::Request::Open(id) => self.switch_to(View::Detail(id)),
+            super::alerts::Request::Flash(text, level) => self.flash(text, level),
+            super::alerts::Request::Act(action) => return self.open_dialog(*action),
         }
         Effect::None
     }
@@ -786,22 +797,27 @@ impl App {
                     .cloned();
                 self.menu = None;
                 if let Some(chosen) = chosen {
-                    self.dialog = Some(Dialog {
-                        abort: Flow::of(&chosen).map(|_| Abort::new()),
-                        action: chosen.clone(),
-                        typed: String::new(),
-                        run_focused: false,
-                        preview: None,
-                        running: false,
-                        result: None,
-                        progress: None,
-                    });
-                    return Effect::Preview(Box::new(chosen));
+                    return self.open_dialog(chosen);
                 }
             }
             _ => {}
         }
         Effect::None
+    }
+
+    /// The confirmation dialog for `action`, focus on Cancel, its guards being previewed.
+    fn open_dialog(&mut self, action: Guarded) -> Effect {
+        self.dialog = Some(Dialog {
+            abort: Flow::of(&action).map(|_| Abort::new()),
+            action: action.clone(),
+            typed: String::new(),
+            run_focused: false,
+            preview: None,
+            running: false,
+            result: None,
+            progress: None,
+        });
+        Effect::Preview(Box::new(action))
     }
 
     fn dialog_key(&mut self, action: Option<Action>, key: KeyEvent) -> Effect {

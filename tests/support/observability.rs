@@ -11,7 +11,7 @@ use super::scripted_http::{Reply, ScriptedHttp};
 
 pub const MASTODON_METRICS: &str = include_str!("../fixtures/mastodon/metrics.txt");
 
-/// Fires at once, about host db-1; the other never fires.
+/// Two fire at once, about host db-1; the third never fires.
 pub const RULES: &str = r#"groups:
   - name: mastop-test
     rules:
@@ -23,6 +23,14 @@ pub const RULES: &str = r#"groups:
           severity: critical
         annotations:
           summary: "/ on db-1 is 97% full"
+      - alert: SwapInUse
+        expr: vector(1)
+        labels:
+          instance: "db-1:9100"
+          job: node
+          severity: warning
+        annotations:
+          summary: "db-1 is swapping"
       - alert: NeverFires
         expr: vector(1) > 2
         labels:
@@ -75,6 +83,7 @@ impl Stack {
         stack.prometheus.wait_for("up{job=\"node\"} == 1");
         stack.prometheus.wait_for("up{job=\"mastodon\"} == 1");
         stack.wait_for_alert("DiskAlmostFull");
+        stack.wait_for_alert("SwapInUse");
         stack
     }
 

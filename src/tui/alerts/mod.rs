@@ -5,6 +5,7 @@
 //! `draw` that reads only this state and a [`Context`].
 
 pub mod rows;
+pub mod silence_form;
 
 use std::time::SystemTime;
 
@@ -14,6 +15,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use self::rows::{AlertRef, AlertRows};
+use self::silence_form::{FormOutcome, SilenceForm};
 use super::action::Action;
 use super::table::TableView;
 use super::theme::{Theme, Token};
@@ -58,6 +60,8 @@ pub enum Request {
     /// Open a component's detail view.
     Open(ComponentId),
     Flash(String, Level),
+    /// Review this guarded action in the confirmation dialog.
+    Act(Box<crate::actions::Action>),
 }
 
 /// What drawing needs besides the view's own state.
@@ -68,14 +72,109 @@ pub struct Context<'a> {
     pub focused: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AlertsView {
     pub rows: AlertRows,
     pub tables: [TableView; 3],
     pub focus: Pane,
+    /// The new-silence form, while it is open.
+    pub form: Option<SilenceForm>,
+    /// Who silences are created by: the session's identity.
+    pub operator: String,
+    /// Prefilled in a new silence (`[alerts] silence_duration`).
+    pub silence_duration: std::time::Duration,
+}
+
+impl Default for AlertsView {
+    fn default() -> Self {
+        AlertsView {
+            rows: AlertRows::default(),
+            tables: Default::default(),
+            focus: Pane::default(),
+            form: None,
+            operator: String::new(),
+            silence_duration: std::time::Duration::from_secs(2 * 3600),
+        }
+    }
 }
 
 impl AlertsView {
+    /// The form is open: keys are text.
+    pub fn wants_text(&self) -> bool {
+        self.form.is_some()
+    }
+
+    /// A key while the new-silence form is open.
+    pub fn form_key(
+        &mut self,
+        action: Option<Action>,
+        key: crossterm::event::KeyEvent,
+        fleet: &Fleet,
+        now: SystemTime,
+    ) -> Request {
+        let Some(form) = self.form.as_mut() else {
+            return Request::Unhandled;
+        };
+        match form.key(action, key, fleet, &self.operator, now) {
+            FormOutcome::Stay => Request::Done,
+            FormOutcome::Close => {
+                self.form = None;
+                Request::Done
+            }
+            FormOutcome::Submit(action) => {
+                self.form = None;
+                Request::Act(action)
+            }
+        }
+    }
+
+    /// `a`: silence the selected alert, or expire the selected silence.
+    fn act(&mut self, fleet: &Fleet) -> Request {
+        if let Some(r) = self.selected_silence() {
+            let silence = fleet
+                .get(&r.source)
+                .and_then(|c| c.reading.as_ref())
+                .and_then(|r| r.alerts())
+                .and_then(|set| set.silences.get(r.index));
+            return match silence {
+                Some(s) if s.state != crate::model::alerts::SilenceState::Expired => {
+                    Request::Act(Box::new(crate::actions::kinds::silences::expire(
+                        r.source.as_str(),
+                        s,
+                    )))
+                }
+                Some(_) => {
+                    Request::Flash("this silence has already expired".into(), Level::Unknown)
+                }
+                None => Request::Flash(
+                    "the silence is gone: the list was refreshed".into(),
+                    Level::Unknown,
+                ),
+            };
+        }
+        let Some(r) = self.selected_alert().cloned() else {
+            return Request::Flash(
+                "select an alert to silence it, or a silence to expire it".into(),
+                Level::Unknown,
+            );
+        };
+        match alert_of(fleet, &r) {
+            Some(alert) => {
+                self.form = Some(SilenceForm::new(
+                    r.source,
+                    alert,
+                    self.silence_duration,
+                    fleet,
+                ));
+                Request::Done
+            }
+            None => Request::Flash(
+                "the alert is gone: the list was refreshed".into(),
+                Level::Unknown,
+            ),
+        }
+    }
+
     /// Rebuilds the rows from the fleet; selection, sort and filter stay.
     pub fn refresh(&mut self, fleet: &Fleet, now: SystemTime) {
         self.rows = rows::build(fleet, now);
@@ -140,6 +239,7 @@ impl AlertsView {
                 self.focus = self.focus.next(action == Action::NextPane);
             }
             Action::Select => return self.open(fleet),
+            Action::Actions => return self.act(fleet),
             _ => return Request::Unhandled,
         }
         Request::Done
@@ -204,7 +304,11 @@ impl AlertsView {
         let panes = [
             (
                 Pane::Firing,
-                format!("Firing · {}", self.rows.firing_count),
+                format!(
+                    "Firing · {} · {}",
+                    plural(self.rows.firing_count, "alert"),
+                    plural(self.rows.firing_groups, "group")
+                ),
                 &self.rows.firing,
                 empty_firing,
             ),
@@ -241,6 +345,9 @@ impl AlertsView {
         if detail_area.height > 0 {
             self.draw_detail(frame, detail_area, ctx);
         }
+        if let Some(form) = &self.form {
+            form.draw(frame, area, theme);
+        }
     }
 
     /// Every label and annotation of the selected alert, sanitised.
@@ -269,7 +376,7 @@ impl AlertsView {
                 lines
             }
             None => vec![Line::from(Span::styled(
-                "select an alert to see all its labels and annotations; enter opens the component it is about",
+                "select an alert to see all its labels and annotations; a silences it, enter opens the component it is about",
                 theme.style(Token::Muted),
             ))],
         };
@@ -280,6 +387,14 @@ impl AlertsView {
             Paragraph::new(lines).block(block).wrap(Wrap { trim: true }),
             area,
         );
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }
 

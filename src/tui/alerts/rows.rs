@@ -38,6 +38,8 @@ pub struct AlertRows {
     /// How many Alertmanagers are configured.
     pub sources: usize,
     pub firing_count: usize,
+    /// Group headings among the firing rows.
+    pub firing_groups: usize,
 }
 
 /// The level a severity label reads as on screen, whatever health makes of it.
@@ -222,6 +224,7 @@ fn add_set(
             level: None,
         });
         rows.firing_refs.push(None);
+        rows.firing_groups += 1;
         for i in firing {
             listed.insert(i);
             let a = &set.alerts[i];

@@ -97,6 +97,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         (View::Alerts, false) => &[
             (Action::Help, "help"),
             (Action::NextPane, "next table"),
+            (Action::Actions, "silence/expire"),
             (Action::Select, "open"),
             (Action::Filter, "filter"),
             (Action::SortNext, "sort"),

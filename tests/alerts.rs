@@ -51,7 +51,7 @@ async fn the_firing_alert_lands_on_its_host_in_every_front_end() {
         .as_ref()
         .and_then(|r| r.as_any().downcast_ref::<PrometheusReading>())
         .expect("a prometheus reading");
-    assert_eq!((p.targets_up, p.targets_down), (2, 0), "{p:?}");
+    assert_eq!((p.targets_up, p.targets_down), (3, 0), "{p:?}");
     assert_eq!((p.rules, p.rules_failing, p.alert_rules_firing), (3, 0, 2));
     assert!(
         p.version.as_deref().is_some_and(|v| v.starts_with("2.")),

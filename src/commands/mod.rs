@@ -242,6 +242,7 @@ fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> 
     let ops = Arc::new(engine.actions());
     app.store = ops.pipeline.store().describe();
     let handoffs = handoff::desk(&engine, &ops);
+    let backfill = engine.backfill(&app.fleet);
     let cancel = CancellationToken::new();
     let result = rt.block_on(crate::tui::run::run(
         app,
@@ -249,6 +250,7 @@ fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> 
         ops,
         handoffs,
         discovery,
+        backfill,
         cancel.clone(),
     ));
     // Sources may be stuck in a black-holed connect; never wait for them to quit.

@@ -227,6 +227,37 @@ impl Engine {
         fleet.with_alert_rules(self.alert_rules())
     }
 
+    /// The last hour of every figure Prometheus has a series for, for `fleet`'s components:
+    /// from the first enabled `[[prometheus]]`, none in the demo (its past is simulated).
+    pub fn backfill(&self, fleet: &Fleet) -> Option<sources::prometheus::backfill::Backfill> {
+        use sources::prometheus::backfill::{Backfill, mappings_for};
+        if self.demo.is_some() {
+            return None;
+        }
+        let config = self.config.prometheus.iter().find(|p| p.enabled)?;
+        let service = match sources::prometheus::service(config) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "no backfill");
+                return None;
+            }
+        };
+        let mappings = mappings_for(fleet);
+        if mappings.is_empty() {
+            return None;
+        }
+        Some(Backfill {
+            service,
+            mappings,
+            rules: self.alert_rules(),
+            known: crate::model::alerts::Known::new(
+                fleet.components().iter().map(|c| (&c.meta.id, c.meta.kind)),
+            ),
+            end: SystemTime::now(),
+            deadline: BACKFILL_DEADLINE,
+        })
+    }
+
     /// How alerts are tied to components and count in their health: `[alerts]`, and every
     /// name and address the configured fleet is known by.
     pub fn alert_rules(&self) -> crate::model::alerts::AlertRules {
@@ -309,6 +340,9 @@ impl Engine {
         crate::inventory::discover::discover(&self.config.hosts, &self.config.inventory).await
     }
 }
+
+/// A backfill that has not finished by then is given up: live polls have filled in.
+const BACKFILL_DEADLINE: Duration = Duration::from_secs(20);
 
 /// The role for this run: the config's, lowered by `--readonly`. The demo acts only on its
 /// own simulation, so it runs as on-call unless `--readonly` asks otherwise.

@@ -264,10 +264,15 @@ impl AlertRules {
     /// those stay. Without an instance match, a `job` naming a kind with one component ties
     /// the alert to it.
     pub fn tie(&self, alert: &Alert, known: &Known) -> Vec<ComponentId> {
+        self.tie_labels(&alert.labels, known)
+    }
+
+    /// [`AlertRules::tie`] for any labelled thing (a Prometheus series too).
+    pub fn tie_labels(&self, labels: &Labels, known: &Known) -> Vec<ComponentId> {
         let routed: Vec<ComponentId> = self
             .routes
             .iter()
-            .filter(|r| all_match(&r.matchers, &alert.labels))
+            .filter(|r| all_match(&r.matchers, labels))
             .flat_map(|r| r.components.iter())
             .filter(|id| known.ids.contains_key(*id))
             .cloned()
@@ -275,9 +280,9 @@ impl AlertRules {
         if !routed.is_empty() {
             return dedup(routed);
         }
-        let job_kind = alert.labels.get("job").and_then(|j| kind_of_job(j));
+        let job_kind = labels.get("job").and_then(|j| kind_of_job(j));
         let mut found: Vec<ComponentId> = Vec::new();
-        if let Some(host) = alert.labels.get("instance").map(|i| instance_host(i)) {
+        if let Some(host) = labels.get("instance").map(|i| instance_host(i)) {
             let first_label = host.split('.').next().unwrap_or(&host).to_string();
             for key in [&host, &first_label] {
                 if let Some(ids) = self.addresses.get(key.as_str()) {

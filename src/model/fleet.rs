@@ -136,6 +136,18 @@ impl Fleet {
         true
     }
 
+    /// Lays older values (from Prometheus) into a figure's history, before those polled.
+    pub fn backfill(
+        &mut self,
+        id: &ComponentId,
+        key: &'static str,
+        values: impl IntoIterator<Item = f64>,
+    ) {
+        if let Some(&i) = self.index.get(id) {
+            self.components[i].backfill(key, values);
+        }
+    }
+
     pub fn components(&self) -> &[ComponentState] {
         &self.components
     }

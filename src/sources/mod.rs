@@ -190,6 +190,20 @@ pub fn figure_specs(kind: &str) -> Option<&'static [FigureSpec]> {
     }
 }
 
+/// The figure a kind's trend usually shows, for a component with history but no reading
+/// yet (trends backfilled from Prometheus before the first poll).
+pub fn trend_key(kind: &str) -> Option<&'static str> {
+    match kind {
+        host::KIND => Some("disk_used_pct"),
+        sidekiq::KIND => Some("queue_latency_s"),
+        postgres::KIND => Some("connections_used_pct"),
+        pgbouncer::KIND => Some("clients_waiting"),
+        redis::KIND => Some("memory_used_pct"),
+        streaming::KIND => Some("connected_clients"),
+        _ => None,
+    }
+}
+
 /// Backoff after `failures` consecutive failures: cadence doubled each time, capped at
 /// a minute so a recovered backend is noticed quickly.
 pub fn backoff(cadence: Duration, failures: u32) -> Duration {

@@ -1,8 +1,9 @@
 //! The instance's Prometheus: whether it is scraping what it should (`/api/v1/targets`),
-//! whether its rules evaluate (`/api/v1/rules`), and its version. Its query API is in
-//! [`api`].
+//! whether its rules evaluate (`/api/v1/rules`), and its version. Its query API
+//! ([`api`]) also fills trends at start ([`backfill`]).
 
 pub mod api;
+pub mod backfill;
 mod source;
 
 use std::any::Any;
@@ -14,7 +15,7 @@ use crate::model::{
     detail::{Cell, Column, Row, TableData},
 };
 
-pub use self::source::{PrometheusSource, spec};
+pub use self::source::{PrometheusSource, service, spec};
 
 pub const KIND: &str = "prometheus";
 

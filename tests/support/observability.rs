@@ -69,6 +69,8 @@ impl Stack {
         let prometheus = Prometheus::start(Options {
             jobs: vec![
                 Job::new("node", &address(&node.url())).label("instance", "db-1:9100"),
+                // The same exporter again, as a second host: one query answers for both.
+                Job::new("node-web", &address(&node.url())).label("instance", "web-1:9100"),
                 Job::new("mastodon", &address(&mastodon.url())).label("instance", "web-1:9394"),
             ],
             rules: Some(RULES.into()),

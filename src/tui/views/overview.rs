@@ -50,7 +50,17 @@ pub fn list(fleet: &Fleet, now: SystemTime) -> ListData {
                     .map(|h| sparkline(h.values(), TREND_WIDTH))
                     .unwrap_or_default(),
             ),
-            None => (String::new(), "", f64::NAN, String::new()),
+            // Before the first poll there is no figure yet, but a backfilled history of
+            // the kind's usual key figure may already be there to draw.
+            None => (
+                String::new(),
+                "",
+                f64::NAN,
+                crate::sources::trend_key(c.meta.kind)
+                    .and_then(|key| c.history(key))
+                    .map(|h| sparkline(h.values(), TREND_WIDTH))
+                    .unwrap_or_default(),
+            ),
         };
         let why = match (c.health.reasons.first(), state) {
             (Some(reason), _) => reason.clone(),

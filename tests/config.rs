@@ -78,6 +78,27 @@ fn prometheus_alertmanager_and_alerts_are_checked_like_the_other_sections() {
     );
     let e = one_error("[alerts]\nsilence_duration = \"5s\"\n");
     assert_eq!(e.key.as_deref(), Some("alerts.silence_duration"));
+    let e = one_error("[[host]]\nname = \"w\"\naddress = \"w\"\nmetrics = \"prometheus\"\n");
+    assert_eq!(e.key.as_deref(), Some("host[0].metrics"));
+    assert!(
+        e.message.contains("needs a `[[prometheus]]`"),
+        "{}",
+        e.message
+    );
+    let e = one_error("[defaults]\nhost_metrics = \"prometheus\"\n");
+    assert_eq!(e.key.as_deref(), Some("defaults.host_metrics"));
+    let (cfg, _) = mastop::config::load_str(
+        "[defaults]\nhost_metrics = \"prometheus\"\n[[prometheus]]\nname = \"p\"\nurl = \"http://p:9090\"\n[[host]]\nname = \"w\"\naddress = \"w\"\n[[host]]\nname = \"x\"\naddress = \"x\"\nmetrics = \"ssh\"\n",
+        "t.toml",
+        &[],
+    )
+    .expect("valid");
+    use mastop::config::MetricsVia;
+    assert_eq!(
+        cfg.hosts[0].metrics_via(&cfg.defaults),
+        MetricsVia::Prometheus
+    );
+    assert_eq!(cfg.hosts[1].metrics_via(&cfg.defaults), MetricsVia::Ssh);
     let e = one_error("[alerts]\nseverity_helth = true\n");
     assert_eq!(e.hint.as_deref(), Some("did you mean `severity_health`?"));
 }

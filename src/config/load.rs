@@ -300,7 +300,21 @@ fn validate(config: &Config) -> Vec<Problem> {
             }
         }
     }
-    problems.extend(super::hosts::validate(&config.hosts, &config.ssh));
+    problems.extend(super::hosts::validate(
+        &config.hosts,
+        &config.ssh,
+        &config.defaults,
+        config.prometheus.iter().any(|p| p.enabled),
+    ));
+    if config.defaults.host_metrics == Some(super::hosts::MetricsVia::Prometheus)
+        && !config.prometheus.iter().any(|p| p.enabled)
+    {
+        problems.push((
+            vec![Seg::Key("defaults".into()), Seg::Key("host_metrics".into())],
+            "`host_metrics = \"prometheus\"` needs a `[[prometheus]]` to read from".into(),
+            Some("add a [[prometheus]] entry, or remove host_metrics".into()),
+        ));
+    }
     for (kind, figures) in &config.thresholds {
         let here = |k: &str| {
             vec![

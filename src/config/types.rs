@@ -105,6 +105,10 @@ pub struct Defaults {
     /// How long one poll may take before the source is marked down.
     #[serde(default = "default_deadline", deserialize_with = "de_duration")]
     pub deadline: Duration,
+    /// How `[[host]]` entries without their own `metrics` are read, and hosts found by
+    /// discovery: `ssh` (when unset), `node_exporter` or `prometheus`.
+    #[serde(default)]
+    pub host_metrics: Option<super::hosts::MetricsVia>,
 }
 
 impl Default for Defaults {
@@ -112,6 +116,7 @@ impl Default for Defaults {
         Self {
             cadence: default_cadence(),
             deadline: default_deadline(),
+            host_metrics: None,
         }
     }
 }

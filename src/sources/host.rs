@@ -7,6 +7,7 @@
 
 pub mod node_exporter;
 mod poll;
+pub mod prometheus;
 pub mod sample;
 pub mod script;
 pub mod ssh;

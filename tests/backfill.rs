@@ -32,7 +32,10 @@ async fn a_fresh_fleet_gets_the_last_hour_in_one_query_per_figure() {
         .prometheus
         .wait_for("count_over_time(node_load1{instance=\"web-1:9100\"}[1m]) > 3");
     let engine = Engine::new(
-        stack.config("[[host]]\nname = \"web-1\"\naddress = \"web-1.test\"\nenabled = false\n"),
+        stack.config(&format!(
+            "[[host]]\nname = \"web-1\"\naddress = \"web-1.test\"\nenabled = false\n[[web]]\nname = \"web-1\"\nurl = \"{}/metrics\"\n",
+            stack.mastodon.url()
+        )),
         Options::default(),
     );
     let mut fleet = engine.fleet_for(&engine.sources());
@@ -43,7 +46,10 @@ async fn a_fresh_fleet_gets_the_last_hour_in_one_query_per_figure() {
         "nothing polled yet"
     );
     let backfill = engine.backfill(&fleet).expect("a prometheus is configured");
-    let host_figures = MAPPINGS.iter().filter(|m| m.kind == "host").count();
+    let host_figures = MAPPINGS
+        .iter()
+        .filter(|m| m.kind == "host" || m.kind == "web")
+        .count();
     assert_eq!(backfill.mappings, mappings_for(&fleet));
     assert_eq!(
         backfill.mappings.len(),
@@ -88,6 +94,26 @@ async fn a_fresh_fleet_gets_the_last_hour_in_one_query_per_figure() {
         );
         let busy: Vec<f64> = c.history("cpu_busy_pct").expect("cpu").values().collect();
         assert!(busy.iter().all(|v| (0.0..=100.0).contains(v)), "{busy:?}");
+    }
+    // Mastodon 4.4's own metrics, scraped from the static page, fill the web trends.
+    let web_component = fleet.get(&ComponentId::new("web", "web-1")).expect("web-1");
+    for (key, value) in [
+        ("puma_backlog", 7.0),
+        ("threads_busy_pct", 90.0),
+        ("request_queue_p99_s", 0.35),
+        ("db_pool_waiting", 3.0),
+        ("db_pool_busy_pct", 100.0),
+    ] {
+        let values: Vec<f64> = web_component
+            .history(key)
+            .unwrap_or_else(|| panic!("web {key}: {:?}", outcome.filled))
+            .values()
+            .collect();
+        assert!(!values.is_empty(), "{key}");
+        assert!(
+            values.iter().all(|v| (v - value).abs() < 1e-9),
+            "{key}: {values:?}"
+        );
     }
     // The trend the overview draws is there on the first frame after the backfill.
     let overview = mastop::tui::views::overview::list(&fleet, std::time::SystemTime::now());

@@ -256,6 +256,7 @@ fn validate(config: &Config) -> Vec<Problem> {
     super::edges::validate_edges(&config.edges, &mut problems);
     super::edges::validate_http_endpoints("elasticsearch", &config.elasticsearch, &mut problems);
     super::edges::validate_http_endpoints("streaming", &config.streaming, &mut problems);
+    super::edges::validate_http_endpoints("web", &config.web, &mut problems);
     super::edges::validate_http_endpoints("prometheus", &config.prometheus, &mut problems);
     super::edges::validate_http_endpoints("alertmanager", &config.alertmanager, &mut problems);
     problems.extend(super::alerts::validate(&config.alerts));

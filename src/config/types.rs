@@ -51,6 +51,10 @@ pub struct Config {
     /// Mastodon's streaming server (`http(s)://` URL of its `/metrics`).
     #[serde(default)]
     pub streaming: Vec<EndpointConfig>,
+    /// Mastodon's web processes: the `http(s)://` URL of the metrics Mastodon 4.4+ exports
+    /// (`bin/prometheus_exporter`, usually `:9394/metrics`).
+    #[serde(default)]
+    pub web: Vec<EndpointConfig>,
     /// The instance's Prometheus (or anything with its query API: Thanos, Mimir,
     /// VictoriaMetrics), `http(s)://` base URL.
     #[serde(default)]

@@ -19,7 +19,8 @@ pub fn alert_rules(cfg: &Config) -> AlertRules {
             ids.push(id.clone());
         }
     };
-    let endpoints: [(&'static str, &Vec<EndpointConfig>); 8] = [
+    let endpoints: [(&'static str, &Vec<EndpointConfig>); 9] = [
+        (crate::sources::web::KIND, &cfg.web),
         (crate::sources::postgres::KIND, &cfg.postgres),
         (crate::sources::redis::KIND, &cfg.redis),
         (crate::sources::sidekiq::KIND, &cfg.sidekiq),

@@ -18,6 +18,7 @@ pub mod redis;
 pub mod scheduler;
 pub mod sidekiq;
 pub mod streaming;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -151,6 +152,7 @@ pub fn build_sharing(config: &Config) -> (Vec<SourceSpec>, host::HostSpawner) {
             .iter()
             .map(|c| streaming::spec(c, &config.defaults)),
     );
+    specs.extend(config.web.iter().map(|c| web::spec(c, &config.defaults)));
     specs.extend(
         config
             .prometheus
@@ -169,6 +171,7 @@ pub fn build_sharing(config: &Config) -> (Vec<SourceSpec>, host::HostSpawner) {
 /// Every component kind, in the order the overview lists them (the traffic path first).
 pub const KINDS: &[&str] = &[
     edge::KIND,
+    web::KIND,
     host::KIND,
     sidekiq::KIND,
     postgres::KIND,
@@ -192,6 +195,7 @@ pub fn figure_specs(kind: &str) -> Option<&'static [FigureSpec]> {
         elasticsearch::KIND => Some(elasticsearch::FIGURES),
         streaming::KIND => Some(streaming::FIGURES),
         prometheus::KIND => Some(prometheus::FIGURES),
+        web::KIND => Some(web::FIGURES),
         alertmanager::KIND => Some(alertmanager::FIGURES),
         _ => None,
     }
@@ -207,6 +211,7 @@ pub fn trend_key(kind: &str) -> Option<&'static str> {
         pgbouncer::KIND => Some("clients_waiting"),
         redis::KIND => Some("memory_used_pct"),
         streaming::KIND => Some("connected_clients"),
+        web::KIND => Some("puma_backlog"),
         _ => None,
     }
 }

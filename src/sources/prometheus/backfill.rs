@@ -221,6 +221,32 @@ pub const MAPPINGS: &[Mapping] = &[
         "failed_per_s",
         r#"max(sum by (__name__) (rate({__name__=~"(ruby_)?sidekiq_failed_jobs_total"}[2m])))"#,
     ),
+    // Mastodon 4.4+'s web processes (with or without the `ruby_` prefix)
+    m(
+        "web",
+        "puma_backlog",
+        r#"sum by (instance, job) ({__name__=~"(ruby_)?puma_request_backlog"})"#,
+    ),
+    m(
+        "web",
+        "threads_busy_pct",
+        r#"100 * (1 - sum by (instance, job) ({__name__=~"(ruby_)?puma_thread_pool_capacity"}) / sum by (instance, job) ({__name__=~"(ruby_)?puma_max_threads"}))"#,
+    ),
+    m(
+        "web",
+        "request_queue_p99_s",
+        r#"max by (instance, job) ({__name__=~"(ruby_)?http_request_queue_duration_seconds", quantile="0.99"})"#,
+    ),
+    m(
+        "web",
+        "db_pool_waiting",
+        r#"sum by (instance, job) ({__name__=~"(ruby_)?active_record_connection_pool_waiting"})"#,
+    ),
+    m(
+        "web",
+        "db_pool_busy_pct",
+        r#"100 * sum by (instance, job) ({__name__=~"(ruby_)?active_record_connection_pool_busy"}) / sum by (instance, job) ({__name__=~"(ruby_)?active_record_connection_pool_size"})"#,
+    ),
     // Mastodon's streaming server (with or without the `mastodon_streaming_` prefix)
     m(
         "streaming",

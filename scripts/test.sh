@@ -16,6 +16,8 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -x /usr/bin/prometheus-node-exporter ] || missing+=(prometheus-node-exporter)
+[ -x /usr/bin/prometheus ] || missing+=(prometheus)
+[ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
 [ -f /usr/share/zoneinfo/America/New_York ] || missing+=(tzdata)
 
 if [ ${#missing[@]} -gt 0 ]; then

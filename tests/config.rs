@@ -52,6 +52,72 @@ fn the_example_config_is_valid() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(cas.hosts[0].node_exporter_tls_ca.is_some());
     assert!(cas.elasticsearch[0].tls_ca.is_some());
+    assert_eq!(config.prometheus[0].name, "main");
+    assert!(config.alertmanager[0].password.is_some());
+    assert_eq!(config.alerts.routes[0].components, ["redis/sidekiq"]);
+    assert_eq!(
+        config.alerts.silence_duration,
+        std::time::Duration::from_secs(7200)
+    );
+}
+
+#[test]
+fn prometheus_alertmanager_and_alerts_are_checked_like_the_other_sections() {
+    let e = one_error("[[alertmanager]]\nname = \"am\"\nurl = \"redis://am:9093\"\n");
+    assert_eq!(e.key.as_deref(), Some("alertmanager[0].url"));
+    assert!(
+        e.message.contains("not a alertmanager URL"),
+        "{}",
+        e.message
+    );
+    let e = one_error(
+        "[[alertmanager]]\nname = \"am\"\nurl = \"http://am:9093\"\nwrite_url = \"http://am:9093\"\n",
+    );
+    assert_eq!(e.key.as_deref(), Some("alertmanager[0].write_url"));
+    assert!(
+        e.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("silences are sent to `url`"))
+    );
+    let e =
+        one_error("[[prometheus]]\nname = \"p\"\nurl = \"http://p:9090\"\ntls_ca = \"/ca.pem\"\n");
+    assert_eq!(e.key.as_deref(), Some("prometheus[0].tls_ca"));
+    let e = one_error(
+        "[[alerts.route]]\nmatch = { alertname = \"~(\" }\ncomponents = [\"host/db-1\"]\n",
+    );
+    assert_eq!(e.key.as_deref(), Some("alerts.route[0].match"));
+    assert_eq!(e.position.map(|p| p.0), Some(2));
+    let e = one_error("[[alerts.route]]\nmatch = { job = \"node\" }\ncomponents = [\"db-1\"]\n");
+    assert!(
+        e.message.contains("`db-1` is not a component"),
+        "{}",
+        e.message
+    );
+    let e = one_error("[alerts]\nsilence_duration = \"5s\"\n");
+    assert_eq!(e.key.as_deref(), Some("alerts.silence_duration"));
+    let e = one_error("[[host]]\nname = \"w\"\naddress = \"w\"\nmetrics = \"prometheus\"\n");
+    assert_eq!(e.key.as_deref(), Some("host[0].metrics"));
+    assert!(
+        e.message.contains("needs a `[[prometheus]]`"),
+        "{}",
+        e.message
+    );
+    let e = one_error("[defaults]\nhost_metrics = \"prometheus\"\n");
+    assert_eq!(e.key.as_deref(), Some("defaults.host_metrics"));
+    let (cfg, _) = mastop::config::load_str(
+        "[defaults]\nhost_metrics = \"prometheus\"\n[[prometheus]]\nname = \"p\"\nurl = \"http://p:9090\"\n[[host]]\nname = \"w\"\naddress = \"w\"\n[[host]]\nname = \"x\"\naddress = \"x\"\nmetrics = \"ssh\"\n",
+        "t.toml",
+        &[],
+    )
+    .expect("valid");
+    use mastop::config::MetricsVia;
+    assert_eq!(
+        cfg.hosts[0].metrics_via(&cfg.defaults),
+        MetricsVia::Prometheus
+    );
+    assert_eq!(cfg.hosts[1].metrics_via(&cfg.defaults), MetricsVia::Ssh);
+    let e = one_error("[alerts]\nseverity_helth = true\n");
+    assert_eq!(e.hint.as_deref(), Some("did you mean `severity_health`?"));
 }
 
 #[test]

@@ -249,6 +249,7 @@ fn the_report_of_a_known_shift_renders_exactly() {
         ],
         audit: &audit,
         entries: &entries,
+        alertmanager_silences: None,
         gaps: vec![],
     });
     assert_eq!(
@@ -318,6 +319,7 @@ fn draft(to: &str, zone: &str, audit: Vec<AuditRecord>) -> Draft {
         fleet_source: "live snapshot".into(),
         not_ok: vec![],
         audit,
+        alertmanager_silences: None,
         gaps: vec![],
     }
 }

@@ -76,6 +76,7 @@ fn known_handoff() -> mastop::handoff::Handoff {
         }],
         audit: &[],
         entries: &entries,
+        alertmanager_silences: None,
         gaps: vec![],
     })
 }

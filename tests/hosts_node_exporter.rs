@@ -22,7 +22,7 @@ const DEADLINE: Duration = Duration::from_secs(8);
 fn host(url: &str) -> HostConfig {
     let mut h = HostConfig::new("cdn-fremont-1", "127.0.0.1");
     h.roles = vec!["edge-cdn".into()];
-    h.metrics = MetricsVia::NodeExporter;
+    h.metrics = Some(MetricsVia::NodeExporter);
     h.node_exporter_url = Some(url.to_string());
     h
 }

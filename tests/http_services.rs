@@ -84,7 +84,7 @@ async fn streaming(config: &EndpointConfig) -> Result<StreamingReading, PollErro
 
 fn node_exporter_host(url: String) -> HostConfig {
     let mut h = HostConfig::new("cdn-1", "127.0.0.1");
-    h.metrics = MetricsVia::NodeExporter;
+    h.metrics = Some(MetricsVia::NodeExporter);
     h.node_exporter_url = Some(url);
     h
 }

@@ -199,6 +199,7 @@ fn handoff_outputs(out: &mut Outputs, records: &[mastop::actions::AuditRecord], 
         audit: records,
         entries: &[],
         gaps: Vec::new(),
+        alertmanager_silences: None,
     });
     assert!(
         !handoff.actions.is_empty(),

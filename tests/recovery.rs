@@ -194,6 +194,7 @@ fn defaults() -> Defaults {
     Defaults {
         cadence: CADENCE,
         deadline: DEADLINE,
+        ..Defaults::default()
     }
 }
 

@@ -29,6 +29,7 @@ fn defaults() -> Defaults {
     Defaults {
         cadence: Duration::from_millis(200),
         deadline: Duration::from_millis(300),
+        host_metrics: None,
     }
 }
 

@@ -85,6 +85,13 @@ pub enum Operation {
         method: String,
         url: String,
     },
+    /// A request to the Alertmanager the action targets, at `path` under its configured
+    /// URL and with its credentials; `body` is the exact JSON sent.
+    Alertmanager {
+        method: String,
+        path: String,
+        body: Option<String>,
+    },
     /// An operation on the demo's simulated fleet; `takes_ms` is how long it pretends to run.
     Simulated {
         description: String,
@@ -115,6 +122,8 @@ pub enum Check {
         argv: Vec<String>,
         expect: Option<String>,
     },
+    /// The Alertmanager the action targets still holds this silence, active or pending.
+    SilenceLive { id: String },
     /// Checked against the demo's simulation.
     Simulated { description: String },
 }
@@ -162,6 +171,12 @@ impl Operation {
                 crate::sources::host::command_line::command_line(argv)
             ),
             Operation::Http { method, url } => format!("{method} {}", crate::config::mask_url(url)),
+            // Alertmanager's API carries labels and the operator's comment, never members'
+            // content: the whole body is shown and audited as sent.
+            Operation::Alertmanager { method, path, body } => match body {
+                Some(body) => format!("{method} {path} {body}"),
+                None => format!("{method} {path}"),
+            },
             Operation::Simulated { description, .. } => format!("(simulated) {description}"),
         }
     }

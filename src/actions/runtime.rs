@@ -9,7 +9,8 @@ use std::time::SystemTime;
 use super::action::{Check, Operation};
 use super::audit::{AuditRecord, GuardDecision, Outcome, Phase, new_id, now_rfc3339};
 use super::executor::{
-    DemoExecutor, DemoLedger, Executor, HttpExecutor, PostgresExecutor, RedisExecutor, SshExecutor,
+    AlertmanagerExecutor, DemoExecutor, DemoLedger, Executor, HttpExecutor, PostgresExecutor,
+    RedisExecutor, SshExecutor,
 };
 use super::{Action, Confirmation, Freeze, Pipeline, Role, RunResult};
 use crate::config::Config;
@@ -67,6 +68,13 @@ impl Runtime {
                         executors.insert(
                             id.to_string(),
                             Arc::new(RedisExecutor::new(&write, ep.clone())),
+                        );
+                    }
+                    for ep in &cfg.alertmanager {
+                        let id = ComponentId::new(crate::sources::alertmanager::KIND, &ep.name);
+                        executors.insert(
+                            id.to_string(),
+                            Arc::new(AlertmanagerExecutor::new(&write, ep)),
                         );
                     }
                 }

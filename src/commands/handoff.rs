@@ -237,15 +237,22 @@ fn write(
         let (audit, mut gaps) =
             audit_since(pipeline.audit_log(), pipeline.store().as_ref(), start).await;
         let deadline = cfg.handoff.snapshot_deadline;
+        let mut alertmanager_silences = None;
         let (fleet_source, not_ok) = match tokio::time::timeout(deadline, engine.poll_once()).await
         {
-            Ok(fleet) => (
-                match engine.demo() {
-                    Some(_) => "demo fleet".to_string(),
-                    None => "live snapshot taken when the report was written".to_string(),
-                },
-                crate::handoff::report::not_ok(&fleet, SystemTime::now()),
-            ),
+            Ok(fleet) => {
+                let (silences, missing) =
+                    crate::handoff::report::silences_of(&fleet, SystemTime::now());
+                alertmanager_silences = silences;
+                gaps.extend(missing);
+                (
+                    match engine.demo() {
+                        Some(_) => "demo fleet".to_string(),
+                        None => "live snapshot taken when the report was written".to_string(),
+                    },
+                    crate::handoff::report::not_ok(&fleet, SystemTime::now()),
+                )
+            }
             Err(_) => {
                 gaps.push(format!(
                     "the fleet: no snapshot within {} ([handoff] snapshot_deadline)",
@@ -261,6 +268,7 @@ fn write(
                 fleet_source,
                 not_ok,
                 audit,
+                alertmanager_silences,
                 gaps,
             })
             .await

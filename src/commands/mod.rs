@@ -216,6 +216,8 @@ fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> 
     );
     let rt = runtime()?;
     app.identity = rt.block_on(engine.identify());
+    app.alerts.operator = engine.session().who();
+    app.alerts.silence_duration = cfg.alerts.silence_duration;
     app.set_inventory(engine.inventory_at_start(now));
     app.role = engine.session().role;
     let discovery = engine
@@ -225,6 +227,7 @@ fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> 
     let ops = Arc::new(engine.actions());
     app.store = ops.pipeline.store().describe();
     let handoffs = handoff::desk(&engine, &ops);
+    let backfill = engine.backfill(&app.fleet);
     let cancel = CancellationToken::new();
     let result = rt.block_on(crate::tui::run::run(
         app,
@@ -232,6 +235,7 @@ fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> 
         ops,
         handoffs,
         discovery,
+        backfill,
         cancel.clone(),
     ));
     // Sources may be stuck in a black-holed connect; never wait for them to quit.

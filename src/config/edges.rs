@@ -139,8 +139,9 @@ pub(super) fn validate_edges(edges: &[EdgeConfig], problems: &mut Vec<Problem>) 
     }
 }
 
-/// Problems in `[[elasticsearch]]` and `[[streaming]]`: HTTP endpoints with the usual name,
-/// URL and schedule rules; neither takes Postgres- or Sidekiq-only keys.
+/// Problems in `[[elasticsearch]]`, `[[streaming]]`, `[[prometheus]]` and `[[alertmanager]]`:
+/// HTTP endpoints with the usual name, URL and schedule rules; none takes Postgres- or
+/// Sidekiq-only keys.
 pub(super) fn validate_http_endpoints(
     kind: &str,
     endpoints: &[EndpointConfig],
@@ -154,7 +155,13 @@ pub(super) fn validate_http_endpoints(
             ("write_url", ep.write_url.is_some()),
             ("write_password", ep.write_password.is_some()),
         ] {
-            if set {
+            if set && kind == "alertmanager" {
+                problems.push((
+                    at(key),
+                    format!("`{key}` does not apply to [[{kind}]]"),
+                    Some("silences are sent to `url` with its credentials; remove it".into()),
+                ));
+            } else if set {
                 problems.push((
                     at(key),
                     format!("`{key}` does not apply to [[{kind}]]: mastop only reads it"),

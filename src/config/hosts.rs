@@ -20,6 +20,9 @@ pub enum MetricsVia {
     /// A Prometheus node_exporter's `/metrics`, for hosts where polling over SSH is not
     /// allowed. Actions on such a host still need SSH.
     NodeExporter,
+    /// node_exporter's series as the instance's Prometheus holds them: one set of queries
+    /// per refresh answers for every such host. Actions still need SSH.
+    Prometheus,
 }
 
 /// One machine, polled over SSH (the default) or through its node_exporter.
@@ -52,9 +55,10 @@ pub struct HostConfig {
     /// named in alerts because a full WAL volume stops the primary.
     #[serde(default)]
     pub mounts: HashMap<String, String>,
-    /// `ssh` (default) or `node_exporter`.
+    /// `ssh`, `node_exporter` or `prometheus`; unset, `[defaults] host_metrics` decides
+    /// (else `ssh`).
     #[serde(default)]
-    pub metrics: MetricsVia,
+    pub metrics: Option<MetricsVia>,
     /// `http(s)://[user@]host:9100/metrics`; required when `metrics = "node_exporter"`.
     #[serde(default)]
     pub node_exporter_url: Option<String>,
@@ -100,7 +104,7 @@ impl HostConfig {
             units: Vec::new(),
             firewall_unit: default_firewall_unit(),
             mounts: HashMap::new(),
-            metrics: MetricsVia::Ssh,
+            metrics: None,
             node_exporter_url: None,
             node_exporter_tls_ca: None,
             node_exporter_password: None,
@@ -119,6 +123,11 @@ impl HostConfig {
             cadence: self.cadence.unwrap_or(defaults.cadence),
             deadline: self.deadline.unwrap_or(defaults.deadline),
         }
+    }
+
+    /// How this host's metrics are read: its own `metrics`, else the fleet's default.
+    pub fn metrics_via(&self, defaults: &Defaults) -> MetricsVia {
+        self.metrics.or(defaults.host_metrics).unwrap_or_default()
     }
 
     /// The units this host must run: those its roles imply, its own `units`, and the
@@ -241,7 +250,12 @@ pub fn is_unit_name(unit: &str) -> bool {
 }
 
 /// Problems in `[[host]]` and `[ssh]`, with where they are and how to fix them.
-pub(super) fn validate(hosts: &[HostConfig], ssh: &SshConfig) -> Vec<Problem> {
+pub(super) fn validate(
+    hosts: &[HostConfig],
+    ssh: &SshConfig,
+    defaults: &Defaults,
+    prometheus: bool,
+) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut seen = HashSet::new();
     for (i, host) in hosts.iter().enumerate() {
@@ -285,7 +299,17 @@ pub(super) fn validate(hosts: &[HostConfig], ssh: &SshConfig) -> Vec<Problem> {
                 Some("e.g. `mastodon-sidekiq-pull.service` or `mastodon-sidekiq-*`".into()),
             ));
         }
-        match (host.metrics, &host.node_exporter_url) {
+        if host.metrics_via(defaults) == MetricsVia::Prometheus && !prometheus {
+            problems.push((
+                at("metrics"),
+                "`metrics = \"prometheus\"` needs a `[[prometheus]]` to read from".into(),
+                Some(
+                    "add a [[prometheus]] entry, or read this host over ssh or node_exporter"
+                        .into(),
+                ),
+            ));
+        }
+        match (host.metrics_via(defaults), &host.node_exporter_url) {
             (MetricsVia::NodeExporter, None) => problems.push((
                 at("node_exporter_url"),
                 "`metrics = \"node_exporter\"` needs `node_exporter_url`".into(),
@@ -432,7 +456,7 @@ mod tests {
     fn broken_host_entries_are_named_precisely() {
         let mut bad = HostConfig::new("db 1", "-oProxyCommand=x");
         bad.units = vec!["nginx;reboot".into()];
-        bad.metrics = MetricsVia::NodeExporter;
+        bad.metrics = Some(MetricsVia::NodeExporter);
         let mut dup = HostConfig::new("web-1", "10.0.0.2");
         dup.node_exporter_url = Some("http://10.0.0.2:9100/metrics".into());
         dup.node_exporter_tls_ca = Some("/etc/mastop/node-ca.pem".into());
@@ -441,7 +465,7 @@ mod tests {
             max_concurrent: 0,
             ..SshConfig::default()
         };
-        let problems = validate(&hosts, &ssh);
+        let problems = validate(&hosts, &ssh, &Defaults::default(), false);
         let keys: Vec<String> = problems
             .iter()
             .map(|(p, _, _)| super::super::locate::render_path(p))
@@ -464,15 +488,23 @@ mod tests {
     fn node_exporter_over_tls_with_basic_auth_or_a_token() {
         let ssh = SshConfig::default();
         let mut host = HostConfig::new("cdn-1", "10.0.0.9");
-        host.metrics = MetricsVia::NodeExporter;
+        host.metrics = Some(MetricsVia::NodeExporter);
         host.node_exporter_url = Some("https://prometheus@10.0.0.9:9100/metrics".into());
         host.node_exporter_tls_ca = Some("/etc/mastop/node-ca.pem".into());
         host.node_exporter_password = Some(SecretRef::Env("NODE_PASSWORD".into()));
-        assert!(validate(std::slice::from_ref(&host), &ssh).is_empty());
+        assert!(
+            validate(
+                std::slice::from_ref(&host),
+                &ssh,
+                &Defaults::default(),
+                false
+            )
+            .is_empty()
+        );
 
         host.node_exporter_bearer_token = Some(SecretRef::Env("NODE_TOKEN".into()));
         let keys = |h: &HostConfig| -> Vec<String> {
-            validate(std::slice::from_ref(h), &ssh)
+            validate(std::slice::from_ref(h), &ssh, &Defaults::default(), false)
                 .iter()
                 .map(|(p, _, _)| super::super::locate::render_path(p))
                 .collect()
@@ -513,7 +545,7 @@ production = false
         let (config, _) = crate::config::load_str(good, "mastop.toml", &[]).expect("loads");
         assert_eq!(config.ssh.max_concurrent, 32);
         assert_eq!(config.ssh.control_persist, Duration::from_secs(120));
-        assert_eq!(config.hosts[1].metrics, MetricsVia::NodeExporter);
+        assert_eq!(config.hosts[1].metrics, Some(MetricsVia::NodeExporter));
         assert_eq!(
             config.hosts[0].expected_units(),
             ["postgresql*.service", "nftables.service"]

@@ -1,6 +1,7 @@
 //! Configuration: the file format, layering (defaults < file < `MASTOP_*` env), validation
 //! with locations, and secret references.
 
+mod alerts;
 mod document;
 mod edges;
 mod error;
@@ -18,6 +19,7 @@ mod types;
 pub mod urls;
 mod validate;
 
+pub use alerts::{AlertRoute, AlertsConfig};
 pub use edges::EdgeConfig;
 pub use error::{ConfigError, FileError, QUOTE_MAX, closest, quote};
 pub use handoff::HandoffConfig;

@@ -59,14 +59,15 @@ pub fn summary(cfg: &Config, path: Option<&Path>, env_overrides: &[String]) -> V
     let ssh_hosts = cfg
         .hosts
         .iter()
-        .filter(|h| h.metrics == MetricsVia::Ssh)
+        .filter(|h| h.metrics_via(&cfg.defaults) == MetricsVia::Ssh)
         .count();
     line(
         "hosts",
         named(cfg.hosts.iter().map(|h| {
-            let via = match h.metrics {
+            let via = match h.metrics_via(&cfg.defaults) {
                 MetricsVia::Ssh => "ssh",
                 MetricsVia::NodeExporter => "node_exporter",
+                MetricsVia::Prometheus => "prometheus",
             };
             let off = if h.enabled { "" } else { ", disabled" };
             format!("{} ({via}{off})", clean(&h.name))

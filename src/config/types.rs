@@ -51,6 +51,19 @@ pub struct Config {
     /// Mastodon's streaming server (`http(s)://` URL of its `/metrics`).
     #[serde(default)]
     pub streaming: Vec<EndpointConfig>,
+    /// Mastodon's web processes: the `http(s)://` URL of the metrics Mastodon 4.4+ exports
+    /// (`bin/prometheus_exporter`, usually `:9394/metrics`).
+    #[serde(default)]
+    pub web: Vec<EndpointConfig>,
+    /// The instance's Prometheus (or anything with its query API: Thanos, Mimir,
+    /// VictoriaMetrics), `http(s)://` base URL.
+    #[serde(default)]
+    pub prometheus: Vec<EndpointConfig>,
+    /// The instance's Alertmanager, `http(s)://` base URL (API v2).
+    #[serde(default)]
+    pub alertmanager: Vec<EndpointConfig>,
+    #[serde(default)]
+    pub alerts: super::alerts::AlertsConfig,
     #[serde(default)]
     pub inventory: super::inventory::InventoryConfig,
     #[serde(default)]
@@ -96,6 +109,10 @@ pub struct Defaults {
     /// How long one poll may take before the source is marked down.
     #[serde(default = "default_deadline", deserialize_with = "de_duration")]
     pub deadline: Duration,
+    /// How `[[host]]` entries without their own `metrics` are read, and hosts found by
+    /// discovery: `ssh` (when unset), `node_exporter` or `prometheus`.
+    #[serde(default)]
+    pub host_metrics: Option<super::hosts::MetricsVia>,
 }
 
 impl Default for Defaults {
@@ -103,6 +120,7 @@ impl Default for Defaults {
         Self {
             cadence: default_cadence(),
             deadline: default_deadline(),
+            host_metrics: None,
         }
     }
 }

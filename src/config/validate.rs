@@ -44,7 +44,24 @@ pub(super) fn validate(config: &Config) -> Vec<Problem> {
     super::edges::validate_edges(&config.edges, &mut problems);
     super::edges::validate_http_endpoints("elasticsearch", &config.elasticsearch, &mut problems);
     super::edges::validate_http_endpoints("streaming", &config.streaming, &mut problems);
-    problems.extend(super::hosts::validate(&config.hosts, &config.ssh));
+    super::edges::validate_http_endpoints("web", &config.web, &mut problems);
+    super::edges::validate_http_endpoints("prometheus", &config.prometheus, &mut problems);
+    super::edges::validate_http_endpoints("alertmanager", &config.alertmanager, &mut problems);
+    problems.extend(super::alerts::validate(&config.alerts));
+    let prometheus = config.prometheus.iter().any(|p| p.enabled);
+    problems.extend(super::hosts::validate(
+        &config.hosts,
+        &config.ssh,
+        &config.defaults,
+        prometheus,
+    ));
+    if config.defaults.host_metrics == Some(super::hosts::MetricsVia::Prometheus) && !prometheus {
+        problems.push((
+            vec![Seg::Key("defaults".into()), Seg::Key("host_metrics".into())],
+            "`host_metrics = \"prometheus\"` needs a `[[prometheus]]` to read from".into(),
+            Some("add a [[prometheus]] entry, or remove host_metrics".into()),
+        ));
+    }
     thresholds(config, &mut problems);
     problems.extend(super::inventory::validate(&config.inventory));
     problems.extend(super::runbooks::validate(&config.runbooks));

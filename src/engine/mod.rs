@@ -8,6 +8,7 @@
 //! stores for a sandbox of their own: a simulated action is audited and handed over in the
 //! sandbox, never in the operator's real audit log, shift log or ops store.
 
+pub mod alerts;
 pub mod poll;
 #[cfg(test)]
 mod tests;
@@ -198,7 +199,8 @@ impl Engine {
     /// The fleet before any poll, judged by the operator's thresholds. The demo's comes
     /// with its past already filled in, so trends are drawn from the first frame.
     pub fn fleet_for(&self, specs: &[SourceSpec]) -> Fleet {
-        let mut fleet = poll::fleet_of(specs, self.thresholds());
+        let mut fleet =
+            poll::fleet_of(specs, self.thresholds()).with_alert_rules(self.alert_rules());
         if let Some(demo) = self.demo {
             prefill_demo_history(
                 &mut fleet,
@@ -213,7 +215,7 @@ impl Engine {
     /// Every source polled once, each within its deadline, judged by the operator's
     /// thresholds: what `check`, `snapshot` and the command-line catalog see.
     pub async fn poll_once(&self) -> Fleet {
-        match self.demo {
+        let fleet = match self.demo {
             Some(demo) => {
                 let now = SystemTime::now();
                 poll::fleet_from(
@@ -224,7 +226,45 @@ impl Engine {
                 )
             }
             None => poll::poll_once(self.sources(), self.thresholds()).await,
+        };
+        fleet.with_alert_rules(self.alert_rules())
+    }
+
+    /// The last hour of every figure Prometheus has a series for, for `fleet`'s components:
+    /// from the first enabled `[[prometheus]]`, none in the demo (its past is simulated).
+    pub fn backfill(&self, fleet: &Fleet) -> Option<sources::prometheus::backfill::Backfill> {
+        use sources::prometheus::backfill::{Backfill, mappings_for};
+        if self.demo.is_some() {
+            return None;
         }
+        let config = self.config.prometheus.iter().find(|p| p.enabled)?;
+        let service = match sources::prometheus::service(config) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "no backfill");
+                return None;
+            }
+        };
+        let mappings = mappings_for(fleet);
+        if mappings.is_empty() {
+            return None;
+        }
+        Some(Backfill {
+            service,
+            mappings,
+            rules: self.alert_rules(),
+            known: crate::model::alerts::Known::new(
+                fleet.components().iter().map(|c| (&c.meta.id, c.meta.kind)),
+            ),
+            end: SystemTime::now(),
+            deadline: BACKFILL_DEADLINE,
+        })
+    }
+
+    /// How alerts are tied to components and count in their health: `[alerts]`, and every
+    /// name and address the configured fleet is known by.
+    pub fn alert_rules(&self) -> crate::model::alerts::AlertRules {
+        alerts::alert_rules(&self.config)
     }
 
     /// The guarded-action pipeline: the shared ops store when configured (never in the
@@ -303,6 +343,9 @@ impl Engine {
         crate::inventory::discover::discover(&self.config.hosts, &self.config.inventory).await
     }
 }
+
+/// A backfill that has not finished by then is given up: live polls have filled in.
+const BACKFILL_DEADLINE: Duration = Duration::from_secs(20);
 
 /// The role for this run: the config's, lowered by `--readonly`. The demo acts only on its
 /// own simulation, so it runs as on-call unless `--readonly` asks otherwise.

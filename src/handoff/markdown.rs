@@ -119,16 +119,49 @@ pub fn render(h: &Handoff) -> String {
         timed(&mut out, e, "undo by", h, written);
     }
 
-    let _ = writeln!(out, "\n## Silenced alerts ({})\n", h.silences.len());
-    let _ = writeln!(
-        out,
-        "mastop does not silence alerts itself: this is the list the outgoing engineer keeps of silences set elsewhere.\n"
-    );
-    if h.silences.is_empty() {
-        let _ = writeln!(out, "None.");
-    }
-    for e in &h.silences {
-        timed(&mut out, e, "until", h, written);
+    match &h.alertmanager_silences {
+        Some(list) => {
+            let _ = writeln!(
+                out,
+                "\n## Silences set during the shift ({}, from Alertmanager)\n",
+                list.len()
+            );
+            if list.is_empty() {
+                let _ = writeln!(out, "None.");
+            }
+            for s in list {
+                let _ = writeln!(
+                    out,
+                    "- {} — by {}, {} until {} (on {}, id {}): {}",
+                    code(&s.matchers),
+                    text(&s.created_by),
+                    text(&s.state),
+                    when_utc(&s.ends_at),
+                    text(&s.alertmanager),
+                    code(&s.id),
+                    text(&s.comment)
+                );
+            }
+            if !h.silences.is_empty() {
+                let _ = writeln!(out, "\nAlso noted by hand:\n");
+                for e in &h.silences {
+                    timed(&mut out, e, "until", h, written);
+                }
+            }
+        }
+        None => {
+            let _ = writeln!(out, "\n## Silenced alerts ({})\n", h.silences.len());
+            let _ = writeln!(
+                out,
+                "No Alertmanager is configured: this is the list the outgoing engineer keeps of silences set elsewhere.\n"
+            );
+            if h.silences.is_empty() {
+                let _ = writeln!(out, "None.");
+            }
+            for e in &h.silences {
+                timed(&mut out, e, "until", h, written);
+            }
+        }
     }
 
     let _ = writeln!(out, "\n## Shift notes ({})\n", h.notes.len());

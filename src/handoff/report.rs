@@ -51,6 +51,23 @@ pub struct ActionTaken {
     pub runbook: Option<String>,
 }
 
+/// A silence set on an Alertmanager during the shift, as Alertmanager reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SilenceTaken {
+    /// The Alertmanager component, `alertmanager/main`.
+    pub alertmanager: String,
+    pub id: String,
+    pub created_by: String,
+    pub comment: String,
+    /// `name="value", …`
+    pub matchers: String,
+    /// RFC 3339 UTC.
+    pub starts_at: String,
+    pub ends_at: String,
+    /// active, pending or expired.
+    pub state: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Acknowledgement {
     pub by: String,
@@ -80,6 +97,10 @@ pub struct Handoff {
     pub open_items: Vec<ShiftEntry>,
     pub mitigations: Vec<ShiftEntry>,
     pub silences: Vec<ShiftEntry>,
+    /// The silences set during the shift, read from Alertmanager; `None` where no
+    /// Alertmanager is configured, and the hand-kept list is all there is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alertmanager_silences: Option<Vec<SilenceTaken>>,
     /// What the report could not include and why (a store that did not answer, unreadable
     /// audit lines), so a reader knows it may be incomplete.
     #[serde(default)]
@@ -109,6 +130,9 @@ pub struct Inputs<'a> {
     pub audit: &'a [AuditRecord],
     /// Shift log entries from every store; duplicates are fine.
     pub entries: &'a [ShiftEntry],
+    /// Every silence the fleet's Alertmanagers hold ([`silences_of`]), filtered to the
+    /// window here; `None` without an Alertmanager.
+    pub alertmanager_silences: Option<Vec<SilenceTaken>>,
     pub gaps: Vec<String>,
 }
 
@@ -145,6 +169,11 @@ pub fn build(inputs: Inputs<'_>) -> Handoff {
         open_items: of(EntryKind::OpenItem),
         mitigations: of(EntryKind::Mitigation),
         silences: of(EntryKind::Silence),
+        alertmanager_silences: inputs.alertmanager_silences.map(|list| {
+            list.into_iter()
+                .filter(|s| in_window(humantime::parse_rfc3339(&s.starts_at).ok()))
+                .collect()
+        }),
         gaps: inputs.gaps,
         acknowledged: None,
     }
@@ -152,6 +181,56 @@ pub fn build(inputs: Inputs<'_>) -> Handoff {
 
 pub fn rfc3339(time: SystemTime) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
+}
+
+/// Every silence the fleet's Alertmanagers hold, oldest first; `None` when the fleet has no
+/// Alertmanager. An Alertmanager whose data is not current is a gap, not an empty list.
+pub fn silences_of(fleet: &Fleet, now: SystemTime) -> (Option<Vec<SilenceTaken>>, Vec<String>) {
+    use crate::model::alerts::SilenceState;
+    let mut found = None;
+    let mut gaps = Vec::new();
+    for c in fleet.components() {
+        if c.meta.kind != crate::sources::alertmanager::KIND {
+            continue;
+        }
+        let list: &mut Vec<SilenceTaken> = found.get_or_insert_with(Vec::new);
+        let state = c.status.effective_state(now);
+        let set = c.reading.as_ref().and_then(|r| r.alerts());
+        let (SourceState::Ok | SourceState::Stale, Some(set)) = (state, set) else {
+            gaps.push(format!(
+                "silences from {}: it is {}{}",
+                c.meta.id,
+                state.word(),
+                c.status
+                    .error
+                    .as_deref()
+                    .map_or_else(String::new, |e| format!(" ({e})"))
+            ));
+            continue;
+        };
+        for s in &set.silences {
+            let Some(starts) = s.starts_at else { continue };
+            list.push(SilenceTaken {
+                alertmanager: c.meta.id.to_string(),
+                id: s.id.clone(),
+                created_by: s.created_by.clone(),
+                comment: s.comment.clone(),
+                matchers: crate::actions::kinds::silences::matchers_text(&s.matchers),
+                starts_at: rfc3339(starts),
+                ends_at: s.ends_at.map(rfc3339).unwrap_or_default(),
+                state: match s.state {
+                    SilenceState::Active => "active",
+                    SilenceState::Pending => "pending",
+                    SilenceState::Expired => "expired",
+                }
+                .into(),
+            });
+        }
+    }
+    if let Some(list) = found.as_mut() {
+        list.sort_by(|a, b| a.starts_at.cmp(&b.starts_at));
+    }
+    (found, gaps)
 }
 
 /// Every component not OK in `fleet` at `now`, worst first; disabled ones are left out.

@@ -44,6 +44,8 @@ pub struct Draft {
     pub fleet_source: String,
     pub not_ok: Vec<ComponentProblem>,
     pub audit: Vec<AuditRecord>,
+    /// What the fleet's Alertmanagers hold ([`report::silences_of`]).
+    pub alertmanager_silences: Option<Vec<report::SilenceTaken>>,
     pub gaps: Vec<String>,
 }
 
@@ -215,6 +217,7 @@ impl Shift {
             not_ok: draft.not_ok,
             audit: &draft.audit,
             entries: &entries,
+            alertmanager_silences: draft.alertmanager_silences,
             gaps,
         });
         self.local.publish_now(&handoff)?;

@@ -38,7 +38,26 @@ pub fn snapshot(fleet: &Fleet, mode: &str, now: SystemTime) -> Value {
                     "retry_every_s": c.status.retry_every.map(|d| d.as_secs_f64()),
                 },
                 "figures": figures,
+                "alerts": {"firing": c.alerts.firing, "suppressed": c.alerts.suppressed},
                 "data": c.reading.as_ref().map(|r| r.to_json()),
+            })
+        })
+        .collect();
+    let alerts: Vec<Value> = fleet
+        .alerts()
+        .map(|(a, tied)| {
+            json!({
+                "alertmanager": tied.source,
+                "fingerprint": a.fingerprint,
+                "name": a.name(),
+                "severity": a.severity(),
+                "state": a.state,
+                "silenced_by": a.silenced_by,
+                "inhibited_by": a.inhibited_by,
+                "starts_at": a.starts_at.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+                "labels": a.labels,
+                "annotations": a.annotations,
+                "components": tied.components,
             })
         })
         .collect();
@@ -48,6 +67,7 @@ pub fn snapshot(fleet: &Fleet, mode: &str, now: SystemTime) -> Value {
         "mode": mode,
         "worst": fleet.worst(),
         "components": components,
+        "alerts": alerts,
     })
 }
 

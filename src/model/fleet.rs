@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::alerts::{AlertRules, AlertSet, Known, Tally, Tied};
 use super::history::Ring;
 use super::status::{SourceState, SourceStatus};
-use super::{ComponentId, Figure, Health, Level, Reading, Threshold};
+use super::{ComponentId, Figure, Finding, Health, Level, Reading, Threshold};
 
 /// What config says about a component: who it is and where it lives.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +28,8 @@ pub struct ComponentState {
     /// Figures of the latest reading, computed once per reading rather than per frame.
     pub figures: Vec<Figure>,
     pub health: Health,
+    /// The alerts tied to this component (for an Alertmanager, also those tied to nothing).
+    pub alerts: Tally,
     history: HashMap<&'static str, Ring>,
 }
 
@@ -41,6 +44,21 @@ impl ComponentState {
     pub fn history(&self, key: &str) -> Option<&Ring> {
         self.history.get(key)
     }
+
+    /// Replaces a figure's history with an older series (a backfill), keeping anything
+    /// polled since at the end.
+    pub fn backfill(&mut self, key: &'static str, values: impl IntoIterator<Item = f64>) {
+        let mut ring = Ring::default();
+        for v in values {
+            ring.push(v);
+        }
+        if let Some(polled) = self.history.get(key) {
+            for v in polled.values() {
+                ring.push(v);
+            }
+        }
+        self.history.insert(key, ring);
+    }
 }
 
 /// Threshold overrides from config: kind → figure key → threshold.
@@ -51,6 +69,9 @@ pub struct Fleet {
     components: Vec<ComponentState>,
     index: HashMap<ComponentId, usize>,
     overrides: ThresholdOverrides,
+    alert_rules: AlertRules,
+    /// Every alert the fleet's Alertmanagers report, with the components it is tied to.
+    tied: Vec<Tied>,
 }
 
 impl Fleet {
@@ -63,6 +84,33 @@ impl Fleet {
             fleet.add(meta, status);
         }
         fleet
+    }
+
+    /// How alerts are tied to components and whether their severity counts in health.
+    pub fn with_alert_rules(mut self, rules: AlertRules) -> Self {
+        self.alert_rules = rules;
+        self.retie();
+        self
+    }
+
+    pub fn alert_rules(&self) -> &AlertRules {
+        &self.alert_rules
+    }
+
+    /// The alerts of every Alertmanager whose data is current, with what each is tied to.
+    pub fn alerts(&self) -> impl Iterator<Item = (&super::alerts::Alert, &Tied)> {
+        self.tied.iter().filter_map(|t| {
+            let set = self.get(&t.source)?.reading.as_ref()?.alerts()?;
+            Some((set.alerts.get(t.index)?, t))
+        })
+    }
+
+    /// Every Alertmanager's alert set, with its component.
+    pub fn alert_sets(&self) -> impl Iterator<Item = (&ComponentState, &AlertSet)> {
+        self.components.iter().filter_map(|c| {
+            let set = c.reading.as_ref()?.alerts()?;
+            Some((c, set))
+        })
     }
 
     /// A component that started after the others (a host found by discovery). Returns
@@ -79,9 +127,25 @@ impl Fleet {
             reading: None,
             figures: Vec::new(),
             health,
+            alerts: Tally::default(),
             history: HashMap::new(),
         });
+        if !self.tied.is_empty() {
+            self.retie();
+        }
         true
+    }
+
+    /// Lays older values (from Prometheus) into a figure's history, before those polled.
+    pub fn backfill(
+        &mut self,
+        id: &ComponentId,
+        key: &'static str,
+        values: impl IntoIterator<Item = f64>,
+    ) {
+        if let Some(&i) = self.index.get(id) {
+            self.components[i].backfill(key, values);
+        }
     }
 
     pub fn components(&self) -> &[ComponentState] {
@@ -105,6 +169,7 @@ impl Fleet {
         };
         let overrides = self.overrides.get(self.components[i].meta.kind);
         let component = &mut self.components[i];
+        let was = component.status.state;
         let fresh = match (&reading, &component.reading) {
             (Some(new), Some(old)) => !Arc::ptr_eq(new, old),
             (Some(_), None) => true,
@@ -123,6 +188,36 @@ impl Fleet {
         }
         component.status = status;
         component.health = evaluate_component(component, component.status.state, overrides);
+        let reports_alerts = component
+            .reading
+            .as_ref()
+            .is_some_and(|r| r.alerts().is_some());
+        if reports_alerts && (fresh || was != component.status.state) {
+            self.retie();
+        }
+    }
+
+    /// Ties every current alert to its components again and re-judges every component: an
+    /// Alertmanager answered, stopped answering, or the rules or components changed.
+    fn retie(&mut self) {
+        let current =
+            |c: &ComponentState| matches!(c.status.state, SourceState::Ok | SourceState::Stale);
+        let known = Known::new(self.components.iter().map(|c| (&c.meta.id, c.meta.kind)));
+        let sets = self
+            .components
+            .iter()
+            .filter(|c| current(c))
+            .filter_map(|c| {
+                let set = c.reading.as_ref()?.alerts()?;
+                Some((&c.meta.id, set))
+            });
+        let (mut tallies, tied) = super::alerts::tally(&self.alert_rules, sets, &known);
+        self.tied = tied;
+        for component in &mut self.components {
+            component.alerts = tallies.remove(&component.meta.id).unwrap_or_default();
+            let overrides = self.overrides.get(component.meta.kind);
+            component.health = evaluate_component(component, component.status.state, overrides);
+        }
     }
 
     /// Re-evaluates staleness as time passes; returns true if any health changed.
@@ -167,17 +262,35 @@ fn evaluate_component(
     state: SourceState,
     overrides: Option<&HashMap<String, Threshold>>,
 ) -> Health {
+    let alerts = &component.alerts.findings;
     match state {
         SourceState::Ok => {
             let Some(reading) = &component.reading else {
-                return Health::unknown("no data yet");
+                return with_alerts(Health::unknown("no data yet"), alerts);
             };
-            super::health::evaluate(&component.figures, &reading.findings(), |key| {
+            let mut findings = reading.findings();
+            findings.extend(alerts.iter().cloned());
+            super::health::evaluate(&component.figures, &findings, |key| {
                 overrides.and_then(|o| o.get(key))
             })
         }
-        other => status_health(&component.status, other),
+        other => with_alerts(status_health(&component.status, other), alerts),
     }
+}
+
+/// A health judged without a reading, made worse by the component's firing alerts: an
+/// alert still says something when mastop itself cannot see the component.
+fn with_alerts(mut health: Health, alerts: &[Finding]) -> Health {
+    if alerts.is_empty() {
+        return health;
+    }
+    let own = health.level;
+    let mut reasons: Vec<(Level, String)> = health.reasons.drain(..).map(|r| (own, r)).collect();
+    reasons.extend(alerts.iter().map(|f| (f.level, f.message.clone())));
+    health.level = reasons.iter().map(|(l, _)| *l).max().unwrap_or(own);
+    reasons.sort_by_key(|(level, _)| std::cmp::Reverse(*level));
+    health.reasons = reasons.into_iter().map(|(_, r)| r).collect();
+    health
 }
 
 /// Health when there is no fresh reading to judge: the status itself is the finding.

@@ -1,5 +1,6 @@
 //! Pure data: what the fleet looks like right now. No I/O lives here.
 
+pub mod alerts;
 pub mod detail;
 pub mod figure;
 pub mod fleet;

@@ -7,6 +7,7 @@
 use std::any::Any;
 use std::fmt::Debug;
 
+use super::alerts::AlertSet;
 use super::{Detail, Figure, Finding};
 
 pub trait Reading: Send + Sync + Debug + 'static {
@@ -43,6 +44,12 @@ pub trait Reading: Send + Sync + Debug + 'static {
     /// `table` is the detail table's title, `key` the row's key.
     fn private(&self, table: &str, key: &str) -> Option<String> {
         let _ = (table, key);
+        None
+    }
+
+    /// The alerts this reading reports (an Alertmanager's): the fleet ties them to the
+    /// components they concern.
+    fn alerts(&self) -> Option<&AlertSet> {
         None
     }
 }

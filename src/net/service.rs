@@ -172,6 +172,16 @@ pub struct Service {
 
 impl Service {
     pub fn new(spec: ServiceSpec<'_>) -> Result<Service, String> {
+        Service::build(spec, true)
+    }
+
+    /// A service for requests that change something: each gets a connection of its own,
+    /// so none is ever replayed on a connection the server had already closed.
+    pub fn for_changes(spec: ServiceSpec<'_>) -> Result<Service, String> {
+        Service::build(spec, false)
+    }
+
+    fn build(spec: ServiceSpec<'_>, keep_alive: bool) -> Result<Service, String> {
         let base = BaseUrl::parse(spec.url)?;
         let problems = option_problems(
             &base,
@@ -184,7 +194,7 @@ impl Service {
         }
         let client = Client::new(&ClientSpec {
             tls_ca: spec.tls_ca.map(Path::to_path_buf),
-            keep_alive: true,
+            keep_alive,
             ..ClientSpec::default()
         })?;
         Ok(Service {
@@ -223,10 +233,28 @@ impl Service {
         auth: &Authorization,
         by: Instant,
     ) -> Result<Answer, HttpError> {
-        let request = self
+        self.send(Method::GET, path_and_query, None, auth, by).await
+    }
+
+    /// Sends `method` to `path_and_query` under the base URL, with a JSON `body` if given,
+    /// finished by `by`.
+    pub async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Vec<u8>>,
+        auth: &Authorization,
+        by: Instant,
+    ) -> Result<Answer, HttpError> {
+        let mut request = self
             .client
-            .request(Method::GET, self.base.join(path_and_query))
+            .request(method, self.base.join(path_and_query))
             .header(reqwest::header::ACCEPT, "application/json, text/plain");
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
         let request = match auth {
             Authorization::None => request,
             Authorization::Basic { user, password } => {

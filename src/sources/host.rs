@@ -8,6 +8,7 @@
 pub mod command_line;
 pub mod node_exporter;
 mod poll;
+pub mod prometheus;
 pub mod sample;
 pub mod script;
 pub mod ssh;

@@ -5,6 +5,7 @@
 //! Adding a backend: a module here with its reading type and a [`Source`] impl, a config
 //! section, and one line in [`build`].
 
+pub mod alertmanager;
 pub mod edge;
 pub mod elasticsearch;
 pub mod exposition;
@@ -12,10 +13,12 @@ pub mod feed;
 pub mod host;
 pub mod pgbouncer;
 pub mod postgres;
+pub mod prometheus;
 pub mod redis;
 pub mod scheduler;
 pub mod sidekiq;
 pub mod streaming;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,7 +105,14 @@ pub fn build(config: &Config) -> Vec<SourceSpec> {
 /// [`build`], also handing back the host spawner its host sources share, for hosts that
 /// discovery finds later.
 pub fn build_sharing(config: &Config) -> (Vec<SourceSpec>, host::HostSpawner) {
-    let hosts = host::HostSpawner::new(&config.ssh, &config.defaults);
+    let mut hosts = host::HostSpawner::new(&config.ssh, &config.defaults);
+    if let Some(p) = config.prometheus.iter().find(|p| p.enabled) {
+        hosts = hosts.with_prometheus(std::sync::Arc::new(host::prometheus::PrometheusHosts::new(
+            p,
+            &config.hosts,
+            config.defaults.cadence,
+        )));
+    }
     let mut specs = Vec::new();
     specs.extend(
         config
@@ -143,12 +153,26 @@ pub fn build_sharing(config: &Config) -> (Vec<SourceSpec>, host::HostSpawner) {
             .iter()
             .map(|c| streaming::spec(c, &config.defaults)),
     );
+    specs.extend(config.web.iter().map(|c| web::spec(c, &config.defaults)));
+    specs.extend(
+        config
+            .prometheus
+            .iter()
+            .map(|c| prometheus::spec(c, &config.defaults)),
+    );
+    specs.extend(
+        config
+            .alertmanager
+            .iter()
+            .map(|c| alertmanager::spec(c, &config.defaults)),
+    );
     (specs, hosts)
 }
 
 /// Every component kind, in the order the overview lists them (the traffic path first).
 pub const KINDS: &[&str] = &[
     edge::KIND,
+    web::KIND,
     host::KIND,
     sidekiq::KIND,
     postgres::KIND,
@@ -156,6 +180,8 @@ pub const KINDS: &[&str] = &[
     redis::KIND,
     elasticsearch::KIND,
     streaming::KIND,
+    prometheus::KIND,
+    alertmanager::KIND,
 ];
 
 /// The figures a kind produces, for validating `[thresholds.<kind>.<figure>]`.
@@ -169,6 +195,24 @@ pub fn figure_specs(kind: &str) -> Option<&'static [FigureSpec]> {
         sidekiq::KIND => Some(sidekiq::FIGURES),
         elasticsearch::KIND => Some(elasticsearch::FIGURES),
         streaming::KIND => Some(streaming::FIGURES),
+        prometheus::KIND => Some(prometheus::FIGURES),
+        web::KIND => Some(web::FIGURES),
+        alertmanager::KIND => Some(alertmanager::FIGURES),
+        _ => None,
+    }
+}
+
+/// The figure a kind's trend usually shows, for a component with history but no reading
+/// yet (trends backfilled from Prometheus before the first poll).
+pub fn trend_key(kind: &str) -> Option<&'static str> {
+    match kind {
+        host::KIND => Some("disk_used_pct"),
+        sidekiq::KIND => Some("queue_latency_s"),
+        postgres::KIND => Some("connections_used_pct"),
+        pgbouncer::KIND => Some("clients_waiting"),
+        redis::KIND => Some("memory_used_pct"),
+        streaming::KIND => Some("connected_clients"),
+        web::KIND => Some("puma_backlog"),
         _ => None,
     }
 }

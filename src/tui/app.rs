@@ -33,6 +33,8 @@ pub enum View {
     Handoff,
     /// Every host and component by role, then region.
     Fleet,
+    /// What Alertmanager says is firing, silenced and inhibited.
+    Alerts,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -199,6 +201,7 @@ pub struct App {
     pub identity: Option<String>,
     /// The page of a Sidekiq table the operator paged to, in the detail view.
     pub browse: Option<BrowseState>,
+    pub alerts: super::alerts::AlertsView,
 }
 
 pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
@@ -208,6 +211,10 @@ pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
         "hosts by role and region, with Tailscale and Ansible inventory",
     ),
     ("audit", "what was done, by whom, with which outcome"),
+    (
+        "alerts",
+        "what Alertmanager says is firing, silenced and inhibited; its silences",
+    ),
     (
         "runbooks",
         "written procedures: read, preview, run step by step",
@@ -269,6 +276,7 @@ impl App {
             fleet_table: TableView::default(),
             identity: None,
             browse: None,
+            alerts: Default::default(),
         };
         app.rebuild();
         app
@@ -292,6 +300,10 @@ impl App {
         if self.view == View::Fleet {
             self.fleet_list = views::fleet::list(&self.fleet, &self.inventory, self.now);
             self.fleet_table.refresh(&self.fleet_list.table);
+        }
+        // Ten thousand alerts are rows worth building only while they are on screen.
+        if self.view == View::Alerts {
+            self.alerts.refresh(&self.fleet, self.now);
         }
         for kind in self.fleet.kinds() {
             let data = views::kind::list(&self.fleet, kind, self.now);
@@ -342,7 +354,11 @@ impl App {
     }
 
     fn mode(&self) -> Mode {
-        if self.prompt.is_some() || self.dialog.is_some() || self.runbook_text() {
+        if self.prompt.is_some()
+            || self.dialog.is_some()
+            || self.runbook_text()
+            || (self.view == View::Alerts && self.alerts.wants_text())
+        {
             Mode::Prompt
         } else if self.help_scroll.is_some() {
             Mode::Help
@@ -362,6 +378,10 @@ impl App {
         }
         if self.runbooks.screen.is_some() && self.prompt.is_none() && self.help_scroll.is_none() {
             return self.runbook_key(action, key);
+        }
+        if self.view == View::Alerts && self.alerts.wants_text() && self.prompt.is_none() {
+            let request = self.alerts.form_key(action, key, &self.fleet, self.now);
+            return self.alerts_request(request);
         }
         if mode == Mode::Prompt {
             return self.prompt_key(action, key);
@@ -436,6 +456,12 @@ impl App {
         {
             return effect;
         }
+        if self.view == View::Alerts {
+            match self.alerts.key(action, &self.fleet) {
+                super::alerts::Request::Unhandled => {}
+                request => return self.alerts_request(request),
+            }
+        }
         match action {
             Action::Quit => return Effect::Quit,
             Action::Suspend => return Effect::Suspend,
@@ -493,6 +519,7 @@ impl App {
             Action::Reveal => return self.reveal_request(),
             Action::Pause | Action::Abort => {}
             Action::Fleet => self.switch_to(View::Fleet),
+            Action::Alerts => self.switch_to(View::Alerts),
             Action::NextPane | Action::PrevPane => {
                 if let Some(state) = &mut self.detail
                     && !state.tables.is_empty()
@@ -519,6 +546,17 @@ impl App {
                 ),
             },
             Action::Confirm | Action::Complete => {}
+        }
+        Effect::None
+    }
+
+    /// Carries out what the alerts view asked for.
+    fn alerts_request(&mut self, request: super::alerts::Request) -> Effect {
+        match request {
+            super::alerts::Request::Unhandled | super::alerts::Request::Done => {}
+            super::alerts::Request::Open(id) => self.switch_to(View::Detail(id)),
+            super::alerts::Request::Flash(text, level) => self.flash(text, level),
+            super::alerts::Request::Act(action) => return self.open_dialog(*action),
         }
         Effect::None
     }
@@ -591,7 +629,7 @@ impl App {
                 .and_then(|(data, t)| t.selected_row().and_then(|i| data.ids.get(i)))
                 .cloned(),
             View::Fleet => return self.select_in_fleet(),
-            View::Detail(_) | View::Audit | View::Handoff => None,
+            View::Detail(_) | View::Audit | View::Handoff | View::Alerts => None,
         };
         if let Some(id) = id {
             self.switch_to(View::Detail(id));
@@ -616,7 +654,7 @@ impl App {
                 views::fleet::Target::Component(id) => Some(id.clone()),
                 _ => None,
             },
-            View::Audit | View::Handoff => None,
+            View::Audit | View::Handoff | View::Alerts => None,
         }
     }
 
@@ -759,22 +797,27 @@ impl App {
                     .cloned();
                 self.menu = None;
                 if let Some(chosen) = chosen {
-                    self.dialog = Some(Dialog {
-                        abort: Flow::of(&chosen).map(|_| Abort::new()),
-                        action: chosen.clone(),
-                        typed: String::new(),
-                        run_focused: false,
-                        preview: None,
-                        running: false,
-                        result: None,
-                        progress: None,
-                    });
-                    return Effect::Preview(Box::new(chosen));
+                    return self.open_dialog(chosen);
                 }
             }
             _ => {}
         }
         Effect::None
+    }
+
+    /// The confirmation dialog for `action`, focus on Cancel, its guards being previewed.
+    fn open_dialog(&mut self, action: Guarded) -> Effect {
+        self.dialog = Some(Dialog {
+            abort: Flow::of(&action).map(|_| Abort::new()),
+            action: action.clone(),
+            typed: String::new(),
+            run_focused: false,
+            preview: None,
+            running: false,
+            result: None,
+            progress: None,
+        });
+        Effect::Preview(Box::new(action))
     }
 
     fn dialog_key(&mut self, action: Option<Action>, key: KeyEvent) -> Effect {
@@ -876,6 +919,10 @@ impl App {
             View::Audit => f(&mut self.audit_table, &self.audit_list.table),
             View::Handoff => {}
             View::Fleet => f(&mut self.fleet_table, &self.fleet_list.table),
+            View::Alerts => {
+                let (table, data) = self.alerts.focused_mut();
+                f(table, data);
+            }
             View::Detail(_) => {
                 if let Some(state) = &mut self.detail
                     && let Some(data) = views::detail::tables(&state.detail).nth(state.focus)
@@ -899,6 +946,7 @@ impl App {
             View::Audit => Some(&mut self.audit_table.filter),
             View::Handoff => None,
             View::Fleet => Some(&mut self.fleet_table.filter),
+            View::Alerts => Some(&mut self.alerts.focused_mut().0.filter),
         }
     }
 
@@ -914,6 +962,7 @@ impl App {
             View::Audit => &self.audit_table.filter,
             View::Handoff => "",
             View::Fleet => &self.fleet_table.filter,
+            View::Alerts => &self.alerts.focused().filter,
         }
     }
 
@@ -1011,6 +1060,7 @@ impl App {
             "overview" | "o" | "home" => self.switch_to(View::Overview),
             "runbooks" | "runbook" | "rb" => self.runbooks.open(),
             "fleet" | "inventory" => self.switch_to(View::Fleet),
+            "alerts" | "alert" => self.switch_to(View::Alerts),
             "audit" => {
                 self.switch_to(View::Audit);
                 return Effect::LoadAudit;

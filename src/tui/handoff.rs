@@ -47,6 +47,9 @@ pub enum Request {
 pub struct Snapshot {
     pub source: String,
     pub not_ok: Vec<ComponentProblem>,
+    pub silences: Option<Vec<crate::handoff::report::SilenceTaken>>,
+    /// Alertmanagers whose silences could not be read.
+    pub gaps: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +88,7 @@ impl HandoffState {
 }
 
 fn snapshot(app: &App) -> Snapshot {
+    let silences = crate::handoff::report::silences_of(&app.fleet, app.now);
     Snapshot {
         source: if app.demo.is_some() {
             "demo fleet on this console".into()
@@ -92,6 +96,8 @@ fn snapshot(app: &App) -> Snapshot {
             "live feed on this console".into()
         },
         not_ok: crate::handoff::report::not_ok(&app.fleet, app.now),
+        silences: silences.0,
+        gaps: silences.1,
     }
 }
 
@@ -391,7 +397,8 @@ async fn draft(desk: &Desk, to: Option<Person>, snapshot: Snapshot) -> Result<Ha
         fleet_source: snapshot.source,
         not_ok: snapshot.not_ok,
         audit,
-        gaps,
+        alertmanager_silences: snapshot.silences,
+        gaps: gaps.into_iter().chain(snapshot.gaps).collect(),
     };
     if to.is_some() {
         return shift.write(draft).await;
@@ -417,6 +424,7 @@ async fn draft(desk: &Desk, to: Option<Person>, snapshot: Snapshot) -> Result<Ha
             not_ok: draft.not_ok,
             audit: &draft.audit,
             entries: &entries,
+            alertmanager_silences: draft.alertmanager_silences,
             gaps,
         },
     ))

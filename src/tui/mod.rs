@@ -1,6 +1,7 @@
 //! The terminal UI: state, input mapping, drawing. Views draw from state only; no I/O.
 
 pub mod action;
+pub mod alerts;
 pub mod app;
 pub mod browse;
 pub mod handoff;

@@ -49,6 +49,8 @@ enum Done {
     /// A flow finished a batch: its progress line.
     Progress(Box<Guarded>, String),
     Browsed(ComponentId, BrowseRequest, Result<Browsed, String>),
+    /// The last hour from Prometheus, for the trends.
+    Backfilled(crate::sources::prometheus::backfill::Outcome),
 }
 
 /// Discovery for a running console: the plan, and how to start sources for the hosts it
@@ -64,6 +66,7 @@ pub async fn run(
     runtime: Arc<Runtime>,
     handoffs: Option<Arc<super::handoff::Desk>>,
     discovery: Option<Discovery>,
+    backfill: Option<crate::sources::prometheus::backfill::Backfill>,
     cancel: CancellationToken,
 ) -> color_eyre::Result<Exit> {
     let started = *crate::STARTED.get_or_init(Instant::now);
@@ -94,6 +97,18 @@ pub async fn run(
         handoffs.as_ref(),
         &done_tx,
     );
+    if let Some(backfill) = backfill {
+        let done = done_tx.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                outcome = backfill.run() => {
+                    let _ = done.send(Done::Backfilled(outcome));
+                }
+            }
+        });
+    }
     let host_spawner = discovery.as_ref().map(|d| d.hosts.clone());
     if let Some(Discovery { plan, .. }) = discovery {
         let done = done_tx.clone();
@@ -166,6 +181,16 @@ pub async fn run(
                     Done::Progress(action, line) => app.flow_progress(&action, line),
                     Done::Browsed(id, request, result) => app.browse_done(&id, &request, result),
                     Done::Audit(records) => app.set_audit(records),
+                    Done::Backfilled(outcome) => {
+                        tracing::info!(
+                            queries = outcome.queries,
+                            series = outcome.filled.len(),
+                            errors = ?outcome.errors,
+                            "trends backfilled from prometheus"
+                        );
+                        outcome.apply(&mut app.fleet);
+                        app.rebuild();
+                    }
                     Done::Freeze(freeze) => app.freeze = freeze,
                     Done::Flash(text, level) => app.flash(text, level),
                     Done::Revealed(result) => app.reveal_done(result),

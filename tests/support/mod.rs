@@ -17,15 +17,19 @@
 // Each test binary compiles this module and uses a different part of it.
 #![allow(dead_code, unused_imports)]
 
+pub mod alertmanager;
 mod blackhole;
 pub mod certs;
 pub mod console;
+pub mod http;
 pub mod nginx;
 pub mod nginx_services;
 pub mod node_exporter;
+pub mod observability;
 pub mod pgbouncer;
 mod postgres;
 mod process;
+pub mod prometheus;
 mod proxy;
 mod redis;
 mod round_trips;
@@ -33,10 +37,13 @@ pub mod scripted_http;
 pub mod sidekiq;
 pub mod sshd;
 
+pub use alertmanager::Alertmanager;
 pub use blackhole::BlackHole;
+pub use http::http_get;
 pub use postgres::Options as PostgresOptions;
 pub use postgres::{Postgres, find_pg_bin_dir};
 pub use process::{free_port, port_is_closed, process_alive};
+pub use prometheus::Prometheus;
 pub use proxy::Proxy;
 pub use redis::{Redis, find_redis_bin};
 pub use round_trips::CountingProxy;

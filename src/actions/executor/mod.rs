@@ -75,11 +75,13 @@ impl Executor for DemoExecutor {
     }
 }
 
+mod alertmanager;
 mod http;
 mod postgres;
 mod redis;
 mod ssh;
 
+pub use alertmanager::AlertmanagerExecutor;
 pub use http::HttpExecutor;
 pub use postgres::PostgresExecutor;
 pub use redis::RedisExecutor;

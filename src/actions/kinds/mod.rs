@@ -4,6 +4,7 @@
 mod host;
 mod postgres;
 mod sidekiq;
+pub mod silences;
 
 pub use sidekiq::retry_all;
 
@@ -22,6 +23,7 @@ pub fn offer(
         crate::sources::sidekiq::KIND => sidekiq::offer(component, reading, selected),
         crate::sources::postgres::KIND => postgres::offer(component, reading, selected),
         crate::sources::host::KIND => host::offer(component, reading, selected),
+        crate::sources::alertmanager::KIND => silences::offer(component, reading, selected),
         _ => Vec::new(),
     }
 }

@@ -9,6 +9,7 @@ use futures_util::future::BoxFuture;
 use openssh::Session;
 use tokio::sync::Semaphore;
 
+use super::prometheus::PrometheusHosts;
 use super::sample::{self, Sample};
 use super::ssh::{Connector, SshErrorKind, close_in_background};
 use super::{node_exporter, script};
@@ -37,6 +38,8 @@ pub struct HostSpawner {
     ssh: SshConfig,
     defaults: Defaults,
     handshakes: Arc<Semaphore>,
+    /// The Prometheus hosts with `metrics = "prometheus"` are read from, shared by all.
+    prometheus: Option<Arc<PrometheusHosts>>,
 }
 
 impl HostSpawner {
@@ -45,16 +48,35 @@ impl HostSpawner {
             ssh: ssh.clone(),
             defaults: *defaults,
             handshakes: Arc::new(Semaphore::new(ssh.max_concurrent.max(1))),
+            prometheus: None,
         }
     }
 
+    /// Hosts read from Prometheus share one refresh of this one.
+    pub fn with_prometheus(mut self, hosts: Arc<PrometheusHosts>) -> Self {
+        self.prometheus = Some(hosts);
+        self
+    }
+
     pub fn spec(&self, host: &HostConfig) -> SourceSpec {
-        spec(
-            host,
-            &self.ssh,
-            &self.defaults,
-            Arc::clone(&self.handshakes),
-        )
+        if host.metrics_via(&self.defaults) != MetricsVia::Prometheus {
+            return spec(
+                host,
+                &self.ssh,
+                &self.defaults,
+                Arc::clone(&self.handshakes),
+            );
+        }
+        let schedule = host.schedule(&self.defaults);
+        let source = match &self.prometheus {
+            Some(feed) => HostSource::from_prometheus(host, Arc::clone(feed), schedule.deadline),
+            None => HostSource::unavailable(
+                host,
+                schedule.deadline,
+                "`metrics = \"prometheus\"` but no [[prometheus]] is enabled".into(),
+            ),
+        };
+        spec_with(host, &self.defaults, Box::new(source))
     }
 }
 
@@ -64,6 +86,15 @@ pub fn spec(
     defaults: &Defaults,
     handshakes: Arc<Semaphore>,
 ) -> SourceSpec {
+    let schedule = host.schedule(defaults);
+    spec_with(
+        host,
+        defaults,
+        Box::new(HostSource::new(host, ssh, schedule.deadline, handshakes)),
+    )
+}
+
+fn spec_with(host: &HostConfig, defaults: &Defaults, source: Box<HostSource>) -> SourceSpec {
     let schedule = host.schedule(defaults);
     let mut tags = host.tags.clone();
     tags.extend(host.roles.iter().map(|r| format!("role:{r}")));
@@ -76,7 +107,7 @@ pub fn spec(
         },
         schedule,
         enabled: host.enabled,
-        source: Box::new(HostSource::new(host, ssh, schedule.deadline, handshakes)),
+        source,
     }
 }
 
@@ -88,6 +119,13 @@ enum Reader {
     NodeExporter {
         service: Box<Result<Service, String>>,
     },
+    /// The shared refresh, and the names the host's series may carry as `instance`.
+    Prometheus {
+        feed: Arc<PrometheusHosts>,
+        names: Vec<String>,
+    },
+    /// Why this host cannot be read at all.
+    Unavailable(String),
 }
 
 pub struct HostSource {
@@ -97,6 +135,9 @@ pub struct HostSource {
     roles: Vec<String>,
     production: bool,
     previous: Option<Sample>,
+    /// The sample before `previous`, which rates are computed against: a sample read twice
+    /// (Prometheus has not scraped since) gives the same rates, not none.
+    prior: Option<Sample>,
     /// Set while a poll runs: still set at the next poll means the scheduler dropped the
     /// last one at its deadline, and its connection cannot be trusted.
     in_flight: bool,
@@ -112,7 +153,7 @@ impl HostSource {
         deadline: Duration,
         handshakes: Arc<Semaphore>,
     ) -> Self {
-        let reader = match host.metrics {
+        let reader = match host.metrics.unwrap_or_default() {
             MetricsVia::Ssh => Reader::Ssh {
                 // ssh gives up a little before the poll's deadline, so its own (clearer)
                 // error wins over "no answer within".
@@ -122,7 +163,31 @@ impl HostSource {
             MetricsVia::NodeExporter => Reader::NodeExporter {
                 service: Box::new(node_exporter_service(host)),
             },
+            MetricsVia::Prometheus => Reader::Unavailable(
+                "hosts read from Prometheus are made by the host spawner".into(),
+            ),
         };
+        Self::with_reader(host, reader, deadline)
+    }
+
+    /// A host whose node_exporter series are read from Prometheus through `feed`.
+    pub fn from_prometheus(
+        host: &HostConfig,
+        feed: Arc<PrometheusHosts>,
+        deadline: Duration,
+    ) -> Self {
+        let mut names = vec![host.name.clone()];
+        if host.address != host.name {
+            names.push(host.address.clone());
+        }
+        Self::with_reader(host, Reader::Prometheus { feed, names }, deadline)
+    }
+
+    fn unavailable(host: &HostConfig, deadline: Duration, why: String) -> Self {
+        Self::with_reader(host, Reader::Unavailable(why), deadline)
+    }
+
+    fn with_reader(host: &HostConfig, reader: Reader, deadline: Duration) -> Self {
         HostSource {
             reader,
             expected_units: host.expected_units(),
@@ -130,6 +195,7 @@ impl HostSource {
             roles: host.roles.clone(),
             production: host.production,
             previous: None,
+            prior: None,
             in_flight: false,
             deadline,
             check_budget: deadline / 4,
@@ -161,17 +227,33 @@ impl HostSource {
                     .map_err(|e| PollError::Failed(e.clone()))?;
                 read_node_exporter(service, self.deadline.mul_f64(OWN_SHARE)).await?
             }
+            Reader::Prometheus { feed, names } => {
+                let by = tokio::time::Instant::now() + self.deadline.mul_f64(OWN_SHARE);
+                let snapshot = feed.latest(by).await.map_err(PollError::Failed)?;
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                snapshot.sample_for(&names).map_err(PollError::Failed)?
+            }
+            Reader::Unavailable(why) => return Err(PollError::Failed(why.clone())),
         };
         self.in_flight = false;
+        let advanced = self
+            .previous
+            .as_ref()
+            .is_none_or(|p| p.clock_s != current.clock_s);
+        if advanced {
+            self.prior = self.previous.replace(current);
+        }
+        let Some(current) = self.previous.as_ref() else {
+            return Err(PollError::Failed("no sample".into()));
+        };
         let mut reading = sample::reading(
-            self.previous.as_ref(),
-            &current,
+            self.prior.as_ref(),
+            current,
             &self.expected_units,
             &self.mounts,
         );
         reading.roles.clone_from(&self.roles);
         reading.production = self.production;
-        self.previous = Some(current);
         Ok(Arc::new(reading))
     }
 }

@@ -145,7 +145,7 @@ pub fn draw_tabs(frame: &mut Frame<'_>, area: Rect, app: &App) {
                     format!("{kind} {}", worst.symbol())
                 }
             }
-            View::Detail(_) | View::Audit | View::Handoff | View::Fleet => continue,
+            View::Detail(_) | View::Audit | View::Handoff | View::Fleet | View::Alerts => continue,
         };
         let style = if *tab == current {
             theme.style(Token::Selection)

@@ -18,6 +18,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         View::Audit => "audit history".to_string(),
         View::Handoff => "handoff report".to_string(),
         View::Fleet => "fleet view".to_string(),
+        View::Alerts => "alerts".to_string(),
     };
     let mut out = vec![Line::from(Span::styled(
         format!("You are in the {view_name}."),

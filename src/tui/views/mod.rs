@@ -46,6 +46,15 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         View::Audit => audit::draw(frame, body, app),
         View::Fleet => fleet::draw(frame, body, app),
         View::Handoff => handoff::draw(frame, body, app),
+        View::Alerts => app.alerts.draw(
+            frame,
+            body,
+            &crate::tui::alerts::Context {
+                theme: &app.theme,
+                fleet: &app.fleet,
+                focused: app.help_scroll.is_none() && app.menu.is_none() && app.dialog.is_none(),
+            },
+        ),
     }
     if let Some(screen) = &app.runbooks.screen {
         runbooks::draw(frame, body, app, screen);

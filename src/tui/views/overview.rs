@@ -19,7 +19,12 @@ use crate::tui::widgets::data_table::{self, TableFrame};
 const TREND_WIDTH: usize = 16;
 
 pub fn list(fleet: &Fleet, now: SystemTime) -> ListData {
-    let columns = vec![
+    // Alerts are counted only where an Alertmanager is configured to count them.
+    let alerts = fleet
+        .components()
+        .iter()
+        .any(|c| c.meta.kind == crate::sources::alertmanager::KIND);
+    let mut columns = vec![
         Column::text("HEALTH", 9),
         Column::text("COMPONENT", 20),
         Column::text("REGION", 10).optional(5),
@@ -29,6 +34,9 @@ pub fn list(fleet: &Fleet, now: SystemTime) -> ListData {
         Column::number("AGE", 5).optional(3),
         Column::text("WHY", 24),
     ];
+    if alerts {
+        columns.insert(2, Column::number("ALERTS", 6).optional(1));
+    }
     let mut rows = Vec::with_capacity(fleet.components().len());
     let mut ids = Vec::with_capacity(fleet.components().len());
     for c in fleet.components() {
@@ -42,7 +50,17 @@ pub fn list(fleet: &Fleet, now: SystemTime) -> ListData {
                     .map(|h| sparkline(h.values(), TREND_WIDTH))
                     .unwrap_or_default(),
             ),
-            None => (String::new(), "", f64::NAN, String::new()),
+            // Before the first poll there is no figure yet, but a backfilled history of
+            // the kind's usual key figure may already be there to draw.
+            None => (
+                String::new(),
+                "",
+                f64::NAN,
+                crate::sources::trend_key(c.meta.kind)
+                    .and_then(|key| c.history(key))
+                    .map(|h| sparkline(h.values(), TREND_WIDTH))
+                    .unwrap_or_default(),
+            ),
         };
         let why = match (c.health.reasons.first(), state) {
             (Some(reason), _) => reason.clone(),
@@ -50,27 +68,43 @@ pub fn list(fleet: &Fleet, now: SystemTime) -> ListData {
             (None, other) => other.word().to_string(),
         };
         let age = c.status.age(now);
+        let mut cells = vec![
+            Cell::number(
+                format!("{} {}", c.health.level.symbol(), c.health.level.word()),
+                level_rank(c.health.level),
+            ),
+            Cell::text(c.meta.id.as_str()),
+            Cell::text(c.meta.region.as_str()),
+            Cell {
+                text: value_text,
+                sort: figure_value.is_finite().then_some(figure_value),
+            },
+            Cell::text(label),
+            Cell::text(trend),
+            Cell {
+                text: age_text(age),
+                sort: age.map(|a| a.as_secs_f64()),
+            },
+            Cell::text(why),
+        ];
+        if alerts {
+            let firing = c.alerts.firing;
+            let text = match (firing, c.alerts.suppressed) {
+                (0, 0) => String::new(),
+                (0, s) => format!("({s})"),
+                (f, _) => f.to_string(),
+            };
+            cells.insert(
+                2,
+                Cell {
+                    text,
+                    sort: Some(f64::from(firing)),
+                },
+            );
+        }
         rows.push(Row {
             key: None,
-            cells: vec![
-                Cell::number(
-                    format!("{} {}", c.health.level.symbol(), c.health.level.word()),
-                    level_rank(c.health.level),
-                ),
-                Cell::text(c.meta.id.as_str()),
-                Cell::text(c.meta.region.as_str()),
-                Cell {
-                    text: value_text,
-                    sort: figure_value.is_finite().then_some(figure_value),
-                },
-                Cell::text(label),
-                Cell::text(trend),
-                Cell {
-                    text: age_text(age),
-                    sort: age.map(|a| a.as_secs_f64()),
-                },
-                Cell::text(why),
-            ],
+            cells,
             level: Some(c.health.level),
         });
         ids.push(c.meta.id.clone());

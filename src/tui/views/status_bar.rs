@@ -98,6 +98,16 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             (Action::Back, "back"),
             (Action::Quit, "quit"),
         ],
+        (View::Alerts, false) => &[
+            (Action::Help, "help"),
+            (Action::NextPane, "next table"),
+            (Action::Actions, "silence/expire"),
+            (Action::Select, "open"),
+            (Action::Filter, "filter"),
+            (Action::SortNext, "sort"),
+            (Action::Back, "back"),
+            (Action::Quit, "quit"),
+        ],
         (View::Audit, false) => &[
             (Action::Help, "help"),
             (Action::Filter, "filter"),

@@ -704,7 +704,7 @@ fn a_valid_config_is_summarised_section_by_section() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.starts_with(&format!(
-            "config OK: {example}: 2 postgres, 2 redis, 0 sidekiq, 0 pgbouncer, 4 hosts, 2 edges, 1 elasticsearch, 1 streaming"
+            "config OK: {example}: 2 postgres, 2 redis, 0 sidekiq, 0 pgbouncer, 5 hosts, 2 edges, 1 elasticsearch, 1 streaming"
         )),
         "{stdout}"
     );

@@ -207,11 +207,19 @@ async fn basic_auth_right_and_wrong_and_node_exporter_over_tls_with_basic_auth()
         "{err:?}"
     );
 
-    let statuses: Vec<u16> = nginx
-        .logged("/node/metrics")
-        .iter()
-        .map(|l| l.status)
-        .collect();
+    // nginx writes its log line after the answer has left: give the last one a moment.
+    let mut statuses: Vec<u16> = Vec::new();
+    for _ in 0..50 {
+        statuses = nginx
+            .logged("/node/metrics")
+            .iter()
+            .map(|l| l.status)
+            .collect();
+        if statuses.len() >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert_eq!(statuses, [200, 401]);
     let es_statuses: Vec<u16> = nginx
         .logged("/private/_cluster/health")

@@ -53,6 +53,9 @@ pub fn summary(cfg: &Config, path: Option<&Path>, env_overrides: &[String]) -> V
         ("pgbouncer", &cfg.pgbouncer),
         ("elasticsearch", &cfg.elasticsearch),
         ("streaming", &cfg.streaming),
+        ("web", &cfg.web),
+        ("prometheus", &cfg.prometheus),
+        ("alertmanager", &cfg.alertmanager),
     ] {
         line(kind, named(list.iter().map(|ep| endpoint(ep, cfg))));
     }

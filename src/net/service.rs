@@ -171,6 +171,23 @@ pub struct Service {
 }
 
 impl Service {
+    /// The client for one `[[kind]]` HTTP endpoint of the config: its URL, CA, password or
+    /// bearer token, and a cap on answers. The error names the entry.
+    pub fn for_endpoint(
+        kind: &str,
+        config: &crate::config::EndpointConfig,
+        max_body: usize,
+    ) -> Result<Service, String> {
+        Service::new(ServiceSpec {
+            url: &config.url,
+            tls_ca: config.tls_ca.as_deref(),
+            password: config.password.clone(),
+            bearer_token: config.bearer_token.clone(),
+            max_body,
+        })
+        .map_err(|e| format!("{kind} {}: {e}", config.name))
+    }
+
     pub fn new(spec: ServiceSpec<'_>) -> Result<Service, String> {
         Service::build(spec, true)
     }

@@ -14,7 +14,7 @@ use super::exposition::{self, Metric, SkippedLines};
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{Defaults, EndpointConfig};
 use crate::model::{Detail, Figure, FigureSpec, Finding, Reading, Unit, figure::format_value};
-use crate::net::service::{Service, ServiceSpec};
+use crate::net::service::Service;
 
 pub const KIND: &str = "streaming";
 
@@ -177,14 +177,7 @@ pub struct StreamingSource {
 impl StreamingSource {
     pub fn new(config: &EndpointConfig, schedule: Schedule) -> Self {
         StreamingSource {
-            service: Service::new(ServiceSpec {
-                url: &config.url,
-                tls_ca: config.tls_ca.as_deref(),
-                password: config.password.clone(),
-                bearer_token: config.bearer_token.clone(),
-                max_body: MAX_BODY,
-            })
-            .map_err(|e| format!("streaming {}: {e}", config.name)),
+            service: Service::for_endpoint("streaming", config, MAX_BODY),
             schedule,
             previous: None,
         }

@@ -21,7 +21,7 @@ use crate::model::{
     figure::format_value,
     health::figure_level,
 };
-use crate::net::service::{Service, ServiceSpec};
+use crate::net::service::Service;
 
 pub const KIND: &str = "web";
 
@@ -413,14 +413,7 @@ pub struct WebSource {
 impl WebSource {
     pub fn new(config: &EndpointConfig, schedule: Schedule) -> Self {
         WebSource {
-            service: Service::new(ServiceSpec {
-                url: &config.url,
-                tls_ca: config.tls_ca.as_deref(),
-                password: config.password.clone(),
-                bearer_token: config.bearer_token.clone(),
-                max_body: MAX_BODY,
-            })
-            .map_err(|e| format!("web {}: {e}", config.name)),
+            service: Service::for_endpoint("web", config, MAX_BODY),
             schedule,
         }
     }

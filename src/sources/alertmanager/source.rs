@@ -10,7 +10,7 @@ use super::parse::{parse_groups, parse_silences, parse_status};
 use super::{AlertmanagerReading, KIND};
 use crate::config::{Defaults, EndpointConfig};
 use crate::net::http::{Answer, HttpError};
-use crate::net::service::{Service, ServiceSpec};
+use crate::net::service::Service;
 use crate::sources::{PollError, PollResult, Schedule, Source, SourceSpec};
 
 /// Ten thousand alerts with their labels and annotations are about 10 MiB; a larger answer
@@ -31,14 +31,7 @@ pub struct AlertmanagerSource {
 impl AlertmanagerSource {
     pub fn new(config: &EndpointConfig, schedule: Schedule) -> Self {
         AlertmanagerSource {
-            service: Service::new(ServiceSpec {
-                url: &config.url,
-                tls_ca: config.tls_ca.as_deref(),
-                password: config.password.clone(),
-                bearer_token: config.bearer_token.clone(),
-                max_body: MAX_BODY,
-            })
-            .map_err(|e| format!("alertmanager {}: {e}", config.name)),
+            service: Service::for_endpoint("alertmanager", config, MAX_BODY),
             schedule,
         }
     }

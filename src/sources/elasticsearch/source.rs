@@ -8,7 +8,7 @@ use futures_util::future::BoxFuture;
 use super::KIND;
 use super::parse::{parse_cat_indices, parse_cluster_health, parse_version};
 use crate::config::{Defaults, EndpointConfig};
-use crate::net::service::{Service, ServiceSpec};
+use crate::net::service::Service;
 use crate::sources::{PollError, PollResult, Schedule, Source, SourceSpec};
 
 /// `_cat/indices` for a few hundred indices is well under this.
@@ -28,14 +28,7 @@ pub struct ElasticsearchSource {
 impl ElasticsearchSource {
     pub fn new(config: &EndpointConfig, schedule: Schedule) -> Self {
         ElasticsearchSource {
-            service: Service::new(ServiceSpec {
-                url: &config.url,
-                tls_ca: config.tls_ca.as_deref(),
-                password: config.password.clone(),
-                bearer_token: config.bearer_token.clone(),
-                max_body: MAX_BODY,
-            })
-            .map_err(|e| format!("elasticsearch {}: {e}", config.name)),
+            service: Service::for_endpoint("elasticsearch", config, MAX_BODY),
             schedule,
         }
     }

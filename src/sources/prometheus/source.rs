@@ -10,7 +10,7 @@ use super::api::envelope;
 use super::{DownTarget, FailingRule, KEPT, KIND, PrometheusReading};
 use crate::config::{Defaults, EndpointConfig};
 use crate::model::alerts::Labels;
-use crate::net::service::{Service, ServiceSpec};
+use crate::net::service::Service;
 use crate::sources::{PollError, PollResult, Schedule, Source, SourceSpec};
 
 /// A thousand targets with their labels are a few MiB.
@@ -29,14 +29,7 @@ pub struct PrometheusSource {
 
 /// The service a `[[prometheus]]` entry describes, for every client of its API.
 pub fn service(config: &EndpointConfig) -> Result<Service, String> {
-    Service::new(ServiceSpec {
-        url: &config.url,
-        tls_ca: config.tls_ca.as_deref(),
-        password: config.password.clone(),
-        bearer_token: config.bearer_token.clone(),
-        max_body: MAX_BODY,
-    })
-    .map_err(|e| format!("prometheus {}: {e}", config.name))
+    Service::for_endpoint("prometheus", config, MAX_BODY)
 }
 
 #[derive(Deserialize)]

@@ -3,7 +3,7 @@
 //! Loopback leaves only mastop's own work and nginx's, so this is the floor under the
 //! network time a real edge adds. Run with `cargo bench --bench edge`.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::hint::black_box;

@@ -4,7 +4,7 @@
 //! handshake), how many hosts answered, the console's peak RSS, and the ssh processes it
 //! keeps. Run with `scripts/measure-hosts.sh` (or `cargo bench --bench hosts`).
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

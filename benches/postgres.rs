@@ -20,7 +20,7 @@
 //! (5), `PG_ACTIVITY_SECONDS` (per batch, 10).
 
 // The test harness's throwaway servers; the module allows its own unused parts.
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::process::{Command, Stdio};

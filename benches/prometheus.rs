@@ -2,7 +2,7 @@
 //! answers parsed, split by host, each turned into a reading with rates), and the backfill
 //! of an hour for 200 hosts (fifteen range answers parsed and tied to their hosts).
 //! Queries sent are fixed by construction and counted at a real Prometheus in
-//! tests/hosts_prometheus.rs and tests/backfill.rs: 3 per refresh, 15 per backfill.
+//! tests/it/hosts_prometheus.rs and tests/it/backfill.rs: 3 per refresh, 15 per backfill.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -10,7 +10,7 @@
 //!
 //! Run with `cargo bench --bench sidekiq`; needs the Debian package `redis-server`.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::hint::black_box;

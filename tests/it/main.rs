@@ -1,0 +1,66 @@
+//! mastop's integration tests, one binary with a module per area: linking one test crate
+//! instead of one per file keeps the suite's build time and disk use down. Throwaway real
+//! servers and consoles live in `support`, the pseudo-terminal driver in `pty`.
+
+mod private_jobs;
+mod pty;
+mod support;
+
+mod actions_consoles;
+mod actions_pipeline;
+mod agreement;
+mod alerts;
+mod alerts_view;
+mod backfill;
+mod cli;
+mod commands_output;
+mod config;
+mod config_check;
+mod config_secrets;
+mod demo;
+mod drill;
+mod e2e;
+mod edges_config;
+mod edges_streaming;
+mod edges_tls;
+mod elasticsearch;
+mod fleet_view;
+mod handoff;
+mod handoff_tui;
+mod harness;
+mod hosts_actions;
+mod hosts_node_exporter;
+mod hosts_prometheus;
+mod hosts_ssh;
+mod http_services;
+mod inventory;
+mod job_payload_privacy;
+mod keymap_theme;
+mod ops_store;
+mod pgbouncer;
+mod postgres_actions;
+mod postgres_archiver;
+mod postgres_tls;
+mod recovery;
+mod redact;
+mod redis_extras;
+mod redis_hijack;
+mod runbook_views;
+mod runbooks;
+mod runbooks_e2e;
+mod runbooks_live;
+mod runbooks_ssh;
+mod scheduler;
+mod sidekiq_actions;
+mod sidekiq_browse;
+mod sidekiq_layouts;
+mod sidekiq_metrics;
+mod sidekiq_peer;
+mod sidekiq_placement;
+mod sidekiq_retry_all;
+mod silences;
+mod sources_postgres;
+mod sources_postgres_views;
+mod sources_redis;
+mod views;
+mod web;

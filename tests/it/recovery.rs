@@ -10,8 +10,7 @@
 
 use crate::support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::future::BoxFuture;
@@ -31,46 +30,9 @@ const HANG_GUARD: Duration = Duration::from_secs(90);
 /// retrying on the cadence makes about 60. Far from both, so a loaded machine cannot blur it.
 const MIN_ATTEMPTS_IN_LONG_OUTAGE: usize = 20;
 
-// ---- log capture ------------------------------------------------------------------------
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut b) = self.0.lock() {
-            b.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Everything the library logs at debug and above, from every test in this binary.
-fn logs() -> &'static Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::DEBUG)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per binary");
-        captured
-    })
-}
-
 /// Log lines that name `id` (each test uses its own component names).
 fn log_lines(id: &ComponentId) -> Vec<String> {
-    let text = logs()
-        .0
-        .lock()
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
+    let text = support::logs::captured_text();
     let needle = format!("component={id}");
     text.lines()
         .filter(|l| l.contains(&needle))
@@ -346,7 +308,7 @@ async fn drill(server: &mut dyn Restartable, spec: SourceSpec, proxy: &CountingP
         id: id.clone(),
         seen: Vec::new(),
     };
-    logs();
+    support::logs::captured_log();
 
     let short = outage(server, 20, &mut watch, &polls, proxy).await;
     let long = outage(server, 60, &mut watch, &polls, proxy).await;
@@ -397,7 +359,7 @@ async fn a_refused_source_retries_ever_more_slowly() {
     pg.psql("CREATE ROLE outsider NOLOGIN");
     let spec = postgres::spec(&endpoint("refused", pg.url_as("outsider")), &defaults());
     let id = spec.meta.id.clone();
-    logs();
+    support::logs::captured_log();
     let cancel = CancellationToken::new();
     let (feed, _) = sources::spawn_all(vec![spec], &cancel);
     let mut watch = Watch {

@@ -153,8 +153,13 @@ impl Redis {
             None => self.url(),
         };
         let client = redis::Client::open(url).expect("a valid Redis URL");
+        // The harness writes large pipelines (an hour of metrics for hundreds of classes):
+        // the client's default half-second answer deadline is a hang guard here instead.
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(std::time::Duration::from_secs(30)))
+            .set_response_timeout(Some(std::time::Duration::from_secs(60)));
         client
-            .get_multiplexed_async_connection()
+            .get_multiplexed_async_connection_with_config(&config)
             .await
             .expect("connect to the test Redis")
     }

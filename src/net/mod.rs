@@ -2,5 +2,6 @@
 //! it ([`service`]), and the TLS settings every client uses ([`tls`]).
 
 pub mod http;
+pub mod route;
 pub mod service;
 pub mod tls;

@@ -10,7 +10,6 @@ mod http;
 mod probe;
 pub mod region;
 mod source;
-pub mod target;
 mod verifier;
 
 use std::any::Any;
@@ -23,7 +22,7 @@ use crate::model::{
     figure::format_value,
 };
 
-pub use self::probe::{HEALTH_PATH, STREAMING_HEALTH_PATH, storage_route};
+pub use self::probe::{HEALTH_PATH, STREAMING_HEALTH_PATH};
 pub use self::region::{RegionSummary, region_summary};
 pub use self::source::{EdgeSource, spec};
 

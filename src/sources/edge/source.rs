@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use super::probe::{Deadline, Prober, Route, storage_route};
-use super::target::EdgeTarget;
+use super::probe::{Deadline, Prober};
+use crate::net::route::{EdgeTarget, Route, storage_route};
 use super::{KIND, verifier};
 use crate::config::{Defaults, EdgeConfig};
 use crate::model::{ComponentId, ComponentMeta};

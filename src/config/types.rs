@@ -14,7 +14,7 @@ pub struct Config {
     /// `oncall` may run guarded actions; anything else, or unset, is `shadow` (read-only).
     /// Only the config file can set it: neither `--` flags nor `MASTOP_*` variables can.
     #[serde(default)]
-    pub role: Option<crate::actions::Role>,
+    pub role: Option<super::Role>,
     #[serde(default)]
     pub ui: UiConfig,
     /// Shared state for several consoles (locks, freeze, approvals, audit history).

@@ -19,6 +19,7 @@ mod summary;
 mod types;
 pub mod urls;
 mod validate;
+pub mod zone;
 
 pub use alerts::{AlertRoute, AlertsConfig};
 pub use edges::EdgeConfig;

@@ -6,6 +6,7 @@ pub mod figure;
 pub mod fleet;
 pub mod health;
 pub mod history;
+pub mod kinds;
 pub mod reading;
 pub mod status;
 

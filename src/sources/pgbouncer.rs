@@ -21,19 +21,9 @@ use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{CachedSecret, Defaults, EndpointConfig};
 use crate::model::detail::{Cell, Column, Row as TableRow};
 use crate::model::figure::format_value;
-use crate::model::{
-    Detail, Figure, FigureSpec, Finding, Level, Reading, TableData, Threshold, Unit,
-};
+use crate::model::{Detail, Figure, Finding, Level, Reading, TableData, Threshold, Unit};
 
-pub const KIND: &str = "pgbouncer";
-
-pub const FIGURES: &[FigureSpec] = &[
-    FigureSpec::up("clients_waiting"),
-    FigureSpec::up("max_wait_s"),
-    FigureSpec::up("pool_used_pct"),
-    FigureSpec::up("queries_per_sec"),
-    FigureSpec::up("avg_wait_ms"),
-];
+pub use crate::model::kinds::pgbouncer::{FIGURES, KIND};
 
 /// Any client queued for a server connection is a user waiting.
 const CLIENTS_WAITING: Threshold = Threshold::above(1.0, 20.0);

@@ -63,32 +63,8 @@ pub use self::statements::{Statement, TopStatements};
 pub use self::views::Views;
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{CachedSecret, Defaults, EndpointConfig, mask_url};
-use crate::model::FigureSpec;
 
-pub const KIND: &str = "postgres";
-
-pub const FIGURES: &[FigureSpec] = &[
-    FigureSpec::up("connections_used_pct"),
-    FigureSpec::up("connections"),
-    FigureSpec::up("active_sessions"),
-    FigureSpec::up("idle_in_xact_sessions"),
-    FigureSpec::up("lock_waiting_sessions"),
-    FigureSpec::up("longest_xact_s"),
-    FigureSpec::up("idle_in_xact_max_s"),
-    FigureSpec::up("replication_lag_s"),
-    FigureSpec::down("cache_hit_pct"),
-    FigureSpec::up("xact_per_sec"),
-    FigureSpec::up("database_size_bytes"),
-    FigureSpec::up("rollback_pct"),
-    FigureSpec::up("lock_blocker_age_s"),
-    FigureSpec::up("oldest_xmin_age"),
-    FigureSpec::up("standby_lag_bytes"),
-    FigureSpec::up("standby_lag_s"),
-    FigureSpec::up("slot_retained_bytes"),
-    FigureSpec::up("xid_age"),
-    FigureSpec::up("mxid_age"),
-    FigureSpec::up("wal_dir_bytes"),
-];
+pub use crate::model::kinds::postgres::{FIGURES, KIND};
 
 fn feature_sql(feature: Feature) -> &'static str {
     match feature {

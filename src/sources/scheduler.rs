@@ -14,7 +14,6 @@ use super::{PollError, SourceSpec, backoff};
 pub use crate::model::Schedule;
 use crate::model::{ComponentMeta, SourceState, SourceStatus};
 
-
 /// Spawns one task per enabled source; disabled ones are published once as disabled.
 /// Returns the feed and the component list in config order.
 pub fn spawn_all(

@@ -44,21 +44,8 @@ pub use self::reading::{
 use super::redis::{Connector, connection_lost};
 use super::{PollResult, Schedule, Source, SourceSpec};
 use crate::config::{Defaults, EndpointConfig};
-use crate::model::FigureSpec;
 
-pub const KIND: &str = "sidekiq";
-
-pub const FIGURES: &[FigureSpec] = &[
-    FigureSpec::up("queue_latency_s"),
-    FigureSpec::up("enqueued"),
-    FigureSpec::up("busy"),
-    FigureSpec::up("scheduled"),
-    FigureSpec::up("retries"),
-    FigureSpec::up("dead"),
-    FigureSpec::down("processes"),
-    FigureSpec::down("processed_per_s"),
-    FigureSpec::up("failed_per_s"),
-];
+pub use crate::model::kinds::sidekiq::{FIGURES, KIND};
 
 /// Mastodon's queues in its own priority order (`config/sidekiq.yml`); `fasp` since 4.4.
 pub const MASTODON_QUEUES: &[&str] = &[

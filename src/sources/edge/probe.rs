@@ -321,4 +321,3 @@ fn io_reason(e: &std::io::Error) -> String {
         _ => sanitize_truncated(&e.to_string(), 160),
     }
 }
-

@@ -16,12 +16,13 @@ use serde::Serialize;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 
-use super::postgres::{Target, connection_lost, io_cause, parse_target, tls};
+use super::postgres::{Target, connection_lost, io_cause, parse_target};
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{CachedSecret, Defaults, EndpointConfig};
 use crate::model::detail::{Cell, Column, Row as TableRow};
 use crate::model::figure::format_value;
 use crate::model::{Detail, Figure, Finding, Level, Reading, TableData, Threshold, Unit};
+use crate::net::postgres as tls;
 
 pub use crate::model::kinds::pgbouncer::{FIGURES, KIND};
 

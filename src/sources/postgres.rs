@@ -30,9 +30,7 @@ mod queries;
 mod reading;
 pub mod redact;
 mod replication;
-pub mod signal;
 mod statements;
-pub(crate) mod tls;
 mod views;
 
 use std::collections::HashMap;
@@ -63,6 +61,7 @@ pub use self::statements::{Statement, TopStatements};
 pub use self::views::Views;
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{CachedSecret, Defaults, EndpointConfig, mask_url};
+pub(crate) use crate::net::postgres as tls;
 
 pub use crate::model::kinds::postgres::{FIGURES, KIND};
 

@@ -24,13 +24,16 @@
 mod activity;
 pub mod archiver;
 mod backends;
+mod decode;
 mod features;
 mod maintenance;
 mod queries;
 mod reading;
 pub mod redact;
 mod replication;
+mod sessions;
 mod statements;
+mod thresholds;
 mod views;
 
 use std::collections::HashMap;
@@ -49,14 +52,14 @@ use tokio_postgres::types::Type;
 pub use self::activity::{
     Activity, Backend, BlockingNode, RawQuery, SessionGroup, backend_key, blocking_chains,
 };
+use self::decode::{Failure, col, one_row};
 use self::features::{Feature, Gates};
 pub use self::features::{FeatureState, FeatureStatus, Tiers};
 pub use self::maintenance::{DatabaseSize, DeadTuples, VacuumProgress, WalDir, Wraparound};
-use self::queries::{Counters, Failure, SUMMARY_SQL, apply_deltas, build_reading, col, one_row};
-pub use self::reading::{
-    Connections, DatabaseStats, PostgresReading, ReplicaStatus, ServerInfo, Sessions,
-};
+use self::queries::{Counters, SUMMARY_SQL, apply_deltas, build_reading};
+pub use self::reading::{Connections, DatabaseStats, PostgresReading, ReplicaStatus, ServerInfo};
 pub use self::replication::{HorizonHolder, Slot, Standby, horizon};
+pub use self::sessions::Sessions;
 pub use self::statements::{Statement, TopStatements};
 pub use self::views::Views;
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};

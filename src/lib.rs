@@ -5,6 +5,7 @@
 //! way too: key → keymap → command → state change.
 
 pub mod actions;
+pub mod calendar;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -1,24 +1,8 @@
 //! Who is at the console, and whether they may write.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// May run actions (each still guarded).
-    Oncall,
-    /// Sees everything on-call sees, minus private content; can preview, never run.
-    Shadow,
-}
-
-impl Role {
-    pub fn word(self) -> &'static str {
-        match self {
-            Role::Oncall => "oncall",
-            Role::Shadow => "shadow",
-        }
-    }
-}
+pub use crate::config::Role;
 
 /// Proof that this session may send mutating commands. It cannot be built outside this
 /// module, and only [`Session::write_capability`] returns one, for on-call sessions. Every

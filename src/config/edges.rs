@@ -48,8 +48,8 @@ pub struct EdgeConfig {
 }
 
 impl EdgeConfig {
-    pub fn schedule(&self, defaults: &Defaults) -> crate::sources::Schedule {
-        crate::sources::Schedule {
+    pub fn schedule(&self, defaults: &Defaults) -> crate::model::Schedule {
+        crate::model::Schedule {
             cadence: self.cadence.unwrap_or(defaults.cadence),
             deadline: self.deadline.unwrap_or(defaults.deadline),
         }
@@ -73,7 +73,7 @@ pub(super) fn validate_edges(edges: &[EdgeConfig], problems: &mut Vec<Problem>) 
     for (i, edge) in edges.iter().enumerate() {
         let at = |k: &str| vec![Seg::Key("edge".into()), Seg::Index(i), Seg::Key(k.into())];
         rules::name("edge", &edge.name, at("name"), &mut seen, problems);
-        if let Err(e) = crate::sources::edge::target::EdgeTarget::parse(&edge.address) {
+        if let Err(e) = crate::net::route::EdgeTarget::parse(&edge.address) {
             problems.push((
                 at("address"),
                 e,
@@ -108,7 +108,7 @@ pub(super) fn validate_edges(edges: &[EdgeConfig], problems: &mut Vec<Problem>) 
             }
         }
         if let Some(url) = &edge.object_storage_url {
-            if let Err(e) = crate::sources::edge::storage_route(url) {
+            if let Err(e) = crate::net::route::storage_route(url) {
                 problems.push((
                     at("object_storage_url"),
                     e,

@@ -69,12 +69,12 @@ pub(super) fn validate(config: &HandoffConfig) -> Vec<(Vec<Seg>, String, Option<
             .collect::<Vec<_>>()
     };
     if let Some(zone) = &config.zone
-        && let Err(e) = crate::handoff::zone::Zone::named(zone)
+        && let Err(e) = super::zone::Zone::named(zone)
     {
         problems.push((at(&["zone"]), e, Some(zone_hint())));
     }
     for (name, zone) in &config.people {
-        if let Err(e) = crate::handoff::zone::Zone::named(zone) {
+        if let Err(e) = super::zone::Zone::named(zone) {
             problems.push((at(&["people", name]), e, Some(zone_hint())));
         }
     }

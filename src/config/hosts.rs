@@ -118,8 +118,8 @@ impl HostConfig {
         }
     }
 
-    pub fn schedule(&self, defaults: &Defaults) -> crate::sources::Schedule {
-        crate::sources::Schedule {
+    pub fn schedule(&self, defaults: &Defaults) -> crate::model::Schedule {
+        crate::model::Schedule {
             cadence: self.cadence.unwrap_or(defaults.cadence),
             deadline: self.deadline.unwrap_or(defaults.deadline),
         }

@@ -11,6 +11,7 @@ mod hosts;
 mod inventory;
 mod load;
 mod locate;
+mod role;
 mod rules;
 mod runbooks;
 pub mod secret;
@@ -18,6 +19,7 @@ mod summary;
 mod types;
 pub mod urls;
 mod validate;
+pub mod zone;
 
 pub use alerts::{AlertRoute, AlertsConfig};
 pub use edges::EdgeConfig;
@@ -29,6 +31,7 @@ pub use inventory::{
 };
 pub use load::{Loaded, environment, load, load_str, parse_duration};
 pub use locate::{Location, Seg, line_col, locate, path_at, render_path};
+pub use role::Role;
 pub use runbooks::RunbooksConfig;
 pub use secret::{CachedSecret, SecretRef};
 pub use summary::summary;

@@ -34,7 +34,7 @@ pub fn summary(cfg: &Config, path: Option<&Path>, env_overrides: &[String]) -> V
     line(
         "role",
         match cfg.role {
-            Some(crate::actions::Role::Oncall) => "on-call (may run guarded actions)".into(),
+            Some(super::Role::Oncall) => "on-call (may run guarded actions)".into(),
             _ => "shadow (read-only)".into(),
         },
     );

@@ -14,7 +14,7 @@ pub struct Config {
     /// `oncall` may run guarded actions; anything else, or unset, is `shadow` (read-only).
     /// Only the config file can set it: neither `--` flags nor `MASTOP_*` variables can.
     #[serde(default)]
-    pub role: Option<crate::actions::Role>,
+    pub role: Option<super::Role>,
     #[serde(default)]
     pub ui: UiConfig,
     /// Shared state for several consoles (locks, freeze, approvals, audit history).
@@ -204,8 +204,8 @@ impl EndpointConfig {
         }
     }
 
-    pub fn schedule(&self, defaults: &Defaults) -> crate::sources::Schedule {
-        crate::sources::Schedule {
+    pub fn schedule(&self, defaults: &Defaults) -> crate::model::Schedule {
+        crate::model::Schedule {
             cadence: self.cadence.unwrap_or(defaults.cadence),
             deadline: self.deadline.unwrap_or(defaults.deadline),
         }

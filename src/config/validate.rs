@@ -222,8 +222,8 @@ fn thresholds(config: &Config, problems: &mut Vec<Problem>) {
                 Seg::Key(k.into()),
             ]
         };
-        let Some(specs) = crate::sources::figure_specs(kind) else {
-            let kinds = crate::sources::KINDS;
+        let Some(specs) = crate::model::kinds::figure_specs(kind) else {
+            let kinds = crate::model::kinds::KINDS;
             problems.push((
                 vec![Seg::Key("thresholds".into()), Seg::Key(kind.clone())],
                 format!("no component kind called `{}`", super::quote(kind)),

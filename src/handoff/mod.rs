@@ -10,7 +10,7 @@ pub mod report;
 pub mod shift;
 pub mod shift_log;
 pub mod store;
-pub mod zone;
+pub use crate::config::zone;
 
 pub use report::{Acknowledgement, ActionTaken, ComponentProblem, Handoff, Person};
 pub use shift::Shift;

@@ -6,6 +6,7 @@ pub mod figure;
 pub mod fleet;
 pub mod health;
 pub mod history;
+pub mod kinds;
 pub mod reading;
 pub mod status;
 
@@ -14,7 +15,7 @@ pub use figure::{Direction, Figure, FigureSpec, Threshold, Unit};
 pub use fleet::{ComponentMeta, ComponentState, Fleet};
 pub use health::{Finding, Health, Level};
 pub use reading::Reading;
-pub use status::{SourceState, SourceStatus};
+pub use status::{Schedule, SourceState, SourceStatus};
 
 /// A component's stable identity: `kind/name`, e.g. `postgres/primary` or `edge/fra-1`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

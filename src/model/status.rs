@@ -4,6 +4,13 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+/// How often a source polls, and how long one poll may take before it counts as failed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Schedule {
+    pub cadence: Duration,
+    pub deadline: Duration,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceState {

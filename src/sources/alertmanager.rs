@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::model::alerts::{AlertSet, SilenceState};
 use crate::model::{
-    Detail, Figure, FigureSpec, Finding, Level, Reading, Unit,
+    Detail, Figure, Finding, Level, Reading, Unit,
     detail::{Cell, Column, Row, TableData},
     figure::format_duration_secs,
 };
@@ -21,14 +21,7 @@ use crate::model::{
 pub use self::parse::ServerStatus;
 pub use self::source::{AlertmanagerSource, spec};
 
-pub const KIND: &str = "alertmanager";
-
-pub const FIGURES: &[FigureSpec] = &[
-    FigureSpec::up("firing"),
-    FigureSpec::up("suppressed"),
-    FigureSpec::up("silences_active"),
-    FigureSpec::down("peers"),
-];
+pub use crate::model::kinds::alertmanager::{FIGURES, KIND};
 
 /// The detail table whose rows are silences (expire is offered on its rows).
 pub const SILENCES_TABLE: &str = "Silences";

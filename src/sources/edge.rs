@@ -10,7 +10,6 @@ mod http;
 mod probe;
 pub mod region;
 mod source;
-pub mod target;
 mod verifier;
 
 use std::any::Any;
@@ -18,25 +17,16 @@ use std::any::Any;
 use serde::Serialize;
 
 use crate::model::{
-    Detail, Figure, FigureSpec, Finding, Level, Reading, Threshold, Unit,
+    Detail, Figure, Finding, Level, Reading, Threshold, Unit,
     detail::{Cell, Column, Row, TableData},
     figure::format_value,
 };
 
-pub use self::probe::{HEALTH_PATH, STREAMING_HEALTH_PATH, storage_route};
+pub use self::probe::{HEALTH_PATH, STREAMING_HEALTH_PATH};
 pub use self::region::{RegionSummary, region_summary};
 pub use self::source::{EdgeSource, spec};
 
-pub const KIND: &str = "edge";
-
-pub const FIGURES: &[FigureSpec] = &[
-    FigureSpec::up("first_byte_ms"),
-    FigureSpec::up("dns_ms"),
-    FigureSpec::up("connect_ms"),
-    FigureSpec::up("tls_ms"),
-    FigureSpec::down("cache_hit_pct"),
-    FigureSpec::down("cert_days_left"),
-];
+pub use crate::model::kinds::edge::{FIGURES, KIND};
 
 /// Renewal normally happens at 30 days left; 14 means automation has already failed once.
 pub const CERT_WARN_DAYS: f64 = 14.0;

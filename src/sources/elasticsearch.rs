@@ -12,7 +12,7 @@ use std::any::Any;
 use serde::Serialize;
 
 use crate::model::{
-    Detail, Figure, FigureSpec, Finding, Level, Reading, Unit,
+    Detail, Figure, Finding, Level, Reading, Unit,
     detail::{Cell, Column, Row, TableData},
     figure::format_value,
 };
@@ -20,18 +20,7 @@ use crate::model::{
 pub use self::parse::{parse_cat_indices, parse_cluster_health, parse_version};
 pub use self::source::{ElasticsearchSource, spec};
 
-pub const KIND: &str = "elasticsearch";
-
-pub const FIGURES: &[FigureSpec] = &[
-    FigureSpec::up("unassigned_shards"),
-    FigureSpec::down("active_shards_pct"),
-    FigureSpec::down("nodes"),
-    FigureSpec::down("data_nodes"),
-    FigureSpec::up("active_shards"),
-    FigureSpec::up("relocating_shards"),
-    FigureSpec::up("initializing_shards"),
-    FigureSpec::up("pending_tasks"),
-];
+pub use crate::model::kinds::elasticsearch::{FIGURES, KIND};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

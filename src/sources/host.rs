@@ -18,7 +18,7 @@ use std::any::Any;
 use serde::Serialize;
 
 use crate::model::{
-    Detail, Figure, FigureSpec, Finding, Level, Reading, Threshold, Unit,
+    Detail, Figure, Finding, Level, Reading, Threshold, Unit,
     detail::{Cell, Column, Row, TableData},
     figure::format_value,
     health::figure_level,
@@ -26,28 +26,10 @@ use crate::model::{
 
 pub use poll::{HostSource, HostSpawner, poll_command, spec, specs};
 
-pub const KIND: &str = "host";
+pub use crate::model::kinds::host::{FIGURES, KIND};
 
 /// The detail table whose rows are units (actions are offered on its rows).
 pub const UNITS_TABLE: &str = "systemd units";
-
-pub const FIGURES: &[FigureSpec] = &[
-    FigureSpec::up("disk_used_pct"),
-    FigureSpec::up("load_1"),
-    FigureSpec::up("load_5"),
-    FigureSpec::up("load_15"),
-    FigureSpec::up("load_per_cpu"),
-    FigureSpec::up("cpu_busy_pct"),
-    FigureSpec::up("memory_used_pct"),
-    FigureSpec::up("swap_used_pct"),
-    FigureSpec::up("disk_util_pct"),
-    FigureSpec::up("disk_iops"),
-    FigureSpec::up("net_rx_bytes_per_s"),
-    FigureSpec::up("net_tx_bytes_per_s"),
-    FigureSpec::up("cpu_pressure_pct"),
-    FigureSpec::up("memory_pressure_pct"),
-    FigureSpec::up("io_pressure_pct"),
-];
 
 /// Hachyderm's post-incident rule was "alert on FS > 90%"; 85 gives a shift to act first.
 pub const DISK_USED: Threshold = Threshold::above(85.0, 90.0);

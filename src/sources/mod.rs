@@ -26,8 +26,9 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 
 use crate::config::Config;
-use crate::model::{ComponentMeta, FigureSpec, Reading, SourceState};
+use crate::model::{ComponentMeta, Reading, SourceState};
 
+pub use crate::model::kinds::{KINDS, figure_specs};
 pub use feed::{Feed, Update};
 pub use scheduler::{Schedule, spawn_all, spawn_into};
 
@@ -167,39 +168,6 @@ pub fn build_sharing(config: &Config) -> (Vec<SourceSpec>, host::HostSpawner) {
             .map(|c| alertmanager::spec(c, &config.defaults)),
     );
     (specs, hosts)
-}
-
-/// Every component kind, in the order the overview lists them (the traffic path first).
-pub const KINDS: &[&str] = &[
-    edge::KIND,
-    web::KIND,
-    host::KIND,
-    sidekiq::KIND,
-    postgres::KIND,
-    pgbouncer::KIND,
-    redis::KIND,
-    elasticsearch::KIND,
-    streaming::KIND,
-    prometheus::KIND,
-    alertmanager::KIND,
-];
-
-/// The figures a kind produces, for validating `[thresholds.<kind>.<figure>]`.
-pub fn figure_specs(kind: &str) -> Option<&'static [FigureSpec]> {
-    match kind {
-        postgres::KIND => Some(postgres::FIGURES),
-        pgbouncer::KIND => Some(pgbouncer::FIGURES),
-        redis::KIND => Some(redis::FIGURES),
-        edge::KIND => Some(edge::FIGURES),
-        host::KIND => Some(host::FIGURES),
-        sidekiq::KIND => Some(sidekiq::FIGURES),
-        elasticsearch::KIND => Some(elasticsearch::FIGURES),
-        streaming::KIND => Some(streaming::FIGURES),
-        prometheus::KIND => Some(prometheus::FIGURES),
-        web::KIND => Some(web::FIGURES),
-        alertmanager::KIND => Some(alertmanager::FIGURES),
-        _ => None,
-    }
 }
 
 /// The figure a kind's trend usually shows, for a component with history but no reading

@@ -16,24 +16,15 @@ use serde::Serialize;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 
-use super::postgres::{Target, connection_lost, io_cause, parse_target, tls};
+use super::postgres::{Target, connection_lost, io_cause, parse_target};
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{CachedSecret, Defaults, EndpointConfig};
 use crate::model::detail::{Cell, Column, Row as TableRow};
 use crate::model::figure::format_value;
-use crate::model::{
-    Detail, Figure, FigureSpec, Finding, Level, Reading, TableData, Threshold, Unit,
-};
+use crate::model::{Detail, Figure, Finding, Level, Reading, TableData, Threshold, Unit};
+use crate::net::postgres as tls;
 
-pub const KIND: &str = "pgbouncer";
-
-pub const FIGURES: &[FigureSpec] = &[
-    FigureSpec::up("clients_waiting"),
-    FigureSpec::up("max_wait_s"),
-    FigureSpec::up("pool_used_pct"),
-    FigureSpec::up("queries_per_sec"),
-    FigureSpec::up("avg_wait_ms"),
-];
+pub use crate::model::kinds::pgbouncer::{FIGURES, KIND};
 
 /// Any client queued for a server connection is a user waiting.
 const CLIENTS_WAITING: Threshold = Threshold::above(1.0, 20.0);

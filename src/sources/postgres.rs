@@ -24,15 +24,16 @@
 mod activity;
 pub mod archiver;
 mod backends;
+mod decode;
 mod features;
 mod maintenance;
 mod queries;
 mod reading;
 pub mod redact;
 mod replication;
-pub mod signal;
+mod sessions;
 mod statements;
-pub(crate) mod tls;
+mod thresholds;
 mod views;
 
 use std::collections::HashMap;
@@ -51,44 +52,21 @@ use tokio_postgres::types::Type;
 pub use self::activity::{
     Activity, Backend, BlockingNode, RawQuery, SessionGroup, backend_key, blocking_chains,
 };
+use self::decode::{Failure, col, one_row};
 use self::features::{Feature, Gates};
 pub use self::features::{FeatureState, FeatureStatus, Tiers};
 pub use self::maintenance::{DatabaseSize, DeadTuples, VacuumProgress, WalDir, Wraparound};
-use self::queries::{Counters, Failure, SUMMARY_SQL, apply_deltas, build_reading, col, one_row};
-pub use self::reading::{
-    Connections, DatabaseStats, PostgresReading, ReplicaStatus, ServerInfo, Sessions,
-};
+use self::queries::{Counters, SUMMARY_SQL, apply_deltas, build_reading};
+pub use self::reading::{Connections, DatabaseStats, PostgresReading, ReplicaStatus, ServerInfo};
 pub use self::replication::{HorizonHolder, Slot, Standby, horizon};
+pub use self::sessions::Sessions;
 pub use self::statements::{Statement, TopStatements};
 pub use self::views::Views;
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{CachedSecret, Defaults, EndpointConfig, mask_url};
-use crate::model::FigureSpec;
+pub(crate) use crate::net::postgres as tls;
 
-pub const KIND: &str = "postgres";
-
-pub const FIGURES: &[FigureSpec] = &[
-    FigureSpec::up("connections_used_pct"),
-    FigureSpec::up("connections"),
-    FigureSpec::up("active_sessions"),
-    FigureSpec::up("idle_in_xact_sessions"),
-    FigureSpec::up("lock_waiting_sessions"),
-    FigureSpec::up("longest_xact_s"),
-    FigureSpec::up("idle_in_xact_max_s"),
-    FigureSpec::up("replication_lag_s"),
-    FigureSpec::down("cache_hit_pct"),
-    FigureSpec::up("xact_per_sec"),
-    FigureSpec::up("database_size_bytes"),
-    FigureSpec::up("rollback_pct"),
-    FigureSpec::up("lock_blocker_age_s"),
-    FigureSpec::up("oldest_xmin_age"),
-    FigureSpec::up("standby_lag_bytes"),
-    FigureSpec::up("standby_lag_s"),
-    FigureSpec::up("slot_retained_bytes"),
-    FigureSpec::up("xid_age"),
-    FigureSpec::up("mxid_age"),
-    FigureSpec::up("wal_dir_bytes"),
-];
+pub use crate::model::kinds::postgres::{FIGURES, KIND};
 
 fn feature_sql(feature: Feature) -> &'static str {
     match feature {

@@ -11,20 +11,13 @@ use std::any::Any;
 use serde::Serialize;
 
 use crate::model::{
-    Detail, Figure, FigureSpec, Finding, Level, Reading, Unit,
+    Detail, Figure, Finding, Level, Reading, Unit,
     detail::{Cell, Column, Row, TableData},
 };
 
 pub use self::source::{PrometheusSource, service, spec};
 
-pub const KIND: &str = "prometheus";
-
-pub const FIGURES: &[FigureSpec] = &[
-    FigureSpec::up("targets_down"),
-    FigureSpec::down("targets_up"),
-    FigureSpec::up("rules_failing"),
-    FigureSpec::up("alert_rules_firing"),
-];
+pub use crate::model::kinds::prometheus::{FIGURES, KIND};
 
 /// How many down targets and failing rules a reading keeps to show; the counts are exact.
 pub const KEPT: usize = 500;

@@ -25,22 +25,8 @@ pub use self::info::parse_info;
 pub use self::reading::{KeyspaceDb, Persistence, RedisReading, ReplicaLink, Replication};
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{Defaults, EndpointConfig};
-use crate::model::FigureSpec;
 
-pub const KIND: &str = "redis";
-
-pub const FIGURES: &[FigureSpec] = &[
-    FigureSpec::up("memory_used_pct"),
-    FigureSpec::up("used_memory_bytes"),
-    FigureSpec::up("connected_clients"),
-    FigureSpec::up("blocked_clients"),
-    FigureSpec::up("ops_per_sec"),
-    FigureSpec::down("hit_ratio_pct"),
-    FigureSpec::up("evicted_keys"),
-    FigureSpec::up("fragmentation_ratio"),
-    FigureSpec::up("master_last_io_s"),
-    FigureSpec::up("replica_lag_s"),
-];
+pub use crate::model::kinds::redis::{FIGURES, KIND};
 
 /// How often the slow log and latency monitor are read. They change slowly and are
 /// looked at rarely, so the fast poll stays one `INFO`.

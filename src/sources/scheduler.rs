@@ -11,13 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::feed::{Feed, Publisher, Update};
 use super::{PollError, SourceSpec, backoff};
+pub use crate::model::Schedule;
 use crate::model::{ComponentMeta, SourceState, SourceStatus};
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Schedule {
-    pub cadence: Duration,
-    pub deadline: Duration,
-}
 
 /// Spawns one task per enabled source; disabled ones are published once as disabled.
 /// Returns the feed and the component list in config order.

@@ -16,60 +16,41 @@ mod browser;
 pub mod coverage;
 mod detail;
 mod fetch;
+mod health;
+mod jobs;
 pub mod metrics;
 mod parse;
+mod queues;
 mod reading;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use redis::RedisError;
 use redis::aio::MultiplexedConnection;
 
 pub use self::browser::{BROWSE_DEADLINE, Browser};
+use self::fetch::epoch_now;
 pub use self::fetch::{
     CLASS_SAMPLE, HISTORY_DAYS, Keys, MAX_BUSY_JOBS, MAX_PROCESSES, MAX_SAMPLED_QUEUES,
     MAX_WORK_PROCESSES, SET_PAGE,
 };
+pub use self::jobs::{BusyJob, ClassCount, DailyStat, Private, SetEntry};
 pub use self::parse::{
     JobFields, ProcessInfo, WorkEntry, epoch_secs, latency, parse_job, parse_process_info,
     parse_work,
 };
+pub use self::queues::MASTODON_QUEUES;
 pub use self::reading::{
-    BusyJob, BusyView, ClassCount, DailyStat, Private, QUEUE_LATENCY, QueueStat, SetEntry, SetPage,
-    SidekiqProcess, SidekiqReading,
+    BusyView, QUEUE_LATENCY, QueueStat, SetPage, SidekiqProcess, SidekiqReading,
 };
 use super::redis::{Connector, connection_lost};
 use super::{PollResult, Schedule, Source, SourceSpec};
 use crate::config::{Defaults, EndpointConfig};
-use crate::model::FigureSpec;
 
-pub const KIND: &str = "sidekiq";
-
-pub const FIGURES: &[FigureSpec] = &[
-    FigureSpec::up("queue_latency_s"),
-    FigureSpec::up("enqueued"),
-    FigureSpec::up("busy"),
-    FigureSpec::up("scheduled"),
-    FigureSpec::up("retries"),
-    FigureSpec::up("dead"),
-    FigureSpec::down("processes"),
-    FigureSpec::down("processed_per_s"),
-    FigureSpec::up("failed_per_s"),
-];
-
-/// Mastodon's queues in its own priority order (`config/sidekiq.yml`); `fasp` since 4.4.
-pub const MASTODON_QUEUES: &[&str] = &[
-    "default",
-    "push",
-    "ingress",
-    "mailers",
-    "pull",
-    "scheduler",
-    "fasp",
-];
+pub use crate::model::kinds::sidekiq::{FIGURES, KIND};
 
 /// How often busy jobs, set pages and class samples are read (one round trip).
 pub const EXTRAS_INTERVAL: Duration = Duration::from_secs(15);
@@ -212,12 +193,6 @@ pub fn spec_knowing(
         source.hosts = hosts;
         Box::new(source)
     })
-}
-
-pub(crate) fn epoch_now() -> f64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 impl SidekiqSource {

@@ -13,18 +13,10 @@ use serde::Serialize;
 use super::exposition::{self, Metric, SkippedLines};
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{Defaults, EndpointConfig};
-use crate::model::{Detail, Figure, FigureSpec, Finding, Reading, Unit, figure::format_value};
+use crate::model::{Detail, Figure, Finding, Reading, Unit, figure::format_value};
 use crate::net::service::Service;
 
-pub const KIND: &str = "streaming";
-
-pub const FIGURES: &[FigureSpec] = &[
-    FigureSpec::down("connected_clients"),
-    FigureSpec::down("websocket_clients"),
-    FigureSpec::down("eventsource_clients"),
-    FigureSpec::down("connected_channels"),
-    FigureSpec::up("messages_per_sec"),
-];
+pub use crate::model::kinds::streaming::{FIGURES, KIND};
 
 /// `/metrics` of one process is a few KiB; anything much larger is not this server.
 const MAX_BODY: usize = 1024 * 1024;

@@ -16,22 +16,14 @@ use super::exposition::{self, Exposition, Metric, SkippedLines};
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{Defaults, EndpointConfig};
 use crate::model::{
-    Detail, Figure, FigureSpec, Finding, Level, Reading, Threshold, Unit,
+    Detail, Figure, Finding, Level, Reading, Threshold, Unit,
     detail::{Cell, Column, Row, TableData},
     figure::format_value,
     health::figure_level,
 };
 use crate::net::service::Service;
 
-pub const KIND: &str = "web";
-
-pub const FIGURES: &[FigureSpec] = &[
-    FigureSpec::up("puma_backlog"),
-    FigureSpec::up("threads_busy_pct"),
-    FigureSpec::up("request_queue_p99_s"),
-    FigureSpec::up("db_pool_waiting"),
-    FigureSpec::up("db_pool_busy_pct"),
-];
+pub use crate::model::kinds::web::{FIGURES, KIND};
 
 /// A request waiting in Puma's backlog waits for a thread: a few is a spike, dozens is an
 /// outage in the making.

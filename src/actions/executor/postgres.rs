@@ -10,7 +10,7 @@ use super::Executor;
 use crate::actions::action::{Action, Check, Operation};
 use crate::actions::role::WriteCapability;
 use crate::config::{EndpointConfig, mask_url};
-use crate::sources::postgres::tls;
+use crate::net::postgres as tls;
 
 pub struct PostgresExecutor {
     endpoint: EndpointConfig,

@@ -2,7 +2,7 @@
 //! backend offers, with their operations and the live precondition to re-check.
 
 mod host;
-mod postgres;
+pub mod postgres;
 mod sidekiq;
 pub mod silences;
 

@@ -22,13 +22,15 @@
 //! still waiting when it is signalled, so none gets the lock for an instant and is then
 //! interrupted halfway through its work.
 
+pub mod signal;
+
 use std::time::Duration;
 
+use self::signal::{Signal, signal_sql};
 use crate::actions::Action;
 use crate::actions::action::{Check, Operation, Risk, Target};
 use crate::actions::catalog::Selected;
 use crate::model::Reading;
-use crate::sources::postgres::signal::{Signal, signal_sql};
 use crate::sources::postgres::{Backend, PostgresReading, blocking_chains};
 
 /// Two presses of the same key on the same backend are one decision, not two.

@@ -157,7 +157,7 @@ pub fn assess(facts: &Facts, hostname: &str, trust: Trust, now: f64) -> Certific
     Certificate {
         subject: facts.subject.clone(),
         issuer: facts.issuer.clone(),
-        not_after: crate::demo::clock::rfc3339(facts.not_after as f64),
+        not_after: crate::calendar::rfc3339(facts.not_after as f64),
         days_left: (facts.not_after as f64 - now) / 86_400.0,
         name_matches: covers(&facts.names, hostname),
         names: facts.names.clone(),

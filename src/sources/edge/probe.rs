@@ -15,26 +15,15 @@ use tokio_rustls::TlsConnector;
 
 use super::certificate::{self, Trust};
 use super::http::{self, Head};
-use super::target::EdgeTarget;
 use super::verifier::{Presented, RecordingVerifier};
 use super::{Certificate, Check, EdgeReading, MediaCheck};
+use crate::net::route::Route;
 use crate::sanitize::sanitize_truncated;
 
 pub const HEALTH_PATH: &str = "/health";
 pub const STREAMING_HEALTH_PATH: &str = "/api/v1/streaming/health";
 /// Header values are shown in a table cell; nginx sends a word here.
 const SHOWN_HEADER: usize = 60;
-
-/// Where one request goes: the address connected to, the name presented as SNI, what
-/// `Host` says, and whether TLS is spoken (object storage may be plain HTTP on a private
-/// network).
-#[derive(Clone, Debug)]
-pub struct Route {
-    pub target: EdgeTarget,
-    pub host: String,
-    pub host_header: String,
-    pub tls: bool,
-}
 
 /// Everything a probe needs that does not change between rounds.
 pub struct Prober {
@@ -331,30 +320,4 @@ fn io_reason(e: &std::io::Error) -> String {
         std::io::ErrorKind::UnexpectedEof => "the edge closed the connection".into(),
         _ => sanitize_truncated(&e.to_string(), 160),
     }
-}
-
-/// `https://files.example.social:8443/bucket` → its route and the path prefix `/bucket`.
-pub fn storage_route(url: &str) -> Result<(Route, String), String> {
-    let base = crate::net::service::BaseUrl::parse(url)?;
-    if base.user.is_some() {
-        return Err(format!(
-            "`{}` names a user: the media check asks anonymously, as a visitor would",
-            crate::config::mask_url(url)
-        ));
-    }
-    let host = base.host();
-    let target = match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => EdgeTarget::parse_with_default(&ip.to_string(), base.port()),
-        Err(_) => EdgeTarget::parse_with_default(&format!("{host}:{}", base.port()), base.port()),
-    }
-    .map_err(|e| format!("object_storage_url: {e}"))?;
-    Ok((
-        Route {
-            target,
-            host,
-            host_header: base.authority(),
-            tls: base.is_https(),
-        },
-        base.path.clone(),
-    ))
 }

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use super::probe::{Deadline, Prober, Route, storage_route};
-use super::target::EdgeTarget;
+use super::probe::{Deadline, Prober};
 use super::{KIND, verifier};
 use crate::config::{Defaults, EdgeConfig};
 use crate::model::{ComponentId, ComponentMeta};
+use crate::net::route::{EdgeTarget, Route, storage_route};
 use crate::sources::{PollError, PollResult, Schedule, Source, SourceSpec};
 
 /// The share of the scheduler's deadline the probe gives itself, so it can say which phase

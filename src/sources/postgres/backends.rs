@@ -10,9 +10,9 @@
 use tokio_postgres::Row;
 
 use super::activity::{Activity, SessionGroup, decode_activity, decode_sessions_by};
-use super::queries::{Failure, col};
-use super::reading::Sessions;
+use super::decode::{Failure, col};
 use super::replication::{Standby, decode_standbys};
+use super::sessions::Sessions;
 
 /// Which part of the answer a row belongs to (the `part` column).
 const SUMMARY: i32 = 0;

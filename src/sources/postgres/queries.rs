@@ -4,9 +4,11 @@
 
 use tokio_postgres::Row;
 
+use super::decode::{Failure, col};
 use super::reading::{
-    Connections, DatabaseStats, PostgresReading, ReplicaStatus, ServerInfo, Sessions, used_pct,
+    Connections, DatabaseStats, PostgresReading, ReplicaStatus, ServerInfo, used_pct,
 };
+use super::sessions::Sessions;
 
 /// Fewer block accesses than this between two polls say nothing about the cache.
 const MIN_BLOCKS_FOR_RATIO: i64 = 100;
@@ -43,40 +45,6 @@ FROM (SELECT
     coalesce(sum(temp_files), 0)::int8 AS temp_files,
     coalesce(sum(temp_bytes), 0)::int8 AS temp_bytes
     FROM pg_stat_database) d";
-
-/// Why a poll's reading could not be made.
-pub(super) enum Failure {
-    /// The driver or the server reported an error during `step`.
-    Driver {
-        step: &'static str,
-        error: tokio_postgres::Error,
-    },
-    /// The server answered, but not in the shape the query asks for.
-    Answer { step: &'static str, detail: String },
-}
-
-/// The only row of an answer that must have exactly one.
-pub(super) fn one_row(step: &'static str, mut rows: Vec<Row>) -> Result<Row, Failure> {
-    let count = rows.len();
-    match rows.pop() {
-        Some(row) if count == 1 => Ok(row),
-        _ => Err(Failure::Answer {
-            step,
-            detail: format!("{count} rows instead of one"),
-        }),
-    }
-}
-
-pub(super) fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
-    row: &'a Row,
-    step: &'static str,
-    name: &str,
-) -> Result<T, Failure> {
-    row.try_get(name).map_err(|e| Failure::Answer {
-        step,
-        detail: format!("column {name}: {e}"),
-    })
-}
 
 /// Counters from the previous poll, for rates and per-interval ratios.
 #[derive(Clone, Copy, Debug)]

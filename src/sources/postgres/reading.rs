@@ -5,20 +5,13 @@ use serde::Serialize;
 use crate::model::detail::{Cell, Column, Row as TableRow};
 use crate::model::figure::format_value;
 use crate::model::health::figure_level;
-use crate::model::{Detail, Figure, Finding, Level, Reading, TableData, Threshold, Unit};
+use crate::model::{Detail, Figure, Finding, Level, Reading, TableData, Unit};
 
+use super::sessions::Sessions;
+use super::thresholds::{
+    CACHE_HIT, CONNECTIONS_USED, IDLE_IN_XACT, LOCK_WAITING, LONGEST_XACT, REPLICATION_LAG,
+};
 use super::views::Views;
-
-/// Percent of the slots ordinary roles may use.
-pub(super) const CONNECTIONS_USED: Threshold = Threshold::above(80.0, 95.0);
-/// Long transactions hold back vacuum's horizon and bloat Mastodon's hot tables.
-pub(super) const LONGEST_XACT: Threshold = Threshold::above(300.0, 1800.0);
-/// An idle transaction holds its locks and snapshot while doing nothing.
-pub(super) const IDLE_IN_XACT: Threshold = Threshold::above(60.0, 600.0);
-/// Mastodon stops sending reads to a replica that lags more than a few seconds.
-pub(super) const REPLICATION_LAG: Threshold = Threshold::above(5.0, 30.0);
-const LOCK_WAITING: Threshold = Threshold::above(5.0, 20.0);
-const CACHE_HIT: Threshold = Threshold::below(95.0, 90.0);
 
 #[derive(Clone, Debug, Serialize)]
 pub struct PostgresReading {
@@ -54,21 +47,6 @@ pub struct Connections {
     /// `total` as a percentage of the slots ordinary roles may use (max minus reserved):
     /// the app gets "too many clients" at 100.
     pub used_pct: f64,
-}
-
-/// Client sessions by state, mastop's own excluded.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Sessions {
-    pub active: i64,
-    pub idle: i64,
-    pub idle_in_transaction: i64,
-    pub idle_in_transaction_aborted: i64,
-    pub waiting_on_lock: i64,
-    /// Sessions of other roles whose state this role may not see (it lacks
-    /// `pg_read_all_stats`); the counts above then miss them.
-    pub hidden: i64,
-    pub longest_xact_s: Option<f64>,
-    pub idle_in_xact_max_s: Option<f64>,
 }
 
 /// Instance-wide counters from `pg_stat_database`, plus the size of the connected database.
@@ -443,7 +421,7 @@ pub(super) fn used_pct(total: i64, max_connections: i64, reserved: i64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::postgres::FIGURES;
+    use crate::model::kinds::postgres::FIGURES;
 
     fn stats() -> DatabaseStats {
         DatabaseStats {

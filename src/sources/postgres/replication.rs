@@ -5,7 +5,7 @@ use serde::Serialize;
 use tokio_postgres::Row;
 
 use super::activity::{Activity, Backend};
-use super::queries::{Failure, col};
+use super::decode::{Failure, col};
 use crate::model::detail::{Cell, Column, Row as TableRow};
 use crate::model::figure::format_value;
 use crate::model::{Level, TableData, Unit};

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use tokio_postgres::Row;
 
-use super::queries::{Failure, col};
+use super::decode::{Failure, col};
 use super::redact::redact;
 use crate::model::detail::{Cell, Column, Row as TableRow};
 use crate::model::figure::format_value;

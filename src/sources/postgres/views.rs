@@ -11,9 +11,10 @@ use super::maintenance::{
     DatabaseSize, DeadTuples, VacuumProgress, WalDir, Wraparound, dead_tuples_table, sizes_table,
     vacuum_table, wraparound_table,
 };
-use super::reading::{IDLE_IN_XACT, LONGEST_XACT, REPLICATION_LAG, Sessions};
 use super::replication::{Slot, Standby, horizon, horizon_table, slots_table, standbys_table};
+use super::sessions::Sessions;
 use super::statements::{TopStatements, statements_table};
+use super::thresholds::{IDLE_IN_XACT, LONGEST_XACT, REPLICATION_LAG};
 use crate::model::figure::format_value;
 use crate::model::{Detail, Figure, Finding, Threshold, Unit};
 

@@ -20,7 +20,7 @@ use redis::{RedisError, Value};
 use serde::Serialize;
 
 use super::fetch::{self, Keys, Problems};
-use super::reading::{BusyJob, SetEntry};
+use super::jobs::{BusyJob, SetEntry};
 
 /// Rows per page, the same as the first page the poll reads.
 pub const PAGE: usize = fetch::SET_PAGE as usize;

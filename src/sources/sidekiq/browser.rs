@@ -10,9 +10,10 @@ use redis::aio::MultiplexedConnection;
 use tokio::sync::Mutex;
 
 use super::browse::{self, BrowseRequest, Browsed};
-use super::fetch::Keys;
+use super::fetch::{self, Keys};
 use crate::config::{Config, EndpointConfig};
 use crate::model::ComponentId;
+use crate::model::kinds::sidekiq::KIND;
 use crate::sources::redis::{Connector, connection_lost};
 
 /// How long one browse request may take before it is given up.
@@ -40,7 +41,7 @@ impl Browser {
             .map(|ep| {
                 let namespace = ep.namespace.as_deref().filter(|n| !n.is_empty());
                 (
-                    ComponentId::new(super::KIND, &ep.name).to_string(),
+                    ComponentId::new(KIND, &ep.name).to_string(),
                     Mutex::new(Endpoint {
                         connector: Connector::new(
                             &ep.url,
@@ -147,7 +148,7 @@ async fn read(
             identities,
             suffixes,
             *page,
-            super::epoch_now(),
+            fetch::epoch_now(),
         )
         .await
         .map(Browsed::Busy),

@@ -10,7 +10,7 @@ use crate::config::HostConfig;
 use crate::model::detail::{Cell, Column, Row, TableData};
 use crate::model::{Finding, Level};
 
-use super::MASTODON_QUEUES;
+use super::queues::MASTODON_QUEUES;
 use super::reading::{SidekiqProcess, SidekiqReading};
 
 /// Process columns drawn in the matrix; the rest are counted in `served by`.
@@ -211,7 +211,7 @@ pub fn table(r: &SidekiqReading) -> TableData {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::sidekiq::QueueStat;
+    use crate::sources::sidekiq::reading::QueueStat;
 
     fn proc(host: &str, pid: u32, weights: &[(&str, i64)]) -> SidekiqProcess {
         SidekiqProcess {

@@ -486,7 +486,7 @@ fn history(r: &SidekiqReading) -> TableData {
 mod tests {
     use super::*;
     use crate::model::detail::SectionBody;
-    use crate::sources::sidekiq::{Private, SetEntry};
+    use crate::sources::sidekiq::jobs::{Private, SetEntry};
 
     #[test]
     fn set_rows_are_keyed_by_score_and_jid_and_hide_private_data() {

@@ -28,8 +28,8 @@ use std::collections::{BTreeMap, HashMap};
 use redis::aio::MultiplexedConnection;
 use redis::{RedisError, Value};
 
+use super::jobs::{BusyJob, ClassCount, DailyStat, Private, SetEntry};
 use super::parse::{self, JobFields};
-use super::reading::{BusyJob, ClassCount, DailyStat, Private, SetEntry};
 
 /// Entries read from the head of each sorted set.
 pub const SET_PAGE: isize = 50;
@@ -588,6 +588,13 @@ pub async fn history(
             failed: failed.get(i).copied().unwrap_or(0),
         })
         .collect())
+}
+
+/// Now, in epoch seconds: the time latencies and ages of one read are judged at.
+pub(super) fn epoch_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[cfg(test)]

@@ -203,7 +203,9 @@ pub fn parse_process_info(bytes: &[u8]) -> Option<ProcessInfo> {
         // JSON objects come back in key order, so Mastodon's priority order is restored.
         let mut q = capsule_queues;
         q.sort_by_key(|name| {
-            let rank = super::MASTODON_QUEUES.iter().position(|m| m == name);
+            let rank = super::queues::MASTODON_QUEUES
+                .iter()
+                .position(|m| m == name);
             (rank.unwrap_or(usize::MAX), name.clone())
         });
         q.dedup();

@@ -1,13 +1,11 @@
-//! What one poll of Sidekiq's Redis says, and the health it implies. The detail view is
-//! built in [`super::detail`].
-
-use std::any::Any;
-use std::sync::Arc;
+//! What one poll of Sidekiq's Redis says. The health it implies is judged in
+//! [`super::health`], the detail view built in [`super::detail`].
 
 use serde::Serialize;
 
 use super::browse::{Browsed, PageView, SetName};
-use crate::model::{Detail, Figure, Finding, Reading, Threshold, Unit, figure::format_value};
+use super::jobs::{BusyJob, ClassCount, DailyStat, SetEntry};
+use crate::model::{Finding, Threshold};
 
 pub const QUEUE_LATENCY: Threshold = Threshold::above(60.0, 300.0);
 
@@ -111,20 +109,6 @@ fn is_one(n: &u32) -> bool {
     *n <= 1
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct BusyJob {
-    pub process: String,
-    /// The worker thread id (the work hash's field).
-    pub thread: String,
-    pub queue: String,
-    /// The wrapped ActiveJob class when there is one.
-    pub class: String,
-    pub jid: String,
-    /// Seconds since the job started; `None` when `run_at` is missing.
-    pub running_s: Option<f64>,
-    pub unreadable: bool,
-}
-
 /// A page of a sorted set: its size and the entries shown. The poll reads the first page;
 /// a browsed page says which one it is in `view`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -141,76 +125,6 @@ pub struct BusyView {
     pub page: usize,
     /// Running jobs across the processes looked at.
     pub total: u64,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct SetEntry {
-    /// The score as Sidekiq's Web UI prints it (Ruby's `Float#to_s`); it parses back to
-    /// exactly the stored double.
-    pub score_text: String,
-    /// Epoch seconds: next run (retry, scheduled) or time of death (dead).
-    pub score: f64,
-    pub jid: String,
-    pub class: String,
-    pub queue: String,
-    pub error_class: Option<String>,
-    pub retry_count: Option<i64>,
-    pub unreadable: bool,
-    /// The exact member, kept for an audited reveal and for exact-member actions. Holds
-    /// arguments and error messages, so it is never serialised or shown.
-    #[serde(skip)]
-    pub member: Private,
-}
-
-impl SetEntry {
-    /// `score-jid`, as the Web UI identifies an entry.
-    pub fn key(&self) -> String {
-        format!("{}-{}", self.score_text, self.jid)
-    }
-}
-
-/// Bytes that may hold users' content. `Debug` shows only their length, and nothing
-/// serialises them; [`Private::reveal`] is the one way to read them.
-#[derive(Clone, Default, PartialEq)]
-pub struct Private(Arc<[u8]>);
-
-impl Private {
-    pub fn new(bytes: &[u8]) -> Self {
-        Private(Arc::from(bytes))
-    }
-    /// For the audited reveal path only.
-    pub fn reveal(&self) -> &[u8] {
-        &self.0
-    }
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl std::fmt::Debug for Private {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "‹{} bytes redacted›", self.0.len())
-    }
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct ClassCount {
-    pub queue: String,
-    pub class: String,
-    pub count: u64,
-    /// How many jobs of the queue were sampled.
-    pub sampled: u64,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct DailyStat {
-    /// `YYYY-MM-DD`, UTC, as in the `stat:processed:DATE` keys.
-    pub date: String,
-    pub processed: u64,
-    pub failed: u64,
 }
 
 impl SidekiqReading {
@@ -280,126 +194,10 @@ impl SidekiqReading {
             .collect()
     }
 
-    fn is_served(&self, queue: &str) -> bool {
+    pub(super) fn is_served(&self, queue: &str) -> bool {
         self.process_list
             .iter()
             .any(|p| p.queues.iter().any(|q| q == queue))
-    }
-}
-
-impl Reading for SidekiqReading {
-    fn figures(&self) -> Vec<Figure> {
-        let latency = self.slowest_queue().map_or(0.0, |q| q.latency_s);
-        let mut figures = vec![
-            Figure::new("queue_latency_s", "queue latency", latency, Unit::Seconds)
-                .with_threshold(QUEUE_LATENCY),
-            Figure::new("enqueued", "enqueued", self.enqueued as f64, Unit::Count),
-            Figure::new("busy", "busy", self.busy as f64, Unit::Count),
-            Figure::new("scheduled", "scheduled", self.scheduled as f64, Unit::Count),
-            Figure::new("retries", "retries", self.retries as f64, Unit::Count),
-            Figure::new("dead", "dead", self.dead as f64, Unit::Count),
-            Figure::new("processes", "processes", self.processes as f64, Unit::Count),
-        ];
-        if let Some(rate) = self.processed_per_s {
-            figures.push(Figure::new(
-                "processed_per_s",
-                "processed",
-                rate,
-                Unit::PerSecond,
-            ));
-        }
-        if let Some(rate) = self.failed_per_s {
-            figures.push(Figure::new("failed_per_s", "failed", rate, Unit::PerSecond));
-        }
-        figures
-    }
-
-    fn key_figure(&self) -> Option<&'static str> {
-        Some("queue_latency_s")
-    }
-
-    fn findings(&self) -> Vec<Finding> {
-        let mut findings = self.misplaced.clone();
-        if self.processes == 0 {
-            findings.push(Finding::crit("no Sidekiq processes are running"));
-        }
-        let stale = self.process_list.iter().filter(|p| p.stale).count();
-        if stale > 0 {
-            findings.push(Finding::warn(format!(
-                "{stale} of {} processes stopped beating (stale or gone)",
-                self.process_list.len()
-            )));
-        }
-        // sidekiq-scheduler fires cron jobs from every process listening on `scheduler`,
-        // so two of them run every scheduled job twice.
-        let schedulers = self
-            .process_list
-            .iter()
-            .filter(|p| !p.stale && p.queues.iter().any(|q| q == "scheduler"))
-            .count();
-        if schedulers > 1 {
-            findings.push(Finding::warn(format!(
-                "{schedulers} processes serve the scheduler queue; it must run in only one"
-            )));
-        }
-        for queue in &self.queues {
-            if queue.size > 0 && !self.process_list.is_empty() && !self.is_served(&queue.name) {
-                findings.push(Finding::warn(format!(
-                    "queue {} has {} jobs and no process serves it",
-                    queue.name, queue.size
-                )));
-            }
-        }
-        findings.extend(super::coverage::findings(self));
-        findings.extend(self.problems.iter().map(Finding::warn));
-        findings
-    }
-
-    fn summary(&self) -> String {
-        match self.slowest_queue() {
-            Some(q) if q.latency_s >= 1.0 => format!(
-                "{} enqueued · {} {} behind",
-                format_value(self.enqueued as f64, Unit::Count),
-                q.name,
-                format_value(q.latency_s, Unit::Seconds)
-            ),
-            _ => format!(
-                "{} enqueued · {} busy",
-                format_value(self.enqueued as f64, Unit::Count),
-                self.busy
-            ),
-        }
-    }
-
-    fn detail(&self) -> Detail {
-        super::detail::detail(self)
-    }
-
-    fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    /// A retry, scheduled or dead row's whole job (arguments and error message included).
-    fn private(&self, table: &str, key: &str) -> Option<String> {
-        let set = match table.split_whitespace().next()? {
-            "Retries" => "retry",
-            "Scheduled" => "schedule",
-            "Dead" => "dead",
-            _ => return None,
-        };
-        let page = match set {
-            "retry" => self.retry_set.as_ref(),
-            "schedule" => self.scheduled_set.as_ref(),
-            _ => self.dead_set.as_ref(),
-        }?;
-        page.entries
-            .iter()
-            .find(|e| e.key() == key)
-            .map(|e| String::from_utf8_lossy(e.member.reveal()).into_owned())
     }
 }
 
@@ -407,7 +205,9 @@ impl Reading for SidekiqReading {
 mod tests {
     use super::*;
     use crate::model::Level;
+    use crate::model::Reading;
     use crate::model::health::evaluate;
+    use crate::sources::sidekiq::jobs::{Private, SetEntry};
 
     fn process(pid: u32, queues: &[&str]) -> SidekiqProcess {
         SidekiqProcess {

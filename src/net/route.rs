@@ -1,5 +1,6 @@
 //! Where an edge probe connects: the edge's own address (IP or name, optional port), kept
-//! apart from the public hostname that goes into SNI and `Host`.
+//! apart from the public hostname that goes into SNI and `Host`. Pure parsing, shared by
+//! the edge source and the config check that reads the same addresses.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -77,6 +78,43 @@ impl EdgeTarget {
             None => format!("{}:{}", self.host, self.port),
         }
     }
+}
+
+/// Where one request goes: the address connected to, the name presented as SNI, what
+/// `Host` says, and whether TLS is spoken (object storage may be plain HTTP on a private
+/// network).
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub target: EdgeTarget,
+    pub host: String,
+    pub host_header: String,
+    pub tls: bool,
+}
+
+/// `https://files.example.social:8443/bucket` → its route and the path prefix `/bucket`.
+pub fn storage_route(url: &str) -> Result<(Route, String), String> {
+    let base = crate::net::service::BaseUrl::parse(url)?;
+    if base.user.is_some() {
+        return Err(format!(
+            "`{}` names a user: the media check asks anonymously, as a visitor would",
+            crate::config::mask_url(url)
+        ));
+    }
+    let host = base.host();
+    let target = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => EdgeTarget::parse_with_default(&ip.to_string(), base.port()),
+        Err(_) => EdgeTarget::parse_with_default(&format!("{host}:{}", base.port()), base.port()),
+    }
+    .map_err(|e| format!("object_storage_url: {e}"))?;
+    Ok((
+        Route {
+            target,
+            host,
+            host_header: base.authority(),
+            tls: base.is_https(),
+        },
+        base.path.clone(),
+    ))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ mod config;
 mod config_check;
 mod config_secrets;
 mod demo;
+mod demo_alerts;
 mod drill;
 mod e2e;
 mod edges_config;

@@ -30,6 +30,7 @@ mod handoff;
 mod handoff_tui;
 mod harness;
 mod hosts_actions;
+mod hosts_mastodon;
 mod hosts_node_exporter;
 mod hosts_prometheus;
 mod hosts_ssh;

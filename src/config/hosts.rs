@@ -73,6 +73,10 @@ pub struct HostConfig {
     /// A bearer token sent to node_exporter (a proxy in front of it), as a secret reference.
     #[serde(default)]
     pub node_exporter_bearer_token: Option<SecretRef>,
+    /// Mastodon's checkout on this host (its `live` directory), where the poll reads the
+    /// deployed version and revision and hashes `.env.production`.
+    #[serde(default = "default_live_dir")]
+    pub mastodon_dir: String,
     /// SSH port when not 22 (or not what `~/.ssh/config` says).
     #[serde(default)]
     pub port: Option<u16>,
@@ -88,6 +92,10 @@ pub struct HostConfig {
     pub deadline: Option<Duration>,
     #[serde(default = "yes")]
     pub enabled: bool,
+}
+
+fn default_live_dir() -> String {
+    "/home/mastodon/live".into()
 }
 
 impl HostConfig {
@@ -109,6 +117,7 @@ impl HostConfig {
             node_exporter_tls_ca: None,
             node_exporter_password: None,
             node_exporter_bearer_token: None,
+            mastodon_dir: default_live_dir(),
             port: None,
             user: None,
             production: true,

@@ -182,7 +182,7 @@ pub fn readings_at(
     let anchor = Anchor::new(t, wall);
     MEMBERS
         .iter()
-        .map(|m| (m.meta(), member_reading(m, t, &now, anchor)))
+        .map(|m| (m.meta(), member_reading(m, t, &now, anchor, &[])))
         .chain(std::iter::once((
             card_meta(),
             Arc::new(DrillReading::new(since_start, now.clone())) as Arc<dyn Reading>,
@@ -196,6 +196,7 @@ pub(crate) fn member_reading(
     t: Duration,
     now: &Moment,
     anchor: Anchor,
+    sandbox: &[crate::model::alerts::Silence],
 ) -> Arc<dyn Reading> {
     match member.model {
         Model::Sidekiq => {
@@ -208,7 +209,7 @@ pub(crate) fn member_reading(
             overlay_host(&mut r, now);
             Arc::new(r)
         }
-        _ => member.reading_in(t, CALM_SCRIPT_S, anchor),
+        _ => member.reading_with(t, CALM_SCRIPT_S, anchor, sandbox),
     }
 }
 

@@ -5,10 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::model::alerts::Silence;
 use crate::model::{ComponentId, ComponentMeta, Reading};
-use crate::sources::{edge, elasticsearch, host, postgres, redis, sidekiq};
+use crate::sources::{alertmanager, edge, elasticsearch, host, postgres, redis, sidekiq};
 
-use super::{clock, edges, hosts, search, sidekiq as sidekiq_model, stores};
+use super::{alerts, clock, edges, hosts, search, sidekiq as sidekiq_model, stores};
 
 /// The core's region: web, Sidekiq, databases and search all live here.
 pub const CORE_REGION: &str = "eu-central";
@@ -21,6 +22,7 @@ pub(crate) enum Model {
     Postgres(stores::PgRole),
     Redis(stores::RedisRole),
     Elasticsearch,
+    Alertmanager,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -51,6 +53,18 @@ impl Member {
     /// The reading at demo time `t` with the incident script at second `s`: counters and
     /// noise follow `t`, incidents follow `s` (a drill holds the script at a calm second).
     pub fn reading_in(&self, t: Duration, s: f64, anchor: clock::Anchor) -> Arc<dyn Reading> {
+        self.reading_with(t, s, anchor, &[])
+    }
+
+    /// [`Member::reading_in`], with the silences made in this demo session's sandbox
+    /// (only the Alertmanager reads them).
+    pub fn reading_with(
+        &self,
+        t: Duration,
+        s: f64,
+        anchor: clock::Anchor,
+        sandbox: &[Silence],
+    ) -> Arc<dyn Reading> {
         match self.model {
             Model::Edge(site) => Arc::new(edges::reading(site, t, s, anchor)),
             Model::Host(machine) => Arc::new(hosts::reading(machine, t, s)),
@@ -58,6 +72,7 @@ impl Member {
             Model::Postgres(role) => Arc::new(stores::postgres(role, t, s, anchor)),
             Model::Redis(role) => Arc::new(stores::redis(role, t, s)),
             Model::Elasticsearch => Arc::new(search::reading(t, s)),
+            Model::Alertmanager => Arc::new(alerts::reading(t, s, anchor, sandbox)),
         }
     }
 }
@@ -147,4 +162,18 @@ pub(crate) const MEMBERS: &[Member] = &[
         &["role-elasticsearch", "env-prod"],
         Model::Elasticsearch,
     ),
+    core(
+        alertmanager::KIND,
+        "main",
+        &["role-monitoring", "env-prod"],
+        Model::Alertmanager,
+    ),
+];
+
+/// Which components live on which demo host, as an alert's `instance` names them: the
+/// demo's counterpart of the addresses a config gives.
+pub(crate) const PLACES: &[(&str, &[(&str, &str)])] = &[
+    ("db-1", &[(postgres::KIND, "primary")]),
+    ("db-2", &[(postgres::KIND, "replica")]),
+    ("redis-1", &[(redis::KIND, "main"), (redis::KIND, "cache")]),
 ];

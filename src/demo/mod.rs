@@ -10,8 +10,10 @@
 //! - [`drill`]: `mastop demo --drill`, one incident the newcomer resolves with a runbook;
 //!   the fleet reacts to what the demo executor did.
 //! - `fleet`: who is in the fleet; `edges`, `hosts`, `sidekiq`, `stores`, `search` build
-//!   each kind's reading.
+//!   each kind's reading; `alerts` is the simulated Alertmanager, whose silences live in
+//!   the demo executor's ledger and nowhere else.
 
+mod alerts;
 pub mod clock;
 pub mod drill;
 mod edges;
@@ -24,6 +26,7 @@ mod search;
 mod sidekiq;
 mod stores;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -42,6 +45,17 @@ pub use noise::samples_drawn;
 /// `offset + started.elapsed()`; `offset` is how `mastop demo --at 5m` starts mid-incident.
 /// Dates follow the clock: the demo time of this call is now.
 pub fn specs(cadence: Duration, started: Instant, offset: Duration) -> Vec<SourceSpec> {
+    specs_with(cadence, started, offset, Arc::default())
+}
+
+/// [`specs`], with the ledger the demo executor records into: silences made in the
+/// sandbox show in the simulated Alertmanager's next poll.
+pub fn specs_with(
+    cadence: Duration,
+    started: Instant,
+    offset: Duration,
+    ledger: Arc<Mutex<DemoLedger>>,
+) -> Vec<SourceSpec> {
     let anchor = clock::Anchor::new(demo_time(started, offset), SystemTime::now());
     fleet::MEMBERS
         .iter()
@@ -58,9 +72,39 @@ pub fn specs(cadence: Duration, started: Instant, offset: Duration) -> Vec<Sourc
                 started,
                 offset,
                 anchor,
+                ledger: Arc::clone(&ledger),
             }),
         })
         .collect()
+}
+
+/// How the demo's alerts are tied to its components: the built-in severities and the
+/// demo hosts' addresses, as a console running the demo uses them.
+pub fn alert_rules() -> crate::model::alerts::AlertRules {
+    crate::model::alerts::AlertRules {
+        addresses: alert_addresses(),
+        ..Default::default()
+    }
+}
+
+/// Each demo host's name and address, with the components that live there, for tying
+/// alerts: what [`crate::model::alerts::AlertRules::addresses`] holds for a real fleet.
+pub fn alert_addresses() -> HashMap<String, Vec<crate::model::ComponentId>> {
+    use crate::model::ComponentId;
+    let mut addresses: HashMap<String, Vec<ComponentId>> = HashMap::new();
+    for member in fleet::MEMBERS {
+        if let fleet::Model::Host(machine) = member.model {
+            let mut ids = vec![ComponentId::new(member.kind, member.name)];
+            for (host, services) in fleet::PLACES {
+                if *host == machine.name {
+                    ids.extend(services.iter().map(|(k, n)| ComponentId::new(k, n)));
+                }
+            }
+            addresses.insert(machine.name.to_string(), ids.clone());
+            addresses.insert(format!("{}.hachyderm.internal", machine.name), ids);
+        }
+    }
+    addresses
 }
 
 /// Every component and its reading at demo time `t`, happening at wall-clock `now` (its
@@ -160,10 +204,10 @@ struct DrillSource {
 impl Source for DrillSource {
     fn poll(&mut self) -> BoxFuture<'_, PollResult> {
         let since = self.started.elapsed();
-        let done = self
+        let (done, sandbox) = self
             .ledger
             .lock()
-            .map(|l| drill_done(&l, self.started_wall))
+            .map(|l| (drill_done(&l, self.started_wall), l.silences.clone()))
             .unwrap_or_default();
         let now = drill::moment(since.as_secs_f64(), &done);
         let reading: Arc<dyn Reading> = match &self.member {
@@ -172,6 +216,7 @@ impl Source for DrillSource {
                 since,
                 &now,
                 clock::Anchor::new(Duration::ZERO, self.started_wall),
+                &sandbox,
             ),
             None => Arc::new(drill::DrillReading::new(since.as_secs_f64(), now)),
         };
@@ -184,13 +229,23 @@ struct DemoSource {
     started: Instant,
     offset: Duration,
     anchor: clock::Anchor,
+    ledger: Arc<Mutex<DemoLedger>>,
 }
 
 impl Source for DemoSource {
     fn poll(&mut self) -> BoxFuture<'_, PollResult> {
+        let t = demo_time(self.started, self.offset);
+        let sandbox = match self.member.model {
+            fleet::Model::Alertmanager => self
+                .ledger
+                .lock()
+                .map(|l| l.silences.clone())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         let reading = self
             .member
-            .reading(demo_time(self.started, self.offset), self.anchor);
+            .reading_with(t, clock::script_secs(t), self.anchor, &sandbox);
         Box::pin(std::future::ready(Ok(reading)))
     }
 }

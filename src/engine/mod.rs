@@ -188,7 +188,11 @@ impl Engine {
                 ),
                 None,
             ),
-            (Some(demo), _) => (crate::demo::specs(cadence, self.started.0, demo.at), None),
+            (Some(demo), Some(ledger)) => (
+                crate::demo::specs_with(cadence, self.started.0, demo.at, Arc::clone(ledger)),
+                None,
+            ),
+            (Some(demo), None) => (crate::demo::specs(cadence, self.started.0, demo.at), None),
             (None, _) => {
                 let (specs, hosts) = sources::build_sharing(&self.config);
                 (specs, Some(hosts))
@@ -264,7 +268,12 @@ impl Engine {
     /// How alerts are tied to components and count in their health: `[alerts]`, and every
     /// name and address the configured fleet is known by.
     pub fn alert_rules(&self) -> crate::model::alerts::AlertRules {
-        alerts::alert_rules(&self.config)
+        let mut rules = alerts::alert_rules(&self.config);
+        if self.demo.is_some() {
+            // The demo's alerts name its simulated hosts, never the config's.
+            rules.addresses = crate::demo::alert_addresses();
+        }
+        rules
     }
 
     /// The guarded-action pipeline: the shared ops store when configured (never in the

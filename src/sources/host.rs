@@ -5,7 +5,10 @@
 //! WAL archive, a disk pinned at 100% busy, and a firewall that did not come back after a
 //! reboot. Those three are what this reading is built to make loud.
 
+pub mod checks;
 pub mod command_line;
+pub mod drift;
+pub mod mastodon;
 pub mod node_exporter;
 mod poll;
 pub mod prometheus;
@@ -89,6 +92,10 @@ pub struct HostReading {
     /// know (nginx is tested before a reload on an edge; production needs typed confirmation).
     pub roles: Vec<String>,
     pub production: bool,
+    /// Exposed datastore ports, the deployed Mastodon and drift from the role's other
+    /// hosts, where the SSH script could tell.
+    #[serde(skip_serializing_if = "checks::HostChecks::is_empty")]
+    pub checks: checks::HostChecks,
 }
 
 /// Share of the window in which at least one task stalled waiting for the resource.
@@ -354,6 +361,7 @@ impl Reading for HostReading {
                 findings.push(Finding::warn(format!("{name} failed")));
             }
         }
+        findings.extend(self.checks.findings());
         findings
     }
 
@@ -540,7 +548,7 @@ impl Reading for HostReading {
             Some(_) => "systemd units (unknown: see findings)",
             None => UNITS_TABLE,
         };
-        detail.table(
+        let detail = detail.table(
             units_title,
             TableData {
                 columns: vec![
@@ -551,7 +559,8 @@ impl Reading for HostReading {
                 ],
                 rows: unit_rows,
             },
-        )
+        );
+        self.checks.add_to(detail)
     }
 
     fn to_json(&self) -> serde_json::Value {

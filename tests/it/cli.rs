@@ -52,7 +52,7 @@ fn demo_snapshot_json_has_the_versioned_schema() {
     let doc = json(&out);
     assert_eq!(doc["schema"], 1);
     assert_eq!(doc["mode"], "demo");
-    assert_eq!(doc["components"].as_array().map(Vec::len), Some(18));
+    assert_eq!(doc["components"].as_array().map(Vec::len), Some(19));
     let sidekiq = component(&doc, "sidekiq/main");
     for key in [
         "processed",

@@ -107,6 +107,7 @@ fn the_fleet_is_hachyderm_shaped() {
             "redis/main",
             "redis/cache",
             "elasticsearch/main",
+            "alertmanager/main",
         ]
     );
     assert_eq!(

@@ -180,6 +180,7 @@ fn the_ledger_is_read_relative_to_the_drill_start() {
             (start + Duration::from_millis(42_500), RESTART.to_string()),
             (start - Duration::from_secs(5), "earlier".to_string()),
         ],
+        ..DemoLedger::default()
     };
     let entries = mastop::demo::drill_done(&ledger, start);
     assert_eq!(entries[0], (42.5, RESTART.to_string()));

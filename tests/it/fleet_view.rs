@@ -31,7 +31,8 @@ fn demo_fleet(t: Duration) -> Fleet {
         .into_iter()
         .map(|m| (m, SourceStatus::pending(Duration::from_secs(2))))
         .collect();
-    let mut fleet = Fleet::new(metas, Default::default());
+    let mut fleet =
+        Fleet::new(metas, Default::default()).with_alert_rules(mastop::demo::alert_rules());
     for (meta, reading) in mastop::demo::readings_at(t, now) {
         let seen = now - Duration::from_secs(1);
         let status = SourceStatus {

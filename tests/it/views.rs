@@ -26,7 +26,8 @@ fn demo_fleet(t: Duration) -> Fleet {
         .iter()
         .map(|(m, _)| (m.clone(), SourceStatus::pending(Duration::from_secs(2))))
         .collect();
-    let mut fleet = Fleet::new(metas, Default::default());
+    let mut fleet =
+        Fleet::new(metas, Default::default()).with_alert_rules(mastop::demo::alert_rules());
     for k in (0..16u64).rev() {
         let at = t.saturating_sub(Duration::from_secs(k * 2));
         let seen = now - Duration::from_secs(k * 2 + 1);
@@ -118,6 +119,7 @@ fn every_kind_view() {
                 Action::View5,
                 Action::View6,
                 Action::View7,
+                Action::View8,
             ][i];
             app.apply(view);
             let screen = render(&app, w, h);

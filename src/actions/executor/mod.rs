@@ -22,6 +22,8 @@ pub trait Executor: Send + Sync {
 #[derive(Debug, Default)]
 pub struct DemoLedger {
     pub done: Vec<(std::time::SystemTime, String)>,
+    /// Silences made in the demo's simulated Alertmanager (never a real one).
+    pub silences: Vec<crate::model::alerts::Silence>,
 }
 
 /// Acts on the simulation: records what was done, and takes as long as the operation
@@ -45,6 +47,20 @@ impl Executor for DemoExecutor {
         Box::pin(async move {
             match &action.precondition {
                 Some(Check::Simulated { description }) => Ok(format!("{description}: still true")),
+                Some(Check::SilenceLive { id }) => {
+                    let live = self.ledger.lock().is_ok_and(|l| {
+                        simulated_alertmanager::is_live(
+                            &l.silences,
+                            id,
+                            std::time::SystemTime::now(),
+                        )
+                    });
+                    if live {
+                        Ok(format!("silence {id} is still live"))
+                    } else {
+                        Err(format!("silence {id} is no longer live"))
+                    }
+                }
                 Some(_) => Err("the demo can only check simulated conditions".into()),
                 None => Ok("nothing to re-check".into()),
             }
@@ -55,6 +71,21 @@ impl Executor for DemoExecutor {
         Box::pin(async move {
             let mut done = Vec::new();
             for op in &action.operations {
+                if let Operation::Alertmanager { method, path, body } = op {
+                    let mut ledger = self
+                        .ledger
+                        .lock()
+                        .map_err(|_| "the demo's Alertmanager is unavailable".to_string())?;
+                    let said = simulated_alertmanager::apply(
+                        &mut ledger.silences,
+                        method,
+                        path,
+                        body.as_deref(),
+                        std::time::SystemTime::now(),
+                    )?;
+                    done.push(said);
+                    continue;
+                }
                 let Operation::Simulated {
                     description,
                     takes_ms,
@@ -79,6 +110,7 @@ mod alertmanager;
 mod http;
 mod postgres;
 mod redis;
+pub mod simulated_alertmanager;
 mod ssh;
 
 pub use alertmanager::AlertmanagerExecutor;

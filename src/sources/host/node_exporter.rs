@@ -57,6 +57,7 @@ pub fn sample_with_cpu(e: &Exposition, cpu: (Option<CpuTimes>, u32)) -> Result<S
             .filter_map(|m| m.label("name").map(str::to_string))
             .collect(),
         skipped_lines: e.skipped_lines(),
+        facts: None,
     })
     .map(|mut s| {
         (s.cpu, s.cpus) = cpu;

@@ -9,6 +9,8 @@ use futures_util::future::BoxFuture;
 use openssh::Session;
 use tokio::sync::Semaphore;
 
+use super::checks::HostChecks;
+use super::drift::{DriftBoard, Report};
 use super::prometheus::PrometheusHosts;
 use super::sample::{self, Sample};
 use super::ssh::{Connector, SshErrorKind, close_in_background};
@@ -40,6 +42,8 @@ pub struct HostSpawner {
     handshakes: Arc<Semaphore>,
     /// The Prometheus hosts with `metrics = "prometheus"` are read from, shared by all.
     prometheus: Option<Arc<PrometheusHosts>>,
+    /// Where SSH hosts compare `.env.production` and the deployed Mastodon.
+    drift: Arc<DriftBoard>,
 }
 
 impl HostSpawner {
@@ -49,6 +53,7 @@ impl HostSpawner {
             defaults: *defaults,
             handshakes: Arc::new(Semaphore::new(ssh.max_concurrent.max(1))),
             prometheus: None,
+            drift: Arc::default(),
         }
     }
 
@@ -60,12 +65,15 @@ impl HostSpawner {
 
     pub fn spec(&self, host: &HostConfig) -> SourceSpec {
         if host.metrics_via(&self.defaults) != MetricsVia::Prometheus {
-            return spec(
+            let schedule = host.schedule(&self.defaults);
+            let source = HostSource::new(
                 host,
                 &self.ssh,
-                &self.defaults,
+                schedule.deadline,
                 Arc::clone(&self.handshakes),
-            );
+            )
+            .with_drift_board(Arc::clone(&self.drift));
+            return spec_with(host, &self.defaults, Box::new(source));
         }
         let schedule = host.schedule(&self.defaults);
         let source = match &self.prometheus {
@@ -144,6 +152,11 @@ pub struct HostSource {
     deadline: Duration,
     /// How long a suspect master connection gets to prove it is alive.
     check_budget: Duration,
+    name: String,
+    /// Mastodon's checkout on the host, read by the SSH script.
+    live_dir: String,
+    /// Shared with the other SSH hosts of the console, so drift can be compared.
+    drift: Arc<DriftBoard>,
 }
 
 impl HostSource {
@@ -199,7 +212,17 @@ impl HostSource {
             in_flight: false,
             deadline,
             check_budget: deadline / 4,
+            name: host.name.clone(),
+            live_dir: host.mastodon_dir.clone(),
+            drift: Arc::default(),
         }
+    }
+
+    /// Compares this host with the others on `board` (every SSH host of one console).
+    pub fn with_drift_board(mut self, board: Arc<DriftBoard>) -> Self {
+        board.join(&self.name);
+        self.drift = board;
+        self
     }
 
     async fn poll_once(&mut self) -> PollResult {
@@ -218,7 +241,19 @@ impl HostSource {
         }
         let current = match &mut self.reader {
             Reader::Ssh { connector, session } => {
-                read_over_ssh(connector, session, &self.expected_units, self.deadline).await?
+                let salt = self.drift.salt();
+                let mut sample = read_over_ssh(
+                    connector,
+                    session,
+                    &[salt.clone(), self.live_dir.clone()],
+                    &self.expected_units,
+                    self.deadline,
+                )
+                .await?;
+                if let Some(facts) = sample.facts.as_mut() {
+                    facts.salt = salt;
+                }
+                sample
             }
             Reader::NodeExporter { service } => {
                 let service = service
@@ -254,6 +289,25 @@ impl HostSource {
         );
         reading.roles.clone_from(&self.roles);
         reading.production = self.production;
+        if let Some(facts) = current.facts.as_ref() {
+            let mut roles = self.roles.clone();
+            roles.sort();
+            self.drift.report(
+                &self.name,
+                &facts.salt,
+                Report {
+                    roles,
+                    env: facts.env.clone(),
+                    version: facts.version.clone(),
+                    revision: facts.revision.clone(),
+                },
+            );
+            reading.checks = HostChecks::from_facts(facts, self.drift.drift_for(&self.name));
+        }
+        // The hashes were for the comparison only: they are not kept past this poll.
+        if let Some(facts) = self.previous.as_mut().and_then(|s| s.facts.as_mut()) {
+            facts.env.clear();
+        }
         Ok(Arc::new(reading))
     }
 }
@@ -320,6 +374,7 @@ async fn read_node_exporter(service: &mut Service, budget: Duration) -> Result<S
 async fn read_over_ssh(
     connector: &Connector,
     slot: &mut Option<Session>,
+    leading: &[String],
     units: &[String],
     deadline: Duration,
 ) -> Result<Sample, PollError> {
@@ -330,7 +385,7 @@ async fn read_over_ssh(
         Some(s) => s,
         None => slot.insert(connector.connect().await.map_err(refused)?),
     };
-    let argv = poll_command(units, deadline);
+    let argv = poll_command_with(leading, units, deadline);
     let mut result = connector.run(session, &argv).await;
     if reused && result.is_err() {
         // The master went away since the last poll (idle exit, host reboot): one fresh try.
@@ -364,6 +419,13 @@ async fn read_over_ssh(
 /// arguments. A poll the console gave up on must not keep running on the host (a hung
 /// systemctl, a slow /proc on a thrashing box), so the host ends it at the same deadline.
 pub fn poll_command(units: &[String], deadline: Duration) -> Vec<String> {
+    let leading = [String::new(), super::mastodon::DEFAULT_LIVE_DIR.to_string()];
+    poll_command_with(&leading, units, deadline)
+}
+
+/// [`poll_command`] with the script's leading arguments: the salt for `.env.production`'s
+/// hashes and Mastodon's live directory.
+fn poll_command_with(leading: &[String], units: &[String], deadline: Duration) -> Vec<String> {
     let mut argv = vec![
         "timeout".to_string(),
         "--kill-after=1".to_string(),
@@ -373,6 +435,7 @@ pub fn poll_command(units: &[String], deadline: Duration) -> Vec<String> {
         script::SCRIPT.to_string(),
         script::SCRIPT_NAME.to_string(),
     ];
+    argv.extend(leading.iter().cloned());
     argv.extend(units.iter().cloned());
     argv
 }

@@ -26,6 +26,8 @@ pub struct Sample {
     pub failed_units: Vec<String>,
     /// node_exporter only: lines of its page that could not be read.
     pub skipped_lines: Option<crate::sources::exposition::SkippedLines>,
+    /// SSH only: the listening sockets and the Mastodon checkout, as the script saw them.
+    pub facts: Option<super::mastodon::HostFacts>,
 }
 
 /// Cumulative CPU time of all CPUs together, in any one unit (jiffies or seconds).
@@ -221,6 +223,7 @@ pub fn reading(
         skipped_lines: current.skipped_lines.clone(),
         roles: Vec::new(),
         production: true,
+        checks: Default::default(),
     }
 }
 
@@ -393,6 +396,7 @@ mod tests {
             units: UnitStates::Read(vec![unit("nginx.service", "active")]),
             failed_units: vec![],
             skipped_lines: None,
+            facts: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! with a `@@mastop <section>` line; a part that fails prints nothing (or an error line the
 //! parser ignores), and the rest still counts.
 
+use super::mastodon::{self, HostFacts};
 use super::sample::{
     CpuTimes, DiskCounters, FsUsage, Memory, NetCounters, PressureTotals, Sample, UnitStates,
     is_pseudo_fs, is_virtual_disk,
@@ -13,8 +14,12 @@ use super::sample::{
 use crate::sources::host::SystemdUnit;
 
 /// Read-only: it reads /proc, lists /sys/block, runs `df` (bounded, because a hung NFS
-/// mount blocks `df` forever) and asks systemctl for unit states.
+/// mount blocks `df` forever), asks systemctl for unit states and `ss` for listening
+/// sockets, and reads Mastodon's live directory: the version, the deployed revision, and
+/// `.env.production` as `KEY HASH` lines, each hash over the salt and the whole line, so
+/// no value leaves the host. Arguments: the salt, the live directory, then the units.
 pub const SCRIPT: &str = r#"export LC_ALL=C
+salt=$1; live=$2; shift 2
 s() { printf '@@mastop %s\n' "$1"; }
 s hostname; cat /proc/sys/kernel/hostname
 s kernel; cat /proc/sys/kernel/osrelease
@@ -31,6 +36,10 @@ s netdev; cat /proc/net/dev
 s df; timeout 5 df -P -T -B1 2>/dev/null
 s units; [ "$#" -gt 0 ] && systemctl show --no-pager --property=Id,LoadState,ActiveState,SubState -- "$@" 2>&1
 s failed; systemctl list-units --failed --plain --no-legend --no-pager --full 2>&1
+s listen; ss -ltnH 2>/dev/null | head -n 2000
+s mastodon-version; grep -A1 -E '^[[:space:]]*def (major|minor|patch)[[:space:]]*$' "$live/lib/mastodon/version.rb" 2>/dev/null | head -n 20
+s mastodon-revision; h=$(head -c 200 "$live/.git/HEAD" 2>/dev/null); case "$h" in "ref: "*) r=${h#ref: }; head -c 100 "$live/.git/$r" 2>/dev/null || grep -F " $r" "$live/.git/packed-refs" 2>/dev/null | head -n 1 | cut -d' ' -f1;; *) printf '%s\n' "$h";; esac
+s env; [ -r "$live/.env.production" ] && grep -E '^[A-Za-z_][A-Za-z0-9_]*=' "$live/.env.production" | head -n 1000 | while IFS= read -r l; do printf '%s %s\n' "${l%%=*}" "$(printf '%s\n%s' "$salt" "$l" | sha256sum | cut -c1-32)"; done
 s end
 "#;
 
@@ -93,6 +102,13 @@ pub fn parse(output: &str) -> Result<Sample, String> {
         ),
         failed_units: get("failed").map(parse_failed).unwrap_or_default(),
         skipped_lines: None,
+        facts: Some(HostFacts {
+            exposed: get("listen").and_then(mastodon::parse_listeners),
+            version: get("mastodon-version").and_then(mastodon::parse_version),
+            revision: get("mastodon-revision").and_then(mastodon::parse_revision),
+            env: get("env").map(mastodon::parse_env).unwrap_or_default(),
+            salt: String::new(),
+        }),
     })
 }
 

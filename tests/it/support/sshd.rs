@@ -285,6 +285,12 @@ impl Sshd {
         calls(&self.dir().join("nginx.log"))
     }
 
+    /// Puts a fake `name` first on the session's PATH: a shell script printing what the
+    /// test wants the host to say (`ss` listing a Redis on 0.0.0.0).
+    pub fn fake_command(&self, name: &str, script: &str) {
+        write_exec(&self.dir().join("bin").join(name), script);
+    }
+
     /// Every command line clients sent, byte for byte, oldest first (only when started with
     /// [`Sshd::start_logging_commands`]).
     pub fn command_lines(&self) -> Vec<String> {

@@ -14,6 +14,7 @@ pub mod handoff;
 pub mod headless;
 pub mod inventory;
 pub mod logging;
+pub mod logs;
 pub mod model;
 pub mod net;
 pub mod output;

@@ -12,6 +12,7 @@ pub mod exposition;
 pub mod feed;
 pub mod host;
 pub mod journal;
+pub mod loki;
 pub mod pgbouncer;
 pub mod postgres;
 pub mod prometheus;

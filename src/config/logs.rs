@@ -75,3 +75,49 @@ fn one() -> f64 {
 fn ten() -> f64 {
     10.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::load_str;
+
+    #[test]
+    fn loki_entries_and_the_logs_table_are_read() {
+        let (config, _) = load_str(
+            r#"
+[[loki]]
+name = "main"
+url = "http://loki:3100"
+
+[logs]
+ring_lines = 500
+loki_selector = '{service_name=~"$unit"}'
+
+[[logs.signature]]
+name = "S3 denied"
+pattern = "Aws::S3::Errors::AccessDenied"
+warn_per_min = 2.0
+"#,
+            "test.toml",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(config.loki.len(), 1);
+        assert_eq!(config.logs.ring_lines, 500);
+        assert_eq!(config.logs.loki_host_label, "host");
+        assert_eq!(config.logs.signature[0].warn_per_min, 2.0);
+        assert_eq!(config.logs.signature[0].crit_per_min, 10.0);
+    }
+
+    #[test]
+    fn a_misspelt_key_and_a_bad_journal_directory_are_errors() {
+        let err = load_str("[logs]\nring_line = 5\n", "t.toml", &[]).unwrap_err();
+        assert!(err.to_string().contains("ring_line"), "{err}");
+        let err = load_str(
+            "[[host]]\nname = \"web-1\"\naddress = \"10.0.0.1\"\njournal_directory = \"../j\"\n",
+            "t.toml",
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("journal_directory"), "{err}");
+    }
+}

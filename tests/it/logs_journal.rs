@@ -357,3 +357,96 @@ async fn bad_directories_and_missing_journals_are_named() {
         assert!(UnitPattern::parse(bad).is_err(), "{bad}");
     }
 }
+
+fn mastop(home: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mastop"))
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .expect("run mastop")
+}
+
+#[test]
+fn the_logs_command_prints_redacted_lines_and_exit_codes() {
+    let sshd = Sshd::start(&[]);
+    let dir = sshd.dir().join("journal");
+    write_journal(&dir, &incident(now_us()));
+    let home = tempfile::tempdir().expect("home");
+    let config = home.path().join("mastop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}journal_directory = \"{}\"\n",
+            sshd.config_toml("web-1", &["mastodon-web", "mastodon-sidekiq"]),
+            dir.display()
+        ),
+    )
+    .expect("config");
+    let config = config.to_str().expect("utf-8 path");
+
+    let out = mastop(
+        home.path(),
+        &[
+            "--config",
+            config,
+            "logs",
+            "web-1",
+            "mastodon-sidekiq*",
+            "--json",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines[0]["host"], "web-1");
+    assert_eq!(lines[0]["unit"], "mastodon-sidekiq-default.service");
+    assert_eq!(lines[0]["priority"], 4);
+    assert_eq!(lines[1]["signatures"][0], "Sidekiq cannot reach Redis");
+    for secret in ["alice", "203.0.113.7", "abcd1234", "\u{1b}"] {
+        assert!(!stdout.contains(secret), "{secret} in {stdout}");
+    }
+
+    let out = mastop(
+        home.path(),
+        &[
+            "--config",
+            config,
+            "logs",
+            "role:mastodon-web",
+            "mastodon-web",
+            "--since",
+            "1h",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .all(|l| l.contains(" web-1 mastodon-web.service err MISCONF")
+                && l.ends_with("[Redis MISCONF]")),
+        "{stdout}"
+    );
+
+    let out = mastop(
+        home.path(),
+        &["--config", config, "logs", "db-9", "postgresql"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`db-9` is not a configured [[host]]"));
+    let out = mastop(home.path(), &["--config", config, "logs", "web-1", "a;b"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}

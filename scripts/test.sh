@@ -19,6 +19,7 @@ command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 [ -x /usr/bin/prometheus ] || missing+=(prometheus)
 [ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
 [ -f /usr/share/zoneinfo/America/New_York ] || missing+=(tzdata)
+[ -x /lib/systemd/systemd-journal-remote ] || missing+=(systemd-journal-remote)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

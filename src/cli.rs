@@ -91,6 +91,29 @@ pub enum Command {
     /// List, read, preview and run runbooks.
     #[command(subcommand)]
     Runbook(RunbookCommand),
+    /// A unit's log on a host (or `role:NAME`), redacted: exit 1 when a host could not be
+    /// read, 2 on a bad host, unit or window.
+    Logs(LogsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// A `[[host]]` name, or `role:NAME` for every host with that role.
+    pub host: String,
+    /// A systemd unit, or a glob of them (`mastodon-sidekiq*`).
+    pub unit: String,
+    /// `tail`, or how far back: `1m`, `5m`, `15m`, `1h`…
+    #[arg(long, default_value = "15m")]
+    pub since: String,
+    /// At most this many lines per host.
+    #[arg(long, default_value_t = 500)]
+    pub lines: usize,
+    /// Read from this `[[loki]]` entry instead of the hosts' journals.
+    #[arg(long)]
+    pub loki: Option<String>,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@ pub mod handoff;
 pub mod headless;
 pub mod inventory;
 pub mod logging;
+pub mod logs;
 pub mod model;
 pub mod net;
 pub mod output;

@@ -3,6 +3,7 @@
 mod actions;
 pub mod handoff;
 mod inventory;
+mod logs;
 mod retry_all;
 mod runbook;
 
@@ -61,6 +62,7 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
             "demo",
         ),
         Some(Command::Inventory(args)) => inventory::print(&engine(cfg, None), args.json),
+        Some(Command::Logs(args)) => logs::print(&engine(cfg, None), &args),
         Some(Command::Check) => {
             let engine = engine(cfg, None);
             let fleet = runtime()?.block_on(engine.poll_once());

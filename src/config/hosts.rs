@@ -92,6 +92,10 @@ pub struct HostConfig {
     pub deadline: Option<Duration>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Read logs from this directory of journal files (`journalctl --directory`) instead of
+    /// the host's own journal: a container's bind-mounted journal. An absolute plain path.
+    #[serde(default)]
+    pub journal_directory: Option<String>,
 }
 
 fn default_live_dir() -> String {
@@ -124,6 +128,7 @@ impl HostConfig {
             cadence: None,
             deadline: None,
             enabled: true,
+            journal_directory: None,
         }
     }
 
@@ -306,6 +311,19 @@ pub(super) fn validate(
                 at(key),
                 format!("`{}` is not a systemd unit name", quote(unit)),
                 Some("e.g. `mastodon-sidekiq-pull.service` or `mastodon-sidekiq-*`".into()),
+            ));
+        }
+        if let Some(dir) = &host.journal_directory
+            && (!dir.starts_with('/')
+                || dir.split('/').any(|p| p == "..")
+                || !dir
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/-_.".contains(c)))
+        {
+            problems.push((
+                at("journal_directory"),
+                format!("`{}` is not a journal directory", quote(dir)),
+                Some("an absolute path of letters, digits and `/-_.`, e.g. `/var/log/journal/remote`".into()),
             ));
         }
         if host.metrics_via(defaults) == MetricsVia::Prometheus && !prometheus {

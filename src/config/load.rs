@@ -188,6 +188,7 @@ const ENTRY_KINDS: &[&str] = &[
     "web",
     "prometheus",
     "alertmanager",
+    "loki",
     "host",
     "edge",
 ];
@@ -322,6 +323,7 @@ fn read_entry(
         "web" => push(&mut config.web, item, prefix, findings),
         "prometheus" => push(&mut config.prometheus, item, prefix, findings),
         "alertmanager" => push(&mut config.alertmanager, item, prefix, findings),
+        "loki" => push(&mut config.loki, item, prefix, findings),
         "host" => push(&mut config.hosts, item, prefix, findings),
         "edge" => push(&mut config.edges, item, prefix, findings),
         _ => false,

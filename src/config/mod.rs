@@ -11,6 +11,7 @@ mod hosts;
 mod inventory;
 mod load;
 mod locate;
+mod logs;
 mod role;
 mod rules;
 mod runbooks;
@@ -31,6 +32,7 @@ pub use inventory::{
 };
 pub use load::{Loaded, environment, load, load_str, parse_duration};
 pub use locate::{Location, Seg, line_col, locate, path_at, render_path};
+pub use logs::{LogsConfig, SignatureConfig};
 pub use role::Role;
 pub use runbooks::RunbooksConfig;
 pub use secret::{CachedSecret, SecretRef};

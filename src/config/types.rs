@@ -70,6 +70,11 @@ pub struct Config {
     pub runbooks: super::runbooks::RunbooksConfig,
     #[serde(default)]
     pub handoff: super::handoff::HandoffConfig,
+    /// The instance's Loki, `http(s)://` base URL: logs by LogQL where configured.
+    #[serde(default)]
+    pub loki: Vec<EndpointConfig>,
+    #[serde(default)]
+    pub logs: super::logs::LogsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

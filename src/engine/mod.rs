@@ -9,6 +9,7 @@
 //! sandbox, never in the operator's real audit log, shift log or ops store.
 
 pub mod alerts;
+pub mod logs;
 pub mod poll;
 #[cfg(test)]
 mod tests;

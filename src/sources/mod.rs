@@ -11,6 +11,8 @@ pub mod elasticsearch;
 pub mod exposition;
 pub mod feed;
 pub mod host;
+pub mod journal;
+pub mod loki;
 pub mod pgbouncer;
 pub mod postgres;
 pub mod prometheus;

@@ -39,6 +39,8 @@ mod inventory;
 mod job_payload_privacy;
 mod keymap_theme;
 mod layers;
+mod logs_journal;
+mod logs_loki;
 mod ops_store;
 mod pgbouncer;
 mod postgres_actions;

@@ -22,6 +22,7 @@ mod blackhole;
 pub mod certs;
 pub mod console;
 pub mod http;
+pub mod journal;
 pub mod logs;
 pub mod nginx;
 pub mod nginx_services;

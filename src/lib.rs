@@ -21,6 +21,7 @@ pub mod paths;
 pub mod runbooks;
 pub mod sanitize;
 pub mod sources;
+pub mod store;
 pub mod tui;
 
 /// When the process started, for measuring time to first frame. Set first thing in `main`.

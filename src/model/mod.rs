@@ -7,6 +7,7 @@ pub mod fleet;
 pub mod health;
 pub mod history;
 pub mod reading;
+pub mod serde_time;
 pub mod status;
 
 pub use detail::{Detail, Section, SectionBody, TableData};
@@ -17,7 +18,9 @@ pub use reading::Reading;
 pub use status::{SourceState, SourceStatus};
 
 /// A component's stable identity: `kind/name`, e.g. `postgres/primary` or `edge/fra-1`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct ComponentId(String);
 

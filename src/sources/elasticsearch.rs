@@ -9,7 +9,7 @@ mod source;
 
 use std::any::Any;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{
     Detail, Figure, FigureSpec, Finding, Level, Reading, Unit,
@@ -33,7 +33,7 @@ pub const FIGURES: &[FigureSpec] = &[
     FigureSpec::up("pending_tasks"),
 ];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClusterStatus {
     Green,
@@ -58,7 +58,7 @@ impl ClusterStatus {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ElasticsearchReading {
     pub cluster_name: String,
     pub version: Option<String>,
@@ -77,7 +77,7 @@ pub struct ElasticsearchReading {
     pub indices_error: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IndexInfo {
     pub name: String,
     pub status: ClusterStatus,

@@ -17,6 +17,7 @@ pub mod prometheus;
 pub mod redis;
 pub mod scheduler;
 pub mod sidekiq;
+pub mod stored;
 pub mod streaming;
 pub mod web;
 

@@ -1,6 +1,6 @@
 //! What one poll of a PostgreSQL node says, and how it reads on screen.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::detail::{Cell, Column, Row as TableRow};
 use crate::model::figure::format_value;
@@ -20,7 +20,7 @@ pub(super) const REPLICATION_LAG: Threshold = Threshold::above(5.0, 30.0);
 const LOCK_WAITING: Threshold = Threshold::above(5.0, 20.0);
 const CACHE_HIT: Threshold = Threshold::below(95.0, 90.0);
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PostgresReading {
     pub server: ServerInfo,
     pub connections: Connections,
@@ -33,7 +33,7 @@ pub struct PostgresReading {
     pub views: Views,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServerInfo {
     /// `server_version`, e.g. `15.8 (Debian 15.8-0+deb12u1)`.
     pub version: String,
@@ -44,7 +44,7 @@ pub struct ServerInfo {
     pub uptime_s: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Connections {
     /// Client backends, mastop's own included (it takes a slot too).
     pub total: i64,
@@ -57,7 +57,7 @@ pub struct Connections {
 }
 
 /// Client sessions by state, mastop's own excluded.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Sessions {
     pub active: i64,
     pub idle: i64,
@@ -72,7 +72,7 @@ pub struct Sessions {
 }
 
 /// Instance-wide counters from `pg_stat_database`, plus the size of the connected database.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct DatabaseStats {
     pub size_bytes: Option<i64>,
     pub xact_commit: i64,
@@ -96,7 +96,7 @@ pub struct DatabaseStats {
     pub growth_bytes_per_sec: Option<f64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReplicaStatus {
     /// Seconds behind the primary; 0 when everything received has been replayed, so an
     /// idle primary does not look like a lagging replica. `None` before the first replay.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
 
-use super::Target;
+use super::session::Target;
 use crate::sources::postgres::{error_chain, io_cause, network_hint};
 
 /// What went wrong in one step of a call.

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod handoff;
 pub mod headless;
 pub mod inventory;
+pub mod live;
 pub mod logging;
 pub mod model;
 pub mod net;

@@ -12,10 +12,11 @@ mod actions;
 pub mod deferred;
 mod failure;
 pub mod handoffs;
+pub mod live;
 mod migrate;
 mod session;
 
 pub use self::deferred::Deferred;
 pub use self::handoffs::SharedHandoffs;
 pub use self::migrate::{MIGRATIONS, schema_version};
-pub use self::session::PgStore;
+pub use self::session::{Listening, PgStore};

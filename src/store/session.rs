@@ -22,6 +22,12 @@ use crate::sources::postgres::tls;
 
 const APPLICATION_NAME: &str = "mastop-ops";
 
+/// A listening session and what it hears; dropping it closes the session.
+pub struct Listening {
+    _session: Session,
+    pub notices: tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::Notification>,
+}
+
 /// One open session; dropping it ends the connection task and closes the socket.
 struct Session {
     client: Arc<Client>,
@@ -82,7 +88,7 @@ impl PgStore {
             conn.password = Some(store.resolve_password(secret).await?);
         }
         let deadline = Instant::now() + store.deadline;
-        let session = match timeout_at(deadline, store.open_session(conn.password.as_ref())).await {
+        let session = match timeout_at(deadline, store.open_session(conn.password.as_ref(), None)).await {
             Ok(Ok(session)) => session,
             Ok(Err(failure)) => return Err(store.explain(&failure)),
             Err(_) => return Err(store.no_answer("connect")),
@@ -123,16 +129,21 @@ impl PgStore {
         })
     }
 
-    async fn open_session(&self, password: Option<&SecretString>) -> CallResult<Session> {
+    async fn open_session(
+        &self,
+        password: Option<&SecretString>,
+        notices: Option<tls::Notices>,
+    ) -> CallResult<Session> {
         let mut config = self.target.config.clone();
         if let Some(password) = password {
             config.password(password.expose_secret().as_bytes());
         }
         let addr = &self.target.addr;
-        let (client, task) = tls::connect(
+        let (client, task) = tls::connect_listening(
             &config,
             self.target.tls_ca.as_deref(),
             &format!("ops store {addr}"),
+            notices,
         )
         .await
         .map_err(|error| match error {
@@ -180,7 +191,7 @@ impl PgStore {
         {
             conn.password = Some(self.resolve_password(secret).await.map_err(Failure::Told)?);
         }
-        match self.open_session(conn.password.as_ref()).await {
+        match self.open_session(conn.password.as_ref(), None).await {
             Ok(session) => {
                 let client = Arc::clone(&session.client);
                 conn.session = Some(session);
@@ -261,6 +272,36 @@ impl PgStore {
             }
         })
         .await
+    }
+
+    /// A session of its own that receives the notifications of `channel`, for a watching
+    /// console: the calls of this store keep their own session meanwhile.
+    pub async fn listen(&self, channel: &str) -> StoreResult<Listening> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let password = self.conn.lock().await.password.clone();
+        let deadline = Instant::now() + self.deadline;
+        let open = async {
+            let session = self.open_session(password.as_ref(), Some(tx)).await?;
+            // The channel is ours, never an operator's text: quoting it is enough.
+            let sql = format!("LISTEN \"{}\"", channel.replace('"', "\"\""));
+            session
+                .client
+                .batch_execute(&sql)
+                .await
+                .map_err(|error| Failure::Driver {
+                    step: "listen for changes",
+                    error,
+                })?;
+            Ok(session)
+        };
+        match timeout_at(deadline, open).await {
+            Ok(Ok(session)) => Ok(Listening {
+                _session: session,
+                notices: rx,
+            }),
+            Ok(Err(failure)) => Err(self.explain(&failure)),
+            Err(_) => Err(self.no_answer("listen for changes")),
+        }
     }
 
     fn no_answer(&self, what: &str) -> String {

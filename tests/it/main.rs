@@ -36,6 +36,7 @@ mod http_services;
 mod inventory;
 mod job_payload_privacy;
 mod keymap_theme;
+mod live;
 mod ops_store;
 mod pgbouncer;
 mod postgres_actions;

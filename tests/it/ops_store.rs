@@ -726,7 +726,7 @@ async fn a_local_lock_held_by_a_killed_process_is_free_at_once() {
     let child = Command::new(exe)
         .args([
             "--exact",
-            "a_local_lock_held_by_a_killed_process_is_free_at_once",
+            "ops_store::a_local_lock_held_by_a_killed_process_is_free_at_once",
             "--nocapture",
             "--test-threads=1",
         ])

@@ -99,7 +99,11 @@ pub fn collect_command(
             };
             cancel.cancel();
             let tally = run.await;
-            tracing::info!(published = tally.published, failed_rounds = tally.failed_rounds, "round ended");
+            tracing::info!(
+                published = tally.published,
+                failed_rounds = tally.failed_rounds,
+                "round ended"
+            );
             if !reloading {
                 return Ok(ExitCode::SUCCESS);
             }
@@ -108,7 +112,9 @@ pub fn collect_command(
                     tracing::info!("config reloaded");
                     cfg = new;
                 }
-                Err(e) => tracing::error!(error = %e, "config reload failed; keeping the running config"),
+                Err(e) => {
+                    tracing::error!(error = %e, "config reload failed; keeping the running config")
+                }
             }
         }
     })

@@ -62,7 +62,8 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
             "demo",
         ),
         Some(Command::Collect) => {
-            let (path, default_path, env) = (cli.global.config.clone(), default_path.clone(), env.clone());
+            let (path, default_path, env) =
+                (cli.global.config.clone(), default_path.clone(), env.clone());
             let reload = move || {
                 config::load(path.as_deref(), default_path.as_deref(), &env)
                     .map(|l| l.config)

@@ -32,14 +32,21 @@ pub async fn collect(
 ) -> Tally {
     let (specs, _hosts) = engine.sources_sharing();
     let mut fleet = engine.fleet_for(&specs);
-    let cadence = engine.config().defaults.cadence.max(Duration::from_millis(200));
+    let cadence = engine
+        .config()
+        .defaults
+        .cadence
+        .max(Duration::from_millis(200));
     let started = SystemTime::now();
     let polls = cancel.child_token();
     let (mut feed, _) = scheduler::spawn_all(specs, &polls);
     let mut tally = Tally::default();
     // Everything once at start: a watcher joining sees the whole fleet at once.
-    let mut dirty: BTreeSet<ComponentId> =
-        fleet.components().iter().map(|c| c.meta.id.clone()).collect();
+    let mut dirty: BTreeSet<ComponentId> = fleet
+        .components()
+        .iter()
+        .map(|c| c.meta.id.clone())
+        .collect();
     let mut beat = tokio::time::interval(cadence);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -85,7 +85,9 @@ impl Watcher {
             // The past the collector saw, minus the latest value the reading below adds.
             for spec in crate::sources::figure_specs(kind).unwrap_or(&[]) {
                 if let Some(values) = live.history.get(spec.key) {
-                    let past = values.len().saturating_sub(usize::from(live.reading.is_some()));
+                    let past = values
+                        .len()
+                        .saturating_sub(usize::from(live.reading.is_some()));
                     self.fleet
                         .backfill(&id, spec.key, values[..past].iter().copied());
                 }

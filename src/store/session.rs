@@ -88,11 +88,12 @@ impl PgStore {
             conn.password = Some(store.resolve_password(secret).await?);
         }
         let deadline = Instant::now() + store.deadline;
-        let session = match timeout_at(deadline, store.open_session(conn.password.as_ref(), None)).await {
-            Ok(Ok(session)) => session,
-            Ok(Err(failure)) => return Err(store.explain(&failure)),
-            Err(_) => return Err(store.no_answer("connect")),
-        };
+        let session =
+            match timeout_at(deadline, store.open_session(conn.password.as_ref(), None)).await {
+                Ok(Ok(session)) => session,
+                Ok(Err(failure)) => return Err(store.explain(&failure)),
+                Err(_) => return Err(store.no_answer("connect")),
+            };
         // Migrations get a deadline of their own: the first console may have to wait for
         // another one that is applying them.
         let deadline = Instant::now() + store.deadline;

@@ -11,12 +11,12 @@ use std::time::{Duration, SystemTime};
 
 use mastop::config::OpsStoreConfig;
 use mastop::engine::{Engine, Options};
+use mastop::live::LiveComponent;
 use mastop::live::collector::collect;
 use mastop::live::watch::{Watcher, follow};
-use mastop::live::{LiveComponent, WITHHELD};
 use mastop::model::{ComponentMeta, Fleet, SourceState, SourceStatus};
 use mastop::store::PgStore;
-use mastop::store::live::Published;
+use mastop::store::live::{CHANNEL, Published};
 use mastop::tui::action::Action;
 use mastop::tui::app::App;
 use mastop::tui::keymap::Keymap;
@@ -168,6 +168,10 @@ async fn a_watcher_follows_the_collector_and_never_touches_production() {
     let pg = Postgres::start();
     let redis = Redis::start();
     let collector_store = Arc::new(store(&pg).await);
+    let ears = store(&pg).await;
+    let mut heard = guarded("listen", ears.listen(CHANNEL))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let collector = engine(&format!(
         "[defaults]\ncadence = \"300ms\"\ndeadline = \"2s\"\n[[redis]]\nname = \"cache\"\nurl = \"{}\"\n",
         redis.url()
@@ -196,7 +200,11 @@ async fn a_watcher_follows_the_collector_and_never_touches_production() {
         "follow the room until the new key shows",
         follow(&watcher_store, &mut watcher, &stop_watching, |fleet| {
             wakes.fetch_add(1, Ordering::SeqCst);
-            let Some(c) = fleet.components().iter().find(|c| c.meta.id.as_str() == "redis/cache") else {
+            let Some(c) = fleet
+                .components()
+                .iter()
+                .find(|c| c.meta.id.as_str() == "redis/cache")
+            else {
                 return;
             };
             let keys = c
@@ -217,7 +225,9 @@ async fn a_watcher_follows_the_collector_and_never_touches_production() {
     assert_eq!(hole.accepted(), 0, "the watcher connected to production");
 
     stop_collecting.cancel();
-    let tally = guarded("collector stops", collecting).await.expect("collector task");
+    let tally = guarded("collector stops", collecting)
+        .await
+        .expect("collector task");
     assert!(tally.published >= 2, "{tally:?}");
     assert_eq!(tally.failed_rounds, 0, "{tally:?}");
 
@@ -232,7 +242,28 @@ async fn a_watcher_follows_the_collector_and_never_touches_production() {
         .await
         .expect("count rows");
     assert_eq!(row.get::<_, i64>("n"), 1);
-    let beat = collector_store.collector_beat().await.expect("beat").expect("a beat");
+    eprintln!(
+        "one redis component: {} bytes per publication, {} publications",
+        row.get::<_, i64>("longest"),
+        tally.published
+    );
+
+    // Every publication was announced once, with the component's id and nothing else.
+    for _ in 0..tally.published {
+        let n = guarded("a notification", heard.notices.recv())
+            .await
+            .expect("still listening");
+        assert_eq!(n.channel(), CHANNEL);
+        assert_eq!(n.payload(), "redis/cache");
+    }
+    assert!(
+        heard.notices.try_recv().is_err(),
+        "more notifications than publications"
+    );
+    let beat = collector_store
+        .collector_beat()
+        .await
+        .expect("beat")
+        .expect("a beat");
     assert_eq!(beat.host, "collector-test");
-    let _ = WITHHELD;
 }

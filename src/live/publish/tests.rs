@@ -55,13 +55,12 @@ fn planted(secret: &str) -> Fleet {
         .into_iter()
         .map(|(meta, reading)| (meta, plant(reading, secret)))
         .collect();
-    let mut fleet = fleet_from(
-        readings,
-        now,
-        Duration::from_secs(2),
-        Default::default(),
-    );
-    let ids: Vec<_> = fleet.components().iter().map(|c| c.meta.id.clone()).collect();
+    let mut fleet = fleet_from(readings, now, Duration::from_secs(2), Default::default());
+    let ids: Vec<_> = fleet
+        .components()
+        .iter()
+        .map(|c| c.meta.id.clone())
+        .collect();
     for id in ids {
         let Some(c) = fleet.get(&id) else { continue };
         let mut status = c.status.clone();
@@ -78,7 +77,8 @@ fn plant(reading: Arc<dyn Reading>, secret: &str) -> Arc<dyn Reading> {
         let mut pg = pg.clone();
         if let Some(activity) = &mut pg.views.activity {
             for b in &mut activity.backends {
-                b.raw_query = RawQuery::new(format!("SELECT 1 FROM users WHERE email = '{secret}'"));
+                b.raw_query =
+                    RawQuery::new(format!("SELECT 1 FROM users WHERE email = '{secret}'"));
             }
         }
         let mut archiver = pg.views.archiver.clone().unwrap_or_default();
@@ -119,11 +119,22 @@ fn nothing_private_leaves_the_collector_whatever_production_holds() {
         for component in fleet.components() {
             let live = LiveComponent::of(component);
             let text = serde_json::to_string(&live).expect("encodes");
-            assert!(!text.contains(&marker), "case {case}: {} leaks: {text:.300}", live.id);
-            assert!(!text.contains('\u{1b}'), "case {case}: {} carries an escape", live.id);
+            assert!(
+                !text.contains(&marker),
+                "case {case}: {} leaks: {text:.300}",
+                live.id
+            );
+            assert!(
+                !text.contains('\u{1b}'),
+                "case {case}: {} carries an escape",
+                live.id
+            );
             published += usize::from(live.reading.is_some());
         }
-        assert!(published >= 6, "case {case}: only {published} readings published");
+        assert!(
+            published >= 6,
+            "case {case}: only {published} readings published"
+        );
     }
 }
 
@@ -133,15 +144,27 @@ fn withheld_text_keeps_the_shape_so_the_reading_still_decodes() {
     let fleet = planted(secret);
     for component in fleet.components() {
         let live = LiveComponent::of(component);
-        let Some(stored) = &live.reading else { continue };
+        let Some(stored) = &live.reading else {
+            continue;
+        };
         let decoded = stored.decode();
         assert!(
-            decoded.as_any().downcast_ref::<crate::sources::stored::Unreadable>().is_none(),
+            decoded
+                .as_any()
+                .downcast_ref::<crate::sources::stored::Unreadable>()
+                .is_none(),
             "{}: {:?}",
             live.id,
             decoded.detail()
         );
-        assert_eq!(decoded.figures(), component.reading.as_ref().map(|r| r.figures()).unwrap_or_default());
+        assert_eq!(
+            decoded.figures(),
+            component
+                .reading
+                .as_ref()
+                .map(|r| r.figures())
+                .unwrap_or_default()
+        );
         assert_eq!(live.status.status().error.as_deref(), Some(WITHHELD));
     }
 }
@@ -161,5 +184,11 @@ fn status_moments_survive_to_the_millisecond() {
         next_attempt: Some(t + Duration::from_secs(11)),
     };
     let back = LiveStatus::of(&status).status();
-    assert_eq!(back, SourceStatus { error: Some(WITHHELD.into()), ..status });
+    assert_eq!(
+        back,
+        SourceStatus {
+            error: Some(WITHHELD.into()),
+            ..status
+        }
+    );
 }

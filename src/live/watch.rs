@@ -150,3 +150,56 @@ pub async fn follow(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    fn published(fleet: &Fleet, seq: i64) -> Vec<Published> {
+        fleet
+            .components()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Published {
+                seq: seq + i as i64,
+                position: i32::try_from(i).unwrap_or(i32::MAX),
+                component: LiveComponent::of(c),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_republished_reading_is_not_counted_twice_and_old_changes_are_ignored() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let direct = crate::engine::poll::fleet_from(
+            crate::demo::readings_at(Duration::from_secs(60), now),
+            now,
+            Duration::from_secs(2),
+            Default::default(),
+        );
+        let n = direct.components().len();
+        let mut watcher = Watcher::new(Default::default(), Default::default());
+        assert_eq!(watcher.apply(published(&direct, 1)), n);
+        let lengths = |w: &Watcher| -> Vec<usize> {
+            w.fleet()
+                .components()
+                .iter()
+                .filter_map(|c| {
+                    c.key_figure()
+                        .and_then(|f| c.history(f.key))
+                        .map(|r| r.len())
+                })
+                .collect()
+        };
+        let before = lengths(&watcher);
+        assert!(before.iter().all(|&l| l == 1), "{before:?}");
+        // The same readings again (a failed poll republishes the kept one): no new history.
+        assert_eq!(watcher.apply(published(&direct, 1 + n as i64)), n);
+        assert_eq!(lengths(&watcher), before);
+        // Changes older than the last one seen are already applied.
+        assert_eq!(watcher.apply(published(&direct, 1)), 0);
+        assert_eq!(watcher.last_seq(), 2 * n as i64);
+    }
+}

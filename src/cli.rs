@@ -53,6 +53,12 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// One line per component and a Nagios exit code: 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN.
     Check,
+    /// Poll production and publish every component, redacted, to the ops store for
+    /// watching consoles; runs until stopped, logs to stderr, SIGHUP reloads the config.
+    Collect,
+    /// Follow the fleet the collector publishes in the ops store, printing `check`'s lines
+    /// on every change; never connects to production.
+    Watch,
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod handoff;
 pub mod headless;
 pub mod inventory;
+pub mod live;
 pub mod logging;
 pub mod logs;
 pub mod model;
@@ -23,6 +24,7 @@ pub mod paths;
 pub mod runbooks;
 pub mod sanitize;
 pub mod sources;
+pub mod store;
 pub mod tui;
 
 /// When the process started, for measuring time to first frame. Set first thing in `main`.

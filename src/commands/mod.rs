@@ -3,6 +3,7 @@
 mod actions;
 pub mod handoff;
 mod inventory;
+mod live;
 mod logs;
 mod retry_all;
 mod runbook;
@@ -61,6 +62,17 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
             ),
             "demo",
         ),
+        Some(Command::Collect) => {
+            let (path, default_path, env) =
+                (cli.global.config.clone(), default_path.clone(), env.clone());
+            let reload = move || {
+                config::load(path.as_deref(), default_path.as_deref(), &env)
+                    .map(|l| l.config)
+                    .map_err(|e| e.to_string())
+            };
+            live::collect_command(cfg, reload, &cli.global.log_level)
+        }
+        Some(Command::Watch) => live::watch_command(cfg, &cli.global.log_level),
         Some(Command::Inventory(args)) => inventory::print(&engine(cfg, None), args.json),
         Some(Command::Logs(args)) => logs::print(&engine(cfg, None), &args),
         Some(Command::Check) => {

@@ -284,7 +284,7 @@ impl Engine {
         let (store, lock_ttl, approval_ttl): (Arc<dyn OpsStore>, _, _) =
             match &self.places.ops_store {
                 Some(ops) => (
-                    Arc::new(crate::actions::store::deferred::Deferred::new(ops.clone())),
+                    Arc::new(crate::store::Deferred::new(ops.clone())),
                     ops.lock_ttl,
                     ops.approval_ttl,
                 ),

@@ -9,11 +9,11 @@ use super::report::{self, Acknowledgement, ComponentProblem, Handoff, Person};
 use super::shift_log::{EntryKind, ShiftEntry, check};
 use super::store::HandoffStore;
 use super::store::local::LocalHandoffs;
-use super::store::postgres::SharedHandoffs;
 use super::zone::Zone;
 use crate::actions::audit::{AuditLog, AuditRecord, new_id};
 use crate::actions::{OpsStore, Role, Session};
 use crate::config::Config;
+use crate::store::SharedHandoffs;
 
 /// How far back the shift log is read for items still open: anything older and not closed
 /// is stale enough to have been handed over many times already.

@@ -8,14 +8,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ComponentId, Finding, Level};
 
 pub type Labels = BTreeMap<String, String>;
 
 /// Alertmanager's word for where an alert stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertState {
     /// Firing and routed to its receivers.
@@ -36,7 +36,7 @@ impl AlertState {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     pub fingerprint: String,
     pub labels: Labels,
@@ -77,7 +77,7 @@ impl Alert {
 }
 
 /// A routing group: the alerts Alertmanager sends together, under the labels it groups by.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertGroup {
     pub labels: Labels,
     pub receiver: String,
@@ -167,7 +167,7 @@ pub fn count_matching<'a>(matchers: &[Matcher], alerts: impl Iterator<Item = &'a
         .count()
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SilenceState {
     Active,
@@ -175,7 +175,7 @@ pub enum SilenceState {
     Expired,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Silence {
     pub id: String,
     pub matchers: Vec<Matcher>,
@@ -191,7 +191,7 @@ pub struct Silence {
 }
 
 /// Everything one Alertmanager reports.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AlertSet {
     /// Each alert once, however many groups it is in.
     pub alerts: Vec<Alert>,
@@ -395,7 +395,7 @@ pub fn kind_of_job(job: &str) -> Option<&'static str> {
 }
 
 /// What the alerts say about one component.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tally {
     /// Firing and not suppressed.
     pub firing: u32,

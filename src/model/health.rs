@@ -1,12 +1,12 @@
 //! Health levels from thresholds and findings. Pure functions, so every rule is unit-tested.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::figure::{Direction, Figure, Threshold};
 
 /// Ordered so that `max()` gives the worst (UNKNOWN sits between OK and WARN). Each level has a symbol and a word, so health
 /// never depends on colour alone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Level {
     Ok,
@@ -44,7 +44,7 @@ impl Level {
 }
 
 /// A problem a reading states about itself, beyond any threshold: "last RDB save failed".
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub level: Level,
     pub message: String,
@@ -65,7 +65,7 @@ impl Finding {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Health {
     pub level: Level,
     /// Why the level is what it is, worst first; empty when OK.

@@ -8,6 +8,7 @@ pub mod health;
 pub mod history;
 pub mod kinds;
 pub mod reading;
+pub mod serde_time;
 pub mod status;
 
 pub use detail::{Detail, Section, SectionBody, TableData};
@@ -18,7 +19,9 @@ pub use reading::Reading;
 pub use status::{Schedule, SourceState, SourceStatus};
 
 /// A component's stable identity: `kind/name`, e.g. `postgres/primary` or `edge/fra-1`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct ComponentId(String);
 

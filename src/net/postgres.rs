@@ -33,14 +33,25 @@ pub(crate) async fn connect(
     tls_ca: Option<&Path>,
     label: &str,
 ) -> Result<(Client, JoinHandle<()>), ConnectError> {
+    connect_listening(config, tls_ca, label, None).await
+}
+
+/// [`connect`], handing every `NOTIFY` the session receives (after its `LISTEN`) to
+/// `notices`.
+pub(crate) async fn connect_listening(
+    config: &Config,
+    tls_ca: Option<&Path>,
+    label: &str,
+    notices: Option<Notices>,
+) -> Result<(Client, JoinHandle<()>), ConnectError> {
     let mode = config.get_ssl_mode();
     if mode == SslMode::Disable {
-        return open(config, NoTls, label).await;
+        return open(config, NoTls, label, notices.clone()).await;
     }
     let tls = MakeRustlsConnect::new(
         crate::net::tls::client_config(tls_ca).map_err(ConnectError::Setup)?,
     );
-    match open(config, tls, label).await {
+    match open(config, tls, label, notices.clone()).await {
         Err(ConnectError::Driver(error))
             if mode == SslMode::Prefer && handshake(&error).is_some() =>
         {
@@ -51,16 +62,20 @@ pub(crate) async fn connect(
                 error = %chain(&error),
                 "TLS handshake failed; sslmode=prefer continues without TLS (use sslmode=require and tls_ca to insist on it)"
             );
-            open(config, NoTls, label).await
+            open(config, NoTls, label, notices.clone()).await
         }
         other => other,
     }
 }
 
+/// Where a listening session's notifications go.
+pub(crate) type Notices = tokio::sync::mpsc::UnboundedSender<tokio_postgres::Notification>;
+
 async fn open<T>(
     config: &Config,
     tls: T,
     label: &str,
+    notices: Option<Notices>,
 ) -> Result<(Client, JoinHandle<()>), ConnectError>
 where
     T: MakeTlsConnect<Socket> + Send,
@@ -68,8 +83,27 @@ where
     T::TlsConnect: Send,
     <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
 {
-    let (client, connection) = config.connect(tls).await.map_err(ConnectError::Driver)?;
+    let (client, mut connection) = config.connect(tls).await.map_err(ConnectError::Driver)?;
     let label = label.to_string();
+    if let Some(notices) = notices {
+        let task = tokio::spawn(async move {
+            use futures_util::StreamExt;
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                        let _ = notices.send(n);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::debug!(endpoint = %label, error = %e, "connection ended");
+                        break;
+                    }
+                }
+            }
+        });
+        return Ok((client, task));
+    }
     let task = tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(endpoint = %label, error = %e, "connection ended");

@@ -9,7 +9,7 @@ mod source;
 use std::any::Any;
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::alerts::{AlertSet, SilenceState};
 use crate::model::{
@@ -26,13 +26,13 @@ pub use crate::model::kinds::alertmanager::{FIGURES, KIND};
 /// The detail table whose rows are silences (expire is offered on its rows).
 pub const SILENCES_TABLE: &str = "Silences";
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertmanagerReading {
     pub server: ServerStatus,
     #[serde(flatten)]
     pub set: AlertSet,
     /// When the reading was taken, for "since" columns.
-    #[serde(skip)]
+    #[serde(with = "crate::model::serde_time")]
     pub at: SystemTime,
     /// Why the silences or the status are missing when the alerts are not.
     pub silences_error: Option<String>,

@@ -14,7 +14,7 @@ mod verifier;
 
 use std::any::Any;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{
     Detail, Figure, Finding, Level, Reading, Threshold, Unit,
@@ -33,7 +33,7 @@ pub const CERT_WARN_DAYS: f64 = 14.0;
 pub const CERT_CRIT_DAYS: f64 = 7.0;
 const FIRST_BYTE: Threshold = Threshold::above(800.0, 2000.0);
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EdgeReading {
     /// The URL probed, e.g. `https://hachyderm.io/about`.
     pub url: String,
@@ -66,13 +66,13 @@ pub struct EdgeReading {
 
 /// A media object fetched both ways: a failure only through the edge is the edge's fault
 /// (the 2022-12-17 western-US media 404s), a failure both ways is storage's.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MediaCheck {
     pub via_edge: Check,
     pub direct: Option<Check>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Certificate {
     pub subject: String,
     pub issuer: String,
@@ -90,7 +90,7 @@ pub struct Certificate {
 }
 
 /// One health endpoint fetched through the edge.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     pub path: String,
     pub status: Option<u16>,

@@ -9,7 +9,7 @@ mod source;
 
 use std::any::Any;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{
     Detail, Figure, Finding, Level, Reading, Unit,
@@ -22,7 +22,7 @@ pub use self::source::{ElasticsearchSource, spec};
 
 pub use crate::model::kinds::elasticsearch::{FIGURES, KIND};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClusterStatus {
     Green,
@@ -47,7 +47,7 @@ impl ClusterStatus {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ElasticsearchReading {
     pub cluster_name: String,
     pub version: Option<String>,
@@ -66,7 +66,7 @@ pub struct ElasticsearchReading {
     pub indices_error: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IndexInfo {
     pub name: String,
     pub status: ClusterStatus,

@@ -3,7 +3,7 @@
 //! read is skipped and counted, so one odd textfile-collector metric never blinds the whole
 //! host, and the count is shown with the reading rather than lost.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Metric {
@@ -50,7 +50,7 @@ impl Exposition {
 }
 
 /// Lines of a metrics page that could not be read: how many, and the first one.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SkippedLines {
     pub count: usize,
     pub first_line: usize,

@@ -18,7 +18,7 @@ pub mod ssh;
 
 use std::any::Any;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{
     Detail, Figure, Finding, Level, Reading, Threshold, Unit,
@@ -57,7 +57,7 @@ pub const FIREWALL_UNITS: &[&str] = &[
     "firewalld.service",
 ];
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HostReading {
     pub hostname: String,
     pub kernel: Option<String>,
@@ -99,14 +99,14 @@ pub struct HostReading {
 }
 
 /// Share of the window in which at least one task stalled waiting for the resource.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Pressure {
     pub cpu_some_pct: Option<f64>,
     pub memory_some_pct: Option<f64>,
     pub io_some_pct: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Filesystem {
     pub mount: String,
     pub device: String,
@@ -118,7 +118,7 @@ pub struct Filesystem {
     pub note: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DiskIo {
     pub device: String,
     pub iops: f64,
@@ -126,14 +126,14 @@ pub struct DiskIo {
     pub util_pct: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NetInterface {
     pub name: String,
     pub rx_bytes_per_s: f64,
     pub tx_bytes_per_s: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SystemdUnit {
     pub name: String,
     /// `loaded`, `not-found`, `masked`…

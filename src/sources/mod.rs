@@ -19,6 +19,7 @@ pub mod prometheus;
 pub mod redis;
 pub mod scheduler;
 pub mod sidekiq;
+pub mod stored;
 pub mod streaming;
 pub mod web;
 

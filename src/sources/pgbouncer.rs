@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use futures_util::future::BoxFuture;
 use secrecy::ExposeSecret;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 
@@ -35,7 +35,7 @@ const AVG_WAIT_MS: Threshold = Threshold::above(10.0, 100.0);
 /// The console's own virtual database: not a pool anyone's queries wait in.
 const ADMIN_DB: &str = "pgbouncer";
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Pool {
     pub database: String,
     pub user: String,
@@ -68,7 +68,7 @@ impl Pool {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatabaseStats {
     pub database: String,
     pub total_xact_count: i64,
@@ -83,7 +83,7 @@ pub struct DatabaseStats {
     pub queries_per_sec: Option<f64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PgBouncerReading {
     pub pools: Vec<Pool>,
     pub stats: Vec<DatabaseStats>,

@@ -64,7 +64,7 @@ pub use self::statements::{Statement, TopStatements};
 pub use self::views::Views;
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
 use crate::config::{CachedSecret, Defaults, EndpointConfig, mask_url};
-pub(crate) use crate::net::postgres as tls;
+use crate::net::postgres as tls;
 
 pub use crate::model::kinds::postgres::{FIGURES, KIND};
 

@@ -8,7 +8,7 @@ mod source;
 
 use std::any::Any;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{
     Detail, Figure, Finding, Level, Reading, Unit,
@@ -22,7 +22,7 @@ pub use crate::model::kinds::prometheus::{FIGURES, KIND};
 /// How many down targets and failing rules a reading keeps to show; the counts are exact.
 pub const KEPT: usize = 500;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PrometheusReading {
     pub version: Option<String>,
     pub targets_up: u32,
@@ -40,14 +40,14 @@ pub struct PrometheusReading {
     pub rules_error: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DownTarget {
     pub job: String,
     pub instance: String,
     pub error: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FailingRule {
     pub group: String,
     pub name: String,

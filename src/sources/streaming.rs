@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::future::BoxFuture;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::exposition::{self, Metric, SkippedLines};
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
@@ -21,7 +21,7 @@ pub use crate::model::kinds::streaming::{FIGURES, KIND};
 /// `/metrics` of one process is a few KiB; anything much larger is not this server.
 const MAX_BODY: usize = 1024 * 1024;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StreamingReading {
     pub websocket_clients: f64,
     pub eventsource_clients: f64,

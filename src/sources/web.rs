@@ -10,7 +10,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::exposition::{self, Exposition, Metric, SkippedLines};
 use super::{PollError, PollResult, Schedule, Source, SourceSpec};
@@ -39,7 +39,7 @@ const POOL_BUSY: Threshold = Threshold::above(90.0, 100.0);
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// One Puma server (a cluster's master reports for its workers).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PumaProcess {
     /// Its labels other than the metric's own, e.g. `hostname=web-1 phase=0`.
     pub process: String,
@@ -53,7 +53,7 @@ pub struct PumaProcess {
 }
 
 /// One Active Record connection pool of one process.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DbPool {
     pub process: String,
     pub pool: String,
@@ -62,7 +62,7 @@ pub struct DbPool {
     pub waiting: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WebReading {
     pub processes: Vec<PumaProcess>,
     pub pools: Vec<DbPool>,

@@ -9,16 +9,16 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use mastop::actions::audit::{AuditRecord, Phase};
-use mastop::actions::store::postgres::PgStore;
 use mastop::actions::{Outcome, Role, Session};
 use mastop::config::OpsStoreConfig;
 use mastop::handoff::report::{self, ComponentProblem, Inputs, Person};
 use mastop::handoff::shift::{Draft, incoming};
 use mastop::handoff::store::HandoffStore;
 use mastop::handoff::store::local::LocalHandoffs;
-use mastop::handoff::store::postgres::SharedHandoffs;
 use mastop::handoff::zone::Zone;
 use mastop::handoff::{EntryKind, Shift, ShiftEntry, markdown};
+use mastop::store::PgStore;
+use mastop::store::SharedHandoffs;
 use support::{BlackHole, Postgres};
 
 const HANG_GUARD: Duration = Duration::from_secs(60);

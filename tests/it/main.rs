@@ -39,6 +39,7 @@ mod inventory;
 mod job_payload_privacy;
 mod keymap_theme;
 mod layers;
+mod live;
 mod logs_journal;
 mod logs_loki;
 mod ops_store;

@@ -12,10 +12,10 @@ use std::time::{Duration, SystemTime};
 
 use mastop::actions::audit::{AuditLog, AuditRecord, Phase, new_id, now_rfc3339};
 use mastop::actions::store::local::LocalStore;
-use mastop::actions::store::postgres::{PgStore, schema_version};
 use mastop::actions::store::{Approval, Freeze, LockHeld, OpsStore};
 use mastop::actions::{GuardDecision, Outcome};
 use mastop::config::{OpsStoreConfig, SecretRef};
+use mastop::store::{PgStore, schema_version};
 use support::{BlackHole, Postgres, Proxy};
 
 /// A hang guard only: every call here answers in milliseconds on a healthy machine.

@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use mastop::actions::action::{Check, Target};
 use mastop::actions::executor::{Executor, PostgresExecutor};
-use mastop::actions::store::postgres::PgStore;
 use mastop::actions::{Action, Risk, Role, Session};
 use mastop::config::{EndpointConfig, OpsStoreConfig};
 use mastop::sources::postgres::PostgresSource;
 use mastop::sources::{PollError, Schedule, Source};
+use mastop::store::PgStore;
 use support::{Postgres, PostgresOptions};
 use tempfile::TempDir;
 

@@ -1,11 +1,9 @@
 //! Where consoles share state: locks on targets, the global freeze, four-eyes approvals,
 //! cooldowns and the shared audit history. Without an `[ops_store]` it is local to this
-//! machine; with one it is a PostgreSQL database (separate from Mastodon's) that every
-//! console in every region uses.
+//! machine; with one it is the shared ops store (`crate::store`) that every console in
+//! every region uses.
 
-pub mod deferred;
 pub mod local;
-pub mod postgres;
 
 use std::time::{Duration, SystemTime};
 

@@ -3,7 +3,6 @@
 //! the next region sees them.
 
 pub mod local;
-pub mod postgres;
 
 use std::time::SystemTime;
 

@@ -191,7 +191,7 @@ pub fn parse_silences(body: &[u8], now: SystemTime) -> Result<Vec<Silence>, Stri
 }
 
 /// What `/api/v2/status` says about the server itself.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ServerStatus {
     pub version: Option<String>,
     /// `ready`, `settling` or `disabled` (a single instance).

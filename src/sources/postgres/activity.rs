@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
 use super::decode::{Failure, col};
@@ -40,7 +40,7 @@ impl std::fmt::Debug for RawQuery {
 }
 
 /// One non-idle backend.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Backend {
     pub pid: i32,
     /// `backend_start` in microseconds since the epoch: with the pid it names exactly this
@@ -83,7 +83,7 @@ pub fn backend_key(pid: i32, backend_start_us: i64) -> String {
     format!("{pid}:{backend_start_us}")
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Activity {
     /// Non-idle backends, oldest transaction first.
     pub backends: Vec<Backend>,
@@ -92,7 +92,7 @@ pub struct Activity {
 }
 
 /// Client sessions of one user and application.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionGroup {
     pub user: String,
     pub application: String,
@@ -153,7 +153,7 @@ pub(super) fn decode_sessions_by(rows: &[Row]) -> Result<Vec<SessionGroup>, Fail
 }
 
 /// One line of a blocking tree.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BlockingNode {
     pub pid: i32,
     /// 0 for a root blocker (it waits for nobody), 1 for what it blocks directly, …

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::{Client, Row};
 
 use crate::model::figure::format_value;
@@ -28,7 +28,7 @@ pub const ARCHIVER_SQL: &str = "/* mastop */ SELECT current_setting('archive_mod
 /// idle server without `archive_timeout`) or the archiver is stuck.
 pub const ARCHIVED_STALE_S: f64 = 3600.0;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Archiver {
     /// `off`, `on` or `always`.
     pub archive_mode: String,
@@ -41,7 +41,7 @@ pub struct Archiver {
     pub last_failed_wal: Option<String>,
     pub last_failed_age_s: Option<f64>,
     /// The query failed (privilege, version); the rest is empty.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 

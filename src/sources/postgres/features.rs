@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::error::SqlState;
 
 /// How often each tier runs.
@@ -143,7 +143,7 @@ fn is_refusal(code: &SqlState) -> bool {
     .contains(code)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FeatureState {
     On,
@@ -154,9 +154,9 @@ pub enum FeatureState {
 }
 
 /// A feature as the reading reports it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FeatureStatus {
-    pub name: &'static str,
+    pub name: std::borrow::Cow<'static, str>,
     pub state: FeatureState,
     /// Why it is off or failing, and what to do about it.
     pub note: Option<String>,
@@ -329,7 +329,7 @@ impl Gates {
         self.gates
             .iter()
             .map(|g| FeatureStatus {
-                name: g.feature.name(),
+                name: g.feature.name().into(),
                 state: g.state,
                 note: g.note.clone(),
                 attempts: g.attempts,

@@ -1,7 +1,7 @@
 //! Vacuum's side of the house: transaction-ID wraparound per database, vacuums in progress,
 //! the tables with the most dead tuples, and what the databases and WAL take on disk.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
 use super::decode::{Failure, col};
@@ -52,7 +52,7 @@ pub(super) const WAL_DIR_SQL: &str = "/* mastop */ SELECT coalesce(sum(size), 0)
     count(*)::int8 AS files
 FROM pg_ls_waldir()";
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Wraparound {
     pub database: String,
     pub xid_age: i64,
@@ -61,7 +61,7 @@ pub struct Wraparound {
     pub mxid_freeze_max_age: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VacuumProgress {
     pub pid: i32,
     pub database: Option<String>,
@@ -77,7 +77,7 @@ pub struct VacuumProgress {
     pub autovacuum: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeadTuples {
     pub relation: String,
     pub live: i64,
@@ -86,7 +86,7 @@ pub struct DeadTuples {
     pub vacuums: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatabaseSize {
     pub database: String,
     pub bytes: i64,
@@ -94,7 +94,7 @@ pub struct DatabaseSize {
     pub current: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WalDir {
     pub bytes: i64,
     pub files: i64,

@@ -1,6 +1,6 @@
 //! What one poll of a PostgreSQL node says, and how it reads on screen.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::detail::{Cell, Column, Row as TableRow};
 use crate::model::figure::format_value;
@@ -13,7 +13,7 @@ use super::thresholds::{
 };
 use super::views::Views;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PostgresReading {
     pub server: ServerInfo,
     pub connections: Connections,
@@ -26,7 +26,7 @@ pub struct PostgresReading {
     pub views: Views,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServerInfo {
     /// `server_version`, e.g. `15.8 (Debian 15.8-0+deb12u1)`.
     pub version: String,
@@ -37,7 +37,7 @@ pub struct ServerInfo {
     pub uptime_s: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Connections {
     /// Client backends, mastop's own included (it takes a slot too).
     pub total: i64,
@@ -50,7 +50,7 @@ pub struct Connections {
 }
 
 /// Instance-wide counters from `pg_stat_database`, plus the size of the connected database.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct DatabaseStats {
     pub size_bytes: Option<i64>,
     pub xact_commit: i64,
@@ -74,7 +74,7 @@ pub struct DatabaseStats {
     pub growth_bytes_per_sec: Option<f64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReplicaStatus {
     /// Seconds behind the primary; 0 when everything received has been replayed, so an
     /// idle primary does not look like a lagging replica. `None` before the first replay.

@@ -1,7 +1,7 @@
 //! Standbys as the primary sees them, replication slots, and everything that holds back
 //! vacuum's horizon (old transactions, standbys with feedback, slots).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
 use super::activity::{Activity, Backend};
@@ -24,7 +24,7 @@ FROM pg_replication_slots
 ORDER BY slot_name";
 
 /// A standby connected to this node, from `pg_stat_replication`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Standby {
     pub pid: i32,
     pub backend_start_us: i64,
@@ -47,7 +47,7 @@ pub struct Standby {
     pub xmin_age: Option<i64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Slot {
     pub name: String,
     pub slot_type: String,
@@ -208,7 +208,7 @@ pub(super) fn slot_level(s: &Slot) -> Option<Level> {
 }
 
 /// Something holding back the oldest snapshot vacuum must respect.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HorizonHolder {
     /// `session`, `standby`, `slot`.
     pub kind: &'static str,

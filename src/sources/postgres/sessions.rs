@@ -1,10 +1,10 @@
 //! Client sessions by state: counted from the backend array on every poll, shown in the
 //! summary and used by the views to judge idle transactions.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Client sessions by state, mastop's own excluded.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Sessions {
     pub active: i64,
     pub idle: i64,

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
 use super::decode::{Failure, col};
@@ -72,7 +72,7 @@ pub(super) fn decode_counters(rows: &[Row]) -> Result<Vec<(i64, Counters)>, Fail
 }
 
 /// One statement's line in the top list.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Statement {
     pub queryid: i64,
     /// Normalised by the server, then redacted; `None` until the text has been fetched.
@@ -85,7 +85,7 @@ pub struct Statement {
     pub temp_blocks_written: i64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TopStatements {
     /// Whether the numbers are deltas between two samples or totals since reset.
     pub interval: bool,

@@ -1,7 +1,7 @@
 //! The views beyond the basic counters, as one part of the reading: their figures,
 //! findings and detail sections. Each view is `None` until its query first answers.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::activity::{
     Activity, SessionGroup, activity_table, blocking_chains, blocking_table, sessions_by_table,
@@ -32,7 +32,7 @@ const STANDBY_LAG_BYTES: Threshold = Threshold::above(64.0 * MIB, GIB);
 /// WAL a slot keeps on the primary's disk; past this it is eating the disk.
 const SLOT_RETAINED: Threshold = Threshold::above(8.0 * GIB, 32.0 * GIB);
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Views {
     pub activity: Option<Activity>,
     pub sessions_by: Option<Vec<SessionGroup>>,
@@ -295,7 +295,7 @@ impl Views {
                     "failing"
                 };
                 (
-                    f.name,
+                    f.name.as_ref(),
                     format!("{word}: {}", f.note.as_deref().unwrap_or("")),
                 )
             })
@@ -421,7 +421,7 @@ pub(super) mod tests {
     fn an_unavailable_view_says_why() {
         let views = Views {
             features: vec![FeatureStatus {
-                name: "top queries",
+                name: "top queries".into(),
                 state: FeatureState::Off,
                 note: Some("pg_stat_statements is not installed".into()),
                 attempts: 1,

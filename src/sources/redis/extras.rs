@@ -10,12 +10,12 @@
 //! kept; the arguments themselves are dropped while parsing and never stored.
 
 use redis::Value;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How many slow-log entries are fetched and shown.
 pub const SLOWLOG_ENTRIES: usize = 10;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SlowlogEntry {
     pub id: i64,
     /// Unix time the command was logged.
@@ -27,7 +27,7 @@ pub struct SlowlogEntry {
     pub client: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LatencyEvent {
     pub event: String,
     /// Unix time of the latest spike.
@@ -37,7 +37,7 @@ pub struct LatencyEvent {
 }
 
 /// The extras as last read, or why they are not available.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RedisExtras {
     /// `None` when the slow log could not be read (see `note`).
     pub slowlog: Option<Vec<SlowlogEntry>>,

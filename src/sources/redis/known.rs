@@ -6,12 +6,12 @@
 //! sat open to the internet and was made a replica of an attacker's host. A replica
 //! follows whatever `REPLICAOF` said last, so the master it names must be one of ours.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, EndpointConfig};
 
 /// The neighbours one Redis endpoint is judged against.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct KnownPeers {
     /// `(host, port)` of every configured Redis and Sidekiq endpoint, host lower-cased.
     pub endpoints: Vec<(String, u16)>,

@@ -1,6 +1,6 @@
 //! What one `INFO` says about a Redis instance, and how it reads on screen.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::extras::RedisExtras;
 use super::known::KnownPeers;
@@ -19,7 +19,7 @@ const MASTER_LAST_IO: Threshold = Threshold::above(30.0, 60.0);
 /// Seconds since a replica last acknowledged; replicas acknowledge every second.
 const REPLICA_LAG: Threshold = Threshold::above(5.0, 30.0);
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RedisReading {
     pub version: String,
     /// `standalone`, `sentinel` or `cluster`.
@@ -57,14 +57,14 @@ pub struct RedisReading {
     pub known: KnownPeers,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct KeyspaceDb {
     pub db: u32,
     pub keys: u64,
     pub expires: u64,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Persistence {
     pub loading: bool,
     /// `ok` or `err`; with `err` and the default `stop-writes-on-bgsave-error`, Redis
@@ -76,7 +76,7 @@ pub struct Persistence {
     pub aof_last_bgrewrite_status: String,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Replication {
     /// On a replica: the master it follows, as `REPLICAOF` set it.
     pub master_host: Option<String>,
@@ -93,7 +93,7 @@ pub struct Replication {
     pub replicas: Vec<ReplicaLink>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReplicaLink {
     pub addr: String,
     pub state: String,

@@ -17,7 +17,7 @@
 
 use redis::aio::MultiplexedConnection;
 use redis::{RedisError, Value};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::fetch::{self, Keys, Problems};
 use super::jobs::{BusyJob, SetEntry};
@@ -30,7 +30,7 @@ pub const FILTER_WINDOW: usize = 500;
 pub const MAX_BUSY_PROCESSES: usize = fetch::MAX_PROCESSES;
 
 /// One of Sidekiq's three sorted sets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SetName {
     Retry,
     Scheduled,
@@ -108,7 +108,7 @@ pub struct SetWindow {
 }
 
 /// A page of a set, ready to be drawn in place of the poll's first page.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PageView {
     pub page: usize,
     /// Rank of the first member examined for this page.
@@ -137,7 +137,7 @@ pub struct SetBrowse {
 }
 
 /// A browsed page of busy jobs.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BusyPage {
     pub page: usize,
     /// Running jobs across the processes looked at.

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BusyJob {
     pub process: String,
     /// The worker thread id (the work hash's field).
@@ -19,7 +19,7 @@ pub struct BusyJob {
     pub unreadable: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SetEntry {
     /// The score as Sidekiq's Web UI prints it (Ruby's `Float#to_s`); it parses back to
     /// exactly the stored double.
@@ -72,7 +72,7 @@ impl std::fmt::Debug for Private {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClassCount {
     pub queue: String,
     pub class: String,
@@ -81,7 +81,7 @@ pub struct ClassCount {
     pub sampled: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DailyStat {
     /// `YYYY-MM-DD`, UTC, as in the `stat:processed:DATE` keys.
     pub date: String,

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use redis::aio::MultiplexedConnection;
 use redis::{RedisError, Value};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::fetch::{Keys, bytes, hash_pairs, run};
 
@@ -35,7 +35,7 @@ pub const BUCKETS_MS: [u64; 25] = [
 ];
 const BUCKET_COUNT: usize = 26;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MetricsLayout {
     #[serde(rename = "7.x")]
     V7,
@@ -113,7 +113,7 @@ pub fn histogram_key(layout: MetricsLayout, class: &str, t: Utc) -> String {
 }
 
 /// One job class over the window.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClassMetrics {
     /// `wrapped || class`, as Sidekiq records it.
     pub class: String,
@@ -131,7 +131,7 @@ pub struct ClassMetrics {
 }
 
 /// The job metrics of a Sidekiq, or why there are none.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobMetrics {
     /// Which key layout held data; `None` when no minute hash of the window exists.
     pub layout: Option<MetricsLayout>,

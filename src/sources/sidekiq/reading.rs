@@ -1,7 +1,7 @@
 //! What one poll of Sidekiq's Redis says. The health it implies is judged in
 //! [`super::health`], the detail view built in [`super::detail`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::browse::{Browsed, PageView, SetName};
 use super::jobs::{BusyJob, ClassCount, DailyStat, SetEntry};
@@ -9,7 +9,7 @@ use crate::model::{Finding, Threshold};
 
 pub const QUEUE_LATENCY: Threshold = Threshold::above(60.0, 300.0);
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SidekiqReading {
     /// Processes found on configured hosts whose roles leave out Sidekiq.
     pub misplaced: Vec<Finding>,
@@ -44,7 +44,7 @@ pub struct SidekiqReading {
     /// Running jobs from the processes' work hashes, read on the extras cadence.
     pub busy_jobs: Vec<BusyJob>,
     /// Set when `busy_jobs` is a page the operator browsed to.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub busy_view: Option<BusyView>,
     /// First pages of the sorted sets, read on the extras cadence; `None` until read.
     pub retry_set: Option<SetPage>,
@@ -62,7 +62,7 @@ pub struct SidekiqReading {
     pub problems: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct QueueStat {
     pub name: String,
     pub size: u64,
@@ -70,11 +70,11 @@ pub struct QueueStat {
     pub latency_s: f64,
     /// The oldest job could not be read, so the latency is unknown (shown as 0, as
     /// Sidekiq's Stats does).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unreadable: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SidekiqProcess {
     /// `hostname:pid:nonce`, as in the `processes` set.
     pub identity: String,
@@ -98,11 +98,16 @@ pub struct SidekiqProcess {
     /// The identity is in `processes` but its hash has no readable `info`.
     pub info_missing: bool,
     /// Capsules the process runs (8.x may run several with their own queues).
-    #[serde(skip_serializing_if = "is_one")]
+    #[serde(default = "one", skip_serializing_if = "is_one")]
     pub capsules: u32,
     /// Database pool from a `db_pool=N` process label, when the operator set one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db_pool: Option<u32>,
+}
+
+/// What a stored process without a `capsules` field ran: the one capsule every Sidekiq has.
+fn one() -> u32 {
+    1
 }
 
 fn is_one(n: &u32) -> bool {
@@ -111,16 +116,16 @@ fn is_one(n: &u32) -> bool {
 
 /// A page of a sorted set: its size and the entries shown. The poll reads the first page;
 /// a browsed page says which one it is in `view`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SetPage {
     pub total: u64,
     pub entries: Vec<SetEntry>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view: Option<PageView>,
 }
 
 /// Which page of the busy jobs is shown, when the operator paged through them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BusyView {
     pub page: usize,
     /// Running jobs across the processes looked at.

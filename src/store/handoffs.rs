@@ -10,11 +10,11 @@ use futures_util::future::BoxFuture;
 use tokio::sync::OnceCell;
 use tokio_postgres::types::Type;
 
-use super::{HandoffStore, StoreResult, check_ack};
-use crate::actions::store::postgres::PgStore;
+use super::PgStore;
 use crate::config::{OpsStoreConfig, mask_url};
 use crate::handoff::report::{Acknowledgement, Handoff};
 use crate::handoff::shift_log::ShiftEntry;
+use crate::handoff::store::{HandoffStore, StoreResult, check_ack};
 
 fn time(what: &str, text: &str) -> StoreResult<SystemTime> {
     humantime::parse_rfc3339(text)

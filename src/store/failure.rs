@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
 
-use super::Target;
+use super::session::Target;
 use crate::sources::postgres::{error_chain, io_cause, network_hint};
 
 /// What went wrong in one step of a call.
@@ -79,7 +79,7 @@ pub(super) fn explain(target: &Target, deadline: Duration, failure: &Failure) ->
         };
         return format!("ops store at {addr}: {step} failed: {msg} (SQLSTATE {sqlstate}){hint}");
     }
-    if let Some(hint) = crate::sources::postgres::tls::explain(error, target.tls_ca.as_deref()) {
+    if let Some(hint) = crate::net::postgres::explain(error, target.tls_ca.as_deref()) {
         return format!("ops store at {addr}: {step} failed: {hint}");
     }
     if error.is_closed() {

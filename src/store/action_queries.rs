@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Row};
 
-use super::{CallResult, Failure};
+use super::failure::{CallResult, Failure};
 use crate::actions::audit::AuditRecord;
 use crate::actions::store::{Approval, LockHeld, StoreResult};
 

@@ -9,9 +9,9 @@ use std::time::{Duration, SystemTime};
 use futures_util::future::BoxFuture;
 use tokio::sync::OnceCell;
 
-use super::postgres::PgStore;
-use super::{Approval, Freeze, LockHeld, OpsStore, StoreResult};
+use super::PgStore;
 use crate::actions::audit::AuditRecord;
+use crate::actions::store::{Approval, Freeze, LockHeld, OpsStore, StoreResult};
 use crate::config::{OpsStoreConfig, mask_url};
 
 pub struct Deferred {

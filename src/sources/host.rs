@@ -94,7 +94,7 @@ pub struct HostReading {
     pub production: bool,
     /// Exposed datastore ports, the deployed Mastodon and drift from the role's other
     /// hosts, where the SSH script could tell.
-    #[serde(skip_serializing_if = "checks::HostChecks::is_empty")]
+    #[serde(default, skip_serializing_if = "checks::HostChecks::is_empty")]
     pub checks: checks::HostChecks,
 }
 

@@ -110,7 +110,7 @@ async fn exposed_redis_env_drift_and_a_half_finished_deploy_across_two_hosts() {
     let exposed = again.checks.exposed.clone().expect("ss answered");
     assert_eq!(exposed.len(), 1);
     assert_eq!(
-        (exposed[0].service, exposed[0].address.as_str()),
+        (exposed[0].service.as_str(), exposed[0].address.as_str()),
         ("Redis", "0.0.0.0:6379")
     );
     let crit: Vec<String> = again

@@ -3,7 +3,7 @@
 //! refuses it, and drift from the other hosts of the same roles. Key names appear here;
 //! values and their hashes never do.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::drift::{Drift, deploy_text};
 use super::mastodon::{Exposed, HostFacts};
@@ -14,7 +14,8 @@ use crate::sanitize::sanitize_truncated;
 /// The title of the detail table that lists these checks.
 pub const CHECKS_TABLE: &str = "Mastodon checks";
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HostChecks {
     /// `None` when `ss` did not answer (unknown); empty when nothing is exposed.
     #[serde(skip_serializing_if = "Option::is_none")]

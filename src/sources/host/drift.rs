@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How long a round waits for hosts that do not report before comparing those that did.
 pub const ROUND_LIMIT: Duration = Duration::from_secs(120);
@@ -28,10 +28,10 @@ pub struct Report {
 }
 
 /// One way a host differs from the others of its roles.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
     /// `env` (a `.env.production` key) or `deploy` (version and revision).
-    pub what: &'static str,
+    pub what: String,
     /// The key, or the version and short revision this host runs.
     pub subject: String,
     /// The hosts of the same roles that disagree with this one.
@@ -72,7 +72,7 @@ pub fn compare(reports: &BTreeMap<String, Report>) -> HashMap<String, Vec<Drift>
                     .collect();
                 if !others.is_empty() {
                     out.entry(host.to_string()).or_default().push(Drift {
-                        what: "env",
+                        what: "env".to_string(),
                         subject: key.clone(),
                         others,
                     });
@@ -105,7 +105,7 @@ pub fn compare(reports: &BTreeMap<String, Report>) -> HashMap<String, Vec<Drift>
                 .map(|o| o.to_string())
                 .collect();
             out.entry(host.to_string()).or_default().push(Drift {
-                what: "deploy",
+                what: "deploy".to_string(),
                 subject: deploy_text(&mine.0, &mine.1),
                 others,
             });

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Datastore ports that must not face the internet: Redis, Postgres, PgBouncer.
 pub const GUARDED_PORTS: &[(u16, &str)] =
@@ -19,9 +19,9 @@ pub const GUARDED_PORTS: &[(u16, &str)] =
 pub const DEFAULT_LIVE_DIR: &str = "/home/mastodon/live";
 
 /// A datastore port listening where the internet may reach it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Exposed {
-    pub service: &'static str,
+    pub service: String,
     /// The local address as `ss` printed it (`0.0.0.0:6379`, `[::]:5432`).
     pub address: String,
 }
@@ -88,7 +88,10 @@ pub fn parse_listeners(text: &str) -> Option<Vec<Exposed>> {
         }
         let address = crate::sanitize::sanitize_truncated(local, 64);
         if !out.iter().any(|e| e.address == address) {
-            out.push(Exposed { service, address });
+            out.push(Exposed {
+                service: service.to_string(),
+                address,
+            });
         }
     }
     Some(out)
@@ -186,7 +189,7 @@ mod tests {
         let exposed = parse_listeners(ss).expect("ss ran");
         let got: Vec<(&str, &str)> = exposed
             .iter()
-            .map(|e| (e.service, e.address.as_str()))
+            .map(|e| (e.service.as_str(), e.address.as_str()))
             .collect();
         assert_eq!(
             got,

@@ -7,9 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::action::{Action, Mode};
 use super::browse::{self as pager, Browsable, BrowseState, Step};
+use super::command::{Command, Mode};
 use super::keymap::Keymap;
+use super::rows::{self, ListData};
 use super::table::{Sort, TableView};
 use super::theme::Theme;
 use super::views;
@@ -128,13 +129,6 @@ pub struct Dialog {
     pub abort: Option<Abort>,
 }
 
-/// Rows of a list view and the component each row stands for.
-#[derive(Debug, Default, Clone)]
-pub struct ListData {
-    pub table: TableData,
-    pub ids: Vec<ComponentId>,
-}
-
 #[derive(Debug, Clone)]
 pub struct DetailState {
     pub id: ComponentId,
@@ -148,7 +142,7 @@ pub struct DetailState {
 
 impl DetailState {
     pub fn focused(&self) -> Option<(&TableView, &TableData)> {
-        let data = views::detail::tables(&self.detail).nth(self.focus)?;
+        let data = rows::detail::tables(&self.detail).nth(self.focus)?;
         Some((self.tables.get(self.focus)?, data))
     }
 }
@@ -195,7 +189,7 @@ pub struct App {
     pub runbooks: super::runbooks::Runbooks,
     /// The merged host list and how discovery went.
     pub inventory: crate::inventory::Inventory,
-    pub fleet_list: views::fleet::FleetList,
+    pub fleet_list: rows::fleet::FleetList,
     pub fleet_table: TableView,
     /// The operator's Tailscale login, when the tailnet could tell.
     pub identity: Option<String>,
@@ -272,7 +266,7 @@ impl App {
             handoff: Default::default(),
             runbooks: super::runbooks::Runbooks::default(),
             inventory: crate::inventory::Inventory::default(),
-            fleet_list: views::fleet::FleetList::default(),
+            fleet_list: rows::fleet::FleetList::default(),
             fleet_table: TableView::default(),
             identity: None,
             browse: None,
@@ -291,14 +285,14 @@ impl App {
 
     /// Call after the fleet or the clock changed: rebuilds the rows views draw from.
     pub fn rebuild(&mut self) {
-        self.audit_list = views::audit::list(&self.audit);
+        self.audit_list = rows::audit::list(&self.audit);
         self.audit_table.refresh(&self.audit_list.table);
-        self.overview = views::overview::list(&self.fleet, self.now);
+        self.overview = rows::overview::list(&self.fleet, self.now);
         self.overview_table.refresh(&self.overview.table);
         // Grouping every host by role and region costs more than the other lists: only
         // while it is on screen (switching to it rebuilds).
         if self.view == View::Fleet {
-            self.fleet_list = views::fleet::list(&self.fleet, &self.inventory, self.now);
+            self.fleet_list = rows::fleet::list(&self.fleet, &self.inventory, self.now);
             self.fleet_table.refresh(&self.fleet_list.table);
         }
         // Ten thousand alerts are rows worth building only while they are on screen.
@@ -306,7 +300,7 @@ impl App {
             self.alerts.refresh(&self.fleet, self.now);
         }
         for kind in self.fleet.kinds() {
-            let data = views::kind::list(&self.fleet, kind, self.now);
+            let data = rows::kind::list(&self.fleet, kind, self.now);
             let entry = self
                 .kinds
                 .entry(kind)
@@ -325,7 +319,7 @@ impl App {
                 tables: Vec::new(),
                 focus: 0,
             });
-            let tables: Vec<&TableData> = views::detail::tables(&detail).collect();
+            let tables: Vec<&TableData> = rows::detail::tables(&detail).collect();
             state.tables.resize_with(tables.len(), TableView::default);
             for (view, data) in state.tables.iter_mut().zip(tables) {
                 view.refresh(data);
@@ -360,6 +354,8 @@ impl App {
             || (self.view == View::Alerts && self.alerts.wants_text())
         {
             Mode::Prompt
+        } else if self.handoff.waiting.is_some() {
+            Mode::Handoff
         } else if self.help_scroll.is_some() {
             Mode::Help
         } else {
@@ -369,12 +365,15 @@ impl App {
 
     pub fn handle_key(&mut self, key: KeyEvent) -> Effect {
         let mode = self.mode();
-        let action = self.keymap.action(mode, &key);
+        let action = self.keymap.command(mode, &key);
         if self.dialog.is_some() {
             return self.dialog_key(action, key);
         }
         if self.handoff.waiting.is_some() && mode != Mode::Prompt {
-            return super::handoff::prompt_key(self, key);
+            return match action {
+                Some(action) => super::handoff::prompt_key(self, action),
+                None => Effect::None,
+            };
         }
         if self.runbooks.screen.is_some() && self.prompt.is_none() && self.help_scroll.is_none() {
             return self.runbook_key(action, key);
@@ -387,7 +386,7 @@ impl App {
             return self.prompt_key(action, key);
         }
         if self.revealed.is_some() {
-            if action == Some(Action::Quit) {
+            if action == Some(Command::Quit) {
                 return Effect::Quit;
             }
             self.revealed = None;
@@ -410,9 +409,9 @@ impl App {
         self.prompt.is_none() && self.help_scroll.is_none() && self.runbooks.wants_text()
     }
 
-    fn runbook_key(&mut self, action: Option<Action>, key: KeyEvent) -> Effect {
+    fn runbook_key(&mut self, action: Option<Command>, key: KeyEvent) -> Effect {
         if !self.runbooks.wants_text()
-            && let Some(a @ (Action::Palette | Action::Help | Action::Redraw | Action::Suspend)) =
+            && let Some(a @ (Command::Palette | Command::Help | Command::Redraw | Command::Suspend)) =
                 action
         {
             return self.apply(a);
@@ -429,24 +428,24 @@ impl App {
     }
 
     /// Carries out one action outside the prompt.
-    pub fn apply(&mut self, action: Action) -> Effect {
+    pub fn apply(&mut self, action: Command) -> Effect {
         if self.help_scroll.is_some() {
             match action {
-                Action::Back | Action::Help | Action::Cancel => self.help_scroll = None,
-                Action::Down => self.scroll_help(1),
-                Action::Up => self.scroll_help(-1),
-                Action::PageDown | Action::HalfPageDown => self.scroll_help(10),
-                Action::PageUp | Action::HalfPageUp => self.scroll_help(-10),
-                Action::Top => self.help_scroll = Some(0),
-                Action::Bottom => {
+                Command::Back | Command::Help | Command::Cancel => self.help_scroll = None,
+                Command::Down => self.scroll_help(1),
+                Command::Up => self.scroll_help(-1),
+                Command::PageDown | Command::HalfPageDown => self.scroll_help(10),
+                Command::PageUp | Command::HalfPageUp => self.scroll_help(-10),
+                Command::Top => self.help_scroll = Some(0),
+                Command::Bottom => {
                     // Past the end is clamped when drawn; keep it at the last line so
                     // scrolling back up moves at once.
                     let last = views::help::lines(self).len().saturating_sub(1);
                     self.help_scroll = Some(u16::try_from(last).unwrap_or(u16::MAX));
                 }
-                Action::Quit => return Effect::Quit,
-                Action::Suspend => return Effect::Suspend,
-                Action::Redraw => return Effect::FullRedraw,
+                Command::Quit => return Effect::Quit,
+                Command::Suspend => return Effect::Suspend,
+                Command::Redraw => return Effect::FullRedraw,
                 _ => {}
             }
             return Effect::None;
@@ -463,78 +462,78 @@ impl App {
             }
         }
         match action {
-            Action::Quit => return Effect::Quit,
-            Action::Suspend => return Effect::Suspend,
-            Action::Redraw => return Effect::FullRedraw,
-            Action::Help => self.help_scroll = Some(0),
-            Action::Palette => self.open_prompt(PromptKind::Palette),
-            Action::Filter => self.open_prompt(PromptKind::Filter),
-            Action::Back | Action::Cancel => self.go_back(),
-            Action::NextView | Action::PrevView => {
+            Command::Quit => return Effect::Quit,
+            Command::Suspend => return Effect::Suspend,
+            Command::Redraw => return Effect::FullRedraw,
+            Command::Help => self.help_scroll = Some(0),
+            Command::Palette => self.open_prompt(PromptKind::Palette),
+            Command::Filter => self.open_prompt(PromptKind::Filter),
+            Command::Back | Command::Cancel => self.go_back(),
+            Command::NextView | Command::PrevView => {
                 let tabs = self.tabs();
                 let current = tabs
                     .iter()
                     .position(|t| *t == self.tab_of_view())
                     .unwrap_or(0);
-                let next = if action == Action::NextView {
+                let next = if action == Command::NextView {
                     (current + 1) % tabs.len()
                 } else {
                     (current + tabs.len() - 1) % tabs.len()
                 };
                 self.switch_to(tabs[next].clone());
             }
-            Action::View1
-            | Action::View2
-            | Action::View3
-            | Action::View4
-            | Action::View5
-            | Action::View6
-            | Action::View7
-            | Action::View8
-            | Action::View9 => {
+            Command::View1
+            | Command::View2
+            | Command::View3
+            | Command::View4
+            | Command::View5
+            | Command::View6
+            | Command::View7
+            | Command::View8
+            | Command::View9 => {
                 let n = view_number(action);
                 match self.tabs().get(n) {
                     Some(view) => self.switch_to(view.clone()),
                     None => self.flash(format!("there is no view {}", n + 1), Level::Unknown),
                 }
             }
-            Action::Up => self.with_table(|t, _| t.move_by(-1)),
-            Action::Down => self.with_table(|t, _| t.move_by(1)),
-            Action::PageUp => self.with_table(|t, _| t.move_by(-20)),
-            Action::PageDown => self.with_table(|t, _| t.move_by(20)),
-            Action::HalfPageUp => self.with_table(|t, _| t.move_by(-10)),
-            Action::HalfPageDown => self.with_table(|t, _| t.move_by(10)),
-            Action::Top => self.with_table(|t, _| t.to_top()),
-            Action::Bottom => self.with_table(|t, _| t.to_bottom()),
-            Action::SortNext => self.with_table(|t, d| {
+            Command::Up => self.with_table(|t, _| t.move_by(-1)),
+            Command::Down => self.with_table(|t, _| t.move_by(1)),
+            Command::PageUp => self.with_table(|t, _| t.move_by(-20)),
+            Command::PageDown => self.with_table(|t, _| t.move_by(20)),
+            Command::HalfPageUp => self.with_table(|t, _| t.move_by(-10)),
+            Command::HalfPageDown => self.with_table(|t, _| t.move_by(10)),
+            Command::Top => self.with_table(|t, _| t.to_top()),
+            Command::Bottom => self.with_table(|t, _| t.to_bottom()),
+            Command::SortNext => self.with_table(|t, d| {
                 t.cycle_sort(d.columns.len());
                 t.refresh(d);
             }),
-            Action::SortReverse => self.with_table(|t, d| {
+            Command::SortReverse => self.with_table(|t, d| {
                 t.reverse_sort();
                 t.refresh(d);
             }),
-            Action::Select => self.select(),
-            Action::Actions => self.open_menu(),
-            Action::Reveal => return self.reveal_request(),
-            Action::Pause | Action::Abort => {}
-            Action::Fleet => self.switch_to(View::Fleet),
-            Action::Alerts => self.switch_to(View::Alerts),
-            Action::NextPane | Action::PrevPane => {
+            Command::Select => self.select(),
+            Command::Actions => self.open_menu(),
+            Command::Reveal => return self.reveal_request(),
+            Command::Pause | Command::Abort | Command::Acknowledge => {}
+            Command::Fleet => self.switch_to(View::Fleet),
+            Command::Alerts => self.switch_to(View::Alerts),
+            Command::NextPane | Command::PrevPane => {
                 if let Some(state) = &mut self.detail
                     && !state.tables.is_empty()
                 {
                     let n = state.tables.len();
-                    state.focus = if action == Action::NextPane {
+                    state.focus = if action == Command::NextPane {
                         (state.focus + 1) % n
                     } else {
                         (state.focus + n - 1) % n
                     };
                 }
             }
-            Action::NextPage => return self.page(Step::Next),
-            Action::PrevPage => return self.page(Step::Previous),
-            Action::ClassFilter => match self.browsable() {
+            Command::NextPage => return self.page(Step::Next),
+            Command::PrevPage => return self.page(Step::Previous),
+            Command::ClassFilter => match self.browsable() {
                 Some(_) if self.demo.is_some() => self.flash(
                     "the demo has no Redis behind it: class filters read a real Sidekiq's sets",
                     Level::Unknown,
@@ -545,7 +544,7 @@ impl App {
                     Level::Unknown,
                 ),
             },
-            Action::Confirm | Action::Complete => {}
+            Command::Confirm | Command::Complete => {}
         }
         Effect::None
     }
@@ -651,7 +650,7 @@ impl App {
                 .cloned(),
             View::Detail(id) => Some(id.clone()),
             View::Fleet => match self.fleet_selected()? {
-                views::fleet::Target::Component(id) => Some(id.clone()),
+                rows::fleet::Target::Component(id) => Some(id.clone()),
                 _ => None,
             },
             View::Audit | View::Handoff | View::Alerts => None,
@@ -664,7 +663,7 @@ impl App {
         self.rebuild();
     }
 
-    fn fleet_selected(&self) -> Option<&views::fleet::Target> {
+    fn fleet_selected(&self) -> Option<&rows::fleet::Target> {
         self.fleet_table
             .selected_row()
             .and_then(|i| self.fleet_list.targets.get(i))
@@ -673,10 +672,10 @@ impl App {
     /// Enter in the fleet view: a component opens its detail; a host nothing polls says why.
     fn select_in_fleet(&mut self) {
         match self.fleet_selected().cloned() {
-            Some(views::fleet::Target::Component(id)) => self.switch_to(View::Detail(id)),
-            Some(views::fleet::Target::Host(name)) => {
+            Some(rows::fleet::Target::Component(id)) => self.switch_to(View::Detail(id)),
+            Some(rows::fleet::Target::Host(name)) => {
                 let seen = self.inventory.host(&name).map_or_else(String::new, |h| {
-                    views::fleet::seen_text(h.online, h.last_seen, self.now)
+                    rows::fleet::seen_text(h.online, h.last_seen, self.now)
                 });
                 let why = if seen.starts_with("offline") {
                     seen
@@ -688,7 +687,7 @@ impl App {
                     Level::Unknown,
                 );
             }
-            Some(views::fleet::Target::Group) | None => {}
+            Some(rows::fleet::Target::Group) | None => {}
         }
     }
 
@@ -701,7 +700,7 @@ impl App {
         let state = self.detail.as_ref()?;
         let (view, data) = state.focused()?;
         let key = data.rows.get(view.selected_row()?)?.key.clone()?;
-        let title = views::detail::table_titles(&state.detail)
+        let title = rows::detail::table_titles(&state.detail)
             .get(state.focus)?
             .to_string();
         Some((title, key))
@@ -778,18 +777,18 @@ impl App {
         });
     }
 
-    fn menu_action(&mut self, action: Action) -> Effect {
+    fn menu_action(&mut self, action: Command) -> Effect {
         let Some(menu) = self.menu.as_mut() else {
             return Effect::None;
         };
         match action {
-            Action::Up => menu.table.move_by(-1),
-            Action::Down => menu.table.move_by(1),
-            Action::Top => menu.table.to_top(),
-            Action::Bottom => menu.table.to_bottom(),
-            Action::Back | Action::Cancel | Action::Actions => self.menu = None,
-            Action::Quit => return Effect::Quit,
-            Action::Select | Action::Confirm => {
+            Command::Up => menu.table.move_by(-1),
+            Command::Down => menu.table.move_by(1),
+            Command::Top => menu.table.to_top(),
+            Command::Bottom => menu.table.to_bottom(),
+            Command::Back | Command::Cancel | Command::Actions => self.menu = None,
+            Command::Quit => return Effect::Quit,
+            Command::Select | Command::Confirm => {
                 let chosen = menu
                     .table
                     .selected_row()
@@ -820,13 +819,13 @@ impl App {
         Effect::Preview(Box::new(action))
     }
 
-    fn dialog_key(&mut self, action: Option<Action>, key: KeyEvent) -> Effect {
+    fn dialog_key(&mut self, action: Option<Command>, key: KeyEvent) -> Effect {
         let role = self.role;
         let Some(dialog) = self.dialog.as_mut() else {
             return Effect::None;
         };
         match action {
-            Some(Action::Cancel) if dialog.running && dialog.abort.is_some() => {
+            Some(Command::Cancel) if dialog.running && dialog.abort.is_some() => {
                 if let Some(abort) = &dialog.abort {
                     abort.stop();
                 }
@@ -835,11 +834,11 @@ impl App {
                     dialog.progress.as_deref().unwrap_or("starting")
                 ));
             }
-            Some(Action::Cancel) => self.dialog = None,
-            Some(Action::Quit) if dialog.running => {}
-            Some(Action::Quit) => return Effect::Quit,
-            Some(Action::Complete) => dialog.run_focused = !dialog.run_focused,
-            Some(Action::Confirm) => {
+            Some(Command::Cancel) => self.dialog = None,
+            Some(Command::Quit) if dialog.running => {}
+            Some(Command::Quit) => return Effect::Quit,
+            Some(Command::Complete) => dialog.run_focused = !dialog.run_focused,
+            Some(Command::Confirm) => {
                 if dialog.result.is_some() || !dialog.run_focused {
                     // Enter on Cancel (the default), or after the result is shown, closes.
                     self.dialog = None;
@@ -925,7 +924,7 @@ impl App {
             }
             View::Detail(_) => {
                 if let Some(state) = &mut self.detail
-                    && let Some(data) = views::detail::tables(&state.detail).nth(state.focus)
+                    && let Some(data) = rows::detail::tables(&state.detail).nth(state.focus)
                     && let Some(view) = state.tables.get_mut(state.focus)
                 {
                     f(view, data);
@@ -980,20 +979,20 @@ impl App {
         });
     }
 
-    fn prompt_key(&mut self, action: Option<Action>, key: KeyEvent) -> Effect {
+    fn prompt_key(&mut self, action: Option<Command>, key: KeyEvent) -> Effect {
         let Some(prompt) = self.prompt.as_mut() else {
             return Effect::None;
         };
         let kind = prompt.kind;
         match action {
-            Some(Action::Cancel) => {
+            Some(Command::Cancel) => {
                 let previous = prompt.previous.clone();
                 self.prompt = None;
                 if kind == PromptKind::Filter {
                     self.set_filter(previous);
                 }
             }
-            Some(Action::Confirm) => {
+            Some(Command::Confirm) => {
                 let text = prompt.text.trim().to_string();
                 self.prompt = None;
                 if kind == PromptKind::Palette {
@@ -1009,7 +1008,7 @@ impl App {
                     }
                 }
             }
-            Some(Action::Complete) => {
+            Some(Command::Complete) => {
                 let typed = prompt.text.clone();
                 if kind == PromptKind::Palette
                     && let Some(done) = self.completions(&typed).into_iter().next()
@@ -1135,16 +1134,16 @@ impl App {
     }
 }
 
-fn view_number(action: Action) -> usize {
+fn view_number(action: Command) -> usize {
     match action {
-        Action::View2 => 1,
-        Action::View3 => 2,
-        Action::View4 => 3,
-        Action::View5 => 4,
-        Action::View6 => 5,
-        Action::View7 => 6,
-        Action::View8 => 7,
-        Action::View9 => 8,
+        Command::View2 => 1,
+        Command::View3 => 2,
+        Command::View4 => 3,
+        Command::View5 => 4,
+        Command::View6 => 5,
+        Command::View7 => 6,
+        Command::View8 => 7,
+        Command::View9 => 8,
         _ => 0,
     }
 }

@@ -4,7 +4,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::action::Action;
+use super::command::Command;
 use crate::actions::{Outcome, Risk, Role};
 use crate::model::Level;
 use crate::runbooks::{Control, Event, Inventory, Library, Mode, Plan, Runbook, Summary, expand};
@@ -133,7 +133,7 @@ impl Runbooks {
             .is_some_and(|s| matches!(s.stage, Stage::Form | Stage::Preview))
     }
 
-    pub fn key(&mut self, action: Option<Action>, key: KeyEvent, role: Role) -> Request {
+    pub fn key(&mut self, action: Option<Command>, key: KeyEvent, role: Role) -> Request {
         let Some(stage) = self.screen.as_ref().map(|s| s.stage) else {
             return Request::None;
         };
@@ -150,40 +150,40 @@ impl Runbooks {
         self.screen.as_mut()
     }
 
-    fn list_key(&mut self, action: Option<Action>) -> Request {
+    fn list_key(&mut self, action: Option<Command>) -> Request {
         let count = self.library.runbooks.len();
         let Some(s) = self.screen() else {
             return Request::None;
         };
         match action {
-            Some(Action::Up) => s.selected = s.selected.saturating_sub(1),
-            Some(Action::Down) => s.selected = (s.selected + 1).min(count.saturating_sub(1)),
-            Some(Action::Top) => s.selected = 0,
-            Some(Action::Bottom) => s.selected = count.saturating_sub(1),
-            Some(Action::Select | Action::Confirm) if count > 0 => {
+            Some(Command::Up) => s.selected = s.selected.saturating_sub(1),
+            Some(Command::Down) => s.selected = (s.selected + 1).min(count.saturating_sub(1)),
+            Some(Command::Top) => s.selected = 0,
+            Some(Command::Bottom) => s.selected = count.saturating_sub(1),
+            Some(Command::Select | Command::Confirm) if count > 0 => {
                 s.stage = Stage::Details;
                 s.scroll = 0;
             }
-            Some(Action::Back | Action::Cancel) => return Request::Close,
-            Some(Action::Quit) => return Request::Quit,
+            Some(Command::Back | Command::Cancel) => return Request::Close,
+            Some(Command::Quit) => return Request::Quit,
             _ => {}
         }
         Request::None
     }
 
-    fn details_key(&mut self, action: Option<Action>) -> Request {
+    fn details_key(&mut self, action: Option<Command>) -> Request {
         match action {
-            Some(Action::Up) => self.scroll_by(-1),
-            Some(Action::Down) => self.scroll_by(1),
-            Some(Action::PageUp | Action::HalfPageUp) => self.scroll_by(-10),
-            Some(Action::PageDown | Action::HalfPageDown) => self.scroll_by(10),
-            Some(Action::Select | Action::Confirm) => self.open_form(),
-            Some(Action::Back | Action::Cancel) => {
+            Some(Command::Up) => self.scroll_by(-1),
+            Some(Command::Down) => self.scroll_by(1),
+            Some(Command::PageUp | Command::HalfPageUp) => self.scroll_by(-10),
+            Some(Command::PageDown | Command::HalfPageDown) => self.scroll_by(10),
+            Some(Command::Select | Command::Confirm) => self.open_form(),
+            Some(Command::Back | Command::Cancel) => {
                 if let Some(s) = self.screen() {
                     s.stage = Stage::List;
                 }
             }
-            Some(Action::Quit) => return Request::Quit,
+            Some(Command::Quit) => return Request::Quit,
             _ => {}
         }
         Request::None
@@ -235,15 +235,15 @@ impl Runbooks {
         }
     }
 
-    fn form_key(&mut self, action: Option<Action>, key: KeyEvent) -> Request {
+    fn form_key(&mut self, action: Option<Command>, key: KeyEvent) -> Request {
         let Some(s) = self.screen() else {
             return Request::None;
         };
         match (action, key.code) {
-            (Some(Action::Quit), _) => return Request::Quit,
-            (Some(Action::Cancel), _) => s.stage = Stage::Details,
-            (Some(Action::Confirm), _) => self.preview(),
-            (Some(Action::Complete), _) => {
+            (Some(Command::Quit), _) => return Request::Quit,
+            (Some(Command::Cancel), _) => s.stage = Stage::Details,
+            (Some(Command::Confirm), _) => self.preview(),
+            (Some(Command::Complete), _) => {
                 if let Some(f) = s.fields.get_mut(s.focus)
                     && !f.choices.is_empty()
                 {
@@ -304,24 +304,24 @@ impl Runbooks {
         }
     }
 
-    fn preview_key(&mut self, action: Option<Action>, key: KeyEvent, role: Role) -> Request {
+    fn preview_key(&mut self, action: Option<Command>, key: KeyEvent, role: Role) -> Request {
         let Some(s) = self.screen() else {
             return Request::None;
         };
         match action {
-            Some(Action::Quit) => return Request::Quit,
-            Some(Action::Cancel) => {
+            Some(Command::Quit) => return Request::Quit,
+            Some(Command::Cancel) => {
                 s.stage = if s.fields.is_empty() {
                     Stage::Details
                 } else {
                     Stage::Form
                 };
             }
-            Some(Action::Complete) => {
+            Some(Command::Complete) => {
                 s.dry_run = !s.dry_run;
                 self.preview();
             }
-            Some(Action::Confirm) => {
+            Some(Command::Confirm) => {
                 let Some(plan) = s.plan.clone() else {
                     return Request::None;
                 };
@@ -364,7 +364,7 @@ impl Runbooks {
         Request::None
     }
 
-    fn run_key(&mut self, action: Option<Action>) -> Request {
+    fn run_key(&mut self, action: Option<Command>) -> Request {
         let Some(s) = self.screen() else {
             return Request::None;
         };
@@ -373,7 +373,7 @@ impl Runbooks {
         };
         let finished = run.summary.is_some();
         match action {
-            Some(Action::Pause) if !finished => {
+            Some(Command::Pause) if !finished => {
                 if run.control.is_paused() {
                     run.control.resume();
                     run.log.push((Level::Unknown, "resume requested".into()));
@@ -385,20 +385,20 @@ impl Runbooks {
                     ));
                 }
             }
-            Some(Action::Abort) if !finished => {
+            Some(Command::Abort) if !finished => {
                 run.control.abort();
                 run.log.push((
                     Level::Warn,
                     "abort requested: the current step finishes, nothing after it runs".into(),
                 ));
             }
-            Some(Action::Up) => s.scroll = s.scroll.saturating_sub(1),
-            Some(Action::Down) => s.scroll += 1,
-            Some(Action::Back | Action::Cancel | Action::Select) if finished => {
+            Some(Command::Up) => s.scroll = s.scroll.saturating_sub(1),
+            Some(Command::Down) => s.scroll += 1,
+            Some(Command::Back | Command::Cancel | Command::Select) if finished => {
                 s.stage = Stage::List;
                 s.run = None;
             }
-            Some(Action::Quit) if finished => return Request::Quit,
+            Some(Command::Quit) if finished => return Request::Quit,
             _ => {}
         }
         Request::None

@@ -4,7 +4,6 @@
 //! answers with a [`Request`], rows built by a pure function ([`rows::build`]) and a
 //! `draw` that reads only this state and a [`Context`].
 
-pub mod rows;
 pub mod silence_form;
 
 use std::time::SystemTime;
@@ -14,9 +13,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use self::rows::{AlertRef, AlertRows};
 use self::silence_form::{FormOutcome, SilenceForm};
-use super::action::Action;
+use super::command::Command;
+use super::rows::alerts::{self as rows, AlertRef, AlertRows};
 use super::table::TableView;
 use super::theme::{Theme, Token};
 use super::widgets::data_table::{self, TableFrame};
@@ -107,7 +106,7 @@ impl AlertsView {
     /// A key while the new-silence form is open.
     pub fn form_key(
         &mut self,
-        action: Option<Action>,
+        action: Option<Command>,
         key: crossterm::event::KeyEvent,
         fleet: &Fleet,
         now: SystemTime,
@@ -216,30 +215,30 @@ impl AlertsView {
         self.rows.silence_refs.get(self.focused().selected_row()?)
     }
 
-    pub fn key(&mut self, action: Action, fleet: &Fleet) -> Request {
+    pub fn key(&mut self, action: Command, fleet: &Fleet) -> Request {
         let (table, data) = self.focused_mut();
         match action {
-            Action::Up => table.move_by(-1),
-            Action::Down => table.move_by(1),
-            Action::PageUp => table.move_by(-20),
-            Action::PageDown => table.move_by(20),
-            Action::HalfPageUp => table.move_by(-10),
-            Action::HalfPageDown => table.move_by(10),
-            Action::Top => table.to_top(),
-            Action::Bottom => table.to_bottom(),
-            Action::SortNext => {
+            Command::Up => table.move_by(-1),
+            Command::Down => table.move_by(1),
+            Command::PageUp => table.move_by(-20),
+            Command::PageDown => table.move_by(20),
+            Command::HalfPageUp => table.move_by(-10),
+            Command::HalfPageDown => table.move_by(10),
+            Command::Top => table.to_top(),
+            Command::Bottom => table.to_bottom(),
+            Command::SortNext => {
                 table.cycle_sort(data.columns.len());
                 table.refresh(data);
             }
-            Action::SortReverse => {
+            Command::SortReverse => {
                 table.reverse_sort();
                 table.refresh(data);
             }
-            Action::NextPane | Action::PrevPane => {
-                self.focus = self.focus.next(action == Action::NextPane);
+            Command::NextPane | Command::PrevPane => {
+                self.focus = self.focus.next(action == Command::NextPane);
             }
-            Action::Select => return self.open(fleet),
-            Action::Actions => return self.act(fleet),
+            Command::Select => return self.open(fleet),
+            Command::Actions => return self.act(fleet),
             _ => return Request::Unhandled,
         }
         Request::Done

@@ -14,7 +14,7 @@ use crate::actions::Action as Guarded;
 use crate::actions::kinds::silences::{self, SilenceDraft};
 use crate::model::alerts::{Alert, count_matching};
 use crate::model::{ComponentId, Fleet};
-use crate::tui::action::Action;
+use crate::tui::command::Command;
 use crate::tui::theme::{Theme, Token};
 use crate::tui::widgets::safe;
 
@@ -95,16 +95,16 @@ impl SilenceForm {
 
     pub fn key(
         &mut self,
-        action: Option<Action>,
+        action: Option<Command>,
         key: KeyEvent,
         fleet: &Fleet,
         operator: &str,
         now: SystemTime,
     ) -> FormOutcome {
         match action {
-            Some(Action::Cancel) => return FormOutcome::Close,
-            Some(Action::Complete) => self.focus = (self.focus + 1) % FIELDS.len(),
-            Some(Action::Confirm) => match self.draft() {
+            Some(Command::Cancel) => return FormOutcome::Close,
+            Some(Command::Complete) => self.focus = (self.focus + 1) % FIELDS.len(),
+            Some(Command::Confirm) => match self.draft() {
                 Ok(draft) => {
                     let matching = count_matching(&draft.matchers, self.firing(fleet).into_iter());
                     let action =

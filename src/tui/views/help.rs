@@ -5,8 +5,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-use crate::tui::action::Mode;
 use crate::tui::app::{App, PALETTE_COMMANDS, View};
+use crate::tui::command::Mode;
 use crate::tui::theme::Token;
 
 pub fn lines(app: &App) -> Vec<Line<'static>> {
@@ -40,7 +40,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
             title.to_string(),
             theme.style(Token::Title),
         )));
-        let mut grouped: Vec<(Vec<String>, crate::tui::action::Action)> = Vec::new();
+        let mut grouped: Vec<(Vec<String>, crate::tui::command::Command)> = Vec::new();
         for (key, action) in bindings {
             match grouped.iter_mut().find(|(_, a)| *a == action) {
                 Some((keys, _)) => keys.push(key),
@@ -110,8 +110,8 @@ pub fn draw(frame: &mut Frame<'_>, body: Rect, app: &App, scroll: u16) {
 }
 
 /// The action's description, naming the view for number keys (`view 3: host`).
-fn describe(action: crate::tui::action::Action, tabs: &[View]) -> String {
-    use crate::tui::action::Action::*;
+fn describe(action: crate::tui::command::Command, tabs: &[View]) -> String {
+    use crate::tui::command::Command::*;
     let n = match action {
         View1 => 0,
         View2 => 1,

@@ -76,11 +76,3 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         help::draw(frame, body, app, scroll);
     }
 }
-
-/// Age of data as the operator reads it: `3s`, `5m 02s`, or `—` when there is none.
-pub fn age_text(age: Option<std::time::Duration>) -> String {
-    age.map_or_else(
-        || "—".to_string(),
-        |a| crate::model::figure::format_duration_secs(a.as_secs() as f64),
-    )
-}

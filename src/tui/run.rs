@@ -67,6 +67,7 @@ pub async fn run(
     handoffs: Option<Arc<super::handoff::Desk>>,
     discovery: Option<Discovery>,
     backfill: Option<crate::sources::prometheus::backfill::Backfill>,
+    themes: super::theme::ThemeShelf,
     cancel: CancellationToken,
 ) -> color_eyre::Result<Exit> {
     let started = *crate::STARTED.get_or_init(Instant::now);
@@ -137,6 +138,11 @@ pub async fn run(
                             dirty = true;
                         }
                         Effect::FullRedraw => {
+                            terminal::repaint(&mut term)?;
+                            dirty = true;
+                        }
+                        Effect::Theme(name) => {
+                            app.theme_loaded(&name, themes.load(&name).map_err(|e| e.to_string()));
                             terminal::repaint(&mut term)?;
                             dirty = true;
                         }
@@ -343,8 +349,18 @@ fn start(effect: Effect, runtime: &Arc<Runtime>, done: &mpsc::UnboundedSender<Do
                 .await;
             });
         }
-        Effect::None | Effect::Quit | Effect::Suspend | Effect::FullRedraw | Effect::Handoff(_) => {
-        }
+        // The console carried these out already, or the loop did.
+        Effect::None
+        | Effect::Unhandled
+        | Effect::Close
+        | Effect::Open(_)
+        | Effect::Flash(..)
+        | Effect::Act(_)
+        | Effect::Theme(_)
+        | Effect::Quit
+        | Effect::Suspend
+        | Effect::FullRedraw
+        | Effect::Handoff(_) => {}
     }
 }
 

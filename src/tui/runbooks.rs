@@ -2,9 +2,13 @@
 //! expanded operation → step-by-step run with live output, pause and abort. Pure state:
 //! keys come in, requests go out; the event loop starts the run and feeds its events back.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 
 use super::command::Command;
+use super::line_edit::LineEditor;
+
+/// A parameter value: a host name, a domain, a number.
+const FIELD_LIMIT: usize = 500;
 use crate::actions::{Outcome, Risk, Role};
 use crate::model::Level;
 use crate::runbooks::{Control, Event, Inventory, Library, Mode, Plan, Runbook, Summary, expand};
@@ -42,7 +46,7 @@ pub struct Screen {
     pub plan: Option<Plan>,
     pub dry_run: bool,
     /// The runbook's name, typed to confirm.
-    pub typed: String,
+    pub typed: LineEditor,
     pub run: Option<RunView>,
 }
 
@@ -50,7 +54,7 @@ pub struct Screen {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Field {
     pub name: String,
-    pub value: String,
+    pub value: LineEditor,
     /// What Tab cycles through, when the choice is closed.
     pub choices: Vec<String>,
     /// The type and description, for the line under the field.
@@ -116,7 +120,7 @@ impl Runbooks {
             errors: Vec::new(),
             plan: None,
             dry_run: false,
-            typed: String::new(),
+            typed: LineEditor::default(),
             run: None,
         });
     }
@@ -215,7 +219,7 @@ impl Runbooks {
                 }
                 Field {
                     name: p.name.clone(),
-                    value,
+                    value: LineEditor::with_text(&value, FIELD_LIMIT),
                     choices,
                     hint,
                 }
@@ -250,9 +254,9 @@ impl Runbooks {
                     let next = f
                         .choices
                         .iter()
-                        .position(|c| *c == f.value)
+                        .position(|c| f.value == c.as_str())
                         .map_or(0, |i| (i + 1) % f.choices.len());
-                    f.value = f.choices[next].clone();
+                    f.value.set(&f.choices[next]);
                 }
             }
             (_, KeyCode::Up | KeyCode::BackTab) => s.focus = s.focus.saturating_sub(1),
@@ -261,7 +265,7 @@ impl Runbooks {
             }
             _ => {
                 if let Some(f) = s.fields.get_mut(s.focus) {
-                    edit(&mut f.value, key);
+                    f.value.key(&key);
                 }
             }
         }
@@ -282,7 +286,7 @@ impl Runbooks {
             .fields
             .iter()
             .filter(|f| !f.value.is_empty())
-            .map(|f| (f.name.clone(), f.value.clone()))
+            .map(|f| (f.name.clone(), f.value.to_string()))
             .collect();
         let mode = if s.dry_run { Mode::DryRun } else { Mode::Run };
         match expand(&runbook, &given, &inventory, mode, simulate) {
@@ -333,7 +337,7 @@ impl Runbooks {
                     return Request::None;
                 }
                 let needs_typing = plan.actions().any(|a| a.risk != Risk::Low);
-                if needs_typing && s.typed != plan.runbook {
+                if needs_typing && s.typed.as_str() != plan.runbook {
                     s.errors = vec![format!("type `{}` to run it", plan.runbook)];
                     return Request::None;
                 }
@@ -349,7 +353,7 @@ impl Runbooks {
                 });
                 return Request::Start(Box::new(RunStart {
                     plan,
-                    typed: needs_typing.then(|| s.typed.clone()),
+                    typed: needs_typing.then(|| s.typed.to_string()),
                     control,
                 }));
             }
@@ -358,7 +362,9 @@ impl Runbooks {
                 KeyCode::Down => s.scroll += 1,
                 KeyCode::PageUp => s.scroll = s.scroll.saturating_sub(10),
                 KeyCode::PageDown => s.scroll += 10,
-                _ => edit(&mut s.typed, key),
+                _ => {
+                    s.typed.key(&key);
+                }
             },
         }
         Request::None
@@ -437,17 +443,5 @@ impl Runbooks {
         if let Event::Finished(summary) = event {
             run.summary = Some(summary);
         }
-    }
-}
-
-/// Line editing for the form and the confirmation: characters, backspace, ctrl-u.
-fn edit(text: &mut String, key: KeyEvent) {
-    match key.code {
-        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => text.clear(),
-        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => text.push(c),
-        KeyCode::Backspace => {
-            text.pop();
-        }
-        _ => {}
     }
 }

@@ -2,7 +2,7 @@
 //! it, with severity, since when, summary and labels; silenced and inhibited alerts apart;
 //! and the silences themselves. A component of its own: its state, a key handler that
 //! answers with a [`Request`], rows built by a pure function ([`rows::build`]) and a
-//! `draw` that reads only this state and a [`Context`].
+//! `draw` that reads only this state and a [`Ctx`].
 
 pub mod silence_form;
 
@@ -15,9 +15,10 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use self::silence_form::{FormOutcome, SilenceForm};
 use super::command::Command;
+use super::component::{Component, Ctx, Effect, View};
 use super::rows::alerts::{self as rows, AlertRef, AlertRows};
 use super::table::TableView;
-use super::theme::{Theme, Token};
+use super::theme::Token;
 use super::widgets::data_table::{self, TableFrame};
 use super::widgets::{safe, safe_owned};
 use crate::model::alerts::Alert;
@@ -63,14 +64,6 @@ pub enum Request {
     Act(Box<crate::actions::Action>),
 }
 
-/// What drawing needs besides the view's own state.
-pub struct Context<'a> {
-    pub theme: &'a Theme,
-    pub fleet: &'a Fleet,
-    /// False while an overlay (help, a dialog) has the keys.
-    pub focused: bool,
-}
-
 #[derive(Debug)]
 pub struct AlertsView {
     pub rows: AlertRows,
@@ -98,11 +91,6 @@ impl Default for AlertsView {
 }
 
 impl AlertsView {
-    /// The form is open: keys are text.
-    pub fn wants_text(&self) -> bool {
-        self.form.is_some()
-    }
-
     /// A key while the new-silence form is open.
     pub fn form_key(
         &mut self,
@@ -215,7 +203,7 @@ impl AlertsView {
         self.rows.silence_refs.get(self.focused().selected_row()?)
     }
 
-    pub fn key(&mut self, action: Command, fleet: &Fleet) -> Request {
+    fn view_key(&mut self, action: Command, fleet: &Fleet) -> Request {
         let (table, data) = self.focused_mut();
         match action {
             Command::Up => table.move_by(-1),
@@ -265,7 +253,7 @@ impl AlertsView {
         }
     }
 
-    pub fn draw(&self, frame: &mut Frame<'_>, area: Rect, ctx: &Context<'_>) {
+    fn draw_view(&self, frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>) {
         let theme = ctx.theme;
         let notes = self.rows.unseen.len().min(3) as u16;
         let [notes_area, tables_area, detail_area] = Layout::vertical([
@@ -350,7 +338,7 @@ impl AlertsView {
     }
 
     /// Every label and annotation of the selected alert, sanitised.
-    fn draw_detail(&self, frame: &mut Frame<'_>, area: Rect, ctx: &Context<'_>) {
+    fn draw_detail(&self, frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>) {
         let theme = ctx.theme;
         let alert = self.selected_alert().and_then(|r| alert_of(ctx.fleet, r));
         let lines: Vec<Line<'_>> = match alert {
@@ -411,4 +399,37 @@ pub fn alert_of<'a>(fleet: &'a Fleet, r: &AlertRef) -> Option<&'a Alert> {
         .alerts()?
         .alerts
         .get(r.index)
+}
+
+/// What the console must do for a request of this view.
+fn effect(request: Request) -> Effect {
+    match request {
+        Request::Done => Effect::None,
+        Request::Unhandled => Effect::Unhandled,
+        Request::Open(id) => Effect::Open(View::Detail(id)),
+        Request::Flash(text, level) => Effect::Flash(text, level),
+        Request::Act(action) => Effect::Act(action),
+    }
+}
+
+impl Component for AlertsView {
+    fn key(&mut self, command: Command, ctx: &Ctx<'_>) -> Effect {
+        if self.form.is_some() {
+            let none = crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Null);
+            return effect(self.form_key(Some(command), none, ctx.fleet, ctx.now));
+        }
+        effect(self.view_key(command, ctx.fleet))
+    }
+
+    fn wants_text(&self) -> bool {
+        self.form.is_some()
+    }
+
+    fn text(&mut self, key: &crossterm::event::KeyEvent, ctx: &Ctx<'_>) -> Effect {
+        effect(self.form_key(None, *key, ctx.fleet, ctx.now))
+    }
+
+    fn draw(&self, frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>) {
+        self.draw_view(frame, area, ctx);
+    }
 }

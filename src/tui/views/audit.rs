@@ -11,7 +11,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         title: format!("Audit · {}", app.store),
         data: &app.audit_list.table,
         view: &app.audit_table,
-        focused: app.help_scroll.is_none(),
+        focused: app.help.is_none(),
         empty: "nothing has been done yet",
     };
     data_table::render(frame, area, &table, &app.theme);

@@ -178,7 +178,7 @@ fn draw_tables(
                      view: &TableView,
                      area: Rect,
                      frame: &mut Frame<'_>| {
-        let focused = i == state.focus && app.help_scroll.is_none();
+        let focused = i == state.focus && app.help.is_none();
         let title = if several && focused {
             format!("▶ {title}")
         } else {

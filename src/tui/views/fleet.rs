@@ -34,7 +34,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         title: "fleet by role and region".to_string(),
         data: &app.fleet_list.table,
         view: &app.fleet_table,
-        focused: app.help_scroll.is_none(),
+        focused: app.help.is_none(),
         empty: "no hosts: add [[host]] entries or [inventory.tailscale] / [inventory.ansible]",
     };
     data_table::render(frame, table_area, &table, theme);

@@ -15,7 +15,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, kind: &str) {
         title: kind.to_string(),
         data: &data.table,
         view,
-        focused: app.help_scroll.is_none(),
+        focused: app.help.is_none(),
         empty: "no components of this kind",
     };
     data_table::render(frame, area, &table, &app.theme);

@@ -22,7 +22,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         title: "Overview".into(),
         data: &app.overview.table,
         view: &app.overview_table,
-        focused: app.help_scroll.is_none(),
+        focused: app.help.is_none(),
         empty: &app.empty_hint,
     };
     data_table::render(frame, table_area, &table, &app.theme);

@@ -18,15 +18,19 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             PromptKind::Filter => "/",
             PromptKind::ClassFilter => "class ~ ",
         };
+        let (before, after) = prompt.text.split();
         let mut spans = vec![
             Span::styled(sigil, theme.style(Token::Accent)),
-            safe(&prompt.text, theme.style(Token::Text)),
+            safe(before, theme.style(Token::Text)),
         ];
         // Columns, not characters: a CJK character or an emoji takes two.
         let typed: usize = spans.iter().map(Span::width).sum();
         spans.push(Span::styled("█", theme.style(Token::Accent)));
+        if !after.is_empty() {
+            spans.push(safe(after, theme.style(Token::Text)));
+        }
         if prompt.kind == PromptKind::Palette {
-            let options = app.completions(&prompt.text);
+            let options = crate::tui::palette::completions(prompt.text.as_str(), &app.fleet);
             if !options.is_empty() {
                 spans.push(Span::styled(
                     format!("   {}", options.join("  ")),
@@ -49,14 +53,14 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         );
         return;
     }
-    let mode = if app.help_scroll.is_some() {
+    let mode = if app.help.is_some() {
         Mode::Help
     } else {
         Mode::List
     };
     let several_tables = matches!(app.view, View::Detail(_))
         && app.detail.as_ref().is_some_and(|d| d.tables.len() > 1);
-    let hints: &[(Command, &str)] = match (&app.view, app.help_scroll.is_some()) {
+    let hints: &[(Command, &str)] = match (&app.view, app.help.is_some()) {
         (_, true) => &[
             (Command::Back, "close"),
             (Command::Down, "scroll"),

@@ -199,7 +199,7 @@ fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> 
     let (specs, host_spawner) = engine.sources_sharing();
     let fleet = engine.fleet_for(&specs);
     let mut app = App::new(fleet, keymap, theme, now);
-    let themes = crate::tui::theme::ThemeShelf {
+    app.themes = crate::tui::theme::ThemeShelf {
         dir: crate::paths::config_dir().map(|d| d.join("themes")),
         no_color,
     };
@@ -238,7 +238,6 @@ fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> 
         handoffs,
         discovery,
         backfill,
-        themes,
         cancel.clone(),
     ));
     // Sources may be stuck in a black-holed connect; never wait for them to quit.

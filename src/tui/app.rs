@@ -102,6 +102,8 @@ pub struct App {
     back: Vec<View>,
     /// The help overlay, while open.
     pub help: Option<Help>,
+    /// Where the event loop finds a theme named with `:theme`.
+    pub themes: super::theme::ThemeShelf,
     pub prompt: Option<Prompt>,
     pub keymap: Keymap,
     pub theme: Theme,
@@ -144,6 +146,7 @@ impl App {
             view: View::Overview,
             back: Vec::new(),
             help: None,
+            themes: Default::default(),
             prompt: None,
             keymap,
             theme,

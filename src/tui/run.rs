@@ -67,7 +67,6 @@ pub async fn run(
     handoffs: Option<Arc<super::handoff::Desk>>,
     discovery: Option<Discovery>,
     backfill: Option<crate::sources::prometheus::backfill::Backfill>,
-    themes: super::theme::ThemeShelf,
     cancel: CancellationToken,
 ) -> color_eyre::Result<Exit> {
     let started = *crate::STARTED.get_or_init(Instant::now);
@@ -142,7 +141,8 @@ pub async fn run(
                             dirty = true;
                         }
                         Effect::Theme(name) => {
-                            app.theme_loaded(&name, themes.load(&name).map_err(|e| e.to_string()));
+                            let loaded = app.themes.load(&name).map_err(|e| e.to_string());
+                            app.theme_loaded(&name, loaded);
                             terminal::repaint(&mut term)?;
                             dirty = true;
                         }

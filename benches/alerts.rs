@@ -114,7 +114,7 @@ fn benches(c: &mut Criterion) {
     );
     let now = SystemTime::now();
     c.bench_function("alerts_rows_10k", |b| {
-        b.iter(|| black_box(mastop::tui::alerts::rows::build(black_box(&fleet), now)))
+        b.iter(|| black_box(mastop::tui::rows::alerts::build(black_box(&fleet), now)))
     });
     let keymap = Keymap::builtin("default").expect("default keymap");
     let theme = Theme::builtin("dark").expect("dark theme");

@@ -87,7 +87,7 @@ fn bench(c: &mut Criterion) {
     let fleet = Fleet::new(metas, Default::default());
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
     c.bench_function("fleet view rows, 2000 hosts", |b| {
-        b.iter(|| black_box(mastop::tui::views::fleet::list(&fleet, &inventory, now)))
+        b.iter(|| black_box(mastop::tui::rows::fleet::list(&fleet, &inventory, now)))
     });
 }
 

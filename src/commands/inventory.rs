@@ -72,7 +72,7 @@ fn table(inventory: &Inventory, now: SystemTime) -> Vec<String> {
             clean(&h.config.address),
             clean(&h.config.roles.join(",")),
             clean(&h.config.region),
-            crate::tui::views::fleet::seen_text(h.online, h.last_seen, now),
+            crate::tui::rows::fleet::seen_text(h.online, h.last_seen, now),
             h.origins
                 .iter()
                 .map(|o| o.word())

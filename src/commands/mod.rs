@@ -213,8 +213,10 @@ fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> 
     let (specs, host_spawner) = engine.sources_sharing();
     let fleet = engine.fleet_for(&specs);
     let mut app = App::new(fleet, keymap, theme, now);
-    app.no_color = no_color;
-    app.themes_dir = crate::paths::config_dir().map(|d| d.join("themes"));
+    app.themes = crate::tui::theme::ThemeShelf {
+        dir: crate::paths::config_dir().map(|d| d.join("themes")),
+        no_color,
+    };
     app.demo = engine.demo().map(|demo| DemoInfo {
         timeline: crate::demo::timeline()
             .into_iter()

@@ -1,41 +1,27 @@
 //! Application state and the one place it changes: `App::handle_key` and the data hooks.
-//! Views read `&App`; nothing here draws or does I/O.
+//! Components read a `Ctx`; nothing here draws or does I/O.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 
-use super::action::{Action, Mode};
 use super::browse::{self as pager, Browsable, BrowseState, Step};
+use super::command::{Command, Mode};
+use super::component::{Component, Ctx};
+pub use super::component::{Effect, View};
 use super::keymap::Keymap;
+use super::line_edit::{self, LineEditor};
+use super::rows::{self, ListData};
 use super::table::{Sort, TableView};
 use super::theme::Theme;
-use super::views;
+pub use super::views::actions::{Dialog, Menu};
+use super::views::help::Help;
+
 use crate::actions::kinds::retry_all::{Abort, Flow};
-use crate::actions::{
-    Action as Guarded, AuditRecord, Confirmation, Freeze, Preview, Risk, Role, RunResult,
-};
+use crate::actions::{Action as Guarded, AuditRecord, Freeze, Preview, Risk, Role, RunResult};
 use crate::model::detail::{Cell, Column, Row, TableData};
 use crate::model::{ComponentId, Detail, Fleet, Level};
-use crate::sources::sidekiq::browse::BrowseRequest;
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum View {
-    Overview,
-    /// Every component of one kind, with its figures as columns.
-    Kind(&'static str),
-    Detail(ComponentId),
-    /// What was done: the audit history, newest first.
-    Audit,
-    /// A handoff report: a draft for this shift, the latest written, or one just written.
-    Handoff,
-    /// Every host and component by role, then region.
-    Fleet,
-    /// What Alertmanager says is firing, silenced and inhibited.
-    Alerts,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum PromptKind {
@@ -48,7 +34,7 @@ pub enum PromptKind {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Prompt {
     pub kind: PromptKind,
-    pub text: String,
+    pub text: LineEditor,
     /// What the filter was before the prompt opened, restored on cancel.
     previous: String,
 }
@@ -60,79 +46,11 @@ pub struct Flash {
     pub until: SystemTime,
 }
 
-/// What the event loop must do after a key.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Effect {
-    None,
-    Quit,
-    Suspend,
-    /// Clear and repaint everything (after a theme change or on request).
-    FullRedraw,
-    /// Run the guards without executing, to fill the confirmation dialog.
-    Preview(Box<Guarded>),
-    /// Run the action through the pipeline.
-    Run(Box<Guarded>, Confirmation, Option<String>),
-    /// Set (`Some(reason)`) or lift the global freeze.
-    Freeze(Option<String>),
-    /// Approve another console's critical action.
-    Approve(String),
-    /// Reload the audit history.
-    LoadAudit,
-    /// Shift log and handoff store work.
-    Handoff(super::handoff::Request),
-    /// Start a runbook run the operator approved on the runbook screen.
-    Runbook(Box<super::runbooks::RunStart>),
-    /// Run a multi-batch flow (retry all) with one confirmation; `Abort` stops it.
-    RunFlow(Box<Guarded>, Confirmation, Abort),
-    /// Read a page of a Sidekiq set or of the busy jobs.
-    Browse(ComponentId, BrowseRequest),
-    /// Reveal one row's private content (audited; on-call only).
-    Reveal {
-        component: String,
-        table: String,
-        key: String,
-        content: Option<String>,
-    },
-}
-
 /// Private content on screen after an audited reveal, until the operator closes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Revealed {
     pub title: String,
     pub content: String,
-}
-
-/// The list of actions offered for a component.
-#[derive(Debug, Clone)]
-pub struct Menu {
-    pub component: ComponentId,
-    pub items: Vec<Guarded>,
-    pub data: TableData,
-    pub table: TableView,
-}
-
-/// The confirmation dialog: what will run, what the guards say, and the operator's answer.
-#[derive(Debug, Clone)]
-pub struct Dialog {
-    pub action: Guarded,
-    /// What the operator typed (high and critical risk).
-    pub typed: String,
-    /// Focus starts on Cancel.
-    pub run_focused: bool,
-    pub preview: Option<Preview>,
-    pub running: bool,
-    pub result: Option<RunResult>,
-    /// A flow's progress after its last batch.
-    pub progress: Option<String>,
-    /// Set for a flow: stops it after the current batch.
-    pub abort: Option<Abort>,
-}
-
-/// Rows of a list view and the component each row stands for.
-#[derive(Debug, Default, Clone)]
-pub struct ListData {
-    pub table: TableData,
-    pub ids: Vec<ComponentId>,
 }
 
 #[derive(Debug, Clone)]
@@ -148,7 +66,7 @@ pub struct DetailState {
 
 impl DetailState {
     pub fn focused(&self) -> Option<(&TableView, &TableData)> {
-        let data = views::detail::tables(&self.detail).nth(self.focus)?;
+        let data = rows::detail::tables(&self.detail).nth(self.focus)?;
         Some((self.tables.get(self.focus)?, data))
     }
 }
@@ -161,17 +79,34 @@ pub struct DemoInfo {
     pub offset: Duration,
 }
 
+/// A [`Ctx`] borrowed field by field, so a component of the app can be borrowed mutably
+/// at the same time.
+macro_rules! ctx {
+    ($app:ident, $focused:expr) => {
+        Ctx {
+            fleet: &$app.fleet,
+            theme: &$app.theme,
+            keymap: &$app.keymap,
+            role: $app.role,
+            demo: $app.demo.is_some(),
+            now: $app.now,
+            view: &$app.view,
+            focused: $focused,
+        }
+    };
+}
+
 pub struct App {
     pub fleet: Fleet,
     pub view: View,
     back: Vec<View>,
-    pub help_scroll: Option<u16>,
+    /// The help overlay, while open.
+    pub help: Option<Help>,
+    /// Where the event loop finds a theme named with `:theme`.
+    pub themes: super::theme::ThemeShelf,
     pub prompt: Option<Prompt>,
     pub keymap: Keymap,
     pub theme: Theme,
-    /// Where `:theme NAME` finds user themes.
-    pub themes_dir: Option<PathBuf>,
-    pub no_color: bool,
     pub demo: Option<DemoInfo>,
     pub now: SystemTime,
     pub flash: Option<Flash>,
@@ -195,7 +130,7 @@ pub struct App {
     pub runbooks: super::runbooks::Runbooks,
     /// The merged host list and how discovery went.
     pub inventory: crate::inventory::Inventory,
-    pub fleet_list: views::fleet::FleetList,
+    pub fleet_list: rows::fleet::FleetList,
     pub fleet_table: TableView,
     /// The operator's Tailscale login, when the tailnet could tell.
     pub identity: Option<String>,
@@ -204,53 +139,17 @@ pub struct App {
     pub alerts: super::alerts::AlertsView,
 }
 
-pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
-    ("overview", "every component and its health"),
-    (
-        "fleet",
-        "hosts by role and region, with Tailscale and Ansible inventory",
-    ),
-    ("audit", "what was done, by whom, with which outcome"),
-    (
-        "alerts",
-        "what Alertmanager says is firing, silenced and inhibited; its silences",
-    ),
-    (
-        "runbooks",
-        "written procedures: read, preview, run step by step",
-    ),
-    ("freeze", "stop all actions for everyone: :freeze REASON"),
-    ("unfreeze", "lift the freeze"),
-    (
-        "approve",
-        "approve another console's critical action: :approve ID",
-    ),
-    (
-        "handoff",
-        "the handoff report: :handoff, :handoff last, :handoff write NAME [ZONE]",
-    ),
-    (
-        "note",
-        "add a shift note: :note TEXT (also :item, :mitigation, :silence, :done)",
-    ),
-    ("ack", "acknowledge the handoff waiting for you"),
-    ("help", "keys and commands"),
-    ("theme", "switch theme: :theme light"),
-    ("quit", "leave mastop (also :q)"),
-];
-
 impl App {
     pub fn new(fleet: Fleet, keymap: Keymap, theme: Theme, now: SystemTime) -> Self {
         let mut app = App {
             fleet,
             view: View::Overview,
             back: Vec::new(),
-            help_scroll: None,
+            help: None,
+            themes: Default::default(),
             prompt: None,
             keymap,
             theme,
-            themes_dir: None,
-            no_color: false,
             demo: None,
             now,
             flash: None,
@@ -272,7 +171,7 @@ impl App {
             handoff: Default::default(),
             runbooks: super::runbooks::Runbooks::default(),
             inventory: crate::inventory::Inventory::default(),
-            fleet_list: views::fleet::FleetList::default(),
+            fleet_list: rows::fleet::FleetList::default(),
             fleet_table: TableView::default(),
             identity: None,
             browse: None,
@@ -284,21 +183,27 @@ impl App {
 
     /// The views reachable by number keys and tab: overview first, then one per kind.
     pub fn tabs(&self) -> Vec<View> {
-        std::iter::once(View::Overview)
-            .chain(self.fleet.kinds().into_iter().map(View::Kind))
-            .collect()
+        super::component::tabs(&self.fleet)
+    }
+
+    /// What components read: focused unless an overlay has the keys.
+    pub fn ctx(&self) -> Ctx<'_> {
+        ctx!(
+            self,
+            self.help.is_none() && self.menu.is_none() && self.dialog.is_none()
+        )
     }
 
     /// Call after the fleet or the clock changed: rebuilds the rows views draw from.
     pub fn rebuild(&mut self) {
-        self.audit_list = views::audit::list(&self.audit);
+        self.audit_list = rows::audit::list(&self.audit);
         self.audit_table.refresh(&self.audit_list.table);
-        self.overview = views::overview::list(&self.fleet, self.now);
+        self.overview = rows::overview::list(&self.fleet, self.now);
         self.overview_table.refresh(&self.overview.table);
         // Grouping every host by role and region costs more than the other lists: only
         // while it is on screen (switching to it rebuilds).
         if self.view == View::Fleet {
-            self.fleet_list = views::fleet::list(&self.fleet, &self.inventory, self.now);
+            self.fleet_list = rows::fleet::list(&self.fleet, &self.inventory, self.now);
             self.fleet_table.refresh(&self.fleet_list.table);
         }
         // Ten thousand alerts are rows worth building only while they are on screen.
@@ -306,7 +211,7 @@ impl App {
             self.alerts.refresh(&self.fleet, self.now);
         }
         for kind in self.fleet.kinds() {
-            let data = views::kind::list(&self.fleet, kind, self.now);
+            let data = rows::kind::list(&self.fleet, kind, self.now);
             let entry = self
                 .kinds
                 .entry(kind)
@@ -325,7 +230,7 @@ impl App {
                 tables: Vec::new(),
                 focus: 0,
             });
-            let tables: Vec<&TableData> = views::detail::tables(&detail).collect();
+            let tables: Vec<&TableData> = rows::detail::tables(&detail).collect();
             state.tables.resize_with(tables.len(), TableView::default);
             for (view, data) in state.tables.iter_mut().zip(tables) {
                 view.refresh(data);
@@ -360,7 +265,9 @@ impl App {
             || (self.view == View::Alerts && self.alerts.wants_text())
         {
             Mode::Prompt
-        } else if self.help_scroll.is_some() {
+        } else if self.handoff.waiting.is_some() {
+            Mode::Handoff
+        } else if self.help.is_some() {
             Mode::Help
         } else {
             Mode::List
@@ -368,26 +275,54 @@ impl App {
     }
 
     pub fn handle_key(&mut self, key: KeyEvent) -> Effect {
+        let effect = self.route(key);
+        self.resolve(effect)
+    }
+
+    /// Carries out what a component asked of the console; the rest is the event loop's.
+    fn resolve(&mut self, effect: Effect) -> Effect {
+        match effect {
+            Effect::Unhandled | Effect::Close => Effect::None,
+            Effect::Open(view) => {
+                self.switch_to(view);
+                Effect::None
+            }
+            Effect::Flash(text, level) => {
+                self.flash(text, level);
+                Effect::None
+            }
+            Effect::Act(action) => self.open_dialog(*action),
+            other => other,
+        }
+    }
+
+    fn route(&mut self, key: KeyEvent) -> Effect {
         let mode = self.mode();
-        let action = self.keymap.action(mode, &key);
+        let action = self.keymap.command(mode, &key);
         if self.dialog.is_some() {
             return self.dialog_key(action, key);
         }
         if self.handoff.waiting.is_some() && mode != Mode::Prompt {
-            return super::handoff::prompt_key(self, key);
+            return match action {
+                Some(action) => super::handoff::prompt_key(self, action),
+                None => Effect::None,
+            };
         }
-        if self.runbooks.screen.is_some() && self.prompt.is_none() && self.help_scroll.is_none() {
+        if self.runbooks.screen.is_some() && self.prompt.is_none() && self.help.is_none() {
             return self.runbook_key(action, key);
         }
         if self.view == View::Alerts && self.alerts.wants_text() && self.prompt.is_none() {
-            let request = self.alerts.form_key(action, key, &self.fleet, self.now);
-            return self.alerts_request(request);
+            let ctx = ctx!(self, true);
+            return match action {
+                Some(command) => self.alerts.key(command, &ctx),
+                None => self.alerts.text(&key, &ctx),
+            };
         }
         if mode == Mode::Prompt {
             return self.prompt_key(action, key);
         }
         if self.revealed.is_some() {
-            if action == Some(Action::Quit) {
+            if action == Some(Command::Quit) {
                 return Effect::Quit;
             }
             self.revealed = None;
@@ -400,19 +335,19 @@ impl App {
             };
         }
         match action {
-            Some(action) => self.apply(action),
+            Some(action) => self.apply_command(action),
             None => Effect::None,
         }
     }
 
     /// The runbook screen is open and typing goes into it.
     fn runbook_text(&self) -> bool {
-        self.prompt.is_none() && self.help_scroll.is_none() && self.runbooks.wants_text()
+        self.prompt.is_none() && self.help.is_none() && self.runbooks.wants_text()
     }
 
-    fn runbook_key(&mut self, action: Option<Action>, key: KeyEvent) -> Effect {
+    fn runbook_key(&mut self, action: Option<Command>, key: KeyEvent) -> Effect {
         if !self.runbooks.wants_text()
-            && let Some(a @ (Action::Palette | Action::Help | Action::Redraw | Action::Suspend)) =
+            && let Some(a @ (Command::Palette | Command::Help | Command::Redraw | Command::Suspend)) =
                 action
         {
             return self.apply(a);
@@ -428,28 +363,21 @@ impl App {
         }
     }
 
-    /// Carries out one action outside the prompt.
-    pub fn apply(&mut self, action: Action) -> Effect {
-        if self.help_scroll.is_some() {
-            match action {
-                Action::Back | Action::Help | Action::Cancel => self.help_scroll = None,
-                Action::Down => self.scroll_help(1),
-                Action::Up => self.scroll_help(-1),
-                Action::PageDown | Action::HalfPageDown => self.scroll_help(10),
-                Action::PageUp | Action::HalfPageUp => self.scroll_help(-10),
-                Action::Top => self.help_scroll = Some(0),
-                Action::Bottom => {
-                    // Past the end is clamped when drawn; keep it at the last line so
-                    // scrolling back up moves at once.
-                    let last = views::help::lines(self).len().saturating_sub(1);
-                    self.help_scroll = Some(u16::try_from(last).unwrap_or(u16::MAX));
+    /// Carries out one command outside the prompt.
+    pub fn apply(&mut self, action: Command) -> Effect {
+        let effect = self.apply_command(action);
+        self.resolve(effect)
+    }
+
+    fn apply_command(&mut self, action: Command) -> Effect {
+        if let Some(help) = self.help.as_mut() {
+            return match help.key(action, &ctx!(self, true)) {
+                Effect::Close => {
+                    self.help = None;
+                    Effect::None
                 }
-                Action::Quit => return Effect::Quit,
-                Action::Suspend => return Effect::Suspend,
-                Action::Redraw => return Effect::FullRedraw,
-                _ => {}
-            }
-            return Effect::None;
+                effect => effect,
+            };
         }
         if self.view == View::Handoff
             && let Some(effect) = super::handoff::view_key(self, action)
@@ -457,84 +385,84 @@ impl App {
             return effect;
         }
         if self.view == View::Alerts {
-            match self.alerts.key(action, &self.fleet) {
-                super::alerts::Request::Unhandled => {}
-                request => return self.alerts_request(request),
+            match self.alerts.key(action, &ctx!(self, true)) {
+                Effect::Unhandled => {}
+                effect => return effect,
             }
         }
         match action {
-            Action::Quit => return Effect::Quit,
-            Action::Suspend => return Effect::Suspend,
-            Action::Redraw => return Effect::FullRedraw,
-            Action::Help => self.help_scroll = Some(0),
-            Action::Palette => self.open_prompt(PromptKind::Palette),
-            Action::Filter => self.open_prompt(PromptKind::Filter),
-            Action::Back | Action::Cancel => self.go_back(),
-            Action::NextView | Action::PrevView => {
+            Command::Quit => return Effect::Quit,
+            Command::Suspend => return Effect::Suspend,
+            Command::Redraw => return Effect::FullRedraw,
+            Command::Help => self.help = Some(Help::default()),
+            Command::Palette => self.open_prompt(PromptKind::Palette),
+            Command::Filter => self.open_prompt(PromptKind::Filter),
+            Command::Back | Command::Cancel => self.go_back(),
+            Command::NextView | Command::PrevView => {
                 let tabs = self.tabs();
                 let current = tabs
                     .iter()
                     .position(|t| *t == self.tab_of_view())
                     .unwrap_or(0);
-                let next = if action == Action::NextView {
+                let next = if action == Command::NextView {
                     (current + 1) % tabs.len()
                 } else {
                     (current + tabs.len() - 1) % tabs.len()
                 };
                 self.switch_to(tabs[next].clone());
             }
-            Action::View1
-            | Action::View2
-            | Action::View3
-            | Action::View4
-            | Action::View5
-            | Action::View6
-            | Action::View7
-            | Action::View8
-            | Action::View9 => {
+            Command::View1
+            | Command::View2
+            | Command::View3
+            | Command::View4
+            | Command::View5
+            | Command::View6
+            | Command::View7
+            | Command::View8
+            | Command::View9 => {
                 let n = view_number(action);
                 match self.tabs().get(n) {
                     Some(view) => self.switch_to(view.clone()),
                     None => self.flash(format!("there is no view {}", n + 1), Level::Unknown),
                 }
             }
-            Action::Up => self.with_table(|t, _| t.move_by(-1)),
-            Action::Down => self.with_table(|t, _| t.move_by(1)),
-            Action::PageUp => self.with_table(|t, _| t.move_by(-20)),
-            Action::PageDown => self.with_table(|t, _| t.move_by(20)),
-            Action::HalfPageUp => self.with_table(|t, _| t.move_by(-10)),
-            Action::HalfPageDown => self.with_table(|t, _| t.move_by(10)),
-            Action::Top => self.with_table(|t, _| t.to_top()),
-            Action::Bottom => self.with_table(|t, _| t.to_bottom()),
-            Action::SortNext => self.with_table(|t, d| {
+            Command::Up => self.with_table(|t, _| t.move_by(-1)),
+            Command::Down => self.with_table(|t, _| t.move_by(1)),
+            Command::PageUp => self.with_table(|t, _| t.move_by(-20)),
+            Command::PageDown => self.with_table(|t, _| t.move_by(20)),
+            Command::HalfPageUp => self.with_table(|t, _| t.move_by(-10)),
+            Command::HalfPageDown => self.with_table(|t, _| t.move_by(10)),
+            Command::Top => self.with_table(|t, _| t.to_top()),
+            Command::Bottom => self.with_table(|t, _| t.to_bottom()),
+            Command::SortNext => self.with_table(|t, d| {
                 t.cycle_sort(d.columns.len());
                 t.refresh(d);
             }),
-            Action::SortReverse => self.with_table(|t, d| {
+            Command::SortReverse => self.with_table(|t, d| {
                 t.reverse_sort();
                 t.refresh(d);
             }),
-            Action::Select => self.select(),
-            Action::Actions => self.open_menu(),
-            Action::Reveal => return self.reveal_request(),
-            Action::Pause | Action::Abort => {}
-            Action::Fleet => self.switch_to(View::Fleet),
-            Action::Alerts => self.switch_to(View::Alerts),
-            Action::NextPane | Action::PrevPane => {
+            Command::Select => self.select(),
+            Command::Actions => self.open_menu(),
+            Command::Reveal => return self.reveal_request(),
+            Command::Pause | Command::Abort | Command::Acknowledge => {}
+            Command::Fleet => self.switch_to(View::Fleet),
+            Command::Alerts => self.switch_to(View::Alerts),
+            Command::NextPane | Command::PrevPane => {
                 if let Some(state) = &mut self.detail
                     && !state.tables.is_empty()
                 {
                     let n = state.tables.len();
-                    state.focus = if action == Action::NextPane {
+                    state.focus = if action == Command::NextPane {
                         (state.focus + 1) % n
                     } else {
                         (state.focus + n - 1) % n
                     };
                 }
             }
-            Action::NextPage => return self.page(Step::Next),
-            Action::PrevPage => return self.page(Step::Previous),
-            Action::ClassFilter => match self.browsable() {
+            Command::NextPage => return self.page(Step::Next),
+            Command::PrevPage => return self.page(Step::Previous),
+            Command::ClassFilter => match self.browsable() {
                 Some(_) if self.demo.is_some() => self.flash(
                     "the demo has no Redis behind it: class filters read a real Sidekiq's sets",
                     Level::Unknown,
@@ -545,25 +473,9 @@ impl App {
                     Level::Unknown,
                 ),
             },
-            Action::Confirm | Action::Complete => {}
+            Command::Confirm | Command::Complete => {}
         }
         Effect::None
-    }
-
-    /// Carries out what the alerts view asked for.
-    fn alerts_request(&mut self, request: super::alerts::Request) -> Effect {
-        match request {
-            super::alerts::Request::Unhandled | super::alerts::Request::Done => {}
-            super::alerts::Request::Open(id) => self.switch_to(View::Detail(id)),
-            super::alerts::Request::Flash(text, level) => self.flash(text, level),
-            super::alerts::Request::Act(action) => return self.open_dialog(*action),
-        }
-        Effect::None
-    }
-
-    fn scroll_help(&mut self, delta: i32) {
-        let current = i32::from(self.help_scroll.unwrap_or(0));
-        self.help_scroll = Some(u16::try_from((current + delta).max(0)).unwrap_or(u16::MAX));
     }
 
     /// The tab a view belongs to (a detail view belongs to its kind).
@@ -651,7 +563,7 @@ impl App {
                 .cloned(),
             View::Detail(id) => Some(id.clone()),
             View::Fleet => match self.fleet_selected()? {
-                views::fleet::Target::Component(id) => Some(id.clone()),
+                rows::fleet::Target::Component(id) => Some(id.clone()),
                 _ => None,
             },
             View::Audit | View::Handoff | View::Alerts => None,
@@ -664,7 +576,7 @@ impl App {
         self.rebuild();
     }
 
-    fn fleet_selected(&self) -> Option<&views::fleet::Target> {
+    fn fleet_selected(&self) -> Option<&rows::fleet::Target> {
         self.fleet_table
             .selected_row()
             .and_then(|i| self.fleet_list.targets.get(i))
@@ -673,10 +585,10 @@ impl App {
     /// Enter in the fleet view: a component opens its detail; a host nothing polls says why.
     fn select_in_fleet(&mut self) {
         match self.fleet_selected().cloned() {
-            Some(views::fleet::Target::Component(id)) => self.switch_to(View::Detail(id)),
-            Some(views::fleet::Target::Host(name)) => {
+            Some(rows::fleet::Target::Component(id)) => self.switch_to(View::Detail(id)),
+            Some(rows::fleet::Target::Host(name)) => {
                 let seen = self.inventory.host(&name).map_or_else(String::new, |h| {
-                    views::fleet::seen_text(h.online, h.last_seen, self.now)
+                    rows::fleet::seen_text(h.online, h.last_seen, self.now)
                 });
                 let why = if seen.starts_with("offline") {
                     seen
@@ -688,7 +600,7 @@ impl App {
                     Level::Unknown,
                 );
             }
-            Some(views::fleet::Target::Group) | None => {}
+            Some(rows::fleet::Target::Group) | None => {}
         }
     }
 
@@ -701,7 +613,7 @@ impl App {
         let state = self.detail.as_ref()?;
         let (view, data) = state.focused()?;
         let key = data.rows.get(view.selected_row()?)?.key.clone()?;
-        let title = views::detail::table_titles(&state.detail)
+        let title = rows::detail::table_titles(&state.detail)
             .get(state.focus)?
             .to_string();
         Some((title, key))
@@ -778,31 +690,21 @@ impl App {
         });
     }
 
-    fn menu_action(&mut self, action: Action) -> Effect {
+    fn menu_action(&mut self, action: Command) -> Effect {
         let Some(menu) = self.menu.as_mut() else {
             return Effect::None;
         };
-        match action {
-            Action::Up => menu.table.move_by(-1),
-            Action::Down => menu.table.move_by(1),
-            Action::Top => menu.table.to_top(),
-            Action::Bottom => menu.table.to_bottom(),
-            Action::Back | Action::Cancel | Action::Actions => self.menu = None,
-            Action::Quit => return Effect::Quit,
-            Action::Select | Action::Confirm => {
-                let chosen = menu
-                    .table
-                    .selected_row()
-                    .and_then(|i| menu.items.get(i))
-                    .cloned();
+        match menu.key(action, &ctx!(self, true)) {
+            Effect::Close => {
                 self.menu = None;
-                if let Some(chosen) = chosen {
-                    return self.open_dialog(chosen);
-                }
+                Effect::None
             }
-            _ => {}
+            Effect::Act(chosen) => {
+                self.menu = None;
+                self.open_dialog(*chosen)
+            }
+            effect => effect,
         }
-        Effect::None
     }
 
     /// The confirmation dialog for `action`, focus on Cancel, its guards being previewed.
@@ -810,7 +712,7 @@ impl App {
         self.dialog = Some(Dialog {
             abort: Flow::of(&action).map(|_| Abort::new()),
             action: action.clone(),
-            typed: String::new(),
+            typed: LineEditor::default(),
             run_focused: false,
             preview: None,
             running: false,
@@ -820,53 +722,20 @@ impl App {
         Effect::Preview(Box::new(action))
     }
 
-    fn dialog_key(&mut self, action: Option<Action>, key: KeyEvent) -> Effect {
-        let role = self.role;
+    fn dialog_key(&mut self, action: Option<Command>, key: KeyEvent) -> Effect {
         let Some(dialog) = self.dialog.as_mut() else {
             return Effect::None;
         };
-        match action {
-            Some(Action::Cancel) if dialog.running && dialog.abort.is_some() => {
-                if let Some(abort) = &dialog.abort {
-                    abort.stop();
-                }
-                dialog.progress = Some(format!(
-                    "{}; stopping after the current batch…",
-                    dialog.progress.as_deref().unwrap_or("starting")
-                ));
-            }
-            Some(Action::Cancel) => self.dialog = None,
-            Some(Action::Quit) if dialog.running => {}
-            Some(Action::Quit) => return Effect::Quit,
-            Some(Action::Complete) => dialog.run_focused = !dialog.run_focused,
-            Some(Action::Confirm) => {
-                if dialog.result.is_some() || !dialog.run_focused {
-                    // Enter on Cancel (the default), or after the result is shown, closes.
-                    self.dialog = None;
-                } else if role != Role::Oncall {
-                    // The pipeline would refuse too, and audit the attempt; let it.
-                    dialog.running = true;
-                    return Effect::Run(Box::new(dialog.action.clone()), Confirmation::None, None);
-                } else if !dialog.running {
-                    dialog.running = true;
-                    let confirmation = match dialog.action.risk {
-                        Risk::Low => Confirmation::Confirmed,
-                        Risk::High | Risk::Critical => Confirmation::Typed(dialog.typed.clone()),
-                    };
-                    if let Some(abort) = &dialog.abort {
-                        let action = Box::new(dialog.action.clone());
-                        return Effect::RunFlow(action, confirmation, abort.clone());
-                    }
-                    return Effect::Run(Box::new(dialog.action.clone()), confirmation, None);
-                }
-            }
-            _ => {
-                if dialog.action.risk != Risk::Low && !dialog.running && dialog.result.is_none() {
-                    edit_line(&mut dialog.typed, key);
-                }
-            }
+        let ctx = ctx!(self, true);
+        let effect = match action {
+            Some(command) => dialog.key(command, &ctx),
+            None => dialog.text(&key, &ctx),
+        };
+        if effect == Effect::Close {
+            self.dialog = None;
+            return Effect::None;
         }
-        Effect::None
+        effect
     }
 
     /// The preview for the open dialog arrived.
@@ -894,6 +763,17 @@ impl App {
             dialog.running = result.awaiting_approval.is_some();
             dialog.result = Some(result);
             dialog.run_focused = false;
+        }
+    }
+
+    /// A theme the event loop loaded for `:theme NAME`, or why it could not.
+    pub fn theme_loaded(&mut self, name: &str, theme: Result<Theme, String>) {
+        match theme {
+            Ok(theme) => {
+                self.theme = theme;
+                self.flash(format!("theme {name}"), Level::Ok);
+            }
+            Err(e) => self.flash(e.replace('\n', " "), Level::Warn),
         }
     }
 
@@ -925,7 +805,7 @@ impl App {
             }
             View::Detail(_) => {
                 if let Some(state) = &mut self.detail
-                    && let Some(data) = views::detail::tables(&state.detail).nth(state.focus)
+                    && let Some(data) = rows::detail::tables(&state.detail).nth(state.focus)
                     && let Some(view) = state.tables.get_mut(state.focus)
                 {
                     f(view, data);
@@ -975,26 +855,26 @@ impl App {
         };
         self.prompt = Some(Prompt {
             kind,
-            text,
+            text: LineEditor::with_text(&text, line_edit::DEFAULT_LIMIT),
             previous,
         });
     }
 
-    fn prompt_key(&mut self, action: Option<Action>, key: KeyEvent) -> Effect {
+    fn prompt_key(&mut self, action: Option<Command>, key: KeyEvent) -> Effect {
         let Some(prompt) = self.prompt.as_mut() else {
             return Effect::None;
         };
         let kind = prompt.kind;
         match action {
-            Some(Action::Cancel) => {
+            Some(Command::Cancel) => {
                 let previous = prompt.previous.clone();
                 self.prompt = None;
                 if kind == PromptKind::Filter {
                     self.set_filter(previous);
                 }
             }
-            Some(Action::Confirm) => {
-                let text = prompt.text.trim().to_string();
+            Some(Command::Confirm) => {
+                let text = prompt.text.as_str().trim().to_string();
                 self.prompt = None;
                 if kind == PromptKind::Palette {
                     return self.run_command(&text);
@@ -1009,21 +889,23 @@ impl App {
                     }
                 }
             }
-            Some(Action::Complete) => {
-                let typed = prompt.text.clone();
+            Some(Command::Complete) => {
+                let typed = prompt.text.to_string();
                 if kind == PromptKind::Palette
-                    && let Some(done) = self.completions(&typed).into_iter().next()
+                    && let Some(done) = super::palette::completions(&typed, &self.fleet)
+                        .into_iter()
+                        .next()
                     && let Some(prompt) = self.prompt.as_mut()
                 {
-                    prompt.text = done;
+                    prompt.text.set(&done);
                 }
             }
             _ => {
-                if !edit_line(&mut prompt.text, key) {
+                if !prompt.text.key(&key) {
                     return Effect::None;
                 }
                 if kind == PromptKind::Filter {
-                    let text = prompt.text.clone();
+                    let text = prompt.text.to_string();
                     self.set_filter(text);
                 }
             }
@@ -1038,17 +920,6 @@ impl App {
         self.rebuild();
     }
 
-    /// Commands (and kinds) starting with what was typed, for completion and the hint line.
-    pub fn completions(&self, typed: &str) -> Vec<String> {
-        let typed = typed.trim();
-        PALETTE_COMMANDS
-            .iter()
-            .map(|(c, _)| (*c).to_string())
-            .chain(self.fleet.kinds().into_iter().map(str::to_string))
-            .filter(|c| c.starts_with(typed))
-            .collect()
-    }
-
     fn run_command(&mut self, line: &str) -> Effect {
         let mut words = line.split_whitespace();
         let Some(command) = words.next() else {
@@ -1056,7 +927,7 @@ impl App {
         };
         match command {
             "q" | "q!" | "quit" => return Effect::Quit,
-            "help" | "h" | "?" => self.help_scroll = Some(0),
+            "help" | "h" | "?" => self.help = Some(Help::default()),
             "overview" | "o" | "home" => self.switch_to(View::Overview),
             "runbooks" | "runbook" | "rb" => self.runbooks.open(),
             "fleet" | "inventory" => self.switch_to(View::Fleet),
@@ -1098,18 +969,7 @@ impl App {
                     );
                     return Effect::None;
                 };
-                match Theme::load(name, self.themes_dir.as_deref()) {
-                    Ok(theme) => {
-                        self.theme = if self.no_color {
-                            theme.without_color()
-                        } else {
-                            theme
-                        };
-                        self.flash(format!("theme {name}"), Level::Ok);
-                        return Effect::FullRedraw;
-                    }
-                    Err(e) => self.flash(e.to_string().replace('\n', " "), Level::Warn),
-                }
+                return Effect::Theme(name.to_string());
             }
             other => {
                 let kind = match other {
@@ -1135,40 +995,16 @@ impl App {
     }
 }
 
-fn view_number(action: Action) -> usize {
+fn view_number(action: Command) -> usize {
     match action {
-        Action::View2 => 1,
-        Action::View3 => 2,
-        Action::View4 => 3,
-        Action::View5 => 4,
-        Action::View6 => 5,
-        Action::View7 => 6,
-        Action::View8 => 7,
-        Action::View9 => 8,
+        Command::View2 => 1,
+        Command::View3 => 2,
+        Command::View4 => 3,
+        Command::View5 => 4,
+        Command::View6 => 5,
+        Command::View7 => 6,
+        Command::View8 => 7,
+        Command::View9 => 8,
         _ => 0,
-    }
-}
-
-/// Line editing for prompts: typing, backspace, ctrl-u to clear, ctrl-w to drop a word.
-/// Returns whether the text changed.
-fn edit_line(text: &mut String, key: KeyEvent) -> bool {
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    match key.code {
-        KeyCode::Char('u') if ctrl => {
-            text.clear();
-            true
-        }
-        KeyCode::Char('w') if ctrl => {
-            let trimmed = text.trim_end().len();
-            let cut = text[..trimmed].rfind(' ').map_or(0, |i| i + 1);
-            text.truncate(cut);
-            true
-        }
-        KeyCode::Char(c) if !ctrl && !c.is_control() && text.chars().count() < 200 => {
-            text.push(c);
-            true
-        }
-        KeyCode::Backspace => text.pop().is_some(),
-        _ => false,
     }
 }

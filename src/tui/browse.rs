@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::app::{App, Effect, View};
-use super::views;
+
 use crate::actions::Action as Guarded;
 use crate::model::{ComponentId, Level, Reading};
 use crate::sources::sidekiq::browse::{BrowseRequest, Browsed, PAGE, SetName};
@@ -258,7 +258,7 @@ impl App {
             return None;
         }
         let state = self.detail.as_ref()?;
-        let title = views::detail::table_titles(&state.detail)
+        let title = super::rows::detail::table_titles(&state.detail)
             .get(state.focus)?
             .to_string();
         Some((id.clone(), Browsable::from_title(&title)?))

@@ -7,10 +7,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crossterm::event::{KeyCode, KeyEvent};
-
-use super::action::Action;
 use super::app::{App, Effect, View};
+use super::command::Command;
 use crate::actions::Role;
 use crate::actions::runtime::Runtime;
 use crate::handoff::report::{ComponentProblem, Person};
@@ -217,31 +215,31 @@ fn open_view(app: &mut App) {
     }
 }
 
-/// Keys while the acknowledgement prompt is open: `a` acknowledges (on-call), `v` opens
-/// the report, Esc leaves it for later (`:ack` still works).
-pub fn prompt_key(app: &mut App, key: KeyEvent) -> Effect {
+/// Keys while the acknowledgement prompt is open (the keymap's `[handoff]` table):
+/// acknowledge (on-call), open the report, or leave it for later (`:ack` still works).
+pub fn prompt_key(app: &mut App, command: Command) -> Effect {
     let Some(waiting) = app.handoff.waiting.clone() else {
         return Effect::None;
     };
-    match key.code {
-        KeyCode::Char('a') | KeyCode::Char('A') if app.role == Role::Oncall => {
+    match command {
+        Command::Acknowledge if app.role == Role::Oncall => {
             Effect::Handoff(Request::Acknowledge(waiting.id.clone()))
         }
-        KeyCode::Char('a') | KeyCode::Char('A') => {
+        Command::Acknowledge => {
             app.flash(
                 "shadow sessions can read a handoff but not acknowledge it",
                 Level::Warn,
             );
             Effect::None
         }
-        KeyCode::Char('v') | KeyCode::Enter => {
+        Command::Select => {
             app.handoff
                 .show("waiting for your acknowledgement".into(), waiting);
             app.handoff.waiting = None;
             open_view(app);
             Effect::None
         }
-        KeyCode::Esc | KeyCode::Char('l') => {
+        Command::Back | Command::Cancel => {
             app.handoff.waiting = None;
             app.flash(
                 "handoff left for later: :ack acknowledges it",
@@ -254,16 +252,16 @@ pub fn prompt_key(app: &mut App, key: KeyEvent) -> Effect {
 }
 
 /// Scrolling keys in the `:handoff` view; `None` for keys it does not use.
-pub fn view_key(app: &mut App, action: Action) -> Option<Effect> {
+pub fn view_key(app: &mut App, action: Command) -> Option<Effect> {
     let last = u16::try_from(app.handoff.lines.len().saturating_sub(1)).unwrap_or(u16::MAX);
     let scroll = &mut app.handoff.scroll;
     match action {
-        Action::Down => *scroll = scroll.saturating_add(1).min(last),
-        Action::Up => *scroll = scroll.saturating_sub(1),
-        Action::PageDown | Action::HalfPageDown => *scroll = scroll.saturating_add(10).min(last),
-        Action::PageUp | Action::HalfPageUp => *scroll = scroll.saturating_sub(10),
-        Action::Top => *scroll = 0,
-        Action::Bottom => *scroll = last,
+        Command::Down => *scroll = scroll.saturating_add(1).min(last),
+        Command::Up => *scroll = scroll.saturating_sub(1),
+        Command::PageDown | Command::HalfPageDown => *scroll = scroll.saturating_add(10).min(last),
+        Command::PageUp | Command::HalfPageUp => *scroll = scroll.saturating_sub(10),
+        Command::Top => *scroll = 0,
+        Command::Bottom => *scroll = last,
         _ => return None,
     }
     Some(Effect::None)

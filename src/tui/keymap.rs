@@ -22,7 +22,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::config::{FileError, closest, line_col, quote};
-use crate::tui::action::{Action, Mode};
+use crate::tui::command::{Command, Mode};
 
 /// The value that unbinds a key.
 pub const DISABLED: &str = "<disabled>";
@@ -44,14 +44,14 @@ struct Binding {
     key: KeyCombination,
     /// `None` is an explicit `<disabled>`: the key does nothing in this mode, not even its
     /// `global` meaning.
-    action: Option<Action>,
+    action: Option<Command>,
 }
 
 /// Bindings per mode, in file order (so the first key written for an action is the one the
 /// footer shows).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Keymap {
-    tables: [Vec<Binding>; 4],
+    tables: [Vec<Binding>; 5],
 }
 
 /// One entry read from a file, before it is laid over a keymap.
@@ -131,12 +131,12 @@ impl Keymap {
 
     /// What `event` does in `mode`: the mode's own table first, then `global`, except in
     /// [`Mode::Prompt`], where unbound keys are text to type.
-    pub fn action(&self, mode: Mode, event: &KeyEvent) -> Option<Action> {
+    pub fn command(&self, mode: Mode, event: &KeyEvent) -> Option<Command> {
         let key = key_of_event(event)?;
         self.lookup(mode, &key)
     }
 
-    fn lookup(&self, mode: Mode, key: &KeyCombination) -> Option<Action> {
+    fn lookup(&self, mode: Mode, key: &KeyCombination) -> Option<Command> {
         if let Some(binding) = self.tables[mode_index(mode)].iter().find(|b| b.key == *key) {
             return binding.action;
         }
@@ -150,8 +150,8 @@ impl Keymap {
     }
 
     /// The bindings written in `mode`'s own table (without the `global` fallback), grouped by
-    /// action in [`Action::ALL`] order and, within an action, in file order.
-    pub fn bindings(&self, mode: Mode) -> Vec<(String, Action)> {
+    /// action in [`Command::ALL`] order and, within an action, in file order.
+    pub fn bindings(&self, mode: Mode) -> Vec<(String, Command)> {
         sorted(
             self.tables[mode_index(mode)]
                 .iter()
@@ -162,20 +162,20 @@ impl Keymap {
 
     /// Every binding that works in `mode`: its own table plus the `global` keys it does not
     /// shadow. Same order as [`Keymap::bindings`].
-    pub fn effective_bindings(&self, mode: Mode) -> Vec<(String, Action)> {
+    pub fn effective_bindings(&self, mode: Mode) -> Vec<(String, Command)> {
         sorted(self.effective(mode))
     }
 
     /// The first key that triggers `action` in `mode` (including the `global` fallback), for
     /// footer hints such as "? help".
-    pub fn key_for(&self, mode: Mode, action: Action) -> Option<String> {
+    pub fn key_for(&self, mode: Mode, action: Command) -> Option<String> {
         self.effective(mode)
             .into_iter()
             .find(|(_, a)| *a == action)
             .map(|(key, _)| key_display(&key))
     }
 
-    fn effective(&self, mode: Mode) -> Vec<(KeyCombination, Action)> {
+    fn effective(&self, mode: Mode) -> Vec<(KeyCombination, Command)> {
         let own = &self.tables[mode_index(mode)];
         let mut out: Vec<_> = own
             .iter()
@@ -194,8 +194,9 @@ impl Keymap {
     }
 }
 
+/// The prompt's unbound keys are text; the handoff prompt answers only its own keys.
 fn falls_back(mode: Mode) -> bool {
-    !matches!(mode, Mode::Global | Mode::Prompt)
+    !matches!(mode, Mode::Global | Mode::Prompt | Mode::Handoff)
 }
 
 fn mode_index(mode: Mode) -> usize {
@@ -204,12 +205,13 @@ fn mode_index(mode: Mode) -> usize {
         Mode::List => 1,
         Mode::Help => 2,
         Mode::Prompt => 3,
+        Mode::Handoff => 4,
     }
 }
 
-fn sorted(mut bindings: Vec<(KeyCombination, Action)>) -> Vec<(String, Action)> {
-    let rank = |a: Action| {
-        Action::ALL
+fn sorted(mut bindings: Vec<(KeyCombination, Command)>) -> Vec<(String, Command)> {
+    let rank = |a: Command| {
+        Command::ALL
             .iter()
             .position(|x| *x == a)
             .unwrap_or(usize::MAX)
@@ -444,7 +446,8 @@ fn parse_entries(text: &str, origin: &str) -> Result<Vec<Entry>, FileError> {
                     let hint = match closest(table_name, mode_names()) {
                         Some(near) => format!("did you mean `[{near}]`?"),
                         None => {
-                            "the mode tables are [global], [list], [help] and [prompt]".to_string()
+                            "the mode tables are [global], [list], [help], [prompt] and [handoff]"
+                                .to_string()
                         }
                     };
                     FileError {
@@ -457,7 +460,7 @@ fn parse_entries(text: &str, origin: &str) -> Result<Vec<Entry>, FileError> {
                     message: "a binding outside any mode table".to_string(),
                     ..err
                 }
-                .hint("put it under [global], [list], [help] or [prompt]"),
+                .hint("put it under [global], [list], [help], [prompt] or [handoff]"),
             });
         };
         let DeValue::Table(table) = table_value.get_ref() else {
@@ -517,8 +520,8 @@ fn parse_entries(text: &str, origin: &str) -> Result<Vec<Entry>, FileError> {
             let action = if name == DISABLED {
                 None
             } else {
-                let Some(action) = Action::from_name(name) else {
-                    let names = || Action::ALL.iter().map(|a| a.name());
+                let Some(action) = Command::from_name(name) else {
+                    let names = || Command::ALL.iter().map(|a| a.name());
                     let hint = match closest(name, names()) {
                         Some(near) => format!("did you mean `{near}`?"),
                         None => format!(

@@ -1,11 +1,15 @@
 //! The terminal UI: state, input mapping, drawing. Views draw from state only; no I/O.
 
-pub mod action;
 pub mod alerts;
 pub mod app;
 pub mod browse;
+pub mod command;
+pub mod component;
 pub mod handoff;
 pub mod keymap;
+pub mod line_edit;
+pub mod palette;
+pub mod rows;
 pub mod run;
 pub mod runbooks;
 pub mod table;

@@ -140,6 +140,12 @@ pub async fn run(
                             terminal::repaint(&mut term)?;
                             dirty = true;
                         }
+                        Effect::Theme(name) => {
+                            let loaded = app.themes.load(&name).map_err(|e| e.to_string());
+                            app.theme_loaded(&name, loaded);
+                            terminal::repaint(&mut term)?;
+                            dirty = true;
+                        }
                         Effect::None => dirty = true,
                         Effect::Handoff(request) => {
                             start_handoff(request, handoffs.as_ref(), &done_tx);
@@ -343,8 +349,18 @@ fn start(effect: Effect, runtime: &Arc<Runtime>, done: &mpsc::UnboundedSender<Do
                 .await;
             });
         }
-        Effect::None | Effect::Quit | Effect::Suspend | Effect::FullRedraw | Effect::Handoff(_) => {
-        }
+        // The console carried these out already, or the loop did.
+        Effect::None
+        | Effect::Unhandled
+        | Effect::Close
+        | Effect::Open(_)
+        | Effect::Flash(..)
+        | Effect::Act(_)
+        | Effect::Theme(_)
+        | Effect::Quit
+        | Effect::Suspend
+        | Effect::FullRedraw
+        | Effect::Handoff(_) => {}
     }
 }
 

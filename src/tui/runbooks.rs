@@ -2,9 +2,13 @@
 //! expanded operation → step-by-step run with live output, pause and abort. Pure state:
 //! keys come in, requests go out; the event loop starts the run and feeds its events back.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 
-use super::action::Action;
+use super::command::Command;
+use super::line_edit::LineEditor;
+
+/// A parameter value: a host name, a domain, a number.
+const FIELD_LIMIT: usize = 500;
 use crate::actions::{Outcome, Risk, Role};
 use crate::model::Level;
 use crate::runbooks::{Control, Event, Inventory, Library, Mode, Plan, Runbook, Summary, expand};
@@ -42,7 +46,7 @@ pub struct Screen {
     pub plan: Option<Plan>,
     pub dry_run: bool,
     /// The runbook's name, typed to confirm.
-    pub typed: String,
+    pub typed: LineEditor,
     pub run: Option<RunView>,
 }
 
@@ -50,7 +54,7 @@ pub struct Screen {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Field {
     pub name: String,
-    pub value: String,
+    pub value: LineEditor,
     /// What Tab cycles through, when the choice is closed.
     pub choices: Vec<String>,
     /// The type and description, for the line under the field.
@@ -116,7 +120,7 @@ impl Runbooks {
             errors: Vec::new(),
             plan: None,
             dry_run: false,
-            typed: String::new(),
+            typed: LineEditor::default(),
             run: None,
         });
     }
@@ -133,7 +137,7 @@ impl Runbooks {
             .is_some_and(|s| matches!(s.stage, Stage::Form | Stage::Preview))
     }
 
-    pub fn key(&mut self, action: Option<Action>, key: KeyEvent, role: Role) -> Request {
+    pub fn key(&mut self, action: Option<Command>, key: KeyEvent, role: Role) -> Request {
         let Some(stage) = self.screen.as_ref().map(|s| s.stage) else {
             return Request::None;
         };
@@ -150,40 +154,40 @@ impl Runbooks {
         self.screen.as_mut()
     }
 
-    fn list_key(&mut self, action: Option<Action>) -> Request {
+    fn list_key(&mut self, action: Option<Command>) -> Request {
         let count = self.library.runbooks.len();
         let Some(s) = self.screen() else {
             return Request::None;
         };
         match action {
-            Some(Action::Up) => s.selected = s.selected.saturating_sub(1),
-            Some(Action::Down) => s.selected = (s.selected + 1).min(count.saturating_sub(1)),
-            Some(Action::Top) => s.selected = 0,
-            Some(Action::Bottom) => s.selected = count.saturating_sub(1),
-            Some(Action::Select | Action::Confirm) if count > 0 => {
+            Some(Command::Up) => s.selected = s.selected.saturating_sub(1),
+            Some(Command::Down) => s.selected = (s.selected + 1).min(count.saturating_sub(1)),
+            Some(Command::Top) => s.selected = 0,
+            Some(Command::Bottom) => s.selected = count.saturating_sub(1),
+            Some(Command::Select | Command::Confirm) if count > 0 => {
                 s.stage = Stage::Details;
                 s.scroll = 0;
             }
-            Some(Action::Back | Action::Cancel) => return Request::Close,
-            Some(Action::Quit) => return Request::Quit,
+            Some(Command::Back | Command::Cancel) => return Request::Close,
+            Some(Command::Quit) => return Request::Quit,
             _ => {}
         }
         Request::None
     }
 
-    fn details_key(&mut self, action: Option<Action>) -> Request {
+    fn details_key(&mut self, action: Option<Command>) -> Request {
         match action {
-            Some(Action::Up) => self.scroll_by(-1),
-            Some(Action::Down) => self.scroll_by(1),
-            Some(Action::PageUp | Action::HalfPageUp) => self.scroll_by(-10),
-            Some(Action::PageDown | Action::HalfPageDown) => self.scroll_by(10),
-            Some(Action::Select | Action::Confirm) => self.open_form(),
-            Some(Action::Back | Action::Cancel) => {
+            Some(Command::Up) => self.scroll_by(-1),
+            Some(Command::Down) => self.scroll_by(1),
+            Some(Command::PageUp | Command::HalfPageUp) => self.scroll_by(-10),
+            Some(Command::PageDown | Command::HalfPageDown) => self.scroll_by(10),
+            Some(Command::Select | Command::Confirm) => self.open_form(),
+            Some(Command::Back | Command::Cancel) => {
                 if let Some(s) = self.screen() {
                     s.stage = Stage::List;
                 }
             }
-            Some(Action::Quit) => return Request::Quit,
+            Some(Command::Quit) => return Request::Quit,
             _ => {}
         }
         Request::None
@@ -215,7 +219,7 @@ impl Runbooks {
                 }
                 Field {
                     name: p.name.clone(),
-                    value,
+                    value: LineEditor::with_text(&value, FIELD_LIMIT),
                     choices,
                     hint,
                 }
@@ -235,24 +239,24 @@ impl Runbooks {
         }
     }
 
-    fn form_key(&mut self, action: Option<Action>, key: KeyEvent) -> Request {
+    fn form_key(&mut self, action: Option<Command>, key: KeyEvent) -> Request {
         let Some(s) = self.screen() else {
             return Request::None;
         };
         match (action, key.code) {
-            (Some(Action::Quit), _) => return Request::Quit,
-            (Some(Action::Cancel), _) => s.stage = Stage::Details,
-            (Some(Action::Confirm), _) => self.preview(),
-            (Some(Action::Complete), _) => {
+            (Some(Command::Quit), _) => return Request::Quit,
+            (Some(Command::Cancel), _) => s.stage = Stage::Details,
+            (Some(Command::Confirm), _) => self.preview(),
+            (Some(Command::Complete), _) => {
                 if let Some(f) = s.fields.get_mut(s.focus)
                     && !f.choices.is_empty()
                 {
                     let next = f
                         .choices
                         .iter()
-                        .position(|c| *c == f.value)
+                        .position(|c| f.value == c.as_str())
                         .map_or(0, |i| (i + 1) % f.choices.len());
-                    f.value = f.choices[next].clone();
+                    f.value.set(&f.choices[next]);
                 }
             }
             (_, KeyCode::Up | KeyCode::BackTab) => s.focus = s.focus.saturating_sub(1),
@@ -261,7 +265,7 @@ impl Runbooks {
             }
             _ => {
                 if let Some(f) = s.fields.get_mut(s.focus) {
-                    edit(&mut f.value, key);
+                    f.value.key(&key);
                 }
             }
         }
@@ -282,7 +286,7 @@ impl Runbooks {
             .fields
             .iter()
             .filter(|f| !f.value.is_empty())
-            .map(|f| (f.name.clone(), f.value.clone()))
+            .map(|f| (f.name.clone(), f.value.to_string()))
             .collect();
         let mode = if s.dry_run { Mode::DryRun } else { Mode::Run };
         match expand(&runbook, &given, &inventory, mode, simulate) {
@@ -304,24 +308,24 @@ impl Runbooks {
         }
     }
 
-    fn preview_key(&mut self, action: Option<Action>, key: KeyEvent, role: Role) -> Request {
+    fn preview_key(&mut self, action: Option<Command>, key: KeyEvent, role: Role) -> Request {
         let Some(s) = self.screen() else {
             return Request::None;
         };
         match action {
-            Some(Action::Quit) => return Request::Quit,
-            Some(Action::Cancel) => {
+            Some(Command::Quit) => return Request::Quit,
+            Some(Command::Cancel) => {
                 s.stage = if s.fields.is_empty() {
                     Stage::Details
                 } else {
                     Stage::Form
                 };
             }
-            Some(Action::Complete) => {
+            Some(Command::Complete) => {
                 s.dry_run = !s.dry_run;
                 self.preview();
             }
-            Some(Action::Confirm) => {
+            Some(Command::Confirm) => {
                 let Some(plan) = s.plan.clone() else {
                     return Request::None;
                 };
@@ -333,7 +337,7 @@ impl Runbooks {
                     return Request::None;
                 }
                 let needs_typing = plan.actions().any(|a| a.risk != Risk::Low);
-                if needs_typing && s.typed != plan.runbook {
+                if needs_typing && s.typed.as_str() != plan.runbook {
                     s.errors = vec![format!("type `{}` to run it", plan.runbook)];
                     return Request::None;
                 }
@@ -349,7 +353,7 @@ impl Runbooks {
                 });
                 return Request::Start(Box::new(RunStart {
                     plan,
-                    typed: needs_typing.then(|| s.typed.clone()),
+                    typed: needs_typing.then(|| s.typed.to_string()),
                     control,
                 }));
             }
@@ -358,13 +362,15 @@ impl Runbooks {
                 KeyCode::Down => s.scroll += 1,
                 KeyCode::PageUp => s.scroll = s.scroll.saturating_sub(10),
                 KeyCode::PageDown => s.scroll += 10,
-                _ => edit(&mut s.typed, key),
+                _ => {
+                    s.typed.key(&key);
+                }
             },
         }
         Request::None
     }
 
-    fn run_key(&mut self, action: Option<Action>) -> Request {
+    fn run_key(&mut self, action: Option<Command>) -> Request {
         let Some(s) = self.screen() else {
             return Request::None;
         };
@@ -373,7 +379,7 @@ impl Runbooks {
         };
         let finished = run.summary.is_some();
         match action {
-            Some(Action::Pause) if !finished => {
+            Some(Command::Pause) if !finished => {
                 if run.control.is_paused() {
                     run.control.resume();
                     run.log.push((Level::Unknown, "resume requested".into()));
@@ -385,20 +391,20 @@ impl Runbooks {
                     ));
                 }
             }
-            Some(Action::Abort) if !finished => {
+            Some(Command::Abort) if !finished => {
                 run.control.abort();
                 run.log.push((
                     Level::Warn,
                     "abort requested: the current step finishes, nothing after it runs".into(),
                 ));
             }
-            Some(Action::Up) => s.scroll = s.scroll.saturating_sub(1),
-            Some(Action::Down) => s.scroll += 1,
-            Some(Action::Back | Action::Cancel | Action::Select) if finished => {
+            Some(Command::Up) => s.scroll = s.scroll.saturating_sub(1),
+            Some(Command::Down) => s.scroll += 1,
+            Some(Command::Back | Command::Cancel | Command::Select) if finished => {
                 s.stage = Stage::List;
                 s.run = None;
             }
-            Some(Action::Quit) if finished => return Request::Quit,
+            Some(Command::Quit) if finished => return Request::Quit,
             _ => {}
         }
         Request::None
@@ -437,17 +443,5 @@ impl Runbooks {
         if let Event::Finished(summary) = event {
             run.summary = Some(summary);
         }
-    }
-}
-
-/// Line editing for the form and the confirmation: characters, backspace, ctrl-u.
-fn edit(text: &mut String, key: KeyEvent) {
-    match key.code {
-        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => text.clear(),
-        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => text.push(c),
-        KeyCode::Backspace => {
-            text.pop();
-        }
-        _ => {}
     }
 }

@@ -152,6 +152,25 @@ pub struct Theme {
 
 /// Whether the `NO_COLOR` convention (no-color.org) asks for no colour: the variable is set
 /// and not empty. The caller reads the environment, so this stays testable.
+/// Where `:theme NAME` finds themes, and whether colour is off (`NO_COLOR`): the event
+/// loop loads a theme the operator names with it.
+#[derive(Clone, Debug, Default)]
+pub struct ThemeShelf {
+    pub dir: Option<std::path::PathBuf>,
+    pub no_color: bool,
+}
+
+impl ThemeShelf {
+    pub fn load(&self, name: &str) -> Result<Theme, FileError> {
+        let theme = Theme::load(name, self.dir.as_deref())?;
+        Ok(if self.no_color {
+            theme.without_color()
+        } else {
+            theme
+        })
+    }
+}
+
 pub fn no_color_requested(env_value: Option<&OsStr>) -> bool {
     env_value.is_some_and(|v| !v.is_empty())
 }

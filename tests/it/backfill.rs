@@ -116,7 +116,7 @@ async fn a_fresh_fleet_gets_the_last_hour_in_one_query_per_figure() {
         );
     }
     // The trend the overview draws is there on the first frame after the backfill.
-    let overview = mastop::tui::views::overview::list(&fleet, std::time::SystemTime::now());
+    let overview = mastop::tui::rows::overview::list(&fleet, std::time::SystemTime::now());
     let row = overview
         .ids
         .iter()

@@ -10,12 +10,12 @@ use std::time::{Duration, SystemTime};
 use crossterm::event::{KeyCode, KeyEvent};
 use mastop::inventory::{Inventory, InventoryHost, Origin};
 use mastop::model::{ComponentMeta, Fleet, SourceState, SourceStatus};
-use mastop::tui::action::Action;
 use mastop::tui::app::{App, DemoInfo, View};
+use mastop::tui::command::Command;
 use mastop::tui::keymap::Keymap;
+use mastop::tui::rows::fleet::Target;
 use mastop::tui::theme::Theme;
 use mastop::tui::views;
-use mastop::tui::views::fleet::Target;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -58,7 +58,7 @@ fn demo_app() -> App {
     });
     app.identity = Some("alice@example.org".into());
     app.set_inventory(mastop::demo::inventory(epoch()));
-    app.apply(Action::Fleet);
+    app.apply(Command::Fleet);
     app
 }
 
@@ -158,7 +158,7 @@ fn every_component_appears_under_each_of_its_roles() {
 #[test]
 fn enter_drills_into_the_detail_and_back_returns() {
     let mut app = demo_app();
-    app.apply(Action::Fleet);
+    app.apply(Command::Fleet);
     let first_component = app
         .fleet_list
         .targets
@@ -169,13 +169,13 @@ fn enter_drills_into_the_detail_and_back_returns() {
         unreachable!()
     };
     for _ in 0..first_component {
-        app.apply(Action::Down);
+        app.apply(Command::Down);
     }
     assert_eq!(app.selected_component(), Some(id.clone()));
-    app.apply(Action::Select);
+    app.apply(Command::Select);
     assert_eq!(app.view, View::Detail(id.clone()));
     assert!(render(&app, 120, 40).contains(id.as_str()));
-    app.apply(Action::Back);
+    app.apply(Command::Back);
     assert_eq!(app.view, View::Fleet);
 
     // A host nothing polls says why instead of opening an empty detail.
@@ -185,11 +185,11 @@ fn enter_drills_into_the_detail_and_back_returns() {
         .iter()
         .position(|t| *t == Target::Host("sidekiq-3".into()))
         .expect("offline row");
-    app.apply(Action::Top);
+    app.apply(Command::Top);
     for _ in 0..offline {
-        app.apply(Action::Down);
+        app.apply(Command::Down);
     }
-    app.apply(Action::Select);
+    app.apply(Command::Select);
     assert_eq!(app.view, View::Fleet);
     let flash = app.flash.as_ref().expect("a message").text.clone();
     assert!(
@@ -201,13 +201,13 @@ fn enter_drills_into_the_detail_and_back_returns() {
 #[test]
 fn palette_and_filter_reach_the_fleet() {
     let mut app = demo_app();
-    app.apply(Action::Palette);
+    app.apply(Command::Palette);
     for c in "fleet".chars() {
         press(&mut app, KeyCode::Char(c));
     }
     press(&mut app, KeyCode::Enter);
     assert_eq!(app.view, View::Fleet);
-    app.apply(Action::Filter);
+    app.apply(Command::Filter);
     for c in "tokyo".chars() {
         press(&mut app, KeyCode::Char(c));
     }
@@ -231,7 +231,7 @@ fn discovery_errors_and_hostile_names_are_shown_clean() {
         "`ansible-inventory -i hosts.yml --list` did not finish within 5s".into(),
     ];
     app.set_inventory(hostile);
-    app.apply(Action::Fleet);
+    app.apply(Command::Fleet);
     let screen = render(&app, 160, 40);
     assert!(screen.contains("HTTP 403"), "{screen}");
     assert!(screen.contains("did not finish within 5s"), "{screen}");
@@ -253,7 +253,8 @@ fn without_discovery_or_identity_the_header_says_so() {
     let mut app = demo_app();
     app.identity = None;
     app.set_inventory(Inventory::default());
-    let line = views::fleet::status_line(&app.inventory, app.identity.as_deref(), app.now);
+    let line =
+        mastop::tui::rows::fleet::status_line(&app.inventory, app.identity.as_deref(), app.now);
     assert_eq!(
         line,
         "no inventory hosts · discovery off · no tailnet identity"

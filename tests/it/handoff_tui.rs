@@ -147,6 +147,45 @@ fn the_acknowledgement_prompt_asks_on_call_and_only_shows_shadow() {
 }
 
 #[test]
+fn the_acknowledgement_prompt_keys_come_from_the_keymap() {
+    let mut keymap = Keymap::builtin("default").expect("default keymap");
+    keymap
+        .apply_overrides(
+            "[handoff]\n\"y\" = \"acknowledge\"\n\"a\" = \"<disabled>\"\n\"r\" = \"select\"\n\"v\" = \"<disabled>\"\n\"A\" = \"<disabled>\"\n\"enter\" = \"<disabled>\"\n",
+            "keymap.toml",
+        )
+        .expect("the remap parses");
+    let theme = Theme::builtin("dark").expect("dark theme");
+    let mut oncall = App::new(
+        Fleet::new(Vec::new(), Default::default()),
+        keymap,
+        theme,
+        at("2026-01-15T10:05:00Z"),
+    );
+    oncall.role = Role::Oncall;
+    oncall.handoff_done(Reply::Waiting(Some(Box::new(known_handoff()))));
+    let screen = render(&oncall, 100, 30);
+    assert!(
+        screen.contains("y acknowledge (recorded) · r read the report · Esc later"),
+        "the prompt names the remapped keys: {screen}"
+    );
+    assert_eq!(key(&mut oncall, KeyCode::Char('a')), Effect::None);
+    assert!(oncall.handoff.waiting.is_some(), "a no longer acknowledges");
+    assert_eq!(
+        key(&mut oncall, KeyCode::Char('y')),
+        Effect::Handoff(Request::Acknowledge("h1".into()))
+    );
+    assert_eq!(key(&mut oncall, KeyCode::Char('v')), Effect::None);
+    assert!(
+        oncall.handoff.waiting.is_some(),
+        "v no longer opens the report"
+    );
+    assert_eq!(key(&mut oncall, KeyCode::Char('r')), Effect::None);
+    assert_eq!(oncall.view, View::Handoff);
+    assert!(oncall.handoff.waiting.is_none());
+}
+
+#[test]
 fn the_handoff_view_shows_the_report_and_scrolls() {
     let mut oncall = app(Role::Oncall);
     oncall.handoff_done(Reply::Waiting(Some(Box::new(known_handoff()))));

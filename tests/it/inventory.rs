@@ -604,18 +604,18 @@ fn last_seen_age_reads_like_an_operator_would_say_it() {
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let seen = |secs| Some(now - Duration::from_secs(secs));
     assert_eq!(
-        mastop::tui::views::fleet::seen_text(Some(false), seen(3 * 3600 + 120), now),
+        mastop::tui::rows::fleet::seen_text(Some(false), seen(3 * 3600 + 120), now),
         "offline · last seen 3h ago"
     );
     assert_eq!(
-        mastop::tui::views::fleet::seen_text(Some(false), None, now),
+        mastop::tui::rows::fleet::seen_text(Some(false), None, now),
         "offline"
     );
     assert_eq!(
-        mastop::tui::views::fleet::seen_text(Some(true), None, now),
+        mastop::tui::rows::fleet::seen_text(Some(true), None, now),
         "online"
     );
-    assert_eq!(mastop::tui::views::fleet::seen_text(None, None, now), "");
+    assert_eq!(mastop::tui::rows::fleet::seen_text(None, None, now), "");
 }
 
 // ---- `mastop inventory` ----

@@ -218,7 +218,7 @@ fn handoff_outputs(out: &mut Outputs, records: &[mastop::actions::AuditRecord], 
 /// dialog in it with the guards' answers, drawn on a test terminal.
 fn screens(out: &mut Outputs, r: &SidekiqReading, previews: &[(Action, mastop::actions::Preview)]) {
     use crossterm::event::{KeyCode, KeyEvent};
-    use mastop::tui::action::Action as Key;
+    use mastop::tui::command::Command as Key;
     for table in ["Retries", "Scheduled", "Dead"] {
         let mut app = support::sidekiq::console_app(r.clone());
         support::sidekiq::focus_table(&mut app, table);
@@ -501,7 +501,7 @@ async fn the_reported_retry_in_the_real_console_and_commands() {
         .map(|e| e.key())
         .expect("the retry is on the page");
     let detail = r.detail();
-    let tables = mastop::tui::views::detail::table_titles(&detail);
+    let tables = mastop::tui::rows::detail::table_titles(&detail);
     let retries = tables
         .iter()
         .position(|t| t.starts_with("Retries"))

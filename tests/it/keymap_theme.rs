@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use mastop::config::FileError;
-use mastop::tui::action::{Action, Mode};
+use mastop::tui::command::{Command, Mode};
 use mastop::tui::keymap::Keymap;
 use mastop::tui::theme::{Theme, Token};
 use ratatui::style::{Color, Modifier};
@@ -67,12 +67,12 @@ fn assert_error(
 fn default_and_vim_bind_every_action_somewhere() {
     for name in Keymap::builtin_names() {
         let keymap = Keymap::builtin(name).expect("shipped keymaps parse");
-        let bound: Vec<Action> = Mode::ALL
+        let bound: Vec<Command> = Mode::ALL
             .iter()
             .flat_map(|m| keymap.bindings(*m))
             .map(|(_, action)| action)
             .collect();
-        let unbound: Vec<&str> = Action::ALL
+        let unbound: Vec<&str> = Command::ALL
             .iter()
             .filter(|a| !bound.contains(a))
             .map(|a| a.name())
@@ -87,131 +87,134 @@ fn default_and_vim_bind_every_action_somewhere() {
 #[test]
 fn default_keymap_has_k9s_habits() {
     let km = Keymap::builtin("default").expect("default parses");
-    let list = |event: KeyEvent| km.action(Mode::List, &event);
-    assert_eq!(list(ch(':')), Some(Action::Palette));
-    assert_eq!(list(ch('/')), Some(Action::Filter));
-    assert_eq!(list(ch('?')), Some(Action::Help));
-    assert_eq!(list(press(KeyCode::Esc)), Some(Action::Back));
-    assert_eq!(list(ch('q')), Some(Action::Quit));
+    let list = |event: KeyEvent| km.command(Mode::List, &event);
+    assert_eq!(list(ch(':')), Some(Command::Palette));
+    assert_eq!(list(ch('/')), Some(Command::Filter));
+    assert_eq!(list(ch('?')), Some(Command::Help));
+    assert_eq!(list(press(KeyCode::Esc)), Some(Command::Back));
+    assert_eq!(list(ch('q')), Some(Command::Quit));
     assert_eq!(
         list(chord(KeyCode::Char('c'), KeyModifiers::CONTROL)),
-        Some(Action::Quit)
+        Some(Command::Quit)
     );
-    assert_eq!(list(press(KeyCode::Tab)), Some(Action::NextView));
+    assert_eq!(list(press(KeyCode::Tab)), Some(Command::NextView));
     assert_eq!(
         list(chord(KeyCode::BackTab, KeyModifiers::SHIFT)),
-        Some(Action::PrevView)
+        Some(Command::PrevView)
     );
-    assert_eq!(list(ch('1')), Some(Action::View1));
-    assert_eq!(list(ch('9')), Some(Action::View9));
-    assert_eq!(list(ch('j')), Some(Action::Down));
-    assert_eq!(list(press(KeyCode::Up)), Some(Action::Up));
-    assert_eq!(list(press(KeyCode::PageDown)), Some(Action::PageDown));
-    assert_eq!(list(press(KeyCode::Home)), Some(Action::Top));
-    assert_eq!(list(press(KeyCode::Enter)), Some(Action::Select));
-    assert_eq!(list(ch('s')), Some(Action::SortNext));
+    assert_eq!(list(ch('1')), Some(Command::View1));
+    assert_eq!(list(ch('9')), Some(Command::View9));
+    assert_eq!(list(ch('j')), Some(Command::Down));
+    assert_eq!(list(press(KeyCode::Up)), Some(Command::Up));
+    assert_eq!(list(press(KeyCode::PageDown)), Some(Command::PageDown));
+    assert_eq!(list(press(KeyCode::Home)), Some(Command::Top));
+    assert_eq!(list(press(KeyCode::Enter)), Some(Command::Select));
+    assert_eq!(list(ch('s')), Some(Command::SortNext));
     // Uppercase letters are shift + letter: `S` and `s` must not collapse into one key.
     assert_eq!(
         list(chord(KeyCode::Char('S'), KeyModifiers::SHIFT)),
-        Some(Action::SortReverse)
+        Some(Command::SortReverse)
     );
     assert_eq!(
         list(chord(KeyCode::Char('l'), KeyModifiers::CONTROL)),
-        Some(Action::Redraw)
+        Some(Command::Redraw)
     );
     assert_eq!(
         list(chord(KeyCode::Char('z'), KeyModifiers::CONTROL)),
-        Some(Action::Suspend)
+        Some(Command::Suspend)
     );
 }
 
 #[test]
 fn vim_keymap_has_vim_habits() {
     let km = Keymap::builtin("vim").expect("vim parses");
-    let list = |event: KeyEvent| km.action(Mode::List, &event);
-    assert_eq!(list(ch('g')), Some(Action::Top));
+    let list = |event: KeyEvent| km.command(Mode::List, &event);
+    assert_eq!(list(ch('g')), Some(Command::Top));
     assert_eq!(
         list(chord(KeyCode::Char('G'), KeyModifiers::SHIFT)),
-        Some(Action::Bottom)
+        Some(Command::Bottom)
     );
     assert_eq!(
         list(chord(KeyCode::Char('d'), KeyModifiers::CONTROL)),
-        Some(Action::HalfPageDown)
+        Some(Command::HalfPageDown)
     );
     assert_eq!(
         list(chord(KeyCode::Char('u'), KeyModifiers::CONTROL)),
-        Some(Action::HalfPageUp)
+        Some(Command::HalfPageUp)
     );
     assert_eq!(
         list(chord(KeyCode::Char('f'), KeyModifiers::CONTROL)),
-        Some(Action::PageDown)
+        Some(Command::PageDown)
     );
     assert_eq!(
         list(chord(KeyCode::Char('b'), KeyModifiers::CONTROL)),
-        Some(Action::PageUp)
+        Some(Command::PageUp)
     );
-    assert_eq!(list(ch('h')), Some(Action::Back));
-    assert_eq!(list(ch('l')), Some(Action::Select));
-    assert_eq!(list(ch('k')), Some(Action::Up));
+    assert_eq!(list(ch('h')), Some(Command::Back));
+    assert_eq!(list(ch('l')), Some(Command::Select));
+    assert_eq!(list(ch('k')), Some(Command::Up));
 }
 
 #[test]
 fn modes_fall_back_to_global_except_the_prompt() {
     let km = Keymap::builtin("default").expect("default parses");
     // help's own `q` wins over global quit; `:` is not in [help], so global answers.
-    assert_eq!(km.action(Mode::Help, &ch('q')), Some(Action::Back));
-    assert_eq!(km.action(Mode::Help, &ch(':')), Some(Action::Palette));
+    assert_eq!(km.command(Mode::Help, &ch('q')), Some(Command::Back));
+    assert_eq!(km.command(Mode::Help, &ch(':')), Some(Command::Palette));
     // In the prompt, letters are text even though global binds them.
-    assert_eq!(km.action(Mode::Prompt, &ch('q')), None);
-    assert_eq!(km.action(Mode::Prompt, &ch('?')), None);
+    assert_eq!(km.command(Mode::Prompt, &ch('q')), None);
+    assert_eq!(km.command(Mode::Prompt, &ch('?')), None);
     assert_eq!(
-        km.action(Mode::Prompt, &press(KeyCode::Enter)),
-        Some(Action::Confirm)
+        km.command(Mode::Prompt, &press(KeyCode::Enter)),
+        Some(Command::Confirm)
     );
     assert_eq!(
-        km.action(Mode::Prompt, &press(KeyCode::Esc)),
-        Some(Action::Cancel)
+        km.command(Mode::Prompt, &press(KeyCode::Esc)),
+        Some(Command::Cancel)
     );
     assert_eq!(
-        km.action(Mode::Prompt, &press(KeyCode::Tab)),
-        Some(Action::Complete)
+        km.command(Mode::Prompt, &press(KeyCode::Tab)),
+        Some(Command::Complete)
     );
     assert_eq!(
-        km.action(
+        km.command(
             Mode::Prompt,
             &chord(KeyCode::Char('c'), KeyModifiers::CONTROL)
         ),
-        Some(Action::Quit)
+        Some(Command::Quit)
     );
 }
 
 #[test]
 fn footer_hints_use_the_first_key_written_and_follow_the_fallback() {
     let km = Keymap::builtin("default").expect("default parses");
-    assert_eq!(km.key_for(Mode::List, Action::Help).as_deref(), Some("?"));
-    assert_eq!(km.key_for(Mode::List, Action::Quit).as_deref(), Some("q"));
+    assert_eq!(km.key_for(Mode::List, Command::Help).as_deref(), Some("?"));
+    assert_eq!(km.key_for(Mode::List, Command::Quit).as_deref(), Some("q"));
     assert_eq!(
-        km.key_for(Mode::List, Action::PrevView).as_deref(),
+        km.key_for(Mode::List, Command::PrevView).as_deref(),
         Some("shift-tab")
     );
     assert_eq!(
-        km.key_for(Mode::List, Action::SortReverse).as_deref(),
+        km.key_for(Mode::List, Command::SortReverse).as_deref(),
         Some("S")
     );
     assert_eq!(
-        km.key_for(Mode::List, Action::HalfPageDown).as_deref(),
+        km.key_for(Mode::List, Command::HalfPageDown).as_deref(),
         Some("ctrl-d")
     );
-    assert_eq!(km.key_for(Mode::Help, Action::Back).as_deref(), Some("esc"));
-    assert_eq!(km.key_for(Mode::Prompt, Action::Help), None);
+    assert_eq!(
+        km.key_for(Mode::Help, Command::Back).as_deref(),
+        Some("esc")
+    );
+    assert_eq!(km.key_for(Mode::Prompt, Command::Help), None);
 }
 
 #[test]
 fn bindings_are_grouped_in_action_order_for_the_help_overlay() {
     let km = Keymap::builtin("default").expect("default parses");
     let global = km.bindings(Mode::Global);
-    let rank = |a: Action| {
-        Action::ALL
+    let rank = |a: Command| {
+        Command::ALL
             .iter()
             .position(|x| *x == a)
             .expect("every action is in ALL")
@@ -220,21 +223,21 @@ fn bindings_are_grouped_in_action_order_for_the_help_overlay() {
         global.windows(2).all(|w| rank(w[0].1) <= rank(w[1].1)),
         "{global:?}"
     );
-    assert_eq!(global[0], ("q".to_string(), Action::Quit));
-    assert_eq!(global[1], ("ctrl-c".to_string(), Action::Quit));
+    assert_eq!(global[0], ("q".to_string(), Command::Quit));
+    assert_eq!(global[1], ("ctrl-c".to_string(), Command::Quit));
     // [list] alone does not repeat global keys; the effective view adds the unshadowed ones.
     assert!(
         !km.bindings(Mode::List)
             .iter()
-            .any(|(_, a)| *a == Action::Quit)
+            .any(|(_, a)| *a == Command::Quit)
     );
     assert!(
         km.effective_bindings(Mode::List)
-            .contains(&("q".to_string(), Action::Quit))
+            .contains(&("q".to_string(), Command::Quit))
     );
     assert!(
         !km.effective_bindings(Mode::Help)
-            .contains(&("q".to_string(), Action::Quit))
+            .contains(&("q".to_string(), Command::Quit))
     );
 }
 
@@ -255,35 +258,35 @@ fn unknown_builtin_keymap_lists_the_real_ones() {
 fn a_user_file_changes_only_what_it_names() {
     let km = Keymap::load("default", Some(&fixture("keymaps/user_override.toml")))
         .expect("override applies");
-    let list = |event: KeyEvent| km.action(Mode::List, &event);
+    let list = |event: KeyEvent| km.command(Mode::List, &event);
     assert_eq!(
         list(chord(KeyCode::Char('q'), KeyModifiers::CONTROL)),
-        Some(Action::Quit)
+        Some(Command::Quit)
     );
     assert_eq!(list(ch('q')), None, "q was disabled in [global]");
-    assert_eq!(list(ch('x')), Some(Action::Help));
+    assert_eq!(list(ch('x')), Some(Command::Help));
     // `<disabled>` in [list] also hides the global meaning of `?` there...
     assert_eq!(list(ch('?')), None);
     // ...but not in other modes.
-    assert_eq!(km.action(Mode::Help, &ch('?')), Some(Action::Back));
+    assert_eq!(km.command(Mode::Help, &ch('?')), Some(Command::Back));
     assert_eq!(list(ch('s')), None);
     // Untouched keys keep their base meaning.
     assert_eq!(
         list(chord(KeyCode::Char('S'), KeyModifiers::SHIFT)),
-        Some(Action::SortReverse)
+        Some(Command::SortReverse)
     );
     assert_eq!(
         list(chord(KeyCode::Char('c'), KeyModifiers::CONTROL)),
-        Some(Action::Quit)
+        Some(Command::Quit)
     );
-    assert_eq!(list(ch('j')), Some(Action::Down));
-    assert_eq!(km.action(Mode::Help, &ch('q')), Some(Action::Back));
+    assert_eq!(list(ch('j')), Some(Command::Down));
+    assert_eq!(km.command(Mode::Help, &ch('q')), Some(Command::Back));
     // The footer follows: q is gone, so ctrl-c (first written in the base) is shown.
     assert_eq!(
-        km.key_for(Mode::List, Action::Quit).as_deref(),
+        km.key_for(Mode::List, Command::Quit).as_deref(),
         Some("ctrl-c")
     );
-    assert_eq!(km.key_for(Mode::List, Action::Help).as_deref(), Some("x"));
+    assert_eq!(km.key_for(Mode::List, Command::Help).as_deref(), Some("x"));
 }
 
 #[test]
@@ -670,9 +673,9 @@ fn the_readme_names_the_sidekiq_paging_keys_the_keymaps_bind() {
         let keymap = Keymap::builtin(name).expect("shipped keymap");
         let bound = |action| keymap.key_for(Mode::List, action).expect("bound");
         let want = [
-            bound(Action::NextPage),
-            bound(Action::PrevPage),
-            bound(Action::ClassFilter),
+            bound(Command::NextPage),
+            bound(Command::PrevPage),
+            bound(Command::ClassFilter),
         ];
         for pattern in patterns {
             let re = regex::Regex::new(pattern).expect("pattern");

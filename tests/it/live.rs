@@ -17,8 +17,8 @@ use mastop::live::watch::{Watcher, follow};
 use mastop::model::{ComponentMeta, Fleet, SourceState, SourceStatus};
 use mastop::store::PgStore;
 use mastop::store::live::{CHANNEL, Published};
-use mastop::tui::action::Action;
 use mastop::tui::app::App;
+use mastop::tui::command::Command;
 use mastop::tui::keymap::Keymap;
 use mastop::tui::theme::Theme;
 use mastop::tui::views;
@@ -134,9 +134,14 @@ fn the_room_draws_every_view_exactly_as_a_direct_poll() {
             render(room.clone(), &[], w, h),
             "overview at {w}x{h}"
         );
-        for (i, view) in [Action::View2, Action::View3, Action::View4, Action::View5]
-            .into_iter()
-            .enumerate()
+        for (i, view) in [
+            Command::View2,
+            Command::View3,
+            Command::View4,
+            Command::View5,
+        ]
+        .into_iter()
+        .enumerate()
         {
             assert_eq!(
                 render(direct.clone(), &[view], w, h),
@@ -145,9 +150,9 @@ fn the_room_draws_every_view_exactly_as_a_direct_poll() {
             );
         }
         for i in 0..n {
-            let mut keys = vec![Action::Top];
-            keys.extend(std::iter::repeat_n(Action::Down, i));
-            keys.push(Action::Select);
+            let mut keys = vec![Command::Top];
+            keys.extend(std::iter::repeat_n(Command::Down, i));
+            keys.push(Command::Select);
             let from_poll = render(direct.clone(), &keys, w, h);
             let from_store = render(room.clone(), &keys, w, h);
             assert_eq!(from_poll, from_store, "detail of row {i} at {w}x{h}");

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use mastop::model::{ComponentId, ComponentMeta, Fleet, SourceState, SourceStatus};
-use mastop::tui::action::Action;
 use mastop::tui::app::{App, DemoInfo};
+use mastop::tui::command::Command;
 use mastop::tui::keymap::Keymap;
 use mastop::tui::theme::Theme;
 use mastop::tui::views;
@@ -113,13 +113,13 @@ fn every_kind_view() {
         for (w, h) in SIZES {
             let mut app = demo_app(MID_INCIDENT);
             let view = [
-                Action::View2,
-                Action::View3,
-                Action::View4,
-                Action::View5,
-                Action::View6,
-                Action::View7,
-                Action::View8,
+                Command::View2,
+                Command::View3,
+                Command::View4,
+                Command::View5,
+                Command::View6,
+                Command::View7,
+                Command::View8,
             ][i];
             app.apply(view);
             let screen = render(&app, w, h);
@@ -141,13 +141,13 @@ fn detail_of_each_kind() {
     for id in firsts {
         for (w, h) in SIZES {
             let mut app = demo_app(MID_INCIDENT);
-            app.apply(Action::Palette);
+            app.apply(Command::Palette);
             type_text(&mut app, id.as_str().split('/').next().unwrap_or_default());
             press(&mut app, crossterm::event::KeyCode::Enter);
             let screen_kind = render(&app, w, h);
             assert!(!screen_kind.contains("unknown command"), "{screen_kind}");
-            app.apply(Action::Top);
-            app.apply(Action::Select);
+            app.apply(Command::Top);
+            app.apply(Command::Select);
             let screen = render(&app, w, h);
             assert!(
                 screen.contains(id.as_str()),
@@ -165,7 +165,7 @@ fn detail_of_each_kind() {
 fn help_overlay_lists_the_active_keymap() {
     for (w, h) in SIZES {
         let mut app = demo_app(MID_INCIDENT);
-        app.apply(Action::Help);
+        app.apply(Command::Help);
         let screen = render(&app, w, h);
         assert!(screen.contains("Help"));
         assert!(screen.contains("quit mastop"));
@@ -176,7 +176,7 @@ fn help_overlay_lists_the_active_keymap() {
 #[test]
 fn palette_shows_completions() {
     let mut app = demo_app(MID_INCIDENT);
-    app.apply(Action::Palette);
+    app.apply(Command::Palette);
     type_text(&mut app, "e");
     let screen = render(&app, 120, 40);
     assert!(screen.contains(":e█"), "{screen}");
@@ -192,10 +192,10 @@ fn palette_shows_completions() {
 #[test]
 fn the_prompt_cursor_follows_the_display_width_of_the_text() {
     for (open, text) in [
-        (Action::Filter, "東京"),
-        (Action::Filter, "🦣 mammut é"),
-        (Action::Palette, "日本語x"),
-        (Action::Filter, "plain"),
+        (Command::Filter, "東京"),
+        (Command::Filter, "🦣 mammut é"),
+        (Command::Palette, "日本語x"),
+        (Command::Filter, "plain"),
     ] {
         let mut app = demo_app(MID_INCIDENT);
         app.apply(open);
@@ -218,7 +218,7 @@ fn the_prompt_cursor_follows_the_display_width_of_the_text() {
 #[test]
 fn filter_narrows_the_overview() {
     let mut app = demo_app(MID_INCIDENT);
-    app.apply(Action::Filter);
+    app.apply(Command::Filter);
     type_text(&mut app, "edge");
     let screen = render(&app, 120, 40);
     assert!(screen.contains("/edge"), "{screen}");
@@ -289,7 +289,7 @@ fn down_component_with_hostile_error_is_sanitised() {
         screen.contains("unreachable: connect failed: boom"),
         "{screen}"
     );
-    app.apply(Action::Select);
+    app.apply(Command::Select);
     let detail = render(&app, 120, 40);
     assert!(!detail.contains('\u{1b}') && !detail.contains('\u{202e}'));
     assert!(detail.contains("connect failed: boomgnp"), "{detail}");
@@ -311,14 +311,14 @@ fn down_component_with_hostile_error_is_sanitised() {
 #[test]
 fn detail_tables_take_focus_in_turn() {
     let mut app = demo_app(MID_INCIDENT);
-    app.apply(Action::View3); // hosts
-    app.apply(Action::Select);
+    app.apply(Command::View3); // hosts
+    app.apply(Command::Select);
     let marked =
         |screen: &str, title: &str| screen.lines().any(|l| l.contains(title) && l.contains('▶'));
     let before = render(&app, 120, 40);
     assert!(marked(&before, "Filesystems"), "{before}");
-    app.apply(Action::NextPane);
-    app.apply(Action::SortReverse);
+    app.apply(Command::NextPane);
+    app.apply(Command::SortReverse);
     let after = render(&app, 120, 40);
     assert!(
         marked(&after, "Disks") && !marked(&after, "Filesystems"),
@@ -336,7 +336,7 @@ fn detail_tables_take_focus_in_turn() {
         Some(&[false, true][..]),
         "only the focused table is sorted"
     );
-    app.apply(Action::PrevPane);
+    app.apply(Command::PrevPane);
     assert!(marked(&render(&app, 120, 40), "Filesystems"));
     insta::assert_snapshot!("detail_second_table_focused_120x40", after);
 }
@@ -353,8 +353,8 @@ fn action_menu_and_dialog_start_on_cancel() {
     use mastop::tui::app::Effect;
     let mut app = demo_app(MID_INCIDENT);
     app.role = mastop::actions::Role::Oncall;
-    app.apply(Action::View3); // hosts; first row web-1
-    app.apply(Action::Actions);
+    app.apply(Command::View3); // hosts; first row web-1
+    app.apply(Command::Actions);
     let menu = render(&app, 120, 40);
     assert!(menu.contains("Actions on host/web-1"), "{menu}");
     assert!(menu.contains("Restart nginx.service on web-1"), "{menu}");
@@ -383,7 +383,7 @@ fn action_menu_and_dialog_start_on_cancel() {
         "enter on Cancel closes without running"
     );
     // again, tab to Run, enter: now it runs, with the typed name
-    app.apply(Action::Actions);
+    app.apply(Command::Actions);
     press_key(&mut app, KeyCode::Down);
     press_key(&mut app, KeyCode::Enter);
     for c in "web-1".chars() {
@@ -408,8 +408,8 @@ fn shadow_sees_the_dialog_read_only() {
         mastop::actions::Role::Shadow,
         "the default role is shadow"
     );
-    app.apply(Action::View3);
-    app.apply(Action::Actions);
+    app.apply(Command::View3);
+    app.apply(Command::Actions);
     press_key(&mut app, KeyCode::Enter);
     let screen = render(&app, 120, 40);
     assert!(
@@ -472,7 +472,7 @@ fn freeze_banner_and_audit_view() {
             Some("frozen by kris"),
         ),
     ]);
-    app.apply(Action::Palette);
+    app.apply(Command::Palette);
     type_text(&mut app, "audit");
     press(&mut app, crossterm::event::KeyCode::Enter);
     let screen = render(&app, 120, 40);
@@ -499,11 +499,11 @@ fn freeze_banner_and_audit_view() {
 fn reveal_asks_for_the_selected_row_and_the_overlay_closes_on_any_key() {
     use mastop::tui::app::{Effect, Revealed};
     let mut app = demo_app(MID_INCIDENT);
-    assert_eq!(app.apply(Action::Reveal), Effect::None);
+    assert_eq!(app.apply(Command::Reveal), Effect::None);
     assert!(render(&app, 120, 40).contains("select a row in a detail view"));
-    app.apply(Action::View4); // sidekiq
-    app.apply(Action::Select);
-    match app.apply(Action::Reveal) {
+    app.apply(Command::View4); // sidekiq
+    app.apply(Command::Select);
+    match app.apply(Command::Reveal) {
         Effect::Reveal {
             component,
             table,

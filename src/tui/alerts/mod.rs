@@ -2,9 +2,8 @@
 //! it, with severity, since when, summary and labels; silenced and inhibited alerts apart;
 //! and the silences themselves. A component of its own: its state, a key handler that
 //! answers with a [`Request`], rows built by a pure function ([`rows::build`]) and a
-//! `draw` that reads only this state and a [`Context`].
+//! `draw` that reads only this state and a [`Ctx`].
 
-pub mod rows;
 pub mod silence_form;
 
 use std::time::SystemTime;
@@ -14,11 +13,12 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use self::rows::{AlertRef, AlertRows};
 use self::silence_form::{FormOutcome, SilenceForm};
-use super::action::Action;
+use super::command::Command;
+use super::component::{Component, Ctx, Effect, View};
+use super::rows::alerts::{self as rows, AlertRef, AlertRows};
 use super::table::TableView;
-use super::theme::{Theme, Token};
+use super::theme::Token;
 use super::widgets::data_table::{self, TableFrame};
 use super::widgets::{safe, safe_owned};
 use crate::model::alerts::Alert;
@@ -64,14 +64,6 @@ pub enum Request {
     Act(Box<crate::actions::Action>),
 }
 
-/// What drawing needs besides the view's own state.
-pub struct Context<'a> {
-    pub theme: &'a Theme,
-    pub fleet: &'a Fleet,
-    /// False while an overlay (help, a dialog) has the keys.
-    pub focused: bool,
-}
-
 #[derive(Debug)]
 pub struct AlertsView {
     pub rows: AlertRows,
@@ -99,15 +91,10 @@ impl Default for AlertsView {
 }
 
 impl AlertsView {
-    /// The form is open: keys are text.
-    pub fn wants_text(&self) -> bool {
-        self.form.is_some()
-    }
-
     /// A key while the new-silence form is open.
     pub fn form_key(
         &mut self,
-        action: Option<Action>,
+        action: Option<Command>,
         key: crossterm::event::KeyEvent,
         fleet: &Fleet,
         now: SystemTime,
@@ -216,30 +203,30 @@ impl AlertsView {
         self.rows.silence_refs.get(self.focused().selected_row()?)
     }
 
-    pub fn key(&mut self, action: Action, fleet: &Fleet) -> Request {
+    fn view_key(&mut self, action: Command, fleet: &Fleet) -> Request {
         let (table, data) = self.focused_mut();
         match action {
-            Action::Up => table.move_by(-1),
-            Action::Down => table.move_by(1),
-            Action::PageUp => table.move_by(-20),
-            Action::PageDown => table.move_by(20),
-            Action::HalfPageUp => table.move_by(-10),
-            Action::HalfPageDown => table.move_by(10),
-            Action::Top => table.to_top(),
-            Action::Bottom => table.to_bottom(),
-            Action::SortNext => {
+            Command::Up => table.move_by(-1),
+            Command::Down => table.move_by(1),
+            Command::PageUp => table.move_by(-20),
+            Command::PageDown => table.move_by(20),
+            Command::HalfPageUp => table.move_by(-10),
+            Command::HalfPageDown => table.move_by(10),
+            Command::Top => table.to_top(),
+            Command::Bottom => table.to_bottom(),
+            Command::SortNext => {
                 table.cycle_sort(data.columns.len());
                 table.refresh(data);
             }
-            Action::SortReverse => {
+            Command::SortReverse => {
                 table.reverse_sort();
                 table.refresh(data);
             }
-            Action::NextPane | Action::PrevPane => {
-                self.focus = self.focus.next(action == Action::NextPane);
+            Command::NextPane | Command::PrevPane => {
+                self.focus = self.focus.next(action == Command::NextPane);
             }
-            Action::Select => return self.open(fleet),
-            Action::Actions => return self.act(fleet),
+            Command::Select => return self.open(fleet),
+            Command::Actions => return self.act(fleet),
             _ => return Request::Unhandled,
         }
         Request::Done
@@ -266,7 +253,7 @@ impl AlertsView {
         }
     }
 
-    pub fn draw(&self, frame: &mut Frame<'_>, area: Rect, ctx: &Context<'_>) {
+    fn draw_view(&self, frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>) {
         let theme = ctx.theme;
         let notes = self.rows.unseen.len().min(3) as u16;
         let [notes_area, tables_area, detail_area] = Layout::vertical([
@@ -351,7 +338,7 @@ impl AlertsView {
     }
 
     /// Every label and annotation of the selected alert, sanitised.
-    fn draw_detail(&self, frame: &mut Frame<'_>, area: Rect, ctx: &Context<'_>) {
+    fn draw_detail(&self, frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>) {
         let theme = ctx.theme;
         let alert = self.selected_alert().and_then(|r| alert_of(ctx.fleet, r));
         let lines: Vec<Line<'_>> = match alert {
@@ -412,4 +399,37 @@ pub fn alert_of<'a>(fleet: &'a Fleet, r: &AlertRef) -> Option<&'a Alert> {
         .alerts()?
         .alerts
         .get(r.index)
+}
+
+/// What the console must do for a request of this view.
+fn effect(request: Request) -> Effect {
+    match request {
+        Request::Done => Effect::None,
+        Request::Unhandled => Effect::Unhandled,
+        Request::Open(id) => Effect::Open(View::Detail(id)),
+        Request::Flash(text, level) => Effect::Flash(text, level),
+        Request::Act(action) => Effect::Act(action),
+    }
+}
+
+impl Component for AlertsView {
+    fn key(&mut self, command: Command, ctx: &Ctx<'_>) -> Effect {
+        if self.form.is_some() {
+            let none = crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Null);
+            return effect(self.form_key(Some(command), none, ctx.fleet, ctx.now));
+        }
+        effect(self.view_key(command, ctx.fleet))
+    }
+
+    fn wants_text(&self) -> bool {
+        self.form.is_some()
+    }
+
+    fn text(&mut self, key: &crossterm::event::KeyEvent, ctx: &Ctx<'_>) -> Effect {
+        effect(self.form_key(None, *key, ctx.fleet, ctx.now))
+    }
+
+    fn draw(&self, frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>) {
+        self.draw_view(frame, area, ctx);
+    }
 }

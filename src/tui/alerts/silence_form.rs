@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -14,9 +14,10 @@ use crate::actions::Action as Guarded;
 use crate::actions::kinds::silences::{self, SilenceDraft};
 use crate::model::alerts::{Alert, count_matching};
 use crate::model::{ComponentId, Fleet};
-use crate::tui::action::Action;
+use crate::tui::command::Command;
+use crate::tui::line_edit::LineEditor;
 use crate::tui::theme::{Theme, Token};
-use crate::tui::widgets::safe;
+use crate::tui::widgets::{editor_spans, safe};
 
 const FIELDS: [&str; 3] = ["matchers", "duration", "comment"];
 /// Matchers for an alert with many labels run long; a comment should not.
@@ -28,7 +29,7 @@ pub struct SilenceForm {
     pub source: ComponentId,
     /// The alert it was opened on, for the title.
     pub alert: String,
-    pub fields: [String; 3],
+    pub fields: [LineEditor; 3],
     pub focus: usize,
     /// How many firing alerts the matchers select now; `None` while they do not parse.
     pub matching: Option<usize>,
@@ -48,9 +49,15 @@ impl SilenceForm {
             source,
             alert: alert.name().to_string(),
             fields: [
-                silences::matchers_text(&silences::matchers_for(alert)),
-                humantime::format_duration(duration).to_string(),
-                String::new(),
+                LineEditor::with_text(
+                    &silences::matchers_text(&silences::matchers_for(alert)),
+                    MAX_LEN[0],
+                ),
+                LineEditor::with_text(
+                    &humantime::format_duration(duration).to_string(),
+                    MAX_LEN[1],
+                ),
+                LineEditor::new(MAX_LEN[2]),
             ],
             focus: 2,
             matching: None,
@@ -70,24 +77,24 @@ impl SilenceForm {
     }
 
     fn recount(&mut self, fleet: &Fleet) {
-        self.matching = silences::parse_matchers(&self.fields[0])
+        self.matching = silences::parse_matchers(self.fields[0].as_str())
             .ok()
             .filter(|m| !m.is_empty())
             .map(|m| count_matching(&m, self.firing(fleet).into_iter()));
     }
 
     fn draft(&self) -> Result<SilenceDraft, String> {
-        let matchers = silences::parse_matchers(&self.fields[0])?;
-        let duration = humantime::parse_duration(self.fields[1].trim()).map_err(|_| {
+        let matchers = silences::parse_matchers(self.fields[0].as_str())?;
+        let duration = humantime::parse_duration(self.fields[1].as_str().trim()).map_err(|_| {
             format!(
                 "`{}` is not a duration: write 2h, 30m, 1d",
-                self.fields[1].trim()
+                self.fields[1].as_str().trim()
             )
         })?;
         let draft = SilenceDraft {
             matchers,
             duration,
-            comment: self.fields[2].trim().to_string(),
+            comment: self.fields[2].as_str().trim().to_string(),
         };
         silences::check_draft(&draft)?;
         Ok(draft)
@@ -95,16 +102,16 @@ impl SilenceForm {
 
     pub fn key(
         &mut self,
-        action: Option<Action>,
+        action: Option<Command>,
         key: KeyEvent,
         fleet: &Fleet,
         operator: &str,
         now: SystemTime,
     ) -> FormOutcome {
         match action {
-            Some(Action::Cancel) => return FormOutcome::Close,
-            Some(Action::Complete) => self.focus = (self.focus + 1) % FIELDS.len(),
-            Some(Action::Confirm) => match self.draft() {
+            Some(Command::Cancel) => return FormOutcome::Close,
+            Some(Command::Complete) => self.focus = (self.focus + 1) % FIELDS.len(),
+            Some(Command::Confirm) => match self.draft() {
                 Ok(draft) => {
                     let matching = count_matching(&draft.matchers, self.firing(fleet).into_iter());
                     let action =
@@ -114,7 +121,7 @@ impl SilenceForm {
                 Err(e) => self.error = Some(e),
             },
             _ => {
-                if edit(&mut self.fields[self.focus], key, MAX_LEN[self.focus]) {
+                if self.fields[self.focus].key(&key) {
                     self.error = None;
                     if self.focus == 0 {
                         self.recount(fleet);
@@ -142,13 +149,11 @@ impl SilenceForm {
             } else {
                 theme.style(Token::Text)
             };
-            let mut spans = vec![
-                Span::styled(format!("{name:>9}: "), theme.style(Token::Muted)),
-                safe(&self.fields[i], style),
-            ];
-            if i == self.focus {
-                spans.push(Span::styled("█", theme.style(Token::Accent)));
-            }
+            let mut spans = vec![Span::styled(
+                format!("{name:>9}: "),
+                theme.style(Token::Muted),
+            )];
+            spans.extend(editor_spans(&self.fields[i], style, i == self.focus));
             lines.push(Line::from(spans));
         }
         lines.push(Line::from(""));
@@ -186,28 +191,5 @@ impl SilenceForm {
                 .wrap(Wrap { trim: false }),
             popup,
         );
-    }
-}
-
-/// Typing, backspace, ctrl-u to clear, ctrl-w to drop a word. Returns whether it changed.
-fn edit(text: &mut String, key: KeyEvent, max: usize) -> bool {
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    match key.code {
-        KeyCode::Char('u') if ctrl => {
-            text.clear();
-            true
-        }
-        KeyCode::Char('w') if ctrl => {
-            let trimmed = text.trim_end().len();
-            let cut = text[..trimmed].rfind([' ', ',']).map_or(0, |i| i + 1);
-            text.truncate(cut);
-            true
-        }
-        KeyCode::Char(c) if !ctrl && !c.is_control() && text.chars().count() < max => {
-            text.push(c);
-            true
-        }
-        KeyCode::Backspace => text.pop().is_some(),
-        _ => false,
     }
 }

@@ -6,11 +6,131 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
+use crate::actions::Action as Guarded;
+use crate::actions::kinds::retry_all::Abort;
+use crate::actions::{Confirmation, Preview, RunResult};
 use crate::actions::{Outcome, Risk, Role};
-use crate::tui::app::{App, Dialog, Menu};
+use crate::model::ComponentId;
+use crate::model::detail::TableData;
+use crate::tui::app::Revealed;
+use crate::tui::command::Command;
+use crate::tui::component::{Component, Ctx, Effect};
+use crate::tui::line_edit::LineEditor;
+use crate::tui::table::TableView;
+use crate::tui::theme::Theme;
 use crate::tui::theme::Token;
 use crate::tui::widgets::data_table::{self, TableFrame};
-use crate::tui::widgets::safe;
+use crate::tui::widgets::{editor_spans, safe};
+
+/// The list of actions offered for a component.
+#[derive(Debug, Clone)]
+pub struct Menu {
+    pub component: ComponentId,
+    pub items: Vec<Guarded>,
+    pub data: TableData,
+    pub table: TableView,
+}
+
+/// The confirmation dialog: what will run, what the guards say, and the operator's answer.
+#[derive(Debug, Clone)]
+pub struct Dialog {
+    pub action: Guarded,
+    /// What the operator typed (high and critical risk).
+    pub typed: LineEditor,
+    /// Focus starts on Cancel.
+    pub run_focused: bool,
+    pub preview: Option<Preview>,
+    pub running: bool,
+    pub result: Option<RunResult>,
+    /// A flow's progress after its last batch.
+    pub progress: Option<String>,
+    /// Set for a flow: stops it after the current batch.
+    pub abort: Option<Abort>,
+}
+
+impl Component for Menu {
+    fn key(&mut self, command: Command, _ctx: &Ctx<'_>) -> Effect {
+        match command {
+            Command::Up => self.table.move_by(-1),
+            Command::Down => self.table.move_by(1),
+            Command::Top => self.table.to_top(),
+            Command::Bottom => self.table.to_bottom(),
+            Command::Back | Command::Cancel | Command::Actions => return Effect::Close,
+            Command::Quit => return Effect::Quit,
+            Command::Select | Command::Confirm => {
+                return match self.table.selected_row().and_then(|i| self.items.get(i)) {
+                    Some(chosen) => Effect::Act(Box::new(chosen.clone())),
+                    None => Effect::Close,
+                };
+            }
+            _ => {}
+        }
+        Effect::None
+    }
+
+    fn draw(&self, frame: &mut Frame<'_>, body: Rect, ctx: &Ctx<'_>) {
+        draw_menu(frame, body, ctx.theme, self);
+    }
+}
+
+impl Component for Dialog {
+    /// The typed confirmation takes the keys the keymap leaves to prompts.
+    fn wants_text(&self) -> bool {
+        true
+    }
+
+    fn key(&mut self, command: Command, ctx: &Ctx<'_>) -> Effect {
+        match command {
+            Command::Cancel if self.running && self.abort.is_some() => {
+                if let Some(abort) = &self.abort {
+                    abort.stop();
+                }
+                self.progress = Some(format!(
+                    "{}; stopping after the current batch…",
+                    self.progress.as_deref().unwrap_or("starting")
+                ));
+            }
+            Command::Cancel => return Effect::Close,
+            Command::Quit if self.running => {}
+            Command::Quit => return Effect::Quit,
+            Command::Complete => self.run_focused = !self.run_focused,
+            Command::Confirm => {
+                if self.result.is_some() || !self.run_focused {
+                    // Enter on Cancel (the default), or after the result is shown, closes.
+                    return Effect::Close;
+                } else if ctx.role != Role::Oncall {
+                    // The pipeline would refuse too, and audit the attempt; let it.
+                    self.running = true;
+                    return Effect::Run(Box::new(self.action.clone()), Confirmation::None, None);
+                } else if !self.running {
+                    self.running = true;
+                    let confirmation = match self.action.risk {
+                        Risk::Low => Confirmation::Confirmed,
+                        Risk::High | Risk::Critical => Confirmation::Typed(self.typed.to_string()),
+                    };
+                    if let Some(abort) = &self.abort {
+                        let action = Box::new(self.action.clone());
+                        return Effect::RunFlow(action, confirmation, abort.clone());
+                    }
+                    return Effect::Run(Box::new(self.action.clone()), confirmation, None);
+                }
+            }
+            _ => {}
+        }
+        Effect::None
+    }
+
+    fn text(&mut self, key: &crossterm::event::KeyEvent, _ctx: &Ctx<'_>) -> Effect {
+        if self.action.risk != Risk::Low && !self.running && self.result.is_none() {
+            self.typed.key(key);
+        }
+        Effect::None
+    }
+
+    fn draw(&self, frame: &mut Frame<'_>, body: Rect, ctx: &Ctx<'_>) {
+        draw_dialog(frame, body, ctx, self);
+    }
+}
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);
@@ -23,7 +143,7 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
-pub fn draw_menu(frame: &mut Frame<'_>, body: Rect, app: &App, menu: &Menu) {
+fn draw_menu(frame: &mut Frame<'_>, body: Rect, theme: &Theme, menu: &Menu) {
     let area = centered(body, 80, menu.items.len() as u16 + 4);
     frame.render_widget(Clear, area);
     let table = TableFrame {
@@ -33,11 +153,11 @@ pub fn draw_menu(frame: &mut Frame<'_>, body: Rect, app: &App, menu: &Menu) {
         focused: true,
         empty: "no actions",
     };
-    data_table::render(frame, area, &table, &app.theme);
+    data_table::render(frame, area, &table, theme);
 }
 
-pub fn draw_dialog(frame: &mut Frame<'_>, body: Rect, app: &App, dialog: &Dialog) {
-    let theme = &app.theme;
+fn draw_dialog(frame: &mut Frame<'_>, body: Rect, ctx: &Ctx<'_>, dialog: &Dialog) {
+    let theme = ctx.theme;
     let action = &dialog.action;
     let mut lines: Vec<Line<'_>> = Vec::new();
     let risk_token = match action.risk {
@@ -79,7 +199,7 @@ pub fn draw_dialog(frame: &mut Frame<'_>, body: Rect, app: &App, dialog: &Dialog
                 safe(&result.message, theme.style(token)),
             ]));
             for d in &result.decisions {
-                lines.push(guard_line(app, d.passed, &d.guard, &d.detail));
+                lines.push(guard_line(theme, d.passed, &d.guard, &d.detail));
             }
         }
         (None, Some(preview)) => {
@@ -88,7 +208,7 @@ pub fn draw_dialog(frame: &mut Frame<'_>, body: Rect, app: &App, dialog: &Dialog
                 theme.style(Token::Title),
             )));
             for d in &preview.decisions {
-                lines.push(guard_line(app, d.passed, &d.guard, &d.detail));
+                lines.push(guard_line(theme, d.passed, &d.guard, &d.detail));
             }
         }
         (None, None) => lines.push(Line::from(Span::styled(
@@ -97,20 +217,23 @@ pub fn draw_dialog(frame: &mut Frame<'_>, body: Rect, app: &App, dialog: &Dialog
         ))),
     }
     lines.push(Line::from(""));
-    if app.role == Role::Shadow {
+    if ctx.role == Role::Shadow {
         lines.push(Line::from(Span::styled(
             "read-only: shadowing. You can see exactly what this would do, but not run it.",
             theme.style(Token::Warn),
         )));
     } else if action.risk != Risk::Low && dialog.result.is_none() {
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("Type {} to confirm: ", action.target.name),
-                theme.style(Token::Text),
-            ),
-            safe(&dialog.typed, theme.style(Token::Accent)),
-            Span::styled("█", theme.style(Token::Accent)),
-        ]));
+        lines.push(Line::from(vec![Span::styled(
+            format!("Type {} to confirm: ", action.target.name),
+            theme.style(Token::Text),
+        )]));
+        if let Some(line) = lines.last_mut() {
+            line.spans.extend(editor_spans(
+                &dialog.typed,
+                theme.style(Token::Accent),
+                true,
+            ));
+        }
     }
     if let Some(progress) = &dialog.progress {
         lines.push(Line::from(safe(progress, theme.style(Token::Accent))));
@@ -156,7 +279,7 @@ pub fn draw_dialog(frame: &mut Frame<'_>, body: Rect, app: &App, dialog: &Dialog
     } else {
         (
             "[ Cancel ]",
-            Some(if app.role == Role::Shadow {
+            Some(if ctx.role == Role::Shadow {
                 "[ Run (read-only) ]"
             } else {
                 "[ Run ]"
@@ -184,8 +307,7 @@ pub fn draw_dialog(frame: &mut Frame<'_>, body: Rect, app: &App, dialog: &Dialog
     frame.render_widget(Line::from(spans), buttons);
 }
 
-fn guard_line<'a>(app: &'a App, passed: bool, guard: &'a str, detail: &'a str) -> Line<'a> {
-    let theme = &app.theme;
+fn guard_line<'a>(theme: &Theme, passed: bool, guard: &'a str, detail: &'a str) -> Line<'a> {
     let (mark, token) = if passed {
         ("✔", Token::Ok)
     } else {
@@ -199,13 +321,7 @@ fn guard_line<'a>(app: &'a App, passed: bool, guard: &'a str, detail: &'a str) -
 
 /// Private content after an audited reveal: sanitised like everything else, wrapped, and
 /// labelled so nobody mistakes it for a routine view.
-pub fn draw_revealed(
-    frame: &mut Frame<'_>,
-    body: Rect,
-    app: &App,
-    revealed: &crate::tui::app::Revealed,
-) {
-    let theme = &app.theme;
+pub fn draw_revealed(frame: &mut Frame<'_>, body: Rect, theme: &Theme, revealed: &Revealed) {
     let area = centered(body, 100, body.height.saturating_sub(4).max(8));
     frame.render_widget(Clear, area);
     let lines = vec![

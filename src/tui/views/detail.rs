@@ -6,32 +6,14 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use super::age_text;
 use crate::model::detail::{SectionBody, TableData};
-use crate::model::{ComponentId, Detail, SourceState};
+use crate::model::{ComponentId, SourceState};
 use crate::tui::app::{App, DetailState};
+use crate::tui::rows::age_text;
 use crate::tui::table::TableView;
 use crate::tui::theme::Token;
 use crate::tui::widgets::data_table::{self, TableFrame};
 use crate::tui::widgets::{level_span, safe};
-
-/// The titles of the detail's tables, in the same order as [`tables`].
-pub fn table_titles(detail: &Detail) -> Vec<&str> {
-    detail
-        .sections
-        .iter()
-        .filter(|s| matches!(s.body, SectionBody::Table(_)))
-        .map(|s| s.title.as_str())
-        .collect()
-}
-
-/// The detail's tables in section order; index `i` matches `DetailState::tables[i]`.
-pub fn tables(detail: &Detail) -> impl Iterator<Item = &TableData> {
-    detail.sections.iter().filter_map(|s| match &s.body {
-        SectionBody::Table(t) => Some(t),
-        SectionBody::Pairs(_) => None,
-    })
-}
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, id: &ComponentId) {
     let theme = &app.theme;
@@ -196,7 +178,7 @@ fn draw_tables(
                      view: &TableView,
                      area: Rect,
                      frame: &mut Frame<'_>| {
-        let focused = i == state.focus && app.help_scroll.is_none();
+        let focused = i == state.focus && app.help.is_none();
         let title = if several && focused {
             format!("▶ {title}")
         } else {
@@ -243,8 +225,8 @@ fn draw_tables(
         ));
     }
     if let Some(key) = app.keymap.key_for(
-        crate::tui::action::Mode::List,
-        crate::tui::action::Action::NextPane,
+        crate::tui::command::Mode::List,
+        crate::tui::command::Command::NextPane,
     ) {
         spans.push(Span::styled(
             format!("  {key} next"),

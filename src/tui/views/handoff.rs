@@ -10,6 +10,8 @@ use crate::actions::Role;
 use crate::handoff::Handoff;
 use crate::handoff::zone::format_in;
 use crate::tui::app::App;
+use crate::tui::command::{Command, Mode};
+use crate::tui::keymap::Keymap;
 use crate::tui::theme::Token;
 use crate::tui::widgets::safe_owned;
 
@@ -71,13 +73,36 @@ pub fn prompt_lines(app: &App, h: &Handoff) -> Vec<String> {
         format!("  {} note(s)", h.notes.len()),
         String::new(),
     ];
+    let key = |command| prompt_key(&app.keymap, command);
+    let (ack, read, later) = (
+        key(Command::Acknowledge),
+        key(Command::Select),
+        key(Command::Back),
+    );
     out.push(match app.role {
-        Role::Oncall => "a acknowledge (recorded) · v read the report · Esc later".into(),
-        Role::Shadow => {
-            "v read the report · Esc close — shadow sessions read; on-call acknowledges".into()
+        Role::Oncall => {
+            format!("{ack} acknowledge (recorded) · {read} read the report · {later} later")
         }
+        Role::Shadow => format!(
+            "{read} read the report · {later} close — shadow sessions read; on-call acknowledges"
+        ),
     });
     out
+}
+
+/// The first key bound to `command` in the prompt, as the prompt has always written it
+/// (`a`, `v`, `Esc`); an unbound command says so rather than naming a key that does nothing.
+fn prompt_key(keymap: &Keymap, command: Command) -> String {
+    match keymap.key_for(Mode::Handoff, command) {
+        Some(key) if key.chars().count() > 1 => {
+            let mut chars = key.chars();
+            chars
+                .next()
+                .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+        }
+        Some(key) => key,
+        None => "(unbound)".into(),
+    }
 }
 
 pub fn draw_prompt(frame: &mut Frame<'_>, body: Rect, app: &App, h: &Handoff) {

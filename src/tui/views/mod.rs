@@ -19,6 +19,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
 
 use super::app::{App, View};
+use super::component::Component;
 
 /// Below this the layout cannot show a useful table.
 pub const MIN_WIDTH: u16 = 60;
@@ -46,41 +47,25 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         View::Audit => audit::draw(frame, body, app),
         View::Fleet => fleet::draw(frame, body, app),
         View::Handoff => handoff::draw(frame, body, app),
-        View::Alerts => app.alerts.draw(
-            frame,
-            body,
-            &crate::tui::alerts::Context {
-                theme: &app.theme,
-                fleet: &app.fleet,
-                focused: app.help_scroll.is_none() && app.menu.is_none() && app.dialog.is_none(),
-            },
-        ),
+        View::Alerts => app.alerts.draw(frame, body, &app.ctx()),
     }
     if let Some(screen) = &app.runbooks.screen {
         runbooks::draw(frame, body, app, screen);
     }
     status_bar::draw(frame, status, app);
     if let Some(menu) = &app.menu {
-        actions::draw_menu(frame, body, app, menu);
+        menu.draw(frame, body, &app.ctx());
     }
     if let Some(dialog) = &app.dialog {
-        actions::draw_dialog(frame, body, app, dialog);
+        dialog.draw(frame, body, &app.ctx());
     }
     if let Some(revealed) = &app.revealed {
-        actions::draw_revealed(frame, body, app, revealed);
+        actions::draw_revealed(frame, body, &app.theme, revealed);
     }
     if let Some(waiting) = &app.handoff.waiting {
         handoff::draw_prompt(frame, body, app, waiting);
     }
-    if let Some(scroll) = app.help_scroll {
-        help::draw(frame, body, app, scroll);
+    if let Some(help) = &app.help {
+        help.draw(frame, body, &app.ctx());
     }
-}
-
-/// Age of data as the operator reads it: `3s`, `5m 02s`, or `—` when there is none.
-pub fn age_text(age: Option<std::time::Duration>) -> String {
-    age.map_or_else(
-        || "—".to_string(),
-        |a| crate::model::figure::format_duration_secs(a.as_secs() as f64),
-    )
 }

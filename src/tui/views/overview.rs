@@ -1,129 +1,14 @@
 //! The overview board: every component, worst first, with its key figure, a trend and the
 //! age of its data. In demo mode a strip below shows the scripted incidents.
 
-use std::time::SystemTime;
-
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use super::age_text;
-use crate::model::detail::{Cell, Column, Row, TableData};
-use crate::model::history::sparkline;
-use crate::model::{Fleet, Level, SourceState};
-use crate::tui::app::{App, ListData};
+use crate::tui::app::App;
 use crate::tui::theme::Token;
 use crate::tui::widgets::data_table::{self, TableFrame};
-
-const TREND_WIDTH: usize = 16;
-
-pub fn list(fleet: &Fleet, now: SystemTime) -> ListData {
-    // Alerts are counted only where an Alertmanager is configured to count them.
-    let alerts = fleet
-        .components()
-        .iter()
-        .any(|c| c.meta.kind == crate::sources::alertmanager::KIND);
-    let mut columns = vec![
-        Column::text("HEALTH", 9),
-        Column::text("COMPONENT", 20),
-        Column::text("REGION", 10).optional(5),
-        Column::number("VALUE", 9),
-        Column::text("FIGURE", 20).optional(2),
-        Column::text("TREND", TREND_WIDTH as u16).optional(4),
-        Column::number("AGE", 5).optional(3),
-        Column::text("WHY", 24),
-    ];
-    if alerts {
-        columns.insert(2, Column::number("ALERTS", 6).optional(1));
-    }
-    let mut rows = Vec::with_capacity(fleet.components().len());
-    let mut ids = Vec::with_capacity(fleet.components().len());
-    for c in fleet.components() {
-        let state = c.status.effective_state(now);
-        let (value_text, label, figure_value, trend) = match c.key_figure() {
-            Some(f) => (
-                f.display_value(),
-                f.label,
-                f.value,
-                c.history(f.key)
-                    .map(|h| sparkline(h.values(), TREND_WIDTH))
-                    .unwrap_or_default(),
-            ),
-            // Before the first poll there is no figure yet, but a backfilled history of
-            // the kind's usual key figure may already be there to draw.
-            None => (
-                String::new(),
-                "",
-                f64::NAN,
-                crate::sources::trend_key(c.meta.kind)
-                    .and_then(|key| c.history(key))
-                    .map(|h| sparkline(h.values(), TREND_WIDTH))
-                    .unwrap_or_default(),
-            ),
-        };
-        let why = match (c.health.reasons.first(), state) {
-            (Some(reason), _) => reason.clone(),
-            (None, SourceState::Ok) => c.reading.as_ref().map(|r| r.summary()).unwrap_or_default(),
-            (None, other) => other.word().to_string(),
-        };
-        let age = c.status.age(now);
-        let mut cells = vec![
-            Cell::number(
-                format!("{} {}", c.health.level.symbol(), c.health.level.word()),
-                level_rank(c.health.level),
-            ),
-            Cell::text(c.meta.id.as_str()),
-            Cell::text(c.meta.region.as_str()),
-            Cell {
-                text: value_text,
-                sort: figure_value.is_finite().then_some(figure_value),
-            },
-            Cell::text(label),
-            Cell::text(trend),
-            Cell {
-                text: age_text(age),
-                sort: age.map(|a| a.as_secs_f64()),
-            },
-            Cell::text(why),
-        ];
-        if alerts {
-            let firing = c.alerts.firing;
-            let text = match (firing, c.alerts.suppressed) {
-                (0, 0) => String::new(),
-                (0, s) => format!("({s})"),
-                (f, _) => f.to_string(),
-            };
-            cells.insert(
-                2,
-                Cell {
-                    text,
-                    sort: Some(f64::from(firing)),
-                },
-            );
-        }
-        rows.push(Row {
-            key: None,
-            cells,
-            level: Some(c.health.level),
-        });
-        ids.push(c.meta.id.clone());
-    }
-    ListData {
-        table: TableData { columns, rows },
-        ids,
-    }
-}
-
-/// Sort rank for health: CRIT sorts above WARN above UNKNOWN above OK.
-pub fn level_rank(level: Level) -> f64 {
-    match level {
-        Level::Ok => 0.0,
-        Level::Unknown => 1.0,
-        Level::Warn => 2.0,
-        Level::Crit => 3.0,
-    }
-}
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let (table_area, demo_area) = match &app.demo {
@@ -137,7 +22,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         title: "Overview".into(),
         data: &app.overview.table,
         view: &app.overview_table,
-        focused: app.help_scroll.is_none(),
+        focused: app.help.is_none(),
         empty: &app.empty_hint,
     };
     data_table::render(frame, table_area, &table, &app.theme);

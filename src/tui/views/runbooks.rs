@@ -13,7 +13,7 @@ use crate::runbooks::{Mode, RunEnd, describe};
 use crate::tui::app::App;
 use crate::tui::runbooks::{Runbooks, Screen, Stage};
 use crate::tui::theme::{Theme, Token};
-use crate::tui::widgets::{level_token, safe_owned};
+use crate::tui::widgets::{editor_spans, level_token, safe_owned};
 
 /// What the screen shows: title, lines, key hints.
 pub struct Content {
@@ -137,11 +137,8 @@ fn form(rb: &Runbooks, screen: &Screen, theme: &Theme) -> Content {
         let mut spans = vec![
             Span::styled(if focused { "▶ " } else { "  " }, label_style),
             safe_owned(format!("{:<16} ", f.name), label_style),
-            safe_owned(f.value.clone(), theme.style(Token::Accent)),
         ];
-        if focused {
-            spans.push(Span::styled("█", theme.style(Token::Accent)));
-        }
+        spans.extend(editor_spans(&f.value, theme.style(Token::Accent), focused));
         lines.push(Line::from(spans));
         let mut hint = f.hint.clone();
         if !f.choices.is_empty() {
@@ -208,14 +205,17 @@ fn preview(screen: &Screen, role: Role, theme: &Theme) -> Content {
             theme,
         ));
     } else if needs_typing {
-        visible.push(Line::from(vec![
-            Span::styled(
-                format!("Type {} to run: ", plan.runbook),
-                theme.style(Token::Text),
-            ),
-            safe_owned(screen.typed.clone(), theme.style(Token::Accent)),
-            Span::styled("█", theme.style(Token::Accent)),
-        ]));
+        visible.push(Line::from(vec![Span::styled(
+            format!("Type {} to run: ", plan.runbook),
+            theme.style(Token::Text),
+        )]));
+        if let Some(line) = visible.last_mut() {
+            line.spans.extend(editor_spans(
+                &screen.typed,
+                theme.style(Token::Accent),
+                true,
+            ));
+        }
     }
     for e in &screen.errors {
         visible.push(plain(e.clone(), Token::Crit, theme));

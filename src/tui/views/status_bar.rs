@@ -5,8 +5,8 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use crate::tui::action::{Action, Mode};
 use crate::tui::app::{App, PromptKind, View};
+use crate::tui::command::{Command, Mode};
 use crate::tui::theme::Token;
 use crate::tui::widgets::{level_token, safe};
 
@@ -18,15 +18,19 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             PromptKind::Filter => "/",
             PromptKind::ClassFilter => "class ~ ",
         };
+        let (before, after) = prompt.text.split();
         let mut spans = vec![
             Span::styled(sigil, theme.style(Token::Accent)),
-            safe(&prompt.text, theme.style(Token::Text)),
+            safe(before, theme.style(Token::Text)),
         ];
         // Columns, not characters: a CJK character or an emoji takes two.
         let typed: usize = spans.iter().map(Span::width).sum();
         spans.push(Span::styled("█", theme.style(Token::Accent)));
+        if !after.is_empty() {
+            spans.push(safe(after, theme.style(Token::Text)));
+        }
         if prompt.kind == PromptKind::Palette {
-            let options = app.completions(&prompt.text);
+            let options = crate::tui::palette::completions(prompt.text.as_str(), &app.fleet);
             if !options.is_empty() {
                 spans.push(Span::styled(
                     format!("   {}", options.join("  ")),
@@ -49,81 +53,81 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         );
         return;
     }
-    let mode = if app.help_scroll.is_some() {
+    let mode = if app.help.is_some() {
         Mode::Help
     } else {
         Mode::List
     };
     let several_tables = matches!(app.view, View::Detail(_))
         && app.detail.as_ref().is_some_and(|d| d.tables.len() > 1);
-    let hints: &[(Action, &str)] = match (&app.view, app.help_scroll.is_some()) {
+    let hints: &[(Command, &str)] = match (&app.view, app.help.is_some()) {
         (_, true) => &[
-            (Action::Back, "close"),
-            (Action::Down, "scroll"),
-            (Action::Quit, "quit"),
+            (Command::Back, "close"),
+            (Command::Down, "scroll"),
+            (Command::Quit, "quit"),
         ],
         (View::Detail(_), false) if several_tables && app.pageable() => &[
-            (Action::Help, "help"),
-            (Action::NextPane, "next table"),
-            (Action::NextPage, "next page"),
-            (Action::PrevPage, "prev page"),
-            (Action::ClassFilter, "class"),
-            (Action::Actions, "actions"),
-            (Action::Reveal, "reveal"),
-            (Action::Back, "back"),
-            (Action::Quit, "quit"),
+            (Command::Help, "help"),
+            (Command::NextPane, "next table"),
+            (Command::NextPage, "next page"),
+            (Command::PrevPage, "prev page"),
+            (Command::ClassFilter, "class"),
+            (Command::Actions, "actions"),
+            (Command::Reveal, "reveal"),
+            (Command::Back, "back"),
+            (Command::Quit, "quit"),
         ],
         (View::Detail(_), false) if several_tables => &[
-            (Action::Help, "help"),
-            (Action::NextPane, "next table"),
-            (Action::Actions, "actions"),
-            (Action::Reveal, "reveal"),
-            (Action::Filter, "filter"),
-            (Action::SortNext, "sort"),
-            (Action::Back, "back"),
-            (Action::Quit, "quit"),
+            (Command::Help, "help"),
+            (Command::NextPane, "next table"),
+            (Command::Actions, "actions"),
+            (Command::Reveal, "reveal"),
+            (Command::Filter, "filter"),
+            (Command::SortNext, "sort"),
+            (Command::Back, "back"),
+            (Command::Quit, "quit"),
         ],
         (View::Detail(_), false) => &[
-            (Action::Help, "help"),
-            (Action::Actions, "actions"),
-            (Action::Filter, "filter"),
-            (Action::SortNext, "sort"),
-            (Action::Back, "back"),
-            (Action::Quit, "quit"),
+            (Command::Help, "help"),
+            (Command::Actions, "actions"),
+            (Command::Filter, "filter"),
+            (Command::SortNext, "sort"),
+            (Command::Back, "back"),
+            (Command::Quit, "quit"),
         ],
         (View::Handoff, false) => &[
-            (Action::Help, "help"),
-            (Action::Palette, "command"),
-            (Action::Down, "scroll"),
-            (Action::Back, "back"),
-            (Action::Quit, "quit"),
+            (Command::Help, "help"),
+            (Command::Palette, "command"),
+            (Command::Down, "scroll"),
+            (Command::Back, "back"),
+            (Command::Quit, "quit"),
         ],
         (View::Alerts, false) => &[
-            (Action::Help, "help"),
-            (Action::NextPane, "next table"),
-            (Action::Actions, "silence/expire"),
-            (Action::Select, "open"),
-            (Action::Filter, "filter"),
-            (Action::SortNext, "sort"),
-            (Action::Back, "back"),
-            (Action::Quit, "quit"),
+            (Command::Help, "help"),
+            (Command::NextPane, "next table"),
+            (Command::Actions, "silence/expire"),
+            (Command::Select, "open"),
+            (Command::Filter, "filter"),
+            (Command::SortNext, "sort"),
+            (Command::Back, "back"),
+            (Command::Quit, "quit"),
         ],
         (View::Audit, false) => &[
-            (Action::Help, "help"),
-            (Action::Filter, "filter"),
-            (Action::SortNext, "sort"),
-            (Action::Back, "back"),
-            (Action::Quit, "quit"),
+            (Command::Help, "help"),
+            (Command::Filter, "filter"),
+            (Command::SortNext, "sort"),
+            (Command::Back, "back"),
+            (Command::Quit, "quit"),
         ],
         _ => &[
-            (Action::Help, "help"),
-            (Action::Palette, "command"),
-            (Action::Filter, "filter"),
-            (Action::Select, "open"),
-            (Action::Actions, "actions"),
-            (Action::SortNext, "sort"),
-            (Action::Back, "back"),
-            (Action::Quit, "quit"),
+            (Command::Help, "help"),
+            (Command::Palette, "command"),
+            (Command::Filter, "filter"),
+            (Command::Select, "open"),
+            (Command::Actions, "actions"),
+            (Command::SortNext, "sort"),
+            (Command::Back, "back"),
+            (Command::Quit, "quit"),
         ],
     };
     let mut spans = vec![Span::raw(" ")];

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use ratatui::style::Style;
 use ratatui::text::Span;
 
+use super::line_edit::LineEditor;
 use super::theme::{Theme, Token};
 use crate::model::Level;
 
@@ -38,4 +39,18 @@ pub fn level_span(level: Level, theme: &Theme) -> Span<'static> {
         format!("{} {}", level.symbol(), level.word()),
         theme.style(level_token(level)),
     )
+}
+
+/// A line being edited: the text sanitised, with a block cursor where typing goes when
+/// `focused`. The same for every prompt, so they all look alike.
+pub fn editor_spans(editor: &LineEditor, style: Style, focused: bool) -> Vec<Span<'static>> {
+    let (before, after) = editor.split();
+    let mut spans = vec![safe_owned(before.to_string(), style)];
+    if focused {
+        spans.push(Span::styled("█", style));
+    }
+    if !after.is_empty() {
+        spans.push(safe_owned(after.to_string(), style));
+    }
+    spans
 }

@@ -261,14 +261,14 @@ pub fn render_detail(
 pub fn focus_table(app: &mut mastop::tui::app::App, prefix: &str) {
     for _ in 0..20 {
         let focused = app.detail.as_ref().and_then(|d| {
-            mastop::tui::views::detail::table_titles(&d.detail)
+            mastop::tui::rows::detail::table_titles(&d.detail)
                 .get(d.focus)
                 .map(|t| t.to_string())
         });
         if focused.is_some_and(|t| t.starts_with(prefix)) {
             return;
         }
-        app.apply(mastop::tui::action::Action::NextPane);
+        app.apply(mastop::tui::command::Command::NextPane);
     }
     panic!("no table titled {prefix}…");
 }

@@ -109,7 +109,7 @@ fn watched(direct: &Fleet) -> Fleet {
     fleet
 }
 
-fn render(fleet: Fleet, keys: &[Action], width: u16, height: u16) -> String {
+fn render(fleet: Fleet, keys: &[Command], width: u16, height: u16) -> String {
     let keymap = Keymap::builtin("default").expect("default keymap");
     let theme = Theme::builtin("dark").expect("dark theme");
     let mut app = App::new(fleet, keymap, theme, epoch());

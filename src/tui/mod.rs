@@ -6,6 +6,7 @@ pub mod app;
 pub mod browse;
 pub mod handoff;
 pub mod keymap;
+pub mod panels;
 pub mod run;
 pub mod runbooks;
 pub mod table;

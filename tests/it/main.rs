@@ -18,6 +18,7 @@ mod config;
 mod config_check;
 mod config_secrets;
 mod demo;
+mod detail_panels;
 mod drill;
 mod e2e;
 mod edges_config;

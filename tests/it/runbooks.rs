@@ -2,8 +2,6 @@
 //! demo fleet, through the pipeline and the demo executor); broken files are located;
 //! hostile parameter values stay data.
 
-use crate::support;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

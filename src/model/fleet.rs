@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::alerts::{AlertRules, AlertSet, Known, Tally, Tied};
-use super::history::Ring;
+use super::history::{self, History, Point};
 use super::status::{SourceState, SourceStatus};
 use super::{ComponentId, Figure, Finding, Health, Level, Reading, Threshold};
 
@@ -30,7 +30,7 @@ pub struct ComponentState {
     pub health: Health,
     /// The alerts tied to this component (for an Alertmanager, also those tied to nothing).
     pub alerts: Tally,
-    history: HashMap<&'static str, Ring>,
+    history: HashMap<&'static str, History>,
 }
 
 impl ComponentState {
@@ -41,23 +41,37 @@ impl ComponentState {
             None => self.figures.first(),
         }
     }
-    pub fn history(&self, key: &str) -> Option<&Ring> {
+    pub fn history(&self, key: &str) -> Option<&History> {
         self.history.get(key)
     }
 
-    /// Replaces a figure's history with an older series (a backfill), keeping anything
-    /// polled since at the end.
+    /// Every figure of the latest reading with its history, in the reading's order.
+    pub fn trends(&self) -> Vec<(&Figure, &History)> {
+        self.figures
+            .iter()
+            .filter_map(|f| Some((f, self.history.get(f.key)?)))
+            .collect()
+    }
+
+    /// Lays an older series (oldest first) before the figure's polled history.
+    pub fn backfill_points(&mut self, key: &'static str, older: impl IntoIterator<Item = Point>) {
+        self.history.entry(key).or_default().backfill(older);
+    }
+
+    /// Lays an hour of evenly spaced older values (oldest first, one per
+    /// `WINDOW / HISTORY_LEN`) before the figure's polled history: the series ends one step
+    /// before the first polled point, or at the last poll when nothing was polled yet.
     pub fn backfill(&mut self, key: &'static str, values: impl IntoIterator<Item = f64>) {
-        let mut ring = Ring::default();
-        for v in values {
-            ring.push(v);
-        }
-        if let Some(polled) = self.history.get(key) {
-            for v in polled.values() {
-                ring.push(v);
-            }
-        }
-        self.history.insert(key, ring);
+        let step = history::WINDOW / history::HISTORY_LEN as u32;
+        let end = match self.history.get(key).and_then(|h| h.points().next()) {
+            Some(first) => first.at.checked_sub(step).unwrap_or(first.at),
+            None => self
+                .status
+                .last_attempt
+                .or(self.status.last_ok)
+                .unwrap_or_else(SystemTime::now),
+        };
+        self.backfill_points(key, history::spaced(values, end, step));
     }
 }
 
@@ -177,12 +191,17 @@ impl Fleet {
         };
         if fresh && let Some(new) = &reading {
             component.figures = new.figures();
+            // A reading is as old as the poll that answered with it.
+            let at = status
+                .last_ok
+                .or(status.last_attempt)
+                .unwrap_or_else(SystemTime::now);
             for figure in &component.figures {
                 component
                     .history
                     .entry(figure.key)
                     .or_default()
-                    .push(figure.value);
+                    .push(at, figure.value);
             }
             component.reading = Some(Arc::clone(new));
         }

@@ -9,6 +9,7 @@ pub mod handoff;
 pub mod keymap;
 pub mod line_edit;
 pub mod palette;
+pub mod panels;
 pub mod rows;
 pub mod run;
 pub mod runbooks;

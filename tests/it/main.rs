@@ -19,6 +19,7 @@ mod config_check;
 mod config_secrets;
 mod demo;
 mod demo_alerts;
+mod detail_panels;
 mod drill;
 mod e2e;
 mod edges_config;

@@ -84,6 +84,24 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, id: &ComponentId) {
     let Some(state) = app.detail.as_ref().filter(|d| d.id == *id) else {
         return;
     };
+    if rest.width >= crate::tui::panels::MIN_WIDTH {
+        let mut trends = component.trends();
+        let key = component.key_figure().map(|f| f.key);
+        trends.sort_by_key(|(f, _)| Some(f.key) != key);
+        let panels = crate::tui::panels::Panels {
+            kind: component.meta.kind,
+            detail: &state.detail,
+            views: &state.tables,
+            focus: state.focus,
+            show_focus: app.help.is_none(),
+            trends: &trends,
+            now: app.now,
+            theme,
+            next_key: next_key(app),
+        };
+        crate::tui::panels::draw(frame, rest, &panels);
+        return;
+    }
     draw_sections(frame, rest, app, state);
 }
 
@@ -224,10 +242,7 @@ fn draw_tables(
             style,
         ));
     }
-    if let Some(key) = app.keymap.key_for(
-        crate::tui::command::Mode::List,
-        crate::tui::command::Command::NextPane,
-    ) {
+    if let Some(key) = next_key(app) {
         spans.push(Span::styled(
             format!("  {key} next"),
             theme.style(Token::Muted),
@@ -239,6 +254,13 @@ fn draw_tables(
     {
         frame_for(state.focus, title, data, view, rest, frame);
     }
+}
+
+fn next_key(app: &App) -> Option<String> {
+    app.keymap.key_for(
+        crate::tui::command::Mode::List,
+        crate::tui::command::Command::NextPane,
+    )
 }
 
 fn unsorted(data: &TableData) -> TableView {

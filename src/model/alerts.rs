@@ -41,7 +41,7 @@ pub struct Alert {
     pub fingerprint: String,
     pub labels: Labels,
     pub annotations: Labels,
-    #[serde(serialize_with = "ser_time")]
+    #[serde(serialize_with = "ser_time", deserialize_with = "de_time", default)]
     pub starts_at: Option<SystemTime>,
     pub state: AlertState,
     pub silenced_by: Vec<String>,
@@ -179,11 +179,11 @@ pub enum SilenceState {
 pub struct Silence {
     pub id: String,
     pub matchers: Vec<Matcher>,
-    #[serde(serialize_with = "ser_time")]
+    #[serde(serialize_with = "ser_time", deserialize_with = "de_time", default)]
     pub starts_at: Option<SystemTime>,
-    #[serde(serialize_with = "ser_time")]
+    #[serde(serialize_with = "ser_time", deserialize_with = "de_time", default)]
     pub ends_at: Option<SystemTime>,
-    #[serde(serialize_with = "ser_time")]
+    #[serde(serialize_with = "ser_time", deserialize_with = "de_time", default)]
     pub updated_at: Option<SystemTime>,
     pub created_by: String,
     pub comment: String,
@@ -492,6 +492,14 @@ fn ser_time<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok,
         Some(t) => s.serialize_str(&humantime::format_rfc3339_seconds(*t).to_string()),
         None => s.serialize_none(),
     }
+}
+
+/// Reads back what [`ser_time`] wrote (and any RFC 3339 moment), so alerts survive the ops
+/// store.
+fn de_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+    let text: Option<String> = serde::Deserialize::deserialize(d)?;
+    text.map(|t| humantime::parse_rfc3339_weak(&t).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 #[cfg(test)]

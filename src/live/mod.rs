@@ -7,6 +7,8 @@
 
 pub mod collector;
 pub mod publish;
+#[cfg(test)]
+mod stored_readings;
 pub mod watch;
 
 pub use publish::{LiveComponent, LiveStatus, WITHHELD};

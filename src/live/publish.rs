@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::history::Point;
 use crate::model::{ComponentState, SourceState, SourceStatus};
 use crate::sources::stored::StoredReading;
 
@@ -24,8 +25,9 @@ pub struct LiveComponent {
     pub tags: Vec<String>,
     pub status: LiveStatus,
     pub reading: Option<StoredReading>,
-    /// Figure key → its recent values, oldest first, the latest reading's value last.
-    pub history: BTreeMap<String, Vec<f64>>,
+    /// Figure key → its recent points at the moments they were polled, oldest first, the
+    /// latest reading's value last.
+    pub history: BTreeMap<String, Vec<Point>>,
 }
 
 /// A source's status without its error text. Moments are milliseconds since the epoch.
@@ -86,7 +88,7 @@ impl LiveComponent {
             .iter()
             .filter_map(|spec| {
                 let ring = component.history(spec.key)?;
-                Some((spec.key.to_string(), ring.values().collect()))
+                Some((spec.key.to_string(), ring.points().collect()))
             })
             .collect();
         LiveComponent {

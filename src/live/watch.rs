@@ -89,7 +89,7 @@ impl Watcher {
                         .len()
                         .saturating_sub(usize::from(live.reading.is_some()));
                     self.fleet
-                        .backfill(&id, spec.key, values[..past].iter().copied());
+                        .backfill_points(&id, spec.key, values[..past].iter().copied());
                 }
             }
         }

@@ -150,6 +150,18 @@ impl Fleet {
         true
     }
 
+    /// Lays older points, at their own moments, into a figure's history before those polled.
+    pub fn backfill_points(
+        &mut self,
+        id: &ComponentId,
+        key: &'static str,
+        older: impl IntoIterator<Item = Point>,
+    ) {
+        if let Some(&i) = self.index.get(id) {
+            self.components[i].backfill_points(key, older);
+        }
+    }
+
     /// Lays older values (from Prometheus) into a figure's history, before those polled.
     pub fn backfill(
         &mut self,

@@ -120,6 +120,14 @@ async fn pools_and_stats_appear_and_a_full_pool_is_flagged() {
             c.simple_query("SELECT pg_sleep(3600)").await
         }));
     }
+    // Both sleepers must hold their servers before the third client asks: were its query
+    // dispatched first, it would finish at once and nobody would ever wait.
+    poll_until(&mut src, "both servers held by the sleepers", |r| {
+        r.pools
+            .iter()
+            .any(|p| p.database == "postgres" && p.sv_active == i64::from(POOL_SIZE))
+    })
+    .await;
     let queued = app_client(&bouncer).await;
     let waiter = tokio::spawn(async move { queued.simple_query("SELECT 1").await });
     let r = poll_until(&mut src, "a client waiting for a server", |r| {

@@ -97,9 +97,25 @@ pub fn check(fleet: &Fleet) -> (Vec<String>, i32) {
     }
     let worst = fleet.worst();
     let code = if fleet.components().is_empty() {
+        // A monitor must never read silence as health: say why the answer is UNKNOWN.
+        lines.push("UNKNOWN - no components configured: add a backend to the config".into());
         Level::Unknown.exit_code()
     } else {
         worst.exit_code()
     };
     (lines, code)
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_fleet_is_unknown_and_says_why() {
+        let (lines, code) = check(&Fleet::default());
+        assert_eq!(code, 3);
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].starts_with("UNKNOWN"), "{lines:?}");
+        assert!(lines[0].contains("no components configured"), "{lines:?}");
+    }
 }

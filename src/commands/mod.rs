@@ -232,8 +232,8 @@ fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> 
     );
     let rt = runtime()?;
     app.identity = rt.block_on(engine.identify());
-    app.alerts.operator = engine.session().who();
-    app.alerts.silence_duration = cfg.alerts.silence_duration;
+    app.screens.alerts.operator = engine.session().who();
+    app.screens.alerts.silence_duration = cfg.alerts.silence_duration;
     app.set_inventory(engine.inventory_at_start(now));
     app.role = engine.session().role;
     let discovery = engine
@@ -241,7 +241,7 @@ fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> 
         .zip(host_spawner)
         .map(|(plan, hosts)| crate::tui::run::Discovery { plan, hosts });
     let ops = Arc::new(engine.actions());
-    app.store = ops.pipeline.store().describe();
+    app.screens.audit.store = ops.pipeline.store().describe();
     let handoffs = handoff::desk(&engine, &ops);
     let backfill = engine.backfill(&app.fleet);
     let cancel = CancellationToken::new();

@@ -1,86 +1,31 @@
-//! Application state and the one place it changes: `App::handle_key` and the data hooks.
-//! Components read a `Ctx`; nothing here draws or does I/O.
+//! The console: the fleet, the view stack and its screens, the overlays, and routing. A key
+//! goes to whatever has it (a dialog, the handoff prompt, the runbook screen, the status
+//! line's prompt, an overlay, else the current screen); what it comes to ([`Effect`]) is
+//! carried out here when it concerns the console, else handed to the event loop. Nothing
+//! here draws or does I/O.
 
-use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use crossterm::event::KeyEvent;
 
-use super::browse::{self as pager, Browsable, BrowseState, Step};
 use super::command::{Command, Mode};
 use super::component::{Component, Ctx};
-pub use super::component::{Effect, View};
+pub use super::component::{DemoInfo, Effect, View};
 use super::keymap::Keymap;
-use super::line_edit::{self, LineEditor};
-use super::rows::{self, ListData};
-use super::table::{Sort, TableView};
+use super::prompt::Typed;
+pub use super::prompt::{Flash, Prompt, PromptKind};
+pub use super::screens::DetailState;
+use super::screens::Screens;
 use super::theme::Theme;
-pub use super::views::actions::{Dialog, Menu};
+pub use super::views::actions::{Dialog, Menu, Revealed};
 use super::views::help::Help;
 
-use crate::actions::kinds::retry_all::{Abort, Flow};
-use crate::actions::{Action as Guarded, AuditRecord, Freeze, Preview, Risk, Role, RunResult};
-use crate::model::detail::{Cell, Column, Row, TableData};
-use crate::model::{ComponentId, Detail, Fleet, Level};
+use crate::actions::{Action as Guarded, AuditRecord, Freeze, Preview, Role, RunResult};
+use crate::model::{ComponentId, Fleet, Level};
+use crate::sources::sidekiq::browse::{BrowseRequest, Browsed};
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum PromptKind {
-    Palette,
-    Filter,
-    /// The class whose jobs a Sidekiq set table pages through.
-    ClassFilter,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Prompt {
-    pub kind: PromptKind,
-    pub text: LineEditor,
-    /// What the filter was before the prompt opened, restored on cancel.
-    previous: String,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Flash {
-    pub text: String,
-    pub level: Level,
-    pub until: SystemTime,
-}
-
-/// Private content on screen after an audited reveal, until the operator closes it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Revealed {
-    pub title: String,
-    pub content: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct DetailState {
-    pub id: ComponentId,
-    pub detail: Detail,
-    /// One view per table section, in section order; selection, sort and filter survive
-    /// the reading being replaced every poll.
-    pub tables: Vec<TableView>,
-    /// Which table the keys act on.
-    pub focus: usize,
-}
-
-impl DetailState {
-    pub fn focused(&self) -> Option<(&TableView, &TableData)> {
-        let data = rows::detail::tables(&self.detail).nth(self.focus)?;
-        Some((self.tables.get(self.focus)?, data))
-    }
-}
-
-/// Shown on screen when running the simulated fleet.
-#[derive(Debug, Clone)]
-pub struct DemoInfo {
-    pub timeline: Vec<(Duration, String)>,
-    pub started: SystemTime,
-    pub offset: Duration,
-}
-
-/// A [`Ctx`] borrowed field by field, so a component of the app can be borrowed mutably
-/// at the same time.
+/// A [`Ctx`] borrowed field by field, so a screen or overlay can be borrowed mutably at the
+/// same time.
 macro_rules! ctx {
     ($app:ident, $focused:expr) => {
         Ctx {
@@ -88,7 +33,9 @@ macro_rules! ctx {
             theme: &$app.theme,
             keymap: &$app.keymap,
             role: $app.role,
-            demo: $app.demo.is_some(),
+            demo: $app.demo.as_ref(),
+            identity: $app.identity.as_deref(),
+            freeze: $app.freeze.as_ref(),
             now: $app.now,
             view: &$app.view,
             focused: $focused,
@@ -100,43 +47,25 @@ pub struct App {
     pub fleet: Fleet,
     pub view: View,
     back: Vec<View>,
+    pub screens: Screens,
     /// The help overlay, while open.
     pub help: Option<Help>,
+    pub menu: Option<Menu>,
+    pub dialog: Option<Dialog>,
+    pub revealed: Option<Revealed>,
+    pub runbooks: super::runbooks::Runbooks,
+    pub prompt: Option<Prompt>,
+    pub flash: Option<Flash>,
     /// Where the event loop finds a theme named with `:theme`.
     pub themes: super::theme::ThemeShelf,
-    pub prompt: Option<Prompt>,
     pub keymap: Keymap,
     pub theme: Theme,
     pub demo: Option<DemoInfo>,
-    pub now: SystemTime,
-    pub flash: Option<Flash>,
-    pub overview: ListData,
-    pub overview_table: TableView,
-    pub kinds: HashMap<&'static str, (ListData, TableView)>,
-    pub detail: Option<DetailState>,
-    /// A hint for an empty fleet, set by whoever built the app.
-    pub empty_hint: String,
-    pub role: Role,
-    pub freeze: Option<Freeze>,
-    /// Where locks, approvals and shared audit live, for the header and help.
-    pub store: String,
-    pub menu: Option<Menu>,
-    pub dialog: Option<Dialog>,
-    pub audit: Vec<AuditRecord>,
-    pub audit_list: ListData,
-    pub audit_table: TableView,
-    pub revealed: Option<Revealed>,
-    pub handoff: super::handoff::HandoffState,
-    pub runbooks: super::runbooks::Runbooks,
-    /// The merged host list and how discovery went.
-    pub inventory: crate::inventory::Inventory,
-    pub fleet_list: rows::fleet::FleetList,
-    pub fleet_table: TableView,
     /// The operator's Tailscale login, when the tailnet could tell.
     pub identity: Option<String>,
-    /// The page of a Sidekiq table the operator paged to, in the detail view.
-    pub browse: Option<BrowseState>,
-    pub alerts: super::alerts::AlertsView,
+    pub role: Role,
+    pub freeze: Option<Freeze>,
+    pub now: SystemTime,
 }
 
 impl App {
@@ -145,37 +74,22 @@ impl App {
             fleet,
             view: View::Overview,
             back: Vec::new(),
+            screens: Screens::default(),
             help: None,
-            themes: Default::default(),
+            menu: None,
+            dialog: None,
+            revealed: None,
+            runbooks: super::runbooks::Runbooks::default(),
             prompt: None,
+            flash: None,
+            themes: Default::default(),
             keymap,
             theme,
             demo: None,
-            now,
-            flash: None,
-            overview: ListData::default(),
-            overview_table: TableView::with_sort(Some(Sort { column: 0, descending: true })),
-            kinds: HashMap::new(),
-            detail: None,
-            empty_hint: "no components configured: add [[postgres]] or [[redis]] to the config, or try `mastop demo`"
-                .into(),
+            identity: None,
             role: Role::Shadow,
             freeze: None,
-            store: "local".into(),
-            menu: None,
-            dialog: None,
-            audit: Vec::new(),
-            audit_list: ListData::default(),
-            audit_table: TableView::default(),
-            revealed: None,
-            handoff: Default::default(),
-            runbooks: super::runbooks::Runbooks::default(),
-            inventory: crate::inventory::Inventory::default(),
-            fleet_list: rows::fleet::FleetList::default(),
-            fleet_table: TableView::default(),
-            identity: None,
-            browse: None,
-            alerts: Default::default(),
+            now,
         };
         app.rebuild();
         app
@@ -194,50 +108,10 @@ impl App {
         )
     }
 
-    /// Call after the fleet or the clock changed: rebuilds the rows views draw from.
+    /// Call after the fleet or the clock changed: the screens rebuild their rows.
     pub fn rebuild(&mut self) {
-        self.audit_list = rows::audit::list(&self.audit);
-        self.audit_table.refresh(&self.audit_list.table);
-        self.overview = rows::overview::list(&self.fleet, self.now);
-        self.overview_table.refresh(&self.overview.table);
-        // Grouping every host by role and region costs more than the other lists: only
-        // while it is on screen (switching to it rebuilds).
-        if self.view == View::Fleet {
-            self.fleet_list = rows::fleet::list(&self.fleet, &self.inventory, self.now);
-            self.fleet_table.refresh(&self.fleet_list.table);
-        }
-        // Ten thousand alerts are rows worth building only while they are on screen.
-        if self.view == View::Alerts {
-            self.alerts.refresh(&self.fleet, self.now);
-        }
-        for kind in self.fleet.kinds() {
-            let data = rows::kind::list(&self.fleet, kind, self.now);
-            let entry = self
-                .kinds
-                .entry(kind)
-                .or_insert_with(|| (ListData::default(), TableView::default()));
-            entry.1.refresh(&data.table);
-            entry.0 = data;
-        }
-        if let View::Detail(id) = &self.view {
-            let detail = self
-                .reading_shown(id)
-                .map(|r| r.detail())
-                .unwrap_or_default();
-            let state = self.detail.get_or_insert_with(|| DetailState {
-                id: id.clone(),
-                detail: Detail::default(),
-                tables: Vec::new(),
-                focus: 0,
-            });
-            let tables: Vec<&TableData> = rows::detail::tables(&detail).collect();
-            state.tables.resize_with(tables.len(), TableView::default);
-            for (view, data) in state.tables.iter_mut().zip(tables) {
-                view.refresh(data);
-            }
-            state.focus = state.focus.min(state.tables.len().saturating_sub(1));
-            state.detail = detail;
-        }
+        let ctx = ctx!(self, true);
+        self.screens.refresh(&ctx);
     }
 
     /// Advances the clock: re-judges staleness and expires the flash message.
@@ -251,21 +125,19 @@ impl App {
     }
 
     pub fn flash(&mut self, text: impl Into<String>, level: Level) {
-        self.flash = Some(Flash {
-            text: text.into(),
-            level,
-            until: self.now + Duration::from_secs(6),
-        });
+        self.flash = Some(Flash::new(text, level, self.now));
+    }
+
+    /// The runbook screen is open and typing goes into it.
+    fn runbook_text(&self) -> bool {
+        self.prompt.is_none() && self.help.is_none() && self.runbooks.wants_text()
     }
 
     fn mode(&self) -> Mode {
-        if self.prompt.is_some()
-            || self.dialog.is_some()
-            || self.runbook_text()
-            || (self.view == View::Alerts && self.alerts.wants_text())
-        {
+        let form = self.view == View::Alerts && self.screens.alerts.wants_text();
+        if self.prompt.is_some() || self.dialog.is_some() || self.runbook_text() || form {
             Mode::Prompt
-        } else if self.handoff.waiting.is_some() {
+        } else if self.screens.handoff.waiting.is_some() {
             Mode::Handoff
         } else if self.help.is_some() {
             Mode::Help
@@ -277,6 +149,168 @@ impl App {
     pub fn handle_key(&mut self, key: KeyEvent) -> Effect {
         let effect = self.route(key);
         self.resolve(effect)
+    }
+
+    /// Carries out one command as if its key was pressed outside any prompt.
+    pub fn apply(&mut self, command: Command) -> Effect {
+        let effect = self.command(command);
+        self.resolve(effect)
+    }
+
+    fn route(&mut self, key: KeyEvent) -> Effect {
+        let mode = self.mode();
+        let command = self.keymap.command(mode, &key);
+        if let Some(dialog) = self.dialog.as_mut() {
+            let ctx = ctx!(self, true);
+            let effect = match command {
+                Some(command) => dialog.key(command, &ctx),
+                None => dialog.text(&key, &ctx),
+            };
+            return match effect {
+                Effect::Close => {
+                    self.dialog = None;
+                    Effect::None
+                }
+                effect => effect,
+            };
+        }
+        if mode == Mode::Handoff {
+            let ctx = ctx!(self, true);
+            return match command {
+                Some(command) => self.screens.handoff.prompt_key(command, &ctx),
+                None => Effect::None,
+            };
+        }
+        if self.runbooks.screen.is_some() && self.prompt.is_none() && self.help.is_none() {
+            // Outside its forms the runbook screen leaves the console's own keys alone.
+            if !self.runbooks.wants_text()
+                && let Some(
+                    c @ (Command::Palette | Command::Help | Command::Redraw | Command::Suspend),
+                ) = command
+            {
+                return self.command(c);
+            }
+            let ctx = ctx!(self, true);
+            return match Component::input(&mut self.runbooks, command, &key, &ctx) {
+                Effect::Close => {
+                    self.runbooks.screen = None;
+                    Effect::None
+                }
+                effect => effect,
+            };
+        }
+        if self.prompt.is_some() {
+            return self.prompt_key(command, &key);
+        }
+        if mode == Mode::Prompt {
+            // The alerts view's silence form.
+            let ctx = ctx!(self, true);
+            return self.screens.alerts.input(command, &key, &ctx);
+        }
+        if self.revealed.take().is_some() {
+            return if command == Some(Command::Quit) {
+                Effect::Quit
+            } else {
+                Effect::None
+            };
+        }
+        match command {
+            Some(command) => self.command(command),
+            None => Effect::None,
+        }
+    }
+
+    /// A command outside the prompts: the topmost overlay, else the current screen, else
+    /// the console's own meaning.
+    fn command(&mut self, command: Command) -> Effect {
+        let ctx = ctx!(self, true);
+        if let Some(help) = self.help.as_mut() {
+            return match help.key(command, &ctx) {
+                Effect::Close => {
+                    self.help = None;
+                    Effect::None
+                }
+                Effect::Unhandled => Effect::None,
+                effect => effect,
+            };
+        }
+        if let Some(menu) = self.menu.as_mut() {
+            return match menu.key(command, &ctx) {
+                Effect::Close => {
+                    self.menu = None;
+                    Effect::None
+                }
+                Effect::Act(chosen) => {
+                    self.menu = None;
+                    Effect::Act(chosen)
+                }
+                effect => effect,
+            };
+        }
+        let effect = match self.screens.current_mut(&self.view) {
+            Some(screen) => screen.key(command, &ctx),
+            None => Effect::Unhandled,
+        };
+        match effect {
+            Effect::Unhandled => self.console_command(command),
+            effect => effect,
+        }
+    }
+
+    /// What a command means to the console when nothing on screen took it.
+    fn console_command(&mut self, command: Command) -> Effect {
+        let unknown = |text: &str| Effect::Flash(text.into(), Level::Unknown);
+        match command {
+            Command::Quit => Effect::Quit,
+            Command::Suspend => Effect::Suspend,
+            Command::Redraw => Effect::FullRedraw,
+            Command::Help => Effect::Help,
+            Command::Palette => Effect::Prompt(PromptKind::Palette),
+            Command::Filter => Effect::Prompt(PromptKind::Filter),
+            Command::Back | Command::Cancel => {
+                self.go_back();
+                Effect::None
+            }
+            Command::NextView | Command::PrevView => {
+                let tabs = self.tabs();
+                let current = tabs.iter().position(|t| *t == self.tab_of_view());
+                let current = current.unwrap_or(0);
+                let next = if command == Command::NextView {
+                    (current + 1) % tabs.len()
+                } else {
+                    (current + tabs.len() - 1) % tabs.len()
+                };
+                Effect::Open(tabs[next].clone())
+            }
+            Command::View1
+            | Command::View2
+            | Command::View3
+            | Command::View4
+            | Command::View5
+            | Command::View6
+            | Command::View7
+            | Command::View8
+            | Command::View9 => {
+                let n = command.view_number().unwrap_or(0);
+                match self.tabs().get(n) {
+                    Some(view) => Effect::Open(view.clone()),
+                    None => Effect::Flash(format!("there is no view {}", n + 1), Level::Unknown),
+                }
+            }
+            Command::Actions => self.open_menu(),
+            Command::Fleet => Effect::Open(View::Fleet),
+            Command::Alerts => Effect::Open(View::Alerts),
+            Command::Reveal => {
+                unknown("select a row in a detail view to reveal its private content")
+            }
+            Command::NextPage | Command::PrevPage => {
+                unknown("focus a Sidekiq set or busy table (] and [) to page through it")
+            }
+            Command::ClassFilter => {
+                unknown("focus a Sidekiq retry, scheduled or dead table to filter it by class")
+            }
+            _ => Effect::None,
+        }
     }
 
     /// Carries out what a component asked of the console; the rest is the event loop's.
@@ -292,190 +326,37 @@ impl App {
                 Effect::None
             }
             Effect::Act(action) => self.open_dialog(*action),
-            other => other,
-        }
-    }
-
-    fn route(&mut self, key: KeyEvent) -> Effect {
-        let mode = self.mode();
-        let action = self.keymap.command(mode, &key);
-        if self.dialog.is_some() {
-            return self.dialog_key(action, key);
-        }
-        if self.handoff.waiting.is_some() && mode != Mode::Prompt {
-            return match action {
-                Some(action) => super::handoff::prompt_key(self, action),
-                None => Effect::None,
-            };
-        }
-        if self.runbooks.screen.is_some() && self.prompt.is_none() && self.help.is_none() {
-            return self.runbook_key(action, key);
-        }
-        if self.view == View::Alerts && self.alerts.wants_text() && self.prompt.is_none() {
-            let ctx = ctx!(self, true);
-            return match action {
-                Some(command) => self.alerts.key(command, &ctx),
-                None => self.alerts.text(&key, &ctx),
-            };
-        }
-        if mode == Mode::Prompt {
-            return self.prompt_key(action, key);
-        }
-        if self.revealed.is_some() {
-            if action == Some(Command::Quit) {
-                return Effect::Quit;
-            }
-            self.revealed = None;
-            return Effect::None;
-        }
-        if self.menu.is_some() {
-            return match action {
-                Some(a) => self.menu_action(a),
-                None => Effect::None,
-            };
-        }
-        match action {
-            Some(action) => self.apply_command(action),
-            None => Effect::None,
-        }
-    }
-
-    /// The runbook screen is open and typing goes into it.
-    fn runbook_text(&self) -> bool {
-        self.prompt.is_none() && self.help.is_none() && self.runbooks.wants_text()
-    }
-
-    fn runbook_key(&mut self, action: Option<Command>, key: KeyEvent) -> Effect {
-        if !self.runbooks.wants_text()
-            && let Some(a @ (Command::Palette | Command::Help | Command::Redraw | Command::Suspend)) =
-                action
-        {
-            return self.apply(a);
-        }
-        match self.runbooks.key(action, key, self.role) {
-            super::runbooks::Request::None => Effect::None,
-            super::runbooks::Request::Close => {
-                self.runbooks.screen = None;
+            Effect::Help => {
+                self.help = Some(Help::default());
                 Effect::None
             }
-            super::runbooks::Request::Quit => Effect::Quit,
-            super::runbooks::Request::Start(start) => Effect::Runbook(start),
-        }
-    }
-
-    /// Carries out one command outside the prompt.
-    pub fn apply(&mut self, action: Command) -> Effect {
-        let effect = self.apply_command(action);
-        self.resolve(effect)
-    }
-
-    fn apply_command(&mut self, action: Command) -> Effect {
-        if let Some(help) = self.help.as_mut() {
-            return match help.key(action, &ctx!(self, true)) {
-                Effect::Close => {
-                    self.help = None;
-                    Effect::None
+            Effect::Runbooks => {
+                self.runbooks.open();
+                Effect::None
+            }
+            Effect::Prompt(kind) => {
+                self.open_prompt(kind);
+                Effect::None
+            }
+            Effect::HandoffCommand(command, words) => {
+                let words: Vec<&str> = words.iter().map(String::as_str).collect();
+                let ctx = ctx!(self, true);
+                let effect = self.screens.handoff.command(&command, &words, &ctx);
+                self.resolve(effect)
+            }
+            Effect::Many(effects) => {
+                // At most one of them is the event loop's.
+                let mut left = Effect::None;
+                for effect in effects {
+                    match self.resolve(effect) {
+                        Effect::None => {}
+                        other => left = other,
+                    }
                 }
-                effect => effect,
-            };
-        }
-        if self.view == View::Handoff
-            && let Some(effect) = super::handoff::view_key(self, action)
-        {
-            return effect;
-        }
-        if self.view == View::Alerts {
-            match self.alerts.key(action, &ctx!(self, true)) {
-                Effect::Unhandled => {}
-                effect => return effect,
+                left
             }
+            other => other,
         }
-        match action {
-            Command::Quit => return Effect::Quit,
-            Command::Suspend => return Effect::Suspend,
-            Command::Redraw => return Effect::FullRedraw,
-            Command::Help => self.help = Some(Help::default()),
-            Command::Palette => self.open_prompt(PromptKind::Palette),
-            Command::Filter => self.open_prompt(PromptKind::Filter),
-            Command::Back | Command::Cancel => self.go_back(),
-            Command::NextView | Command::PrevView => {
-                let tabs = self.tabs();
-                let current = tabs
-                    .iter()
-                    .position(|t| *t == self.tab_of_view())
-                    .unwrap_or(0);
-                let next = if action == Command::NextView {
-                    (current + 1) % tabs.len()
-                } else {
-                    (current + tabs.len() - 1) % tabs.len()
-                };
-                self.switch_to(tabs[next].clone());
-            }
-            Command::View1
-            | Command::View2
-            | Command::View3
-            | Command::View4
-            | Command::View5
-            | Command::View6
-            | Command::View7
-            | Command::View8
-            | Command::View9 => {
-                let n = view_number(action);
-                match self.tabs().get(n) {
-                    Some(view) => self.switch_to(view.clone()),
-                    None => self.flash(format!("there is no view {}", n + 1), Level::Unknown),
-                }
-            }
-            Command::Up => self.with_table(|t, _| t.move_by(-1)),
-            Command::Down => self.with_table(|t, _| t.move_by(1)),
-            Command::PageUp => self.with_table(|t, _| t.move_by(-20)),
-            Command::PageDown => self.with_table(|t, _| t.move_by(20)),
-            Command::HalfPageUp => self.with_table(|t, _| t.move_by(-10)),
-            Command::HalfPageDown => self.with_table(|t, _| t.move_by(10)),
-            Command::Top => self.with_table(|t, _| t.to_top()),
-            Command::Bottom => self.with_table(|t, _| t.to_bottom()),
-            Command::SortNext => self.with_table(|t, d| {
-                t.cycle_sort(d.columns.len());
-                t.refresh(d);
-            }),
-            Command::SortReverse => self.with_table(|t, d| {
-                t.reverse_sort();
-                t.refresh(d);
-            }),
-            Command::Select => self.select(),
-            Command::Actions => self.open_menu(),
-            Command::Reveal => return self.reveal_request(),
-            Command::Pause | Command::Abort | Command::Acknowledge => {}
-            Command::Fleet => self.switch_to(View::Fleet),
-            Command::Alerts => self.switch_to(View::Alerts),
-            Command::NextPane | Command::PrevPane => {
-                if let Some(state) = &mut self.detail
-                    && !state.tables.is_empty()
-                {
-                    let n = state.tables.len();
-                    state.focus = if action == Command::NextPane {
-                        (state.focus + 1) % n
-                    } else {
-                        (state.focus + n - 1) % n
-                    };
-                }
-            }
-            Command::NextPage => return self.page(Step::Next),
-            Command::PrevPage => return self.page(Step::Previous),
-            Command::ClassFilter => match self.browsable() {
-                Some(_) if self.demo.is_some() => self.flash(
-                    "the demo has no Redis behind it: class filters read a real Sidekiq's sets",
-                    Level::Unknown,
-                ),
-                Some((_, Browsable::Set(_))) => self.open_prompt(PromptKind::ClassFilter),
-                _ => self.flash(
-                    "focus a Sidekiq retry, scheduled or dead table to filter it by class",
-                    Level::Unknown,
-                ),
-            },
-            Command::Confirm | Command::Complete => {}
-        }
-        Effect::None
     }
 
     /// The tab a view belongs to (a detail view belongs to its kind).
@@ -502,25 +383,32 @@ impl App {
             let previous = std::mem::replace(&mut self.view, view);
             self.back.push(previous);
             self.back.truncate(32);
-            self.detail = None;
-            self.browse = None;
+            self.screens.detail = Default::default();
             self.rebuild();
         }
     }
 
+    /// Back: first clears the filter, then leaves a browsed page, then the view.
     fn go_back(&mut self) {
-        if let Some(filter) = self.current_filter_mut().filter(|f| !f.is_empty()) {
+        if let Some(filter) = self
+            .screens
+            .current_mut(&self.view)
+            .and_then(|s| s.filter_mut())
+            .filter(|f| !f.is_empty())
+        {
             filter.clear();
             self.rebuild();
             return;
         }
-        if self.browse.take().is_some() {
-            self.rebuild();
-            return;
+        if matches!(self.view, View::Detail(_)) {
+            let ctx = ctx!(self, true);
+            if self.screens.detail.leave_page(&ctx) {
+                return;
+            }
         }
         if let Some(view) = self.back.pop() {
             self.view = view;
-            self.detail = None;
+            self.screens.detail = Default::default();
             self.rebuild();
         } else if self.view != View::Overview {
             self.view = View::Overview;
@@ -528,112 +416,16 @@ impl App {
         }
     }
 
-    fn select(&mut self) {
-        let id = match &self.view {
-            View::Overview => self
-                .overview_table
-                .selected_row()
-                .and_then(|i| self.overview.ids.get(i))
-                .cloned(),
-            View::Kind(kind) => self
-                .kinds
-                .get(kind)
-                .and_then(|(data, t)| t.selected_row().and_then(|i| data.ids.get(i)))
-                .cloned(),
-            View::Fleet => return self.select_in_fleet(),
-            View::Detail(_) | View::Audit | View::Handoff | View::Alerts => None,
-        };
-        if let Some(id) = id {
-            self.switch_to(View::Detail(id));
-        }
-    }
-
     /// The component the keys point at: the selected row, or the one in detail.
     pub fn selected_component(&self) -> Option<ComponentId> {
-        match &self.view {
-            View::Overview => self
-                .overview_table
-                .selected_row()
-                .and_then(|i| self.overview.ids.get(i))
-                .cloned(),
-            View::Kind(kind) => self
-                .kinds
-                .get(kind)
-                .and_then(|(data, t)| t.selected_row().and_then(|i| data.ids.get(i)))
-                .cloned(),
-            View::Detail(id) => Some(id.clone()),
-            View::Fleet => match self.fleet_selected()? {
-                rows::fleet::Target::Component(id) => Some(id.clone()),
-                _ => None,
-            },
-            View::Audit | View::Handoff | View::Alerts => None,
-        }
+        let ctx = self.ctx();
+        self.screens.current(&self.view)?.selected_component(&ctx)
     }
 
     /// A new inventory from discovery.
     pub fn set_inventory(&mut self, inventory: crate::inventory::Inventory) {
-        self.inventory = inventory;
+        self.screens.fleet.inventory = inventory;
         self.rebuild();
-    }
-
-    fn fleet_selected(&self) -> Option<&rows::fleet::Target> {
-        self.fleet_table
-            .selected_row()
-            .and_then(|i| self.fleet_list.targets.get(i))
-    }
-
-    /// Enter in the fleet view: a component opens its detail; a host nothing polls says why.
-    fn select_in_fleet(&mut self) {
-        match self.fleet_selected().cloned() {
-            Some(rows::fleet::Target::Component(id)) => self.switch_to(View::Detail(id)),
-            Some(rows::fleet::Target::Host(name)) => {
-                let seen = self.inventory.host(&name).map_or_else(String::new, |h| {
-                    rows::fleet::seen_text(h.online, h.last_seen, self.now)
-                });
-                let why = if seen.starts_with("offline") {
-                    seen
-                } else {
-                    "no [[host]] source polls it".to_string()
-                };
-                self.flash(
-                    format!("{} has no detail: {why}", crate::sanitize::sanitize(&name)),
-                    Level::Unknown,
-                );
-            }
-            Some(rows::fleet::Target::Group) | None => {}
-        }
-    }
-
-    /// In a detail view: the focused table's title and the selected row's key, if the row
-    /// has one (rows that stand for an object carry a key).
-    pub fn selected_row(&self) -> Option<(String, String)> {
-        if !matches!(self.view, View::Detail(_)) {
-            return None;
-        }
-        let state = self.detail.as_ref()?;
-        let (view, data) = state.focused()?;
-        let key = data.rows.get(view.selected_row()?)?.key.clone()?;
-        let title = rows::detail::table_titles(&state.detail)
-            .get(state.focus)?
-            .to_string();
-        Some((title, key))
-    }
-
-    fn reveal_request(&mut self) -> Effect {
-        let (View::Detail(id), Some((table, key))) = (&self.view, self.selected_row()) else {
-            self.flash(
-                "select a row in a detail view to reveal its private content",
-                Level::Unknown,
-            );
-            return Effect::None;
-        };
-        let content = self.reading_shown(id).and_then(|r| r.private(&table, &key));
-        Effect::Reveal {
-            component: id.to_string(),
-            table,
-            key,
-            content,
-        }
     }
 
     /// The outcome of a reveal: the content on screen, or why not.
@@ -644,98 +436,38 @@ impl App {
         }
     }
 
-    fn open_menu(&mut self) {
+    fn open_menu(&mut self) -> Effect {
         let Some(id) = self.selected_component() else {
-            self.flash("select a component first", Level::Unknown);
-            return;
+            return Effect::Flash("select a component first".into(), Level::Unknown);
         };
         let Some(component) = self.fleet.get(&id) else {
-            return;
+            return Effect::None;
         };
-        let selected = self.selected_row();
+        let in_detail = matches!(self.view, View::Detail(_));
+        let selected = in_detail
+            .then(|| self.screens.detail.selected_row())
+            .flatten();
         let selected = selected
             .as_ref()
             .map(|(table, key)| crate::actions::catalog::Selected { table, key });
         // Actions on a browsed row are built from the page on screen.
         let mut component = component.clone();
-        component.reading = self.reading_shown(&id);
+        component.reading = self.screens.detail.reading_shown(&self.ctx(), &id);
         let items =
             crate::actions::catalog::for_component(&component, selected, self.demo.is_some());
-        if items.is_empty() {
-            self.flash(format!("{id} offers no actions yet"), Level::Unknown);
-            return;
-        }
-        let data = TableData {
-            columns: vec![Column::text("RISK", 9), Column::text("ACTION", 40)],
-            rows: items
-                .iter()
-                .map(|a| Row {
-                    key: None,
-                    cells: vec![Cell::text(a.risk.word()), Cell::text(a.title.clone())],
-                    level: Some(match a.risk {
-                        Risk::Low => Level::Ok,
-                        Risk::High => Level::Warn,
-                        Risk::Critical => Level::Crit,
-                    }),
-                })
-                .collect(),
-        };
-        let mut table = TableView::default();
-        table.refresh(&data);
-        self.menu = Some(Menu {
-            component: id,
-            items,
-            data,
-            table,
-        });
-    }
-
-    fn menu_action(&mut self, action: Command) -> Effect {
-        let Some(menu) = self.menu.as_mut() else {
-            return Effect::None;
-        };
-        match menu.key(action, &ctx!(self, true)) {
-            Effect::Close => {
-                self.menu = None;
+        match Menu::new(id.clone(), items) {
+            Some(menu) => {
+                self.menu = Some(menu);
                 Effect::None
             }
-            Effect::Act(chosen) => {
-                self.menu = None;
-                self.open_dialog(*chosen)
-            }
-            effect => effect,
+            None => Effect::Flash(format!("{id} offers no actions yet"), Level::Unknown),
         }
     }
 
     /// The confirmation dialog for `action`, focus on Cancel, its guards being previewed.
     fn open_dialog(&mut self, action: Guarded) -> Effect {
-        self.dialog = Some(Dialog {
-            abort: Flow::of(&action).map(|_| Abort::new()),
-            action: action.clone(),
-            typed: LineEditor::default(),
-            run_focused: false,
-            preview: None,
-            running: false,
-            result: None,
-            progress: None,
-        });
+        self.dialog = Some(Dialog::new(action.clone()));
         Effect::Preview(Box::new(action))
-    }
-
-    fn dialog_key(&mut self, action: Option<Command>, key: KeyEvent) -> Effect {
-        let Some(dialog) = self.dialog.as_mut() else {
-            return Effect::None;
-        };
-        let ctx = ctx!(self, true);
-        let effect = match action {
-            Some(command) => dialog.key(command, &ctx),
-            None => dialog.text(&key, &ctx),
-        };
-        if effect == Effect::Close {
-            self.dialog = None;
-            return Effect::None;
-        }
-        effect
     }
 
     /// The preview for the open dialog arrived.
@@ -766,6 +498,15 @@ impl App {
         }
     }
 
+    /// A flow finished another batch.
+    pub fn flow_progress(&mut self, action: &Guarded, line: String) {
+        if let Some(dialog) = self.dialog.as_mut()
+            && dialog.action == *action
+        {
+            dialog.progress = Some(line);
+        }
+    }
+
     /// A theme the event loop loaded for `:theme NAME`, or why it could not.
     pub fn theme_loaded(&mut self, name: &str, theme: Result<Theme, String>) {
         match theme {
@@ -778,233 +519,101 @@ impl App {
     }
 
     pub fn handoff_done(&mut self, reply: super::handoff::Reply) {
-        super::handoff::apply_reply(self, reply);
+        let effect = self.screens.handoff.reply(reply);
+        self.resolve(effect);
     }
 
-    pub fn set_audit(&mut self, mut records: Vec<AuditRecord>) {
-        records.reverse();
-        self.audit = records;
-        self.rebuild();
+    /// The audit history as the store keeps it, oldest first.
+    pub fn set_audit(&mut self, records: Vec<AuditRecord>) {
+        self.screens.audit.set(records);
     }
 
-    /// Runs `f` on the table of the current view with its data.
-    fn with_table(&mut self, f: impl FnOnce(&mut TableView, &TableData)) {
-        match &self.view {
-            View::Overview => f(&mut self.overview_table, &self.overview.table),
-            View::Kind(kind) => {
-                if let Some((data, table)) = self.kinds.get_mut(kind) {
-                    f(table, &data.table);
-                }
-            }
-            View::Audit => f(&mut self.audit_table, &self.audit_list.table),
-            View::Handoff => {}
-            View::Fleet => f(&mut self.fleet_table, &self.fleet_list.table),
-            View::Alerts => {
-                let (table, data) = self.alerts.focused_mut();
-                f(table, data);
-            }
-            View::Detail(_) => {
-                if let Some(state) = &mut self.detail
-                    && let Some(data) = rows::detail::tables(&state.detail).nth(state.focus)
-                    && let Some(view) = state.tables.get_mut(state.focus)
-                {
-                    f(view, data);
-                }
-            }
-        }
+    /// A page came back from a browse request.
+    pub fn browse_done(
+        &mut self,
+        id: &ComponentId,
+        request: &BrowseRequest,
+        result: Result<Browsed, String>,
+    ) {
+        let ctx = ctx!(self, true);
+        let effect = self.screens.detail.browsed(&ctx, id, request, result);
+        self.resolve(effect);
     }
 
-    fn current_filter_mut(&mut self) -> Option<&mut String> {
-        match &self.view {
-            View::Overview => Some(&mut self.overview_table.filter),
-            View::Kind(kind) => self.kinds.get_mut(kind).map(|(_, t)| &mut t.filter),
-            View::Detail(_) => self
-                .detail
-                .as_mut()
-                .and_then(|d| d.tables.get_mut(d.focus))
-                .map(|t| &mut t.filter),
-            View::Audit => Some(&mut self.audit_table.filter),
-            View::Handoff => None,
-            View::Fleet => Some(&mut self.fleet_table.filter),
-            View::Alerts => Some(&mut self.alerts.focused_mut().0.filter),
-        }
+    /// The browsed page read again, after an action may have changed it.
+    pub fn browse_again(&mut self) -> Option<Effect> {
+        self.screens.detail.browse_again()
     }
 
+    /// The filter `/` edits on the current screen.
     pub fn current_filter(&self) -> &str {
-        match &self.view {
-            View::Overview => &self.overview_table.filter,
-            View::Kind(kind) => self.kinds.get(kind).map_or("", |(_, t)| t.filter.as_str()),
-            View::Detail(_) => self
-                .detail
-                .as_ref()
-                .and_then(|d| d.focused())
-                .map_or("", |(t, _)| t.filter.as_str()),
-            View::Audit => &self.audit_table.filter,
-            View::Handoff => "",
-            View::Fleet => &self.fleet_table.filter,
-            View::Alerts => &self.alerts.focused().filter,
-        }
+        self.screens.current(&self.view).map_or("", |s| s.filter())
+    }
+
+    /// The key hints of whatever has the keys.
+    pub fn hints(&self) -> &'static [super::component::Hint] {
+        let ctx = self.ctx();
+        self.screens
+            .current(&self.view)
+            .map_or(super::screens::overview::LIST_HINTS, |s| s.hints(&ctx))
     }
 
     fn open_prompt(&mut self, kind: PromptKind) {
-        let previous = self.current_filter().to_string();
+        let filter = self.current_filter().to_string();
         let text = match kind {
-            PromptKind::Filter => previous.clone(),
-            PromptKind::ClassFilter => self.class_filter().unwrap_or_default(),
+            PromptKind::Filter => filter.clone(),
+            PromptKind::ClassFilter => self
+                .screens
+                .detail
+                .class_filter(&self.ctx())
+                .unwrap_or_default(),
             PromptKind::Palette => String::new(),
         };
-        self.prompt = Some(Prompt {
-            kind,
-            text: LineEditor::with_text(&text, line_edit::DEFAULT_LIMIT),
-            previous,
-        });
+        self.prompt = Some(Prompt::new(kind, &text, &filter));
     }
 
-    fn prompt_key(&mut self, action: Option<Command>, key: KeyEvent) -> Effect {
+    fn prompt_key(&mut self, command: Option<Command>, key: &KeyEvent) -> Effect {
         let Some(prompt) = self.prompt.as_mut() else {
             return Effect::None;
         };
         let kind = prompt.kind;
-        match action {
-            Some(Command::Cancel) => {
-                let previous = prompt.previous.clone();
+        match prompt.input(command, key, &self.fleet) {
+            Typed::Nothing => Effect::None,
+            Typed::Cancelled { previous } => {
                 self.prompt = None;
                 if kind == PromptKind::Filter {
                     self.set_filter(previous);
                 }
+                Effect::None
             }
-            Some(Command::Confirm) => {
-                let text = prompt.text.as_str().trim().to_string();
-                self.prompt = None;
-                if kind == PromptKind::Palette {
-                    return self.run_command(&text);
-                }
-                if kind == PromptKind::ClassFilter
-                    && let Some((id, Browsable::Set(set))) = self.browsable()
-                {
-                    let wanted = pager::filter_class(&mut self.browse, &id, set, &text);
-                    self.rebuild();
-                    if let Some((id, request)) = wanted {
-                        return Effect::Browse(id, request);
-                    }
-                }
-            }
-            Some(Command::Complete) => {
-                let typed = prompt.text.to_string();
-                if kind == PromptKind::Palette
-                    && let Some(done) = super::palette::completions(&typed, &self.fleet)
-                        .into_iter()
-                        .next()
-                    && let Some(prompt) = self.prompt.as_mut()
-                {
-                    prompt.text.set(&done);
-                }
-            }
-            _ => {
-                if !prompt.text.key(&key) {
-                    return Effect::None;
-                }
+            Typed::Changed(text) => {
                 if kind == PromptKind::Filter {
-                    let text = prompt.text.to_string();
                     self.set_filter(text);
+                }
+                Effect::None
+            }
+            Typed::Submitted(text) => {
+                self.prompt = None;
+                match kind {
+                    PromptKind::Palette => super::palette::run(&text, &self.fleet),
+                    PromptKind::ClassFilter => {
+                        let ctx = ctx!(self, true);
+                        self.screens.detail.filter_class(&ctx, &text)
+                    }
+                    PromptKind::Filter => Effect::None,
                 }
             }
         }
-        Effect::None
     }
 
     fn set_filter(&mut self, text: String) {
-        if let Some(filter) = self.current_filter_mut() {
+        if let Some(filter) = self
+            .screens
+            .current_mut(&self.view)
+            .and_then(|s| s.filter_mut())
+        {
             *filter = text;
         }
         self.rebuild();
-    }
-
-    fn run_command(&mut self, line: &str) -> Effect {
-        let mut words = line.split_whitespace();
-        let Some(command) = words.next() else {
-            return Effect::None;
-        };
-        match command {
-            "q" | "q!" | "quit" => return Effect::Quit,
-            "help" | "h" | "?" => self.help = Some(Help::default()),
-            "overview" | "o" | "home" => self.switch_to(View::Overview),
-            "runbooks" | "runbook" | "rb" => self.runbooks.open(),
-            "fleet" | "inventory" => self.switch_to(View::Fleet),
-            "alerts" | "alert" => self.switch_to(View::Alerts),
-            "audit" => {
-                self.switch_to(View::Audit);
-                return Effect::LoadAudit;
-            }
-            "freeze" => {
-                let reason = words.collect::<Vec<_>>().join(" ");
-                if reason.is_empty() {
-                    self.flash(
-                        "say why: :freeze REASON (everyone will see it)",
-                        Level::Unknown,
-                    );
-                    return Effect::None;
-                }
-                return Effect::Freeze(Some(reason));
-            }
-            "unfreeze" => return Effect::Freeze(None),
-            "handoff" | "ack" | "note" | "item" | "mitigation" | "silence" | "done" => {
-                let rest: Vec<&str> = words.collect();
-                if let Some(effect) = super::handoff::command(self, command, &rest) {
-                    return effect;
-                }
-            }
-            "approve" => match words.next() {
-                Some(id) => return Effect::Approve(id.to_string()),
-                None => self.flash(
-                    "usage: :approve ID (the id the other console shows)",
-                    Level::Unknown,
-                ),
-            },
-            "theme" => {
-                let Some(name) = words.next() else {
-                    self.flash(
-                        format!("usage: :theme NAME ({})", Theme::names_builtin().join(", ")),
-                        Level::Unknown,
-                    );
-                    return Effect::None;
-                };
-                return Effect::Theme(name.to_string());
-            }
-            other => {
-                let kind = match other {
-                    "pg" | "db" => "postgres",
-                    "es" => "elasticsearch",
-                    "edges" | "cdn" => "edge",
-                    "hosts" => "host",
-                    k => k,
-                };
-                match self.fleet.kinds().into_iter().find(|k| *k == kind) {
-                    Some(kind) => self.switch_to(View::Kind(kind)),
-                    None => self.flash(
-                        format!(
-                            "unknown command `{}`: try :help",
-                            crate::sanitize::sanitize(other)
-                        ),
-                        Level::Warn,
-                    ),
-                }
-            }
-        }
-        Effect::None
-    }
-}
-
-fn view_number(action: Command) -> usize {
-    match action {
-        Command::View2 => 1,
-        Command::View3 => 2,
-        Command::View4 => 3,
-        Command::View5 => 4,
-        Command::View6 => 5,
-        Command::View7 => 6,
-        Command::View8 => 7,
-        Command::View9 => 8,
-        _ => 0,
     }
 }

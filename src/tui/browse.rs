@@ -6,10 +6,7 @@
 
 use std::sync::Arc;
 
-use super::app::{App, Effect, View};
-
-use crate::actions::Action as Guarded;
-use crate::model::{ComponentId, Level, Reading};
+use crate::model::{ComponentId, Reading};
 use crate::sources::sidekiq::browse::{BrowseRequest, Browsed, PAGE, SetName};
 use crate::sources::sidekiq::{Layout, SidekiqReading};
 
@@ -233,111 +230,6 @@ pub fn arrived(
             true
         }
         _ => false,
-    }
-}
-
-/// The pager's part of the console: keys and answers for the browsed page.
-impl App {
-    /// The reading the detail view of `id` shows: with the browsed page in place.
-    pub(super) fn reading_shown(&self, id: &ComponentId) -> Option<std::sync::Arc<dyn Reading>> {
-        let reading = self.fleet.get(id)?.reading.as_ref()?;
-        Some(apply(id, reading, self.browse.as_ref()))
-    }
-
-    /// Whether the focused detail table can be paged (for the key hints).
-    pub fn pageable(&self) -> bool {
-        self.browsable().is_some()
-    }
-
-    /// The focused detail table, if it can be paged.
-    pub(super) fn browsable(&self) -> Option<(ComponentId, Browsable)> {
-        let View::Detail(id) = &self.view else {
-            return None;
-        };
-        if self.fleet.get(id)?.meta.kind != crate::sources::sidekiq::KIND {
-            return None;
-        }
-        let state = self.detail.as_ref()?;
-        let title = super::rows::detail::table_titles(&state.detail)
-            .get(state.focus)?
-            .to_string();
-        Some((id.clone(), Browsable::from_title(&title)?))
-    }
-
-    pub(super) fn page(&mut self, direction: Step) -> Effect {
-        let Some((id, table)) = self.browsable() else {
-            self.flash(
-                "focus a Sidekiq set or busy table (] and [) to page through it",
-                Level::Unknown,
-            );
-            return Effect::None;
-        };
-        if self.demo.is_some() {
-            self.flash(
-                "the demo has no Redis behind it: paging reads a real Sidekiq's sets",
-                Level::Unknown,
-            );
-            return Effect::None;
-        }
-        let Some(reading) = self.fleet.get(&id).and_then(|c| c.reading.clone()) else {
-            return Effect::None;
-        };
-        match step(&mut self.browse, &id, table, reading.as_ref(), direction) {
-            Ok((id, request)) => Effect::Browse(id, request),
-            Err(e) => {
-                self.flash(e, Level::Unknown);
-                Effect::None
-            }
-        }
-    }
-
-    /// A page came back from a browse request.
-    pub fn browse_done(
-        &mut self,
-        id: &ComponentId,
-        request: &BrowseRequest,
-        result: Result<Browsed, String>,
-    ) {
-        match result {
-            Ok(page) => {
-                if arrived(&mut self.browse, id, request, page) {
-                    self.rebuild();
-                }
-            }
-            Err(e) => {
-                if let Some(s) = self.browse.as_mut() {
-                    s.loading = false;
-                }
-                self.flash(crate::sanitize::sanitize(&e), Level::Warn);
-            }
-        }
-    }
-
-    /// The browsed page read again, after an action may have changed it.
-    pub fn browse_again(&mut self) -> Option<Effect> {
-        again(&mut self.browse).map(|(id, request)| Effect::Browse(id, request))
-    }
-
-    /// A flow finished another batch.
-    pub fn flow_progress(&mut self, action: &Guarded, line: String) {
-        if let Some(dialog) = self.dialog.as_mut()
-            && dialog.action == *action
-        {
-            dialog.progress = Some(line);
-        }
-    }
-
-    /// The class the focused set table is filtered by, if any.
-    pub fn class_filter(&self) -> Option<String> {
-        let (id, table) = self.browsable()?;
-        let state = self
-            .browse
-            .as_ref()
-            .filter(|s| s.component == id && s.table == table)?;
-        match &state.request {
-            BrowseRequest::Set { class, .. } => class.clone(),
-            BrowseRequest::Busy { .. } => None,
-        }
     }
 }
 

@@ -54,6 +54,22 @@ pub enum Command {
 }
 
 impl Command {
+    /// Which tab a number key opens, counting from 0.
+    pub fn view_number(self) -> Option<usize> {
+        Some(match self {
+            Command::View1 => 0,
+            Command::View2 => 1,
+            Command::View3 => 2,
+            Command::View4 => 3,
+            Command::View5 => 4,
+            Command::View6 => 5,
+            Command::View7 => 6,
+            Command::View8 => 7,
+            Command::View9 => 8,
+            _ => return None,
+        })
+    }
+
     pub const ALL: &'static [Command] = &[
         Command::Quit,
         Command::Help,

@@ -8,7 +8,7 @@
 //! another view, show a message, review a guarded action, start background work) goes
 //! back to the console, which carries it out or hands it to the event loop.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
@@ -18,7 +18,7 @@ use super::command::Command;
 use super::keymap::Keymap;
 use super::theme::Theme;
 use crate::actions::kinds::retry_all::Abort;
-use crate::actions::{Action as Guarded, Confirmation, Role};
+use crate::actions::{Action as Guarded, Confirmation, Freeze, Role};
 use crate::model::{ComponentId, Fleet, Level};
 use crate::sources::sidekiq::browse::BrowseRequest;
 
@@ -62,6 +62,14 @@ pub fn tabs(fleet: &Fleet) -> Vec<View> {
         .collect()
 }
 
+/// Shown on screen when running the simulated fleet.
+#[derive(Debug, Clone)]
+pub struct DemoInfo {
+    pub timeline: Vec<(Duration, String)>,
+    pub started: SystemTime,
+    pub offset: Duration,
+}
+
 /// What a component may read while it handles a key or draws. Nothing in it can change.
 #[derive(Clone, Copy)]
 pub struct Ctx<'a> {
@@ -69,8 +77,13 @@ pub struct Ctx<'a> {
     pub theme: &'a Theme,
     pub keymap: &'a Keymap,
     pub role: Role,
-    /// Running the simulated fleet: there is no backend to page or filter.
-    pub demo: bool,
+    /// Running the simulated fleet (there is no backend to page or filter), with its
+    /// scripted timeline.
+    pub demo: Option<&'a DemoInfo>,
+    /// The operator's Tailscale login, when the tailnet could tell.
+    pub identity: Option<&'a str>,
+    /// The global freeze, while one is set.
+    pub freeze: Option<&'a Freeze>,
     pub now: SystemTime,
     /// The view on screen, for overlays that describe it.
     pub view: &'a View,
@@ -94,7 +107,42 @@ pub trait Component {
         Effect::None
     }
 
+    /// Every key while this component has them: a command the keymap found, or the key
+    /// itself when the keymap claimed none. Components that read raw keys alongside
+    /// commands (a form moving between fields with the arrows) override this.
+    fn input(&mut self, command: Option<Command>, key: &KeyEvent, ctx: &Ctx<'_>) -> Effect {
+        match command {
+            Some(command) => self.key(command, ctx),
+            None if self.wants_text() => self.text(key, ctx),
+            None => Effect::None,
+        }
+    }
+
     fn draw(&self, frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>);
+}
+
+/// A key hint for the status line: the command and what it does here.
+pub type Hint = (Command, &'static str);
+
+/// A screen of the view stack (overview, a kind, a detail, audit, fleet, handoff, alerts):
+/// besides keys and drawing, it rebuilds its rows when the fleet or clock changes and owns
+/// the filter that `/` edits.
+pub trait Screen: Component {
+    /// The fleet or the clock changed: rebuild rows, keeping selection, sort and filter.
+    fn refresh(&mut self, ctx: &Ctx<'_>);
+
+    /// The text `/` filters the focused table by; `None` where nothing filters.
+    fn filter_mut(&mut self) -> Option<&mut String>;
+
+    fn filter(&self) -> &str;
+
+    /// The component the keys point at: the selected row, or the one shown.
+    fn selected_component(&self, _ctx: &Ctx<'_>) -> Option<ComponentId> {
+        None
+    }
+
+    /// The key hints of the status line while this screen has the keys.
+    fn hints(&self, ctx: &Ctx<'_>) -> &'static [Hint];
 }
 
 /// What a key comes to. The first group is carried out by the console; the rest by the
@@ -136,6 +184,16 @@ pub enum Effect {
     RunFlow(Box<Guarded>, Confirmation, Abort),
     /// Read a page of a Sidekiq set or of the busy jobs.
     Browse(ComponentId, BrowseRequest),
+    /// Several effects, carried out in order.
+    Many(Vec<Effect>),
+    /// Open the help overlay.
+    Help,
+    /// Open the runbook screen.
+    Runbooks,
+    /// Open the status line's prompt.
+    Prompt(super::prompt::PromptKind),
+    /// A handoff command from the palette (`:note`, `:ack`, …) with its words.
+    HandoffCommand(String, Vec<String>),
     /// Reveal one row's private content (audited; on-call only).
     Reveal {
         component: String,

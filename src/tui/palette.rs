@@ -1,7 +1,9 @@
 //! The command palette's vocabulary: the commands `:` offers, what each does (for the
-//! help), and completion of what was typed. The console carries the commands out.
+//! help), completion of what was typed, and what a typed line asks of the console.
 
-use crate::model::Fleet;
+use super::component::{Effect, View};
+use super::theme::Theme;
+use crate::model::{Fleet, Level};
 
 pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
     ("overview", "every component and its health"),
@@ -47,6 +49,65 @@ pub fn completions(typed: &str, fleet: &Fleet) -> Vec<String> {
         .chain(fleet.kinds().into_iter().map(str::to_string))
         .filter(|c| c.starts_with(typed))
         .collect()
+}
+
+/// What a line typed at `:` asks of the console.
+pub fn run(line: &str, fleet: &Fleet) -> Effect {
+    let mut words = line.split_whitespace();
+    let Some(command) = words.next() else {
+        return Effect::None;
+    };
+    let usage = |text: String| Effect::Flash(text, Level::Unknown);
+    match command {
+        "q" | "q!" | "quit" => Effect::Quit,
+        "help" | "h" | "?" => Effect::Help,
+        "overview" | "o" | "home" => Effect::Open(View::Overview),
+        "runbooks" | "runbook" | "rb" => Effect::Runbooks,
+        "fleet" | "inventory" => Effect::Open(View::Fleet),
+        "alerts" | "alert" => Effect::Open(View::Alerts),
+        "audit" => Effect::Many(vec![Effect::Open(View::Audit), Effect::LoadAudit]),
+        "freeze" => {
+            let reason = words.collect::<Vec<_>>().join(" ");
+            if reason.is_empty() {
+                return usage("say why: :freeze REASON (everyone will see it)".into());
+            }
+            Effect::Freeze(Some(reason))
+        }
+        "unfreeze" => Effect::Freeze(None),
+        "handoff" | "ack" | "note" | "item" | "mitigation" | "silence" | "done" => {
+            Effect::HandoffCommand(command.to_string(), words.map(str::to_string).collect())
+        }
+        "approve" => match words.next() {
+            Some(id) => Effect::Approve(id.to_string()),
+            None => usage("usage: :approve ID (the id the other console shows)".into()),
+        },
+        "theme" => match words.next() {
+            Some(name) => Effect::Theme(name.to_string()),
+            None => usage(format!(
+                "usage: :theme NAME ({})",
+                Theme::names_builtin().join(", ")
+            )),
+        },
+        other => {
+            let kind = match other {
+                "pg" | "db" => "postgres",
+                "es" => "elasticsearch",
+                "edges" | "cdn" => "edge",
+                "hosts" => "host",
+                k => k,
+            };
+            match fleet.kinds().into_iter().find(|k| *k == kind) {
+                Some(kind) => Effect::Open(View::Kind(kind)),
+                None => Effect::Flash(
+                    format!(
+                        "unknown command `{}`: try :help",
+                        crate::sanitize::sanitize(other)
+                    ),
+                    Level::Warn,
+                ),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -360,7 +360,12 @@ fn start(effect: Effect, runtime: &Arc<Runtime>, done: &mpsc::UnboundedSender<Do
         | Effect::Quit
         | Effect::Suspend
         | Effect::FullRedraw
-        | Effect::Handoff(_) => {}
+        | Effect::Handoff(_)
+        | Effect::Many(_)
+        | Effect::Help
+        | Effect::Runbooks
+        | Effect::Prompt(_)
+        | Effect::HandoffCommand(..) => {}
     }
 }
 

@@ -445,3 +445,45 @@ impl Runbooks {
         }
     }
 }
+
+impl super::component::Component for Runbooks {
+    fn key(
+        &mut self,
+        command: Command,
+        ctx: &super::component::Ctx<'_>,
+    ) -> super::component::Effect {
+        self.input(Some(command), &KeyEvent::from(KeyCode::Null), ctx)
+    }
+
+    fn wants_text(&self) -> bool {
+        Runbooks::wants_text(self)
+    }
+
+    /// The form moves between fields with the arrow keys whatever the keymap says, so it
+    /// reads the key alongside the command.
+    fn input(
+        &mut self,
+        command: Option<Command>,
+        key: &KeyEvent,
+        ctx: &super::component::Ctx<'_>,
+    ) -> super::component::Effect {
+        use super::component::Effect;
+        match Runbooks::key(self, command, *key, ctx.role) {
+            Request::None => Effect::None,
+            Request::Close => Effect::Close,
+            Request::Quit => Effect::Quit,
+            Request::Start(start) => Effect::Runbook(start),
+        }
+    }
+
+    fn draw(
+        &self,
+        frame: &mut ratatui::Frame<'_>,
+        area: ratatui::layout::Rect,
+        ctx: &super::component::Ctx<'_>,
+    ) {
+        if let Some(screen) = &self.screen {
+            super::views::runbooks::draw(frame, area, self, screen, ctx);
+        }
+    }
+}

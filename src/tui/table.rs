@@ -5,6 +5,7 @@
 use std::cell::Cell as StdCell;
 
 use crate::model::detail::{Row, TableData};
+use crate::tui::command::Command;
 
 #[derive(Debug, Default, Clone)]
 pub struct TableView {
@@ -50,6 +51,30 @@ impl TableView {
             .and_then(|row| self.order.iter().position(|&i| i == row))
             .unwrap_or(self.selected)
             .min(self.order.len().saturating_sub(1));
+    }
+
+    /// Movement and sort keys, the same in every table; false for any other command.
+    pub fn command(&mut self, command: Command, data: &TableData) -> bool {
+        match command {
+            Command::Up => self.move_by(-1),
+            Command::Down => self.move_by(1),
+            Command::PageUp => self.move_by(-20),
+            Command::PageDown => self.move_by(20),
+            Command::HalfPageUp => self.move_by(-10),
+            Command::HalfPageDown => self.move_by(10),
+            Command::Top => self.to_top(),
+            Command::Bottom => self.to_bottom(),
+            Command::SortNext => {
+                self.cycle_sort(data.columns.len());
+                self.refresh(data);
+            }
+            Command::SortReverse => {
+                self.reverse_sort();
+                self.refresh(data);
+            }
+            _ => return false,
+        }
+        true
     }
 
     pub fn len(&self) -> usize {

@@ -231,7 +231,7 @@ fn ten_thousand_alerts_are_drawn_a_screen_at_a_time() {
     }
     let mut app = app(fleet_with(set));
     press(&mut app, KeyCode::Char('0'));
-    assert_eq!(app.alerts.rows.firing.rows.len(), 10_005);
+    assert_eq!(app.screens.alerts.rows.firing.rows.len(), 10_005);
     let text = screen(&app, 200, 60);
     assert!(text.contains("Firing · 10000 alerts · 5 groups"), "{text}");
     press(&mut app, KeyCode::End);
@@ -368,11 +368,11 @@ fn a_silence_is_drafted_from_the_alert_and_reviewed_in_the_dialog() {
     set.groups[0].alerts.push(2);
     let mut app = app(fleet_with(set));
     app.role = mastop::actions::Role::Oncall;
-    app.alerts.operator = "mei on console-1".into();
+    app.screens.alerts.operator = "mei on console-1".into();
     press(&mut app, KeyCode::Char('0'));
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Char('a'));
-    let form = app.alerts.form.clone().expect("the form is open");
+    let form = app.screens.alerts.form.clone().expect("the form is open");
     assert_eq!(
         form.fields[0],
         "alertname=\"DiskAlmostFull\", instance=\"db-1:9100\", job=\"node\", severity=\"critical\""
@@ -389,17 +389,24 @@ fn a_silence_is_drafted_from_the_alert_and_reviewed_in_the_dialog() {
     // Typing goes into the form, not to the console's keys (q does not quit).
     type_text(&mut app, "q");
     assert_eq!(
-        app.alerts.form.as_ref().map(|f| f.fields[2].as_str()),
+        app.screens
+            .alerts
+            .form
+            .as_ref()
+            .map(|f| f.fields[2].as_str()),
         Some("q")
     );
     press(&mut app, KeyCode::Backspace);
 
     // Wider matchers: the count follows as they are typed.
     press(&mut app, KeyCode::Tab);
-    assert_eq!(app.alerts.form.as_ref().map(|f| f.focus), Some(0));
+    assert_eq!(app.screens.alerts.form.as_ref().map(|f| f.focus), Some(0));
     ctrl(&mut app, 'u');
     type_text(&mut app, "instance=\"db-1:9100\"");
-    assert_eq!(app.alerts.form.as_ref().and_then(|f| f.matching), Some(2));
+    assert_eq!(
+        app.screens.alerts.form.as_ref().and_then(|f| f.matching),
+        Some(2)
+    );
     let text = screen(&app, 200, 60);
     assert!(
         text.contains("matches 2 firing alerts now: you will type `2 alerts` to confirm"),
@@ -418,7 +425,7 @@ fn a_silence_is_drafted_from_the_alert_and_reviewed_in_the_dialog() {
     let mastop::tui::app::Effect::Preview(action) = effect else {
         panic!("expected the dialog's preview, got {effect:?}")
     };
-    assert!(app.alerts.form.is_none());
+    assert!(app.screens.alerts.form.is_none());
     assert_eq!(action.risk, mastop::actions::Risk::High);
     assert_eq!(action.target.name, "2 alerts");
     assert_eq!(action.target.component, "alertmanager/main");

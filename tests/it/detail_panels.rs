@@ -169,7 +169,9 @@ fn focus_moves_between_the_tables_on_screen() {
     let id = ComponentId::new("postgres", "primary");
     let mut app = detail_app(fleet(), &id);
     let tables: Vec<String> = app
+        .screens
         .detail
+        .state
         .as_ref()
         .map(|d| {
             mastop::tui::rows::detail::table_titles(&d.detail)
@@ -186,7 +188,7 @@ fn focus_moves_between_the_tables_on_screen() {
         .iter()
         .position(|t| t == "blocking")
         .expect("a blocking table");
-    while app.detail.as_ref().map(|d| d.focus) != Some(activity) {
+    while app.screens.detail.state.as_ref().map(|d| d.focus) != Some(activity) {
         app.apply(Command::NextPane);
     }
     let screen = render(&app, 200, 60);
@@ -199,14 +201,16 @@ fn focus_moves_between_the_tables_on_screen() {
     );
     app.apply(Command::Down);
     let selected: Vec<usize> = app
+        .screens
         .detail
+        .state
         .as_ref()
         .map(|d| d.tables.iter().map(|t| t.selected_position()).collect())
         .unwrap_or_default();
     assert_eq!(selected[activity], 1, "{selected:?}");
     assert_eq!(selected[blocking], 0, "{selected:?}");
 
-    while app.detail.as_ref().map(|d| d.focus) != Some(blocking) {
+    while app.screens.detail.state.as_ref().map(|d| d.focus) != Some(blocking) {
         app.apply(Command::NextPane);
     }
     let screen = render(&app, 200, 60);
@@ -219,7 +223,7 @@ fn focus_moves_between_the_tables_on_screen() {
         .iter()
         .position(|t| t == "horizon")
         .expect("a horizon table");
-    while app.detail.as_ref().map(|d| d.focus) != Some(horizon) {
+    while app.screens.detail.state.as_ref().map(|d| d.focus) != Some(horizon) {
         app.apply(Command::NextPane);
     }
     let screen = render(&app, 200, 60);
@@ -262,7 +266,7 @@ fn key_value_panels_never_cut_a_word() {
     let id = ComponentId::new("postgres", "primary");
     let fleet = fleet();
     let app = detail_app(fleet, &id);
-    let detail = &app.detail.as_ref().expect("detail").detail;
+    let detail = &app.screens.detail.state.as_ref().expect("detail").detail;
     let words: Vec<String> = detail
         .sections
         .iter()

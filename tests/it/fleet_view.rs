@@ -93,10 +93,12 @@ fn fleet_view_at_80_and_160_columns() {
 #[test]
 fn offline_peer_is_flagged_with_last_seen_and_counted_in_its_rollup() {
     let app = demo_app();
-    let rows = &app.fleet_list.table.rows;
+    let rows = &app.screens.fleet.list.table.rows;
     let text = |i: usize, col: usize| rows[i].cells[col].text.clone();
     let offline = app
-        .fleet_list
+        .screens
+        .fleet
+        .list
         .targets
         .iter()
         .position(|t| *t == Target::Host("sidekiq-3".into()))
@@ -106,7 +108,7 @@ fn offline_peer_is_flagged_with_last_seen_and_counted_in_its_rollup() {
     assert_eq!(text(offline, 6), "tailscale");
     let rollup = (0..offline)
         .rev()
-        .find(|&i| app.fleet_list.targets[i] == Target::Group)
+        .find(|&i| app.screens.fleet.list.targets[i] == Target::Group)
         .expect("roll-up above");
     assert_eq!(text(rollup, 1), "▾ mastodon-sidekiq · eu-central");
     assert!(text(rollup, 7).contains("1 offline"), "{}", text(rollup, 7));
@@ -116,7 +118,9 @@ fn offline_peer_is_flagged_with_last_seen_and_counted_in_its_rollup() {
 fn every_component_appears_under_each_of_its_roles() {
     let mut app = demo_app();
     let listed = |app: &App| -> Vec<mastop::model::ComponentId> {
-        app.fleet_list
+        app.screens
+            .fleet
+            .list
             .targets
             .iter()
             .filter_map(|t| match t {
@@ -147,7 +151,7 @@ fn every_component_appears_under_each_of_its_roles() {
     let web_1 = mastop::model::ComponentId::new("host", "web-1");
     assert_eq!(twice.iter().filter(|id| **id == web_1).count(), 2);
     assert_eq!(twice.len(), once.len() + 1);
-    let rows = &app.fleet_list.table.rows;
+    let rows = &app.screens.fleet.list.table.rows;
     let streaming = rows
         .iter()
         .position(|r| r.cells[1].text == "▾ mastodon-streaming · eu-central")
@@ -160,12 +164,14 @@ fn enter_drills_into_the_detail_and_back_returns() {
     let mut app = demo_app();
     app.apply(Command::Fleet);
     let first_component = app
-        .fleet_list
+        .screens
+        .fleet
+        .list
         .targets
         .iter()
         .position(|t| matches!(t, Target::Component(_)))
         .expect("a component row");
-    let Target::Component(id) = app.fleet_list.targets[first_component].clone() else {
+    let Target::Component(id) = app.screens.fleet.list.targets[first_component].clone() else {
         unreachable!()
     };
     for _ in 0..first_component {
@@ -180,7 +186,9 @@ fn enter_drills_into_the_detail_and_back_returns() {
 
     // A host nothing polls says why instead of opening an empty detail.
     let offline = app
-        .fleet_list
+        .screens
+        .fleet
+        .list
         .targets
         .iter()
         .position(|t| *t == Target::Host("sidekiq-3".into()))
@@ -253,8 +261,11 @@ fn without_discovery_or_identity_the_header_says_so() {
     let mut app = demo_app();
     app.identity = None;
     app.set_inventory(Inventory::default());
-    let line =
-        mastop::tui::rows::fleet::status_line(&app.inventory, app.identity.as_deref(), app.now);
+    let line = mastop::tui::rows::fleet::status_line(
+        &app.screens.fleet.inventory,
+        app.identity.as_deref(),
+        app.now,
+    );
     assert_eq!(
         line,
         "no inventory hosts · discovery off · no tailnet identity"

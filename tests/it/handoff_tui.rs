@@ -129,13 +129,13 @@ fn the_acknowledgement_prompt_asks_on_call_and_only_shows_shadow() {
     assert!(screen.contains("on-call acknowledges"), "{screen}");
     assert_eq!(key(&mut shadow, KeyCode::Char('a')), Effect::None);
     assert!(
-        shadow.handoff.waiting.is_some(),
+        shadow.screens.handoff.waiting.is_some(),
         "shadow cannot dismiss it by acknowledging"
     );
     // v reads the report: shadow volunteers may read handoffs.
     assert_eq!(key(&mut shadow, KeyCode::Char('v')), Effect::None);
     assert_eq!(shadow.view, View::Handoff);
-    assert!(shadow.handoff.waiting.is_none());
+    assert!(shadow.screens.handoff.waiting.is_none());
     assert_eq!(command(&mut shadow, "note hello"), Effect::None);
     assert!(
         shadow
@@ -170,19 +170,22 @@ fn the_acknowledgement_prompt_keys_come_from_the_keymap() {
         "the prompt names the remapped keys: {screen}"
     );
     assert_eq!(key(&mut oncall, KeyCode::Char('a')), Effect::None);
-    assert!(oncall.handoff.waiting.is_some(), "a no longer acknowledges");
+    assert!(
+        oncall.screens.handoff.waiting.is_some(),
+        "a no longer acknowledges"
+    );
     assert_eq!(
         key(&mut oncall, KeyCode::Char('y')),
         Effect::Handoff(Request::Acknowledge("h1".into()))
     );
     assert_eq!(key(&mut oncall, KeyCode::Char('v')), Effect::None);
     assert!(
-        oncall.handoff.waiting.is_some(),
+        oncall.screens.handoff.waiting.is_some(),
         "v no longer opens the report"
     );
     assert_eq!(key(&mut oncall, KeyCode::Char('r')), Effect::None);
     assert_eq!(oncall.view, View::Handoff);
-    assert!(oncall.handoff.waiting.is_none());
+    assert!(oncall.screens.handoff.waiting.is_none());
 }
 
 #[test]
@@ -194,7 +197,7 @@ fn the_handoff_view_shows_the_report_and_scrolls() {
     assert!(!screen.contains("pwned\u{7}"));
     insta::assert_snapshot!("handoff_view_100x30", screen);
     key(&mut oncall, KeyCode::Char('j'));
-    assert_eq!(oncall.handoff.scroll, 1);
+    assert_eq!(oncall.screens.handoff.scroll, 1);
 
     assert_eq!(
         command(&mut oncall, "mitigation 4h queue weights lowered"),

@@ -324,10 +324,12 @@ fn detail_tables_take_focus_in_turn() {
         marked(&after, "Disks") && !marked(&after, "Filesystems"),
         "{after}"
     );
-    let focus = app.detail.as_ref().map(|d| d.focus);
+    let focus = app.screens.detail.state.as_ref().map(|d| d.focus);
     assert_eq!(focus, Some(1));
     let sorts: Vec<bool> = app
+        .screens
         .detail
+        .state
         .as_ref()
         .map(|d| d.tables.iter().map(|t| t.sort.is_some()).collect())
         .unwrap_or_default();

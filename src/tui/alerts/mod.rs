@@ -205,23 +205,10 @@ impl AlertsView {
 
     fn view_key(&mut self, action: Command, fleet: &Fleet) -> Request {
         let (table, data) = self.focused_mut();
+        if table.command(action, data) {
+            return Request::Done;
+        }
         match action {
-            Command::Up => table.move_by(-1),
-            Command::Down => table.move_by(1),
-            Command::PageUp => table.move_by(-20),
-            Command::PageDown => table.move_by(20),
-            Command::HalfPageUp => table.move_by(-10),
-            Command::HalfPageDown => table.move_by(10),
-            Command::Top => table.to_top(),
-            Command::Bottom => table.to_bottom(),
-            Command::SortNext => {
-                table.cycle_sort(data.columns.len());
-                table.refresh(data);
-            }
-            Command::SortReverse => {
-                table.reverse_sort();
-                table.refresh(data);
-            }
             Command::NextPane | Command::PrevPane => {
                 self.focus = self.focus.next(action == Command::NextPane);
             }
@@ -431,5 +418,32 @@ impl Component for AlertsView {
 
     fn draw(&self, frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>) {
         self.draw_view(frame, area, ctx);
+    }
+}
+
+impl crate::tui::component::Screen for AlertsView {
+    fn refresh(&mut self, ctx: &Ctx<'_>) {
+        AlertsView::refresh(self, ctx.fleet, ctx.now);
+    }
+
+    fn filter_mut(&mut self) -> Option<&mut String> {
+        Some(&mut self.focused_mut().0.filter)
+    }
+
+    fn filter(&self) -> &str {
+        &self.focused().filter
+    }
+
+    fn hints(&self, _ctx: &Ctx<'_>) -> &'static [crate::tui::component::Hint] {
+        &[
+            (Command::Help, "help"),
+            (Command::NextPane, "next table"),
+            (Command::Actions, "silence/expire"),
+            (Command::Select, "open"),
+            (Command::Filter, "filter"),
+            (Command::SortNext, "sort"),
+            (Command::Back, "back"),
+            (Command::Quit, "quit"),
+        ]
     }
 }

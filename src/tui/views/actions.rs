@@ -10,9 +10,8 @@ use crate::actions::Action as Guarded;
 use crate::actions::kinds::retry_all::Abort;
 use crate::actions::{Confirmation, Preview, RunResult};
 use crate::actions::{Outcome, Risk, Role};
-use crate::model::ComponentId;
-use crate::model::detail::TableData;
-use crate::tui::app::Revealed;
+use crate::model::detail::{Cell, Column, Row, TableData};
+use crate::model::{ComponentId, Level};
 use crate::tui::command::Command;
 use crate::tui::component::{Component, Ctx, Effect};
 use crate::tui::line_edit::LineEditor;
@@ -46,6 +45,62 @@ pub struct Dialog {
     pub progress: Option<String>,
     /// Set for a flow: stops it after the current batch.
     pub abort: Option<Abort>,
+}
+
+/// Private content on screen after an audited reveal, until the operator closes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revealed {
+    pub title: String,
+    pub content: String,
+}
+
+impl Menu {
+    /// The actions offered for `component`, the selected row's first; `None` when it
+    /// offers none.
+    pub fn new(component: ComponentId, items: Vec<Guarded>) -> Option<Menu> {
+        if items.is_empty() {
+            return None;
+        }
+        let data = TableData {
+            columns: vec![Column::text("RISK", 9), Column::text("ACTION", 40)],
+            rows: items
+                .iter()
+                .map(|a| Row {
+                    key: None,
+                    cells: vec![Cell::text(a.risk.word()), Cell::text(a.title.clone())],
+                    level: Some(match a.risk {
+                        Risk::Low => Level::Ok,
+                        Risk::High => Level::Warn,
+                        Risk::Critical => Level::Crit,
+                    }),
+                })
+                .collect(),
+        };
+        let mut table = TableView::default();
+        table.refresh(&data);
+        Some(Menu {
+            component,
+            items,
+            data,
+            table,
+        })
+    }
+}
+
+impl Dialog {
+    /// The dialog for `action`, focus on Cancel, its guards not yet previewed.
+    pub fn new(action: Guarded) -> Dialog {
+        Dialog {
+            abort: crate::actions::kinds::retry_all::Flow::of(&action).map(|_| Abort::new()),
+            action,
+            typed: LineEditor::default(),
+            run_focused: false,
+            preview: None,
+            running: false,
+            result: None,
+            progress: None,
+        }
+    }
 }
 
 impl Component for Menu {

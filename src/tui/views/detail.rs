@@ -8,16 +8,23 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::model::detail::{SectionBody, TableData};
 use crate::model::{ComponentId, SourceState};
-use crate::tui::app::{App, DetailState};
+use crate::tui::component::Ctx;
 use crate::tui::rows::age_text;
+use crate::tui::screens::{DetailScreen, DetailState};
 use crate::tui::table::TableView;
 use crate::tui::theme::Token;
 use crate::tui::widgets::data_table::{self, TableFrame};
 use crate::tui::widgets::{level_span, safe};
 
-pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, id: &ComponentId) {
-    let theme = &app.theme;
-    let Some(component) = app.fleet.get(id) else {
+pub fn draw(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    screen: &DetailScreen,
+    ctx: &Ctx<'_>,
+    id: &ComponentId,
+) {
+    let theme = ctx.theme;
+    let Some(component) = ctx.fleet.get(id) else {
         frame.render_widget(Line::from(format!("{id} is no longer configured")), area);
         return;
     };
@@ -25,7 +32,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, id: &ComponentId) {
     let [summary_area, rest] =
         Layout::vertical([Constraint::Length(3 + reasons), Constraint::Min(3)]).areas(area);
 
-    let state = component.status.effective_state(app.now);
+    let state = component.status.effective_state(ctx.now);
     let mut status = vec![
         Span::styled("source ", theme.style(Token::Muted)),
         Span::styled(
@@ -37,11 +44,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, id: &ComponentId) {
             }),
         ),
         Span::styled(
-            format!(" · data age {}", age_text(component.status.age(app.now))),
+            format!(" · data age {}", age_text(component.status.age(ctx.now))),
             theme.style(Token::Muted),
         ),
     ];
-    if let Some(retry) = component.status.retry_text(app.now) {
+    if let Some(retry) = component.status.retry_text(ctx.now) {
         // While failing, the cadence is not what happens: say how it retries instead.
         status.insert(
             2,
@@ -81,7 +88,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, id: &ComponentId) {
         .title(title);
     frame.render_widget(Paragraph::new(lines).block(block), summary_area);
 
-    let Some(state) = app.detail.as_ref().filter(|d| d.id == *id) else {
+    let Some(state) = screen.state.as_ref().filter(|d| d.id == *id) else {
         return;
     };
     if rest.width >= crate::tui::panels::MIN_WIDTH {
@@ -93,20 +100,20 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, id: &ComponentId) {
             detail: &state.detail,
             views: &state.tables,
             focus: state.focus,
-            show_focus: app.help.is_none(),
+            show_focus: ctx.focused,
             trends: &trends,
-            now: app.now,
+            now: ctx.now,
             theme,
-            next_key: next_key(app),
+            next_key: next_key(ctx),
         };
         crate::tui::panels::draw(frame, rest, &panels);
         return;
     }
-    draw_sections(frame, rest, app, state);
+    draw_sections(frame, rest, ctx, state);
 }
 
-fn draw_sections(frame: &mut Frame<'_>, area: Rect, app: &App, state: &DetailState) {
-    let theme = &app.theme;
+fn draw_sections(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, state: &DetailState) {
+    let theme = ctx.theme;
     let detail = &state.detail;
     let pairs: Vec<_> = detail
         .sections
@@ -171,7 +178,7 @@ fn draw_sections(frame: &mut Frame<'_>, area: Rect, app: &App, state: &DetailSta
         }
     }
     if let Some(table_area) = parts.get(1) {
-        draw_tables(frame, *table_area, app, state, &tables);
+        draw_tables(frame, *table_area, ctx, state, &tables);
     }
 }
 
@@ -184,11 +191,11 @@ const MIN_TABLE_HEIGHT: u16 = 6;
 fn draw_tables(
     frame: &mut Frame<'_>,
     area: Rect,
-    app: &App,
+    ctx: &Ctx<'_>,
     state: &DetailState,
     tables: &[(&str, &TableData)],
 ) {
-    let theme = &app.theme;
+    let theme = ctx.theme;
     let several = tables.len() > 1;
     let frame_for = |i: usize,
                      title: &str,
@@ -196,7 +203,7 @@ fn draw_tables(
                      view: &TableView,
                      area: Rect,
                      frame: &mut Frame<'_>| {
-        let focused = i == state.focus && app.help.is_none();
+        let focused = i == state.focus && ctx.focused;
         let title = if several && focused {
             format!("▶ {title}")
         } else {
@@ -242,7 +249,7 @@ fn draw_tables(
             style,
         ));
     }
-    if let Some(key) = next_key(app) {
+    if let Some(key) = next_key(ctx) {
         spans.push(Span::styled(
             format!("  {key} next"),
             theme.style(Token::Muted),
@@ -256,8 +263,8 @@ fn draw_tables(
     }
 }
 
-fn next_key(app: &App) -> Option<String> {
-    app.keymap.key_for(
+fn next_key(ctx: &Ctx<'_>) -> Option<String> {
+    ctx.keymap.key_for(
         crate::tui::command::Mode::List,
         crate::tui::command::Command::NextPane,
     )

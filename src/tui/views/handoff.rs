@@ -9,15 +9,15 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use crate::actions::Role;
 use crate::handoff::Handoff;
 use crate::handoff::zone::format_in;
-use crate::tui::app::App;
 use crate::tui::command::{Command, Mode};
+use crate::tui::component::Ctx;
 use crate::tui::keymap::Keymap;
+use crate::tui::screens::HandoffState;
 use crate::tui::theme::Token;
 use crate::tui::widgets::safe_owned;
 
-pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
-    let theme = &app.theme;
-    let state = &app.handoff;
+pub fn draw(frame: &mut Frame<'_>, area: Rect, state: &HandoffState, ctx: &Ctx<'_>) {
+    let theme = ctx.theme;
     let lines: Vec<Line<'static>> = if state.lines.is_empty() {
         vec![Line::from(Span::styled(
             "no report loaded: :handoff drafts this shift's, :handoff last shows the latest",
@@ -54,7 +54,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
 }
 
 /// The summary a console shows when it starts and a handoff waits for it.
-pub fn prompt_lines(app: &App, h: &Handoff) -> Vec<String> {
+pub fn prompt_lines(ctx: &Ctx<'_>, h: &Handoff) -> Vec<String> {
     let written = h
         .written()
         .map(|t| format_in(&h.to.zone, t))
@@ -73,13 +73,13 @@ pub fn prompt_lines(app: &App, h: &Handoff) -> Vec<String> {
         format!("  {} note(s)", h.notes.len()),
         String::new(),
     ];
-    let key = |command| prompt_key(&app.keymap, command);
+    let key = |command| prompt_key(ctx.keymap, command);
     let (ack, read, later) = (
         key(Command::Acknowledge),
         key(Command::Select),
         key(Command::Back),
     );
-    out.push(match app.role {
+    out.push(match ctx.role {
         Role::Oncall => {
             format!("{ack} acknowledge (recorded) · {read} read the report · {later} later")
         }
@@ -105,9 +105,9 @@ fn prompt_key(keymap: &Keymap, command: Command) -> String {
     }
 }
 
-pub fn draw_prompt(frame: &mut Frame<'_>, body: Rect, app: &App, h: &Handoff) {
-    let theme = &app.theme;
-    let content = prompt_lines(app, h);
+pub fn draw_prompt(frame: &mut Frame<'_>, body: Rect, ctx: &Ctx<'_>, h: &Handoff) {
+    let theme = ctx.theme;
+    let content = prompt_lines(ctx, h);
     let width = body.width.saturating_sub(4).clamp(30, 76).min(body.width);
     let height = (content.len() as u16 + 2).min(body.height);
     let area = Rect {

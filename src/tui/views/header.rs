@@ -6,13 +6,13 @@ use ratatui::text::{Line, Span};
 
 use crate::actions::Role;
 use crate::model::Level;
-use crate::tui::app::{App, View};
+use crate::tui::component::{Ctx, View, tabs};
 use crate::tui::theme::Token;
 use crate::tui::widgets::level_span;
 
-pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
-    let theme = &app.theme;
-    let clock = humantime::format_rfc3339_seconds(app.now).to_string();
+pub fn draw(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>) {
+    let theme = ctx.theme;
+    let clock = humantime::format_rfc3339_seconds(ctx.now).to_string();
     let clock = format!("{} UTC ", clock.get(11..19).unwrap_or(""));
     let room = usize::from(area.width).saturating_sub(clock.len() + 1);
     // Drop detail from the left as the terminal narrows: the demo's explanation first, then
@@ -24,9 +24,9 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         (false, false, false),
     ]
     .into_iter()
-    .map(|(demo_long, freeze_long, tally)| header_spans(app, demo_long, freeze_long, tally))
+    .map(|(demo_long, freeze_long, tally)| header_spans(ctx, demo_long, freeze_long, tally))
     .find(|spans| Line::from(spans.clone()).width() <= room)
-    .unwrap_or_else(|| header_spans(app, false, false, false));
+    .unwrap_or_else(|| header_spans(ctx, false, false, false));
     frame.render_widget(Line::from(left), area);
     if usize::from(area.width) > clock.len() + 30 {
         frame.render_widget(
@@ -37,15 +37,15 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
 }
 
 fn header_spans(
-    app: &App,
+    ctx: &Ctx<'_>,
     long_banner: bool,
     freeze_long: bool,
     with_tally: bool,
 ) -> Vec<Span<'static>> {
-    let theme = &app.theme;
+    let theme = ctx.theme;
     let mut left = vec![Span::styled(" mastop ", theme.style(Token::Title))];
     // The role is always on screen: a volunteer must never wonder whether a key could act.
-    match app.role {
+    match ctx.role {
         Role::Oncall => left.push(Span::styled(" ON-CALL ", theme.style(Token::Accent))),
         Role::Shadow => left.push(Span::styled(
             if long_banner {
@@ -59,13 +59,13 @@ fn header_spans(
     left.push(Span::raw(" "));
     // Who the tailnet says is at the keys, as audit records will name them; dropped
     // before the role or the fleet's health when the terminal is narrow.
-    if freeze_long && let Some(login) = &app.identity {
+    if freeze_long && let Some(login) = ctx.identity {
         left.push(crate::tui::widgets::safe_owned(
             format!("{login} "),
             theme.style(Token::Muted),
         ));
     }
-    if let Some(freeze) = &app.freeze {
+    if let Some(freeze) = ctx.freeze {
         let text = if freeze_long {
             format!(" FROZEN by {}: {} ", freeze.by, freeze.reason)
         } else {
@@ -77,7 +77,7 @@ fn header_spans(
         ));
         left.push(Span::raw(" "));
     }
-    if app.demo.is_some() {
+    if ctx.demo.is_some() {
         let banner = if long_banner {
             " DEMO · simulated fleet, nothing here is real "
         } else {
@@ -87,12 +87,12 @@ fn header_spans(
         left.push(Span::raw(" "));
     }
     left.push(Span::styled("fleet ", theme.style(Token::Muted)));
-    left.push(level_span(app.fleet.worst(), theme));
+    left.push(level_span(ctx.fleet.worst(), theme));
     if !with_tally {
         return left;
     }
     let counts = |level: Level| {
-        app.fleet
+        ctx.fleet
             .components()
             .iter()
             .filter(|c| c.health.level == level)
@@ -117,21 +117,21 @@ fn header_spans(
     left
 }
 
-pub fn draw_tabs(frame: &mut Frame<'_>, area: Rect, app: &App) {
-    let theme = &app.theme;
-    let current = match &app.view {
-        View::Detail(id) => app
+pub fn draw_tabs(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>) {
+    let theme = ctx.theme;
+    let current = match ctx.view {
+        View::Detail(id) => ctx
             .fleet
             .get(id)
             .map_or(View::Overview, |c| View::Kind(c.meta.kind)),
         v => v.clone(),
     };
     let mut spans = vec![Span::raw(" ")];
-    for (i, tab) in app.tabs().iter().enumerate() {
+    for (i, tab) in tabs(ctx.fleet).iter().enumerate() {
         let name = match tab {
             View::Overview => "overview".to_string(),
             View::Kind(kind) => {
-                let worst = app
+                let worst = ctx
                     .fleet
                     .components()
                     .iter()

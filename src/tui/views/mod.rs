@@ -1,5 +1,5 @@
-//! Drawing. `draw` lays out the frame and hands each region to its view; every function
-//! here takes `&App` and draws, nothing more.
+//! Drawing. `draw` lays out the frame and hands each region to the component or view that
+//! owns it, each with a read-only `Ctx`; only this layout reads the console itself.
 
 pub mod actions;
 pub mod audit;
@@ -19,7 +19,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
 
 use super::app::{App, View};
-use super::component::Component;
+use super::component::{Component, Ctx};
 
 /// Below this the layout cannot show a useful table.
 pub const MIN_WIDTH: u16 = 60;
@@ -38,34 +38,44 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         Constraint::Length(1),
     ])
     .areas(area);
-    header::draw(frame, header_area, app);
-    header::draw_tabs(frame, tabs_area, app);
-    match &app.view {
-        View::Overview => overview::draw(frame, body, app),
-        View::Kind(kind) => kind::draw(frame, body, app, kind),
-        View::Detail(id) => detail::draw(frame, body, app, id),
-        View::Audit => audit::draw(frame, body, app),
-        View::Fleet => fleet::draw(frame, body, app),
-        View::Handoff => handoff::draw(frame, body, app),
-        View::Alerts => app.alerts.draw(frame, body, &app.ctx()),
+    // The screens under an overlay draw without focus only while help is open, as they
+    // always have; overlays read the full context.
+    let ctx = app.ctx();
+    let under_help = Ctx {
+        focused: app.help.is_none(),
+        ..ctx
+    };
+    header::draw(frame, header_area, &ctx);
+    header::draw_tabs(frame, tabs_area, &ctx);
+    if let Some(screen) = app.screens.current(&app.view) {
+        let screen_ctx = if app.view == View::Alerts {
+            ctx
+        } else {
+            under_help
+        };
+        screen.draw(frame, body, &screen_ctx);
     }
-    if let Some(screen) = &app.runbooks.screen {
-        runbooks::draw(frame, body, app, screen);
-    }
-    status_bar::draw(frame, status, app);
+    app.runbooks.draw(frame, body, &ctx);
+    let line = status_bar::StatusLine {
+        prompt: app.prompt.as_ref(),
+        flash: app.flash.as_ref(),
+        help_open: app.help.is_some(),
+        hints: app.hints(),
+    };
+    status_bar::draw(frame, status, &ctx, &line);
     if let Some(menu) = &app.menu {
-        menu.draw(frame, body, &app.ctx());
+        menu.draw(frame, body, &ctx);
     }
     if let Some(dialog) = &app.dialog {
-        dialog.draw(frame, body, &app.ctx());
+        dialog.draw(frame, body, &ctx);
     }
     if let Some(revealed) = &app.revealed {
         actions::draw_revealed(frame, body, &app.theme, revealed);
     }
-    if let Some(waiting) = &app.handoff.waiting {
-        handoff::draw_prompt(frame, body, app, waiting);
+    if let Some(waiting) = &app.screens.handoff.waiting {
+        handoff::draw_prompt(frame, body, &ctx, waiting);
     }
     if let Some(help) = &app.help {
-        help.draw(frame, body, &app.ctx());
+        help.draw(frame, body, &ctx);
     }
 }

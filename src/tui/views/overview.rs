@@ -6,12 +6,13 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use crate::tui::app::App;
+use crate::tui::component::{Ctx, DemoInfo};
+use crate::tui::screens::Overview;
 use crate::tui::theme::Token;
 use crate::tui::widgets::data_table::{self, TableFrame};
 
-pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
-    let (table_area, demo_area) = match &app.demo {
+pub fn draw(frame: &mut Frame<'_>, area: Rect, screen: &Overview, ctx: &Ctx<'_>) {
+    let (table_area, demo_area) = match ctx.demo {
         Some(_) if area.height >= 16 => {
             let [t, d] = Layout::vertical([Constraint::Min(5), Constraint::Length(5)]).areas(area);
             (t, Some(d))
@@ -20,26 +21,22 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
     };
     let table = TableFrame {
         title: "Overview".into(),
-        data: &app.overview.table,
-        view: &app.overview_table,
-        focused: app.help.is_none(),
-        empty: &app.empty_hint,
+        data: &screen.rows.list.table,
+        view: &screen.rows.table,
+        focused: ctx.focused,
+        empty: &screen.empty_hint,
     };
-    data_table::render(frame, table_area, &table, &app.theme);
-    match (
-        crate::demo::drill::card_of(&app.fleet),
-        &app.demo,
-        demo_area,
-    ) {
-        (Some(card), _, Some(area)) => draw_drill_card(frame, area, app, card),
-        (None, Some(demo), Some(area)) => draw_timeline(frame, area, app, demo),
+    data_table::render(frame, table_area, &table, ctx.theme);
+    match (crate::demo::drill::card_of(ctx.fleet), ctx.demo, demo_area) {
+        (Some(card), _, Some(area)) => draw_drill_card(frame, area, ctx, card),
+        (None, Some(demo), Some(area)) => draw_timeline(frame, area, ctx, demo),
         _ => {}
     }
 }
 
-fn draw_timeline(frame: &mut Frame<'_>, area: Rect, app: &App, demo: &crate::tui::app::DemoInfo) {
-    let theme = &app.theme;
-    let elapsed = app.now.duration_since(demo.started).unwrap_or_default() + demo.offset;
+fn draw_timeline(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, demo: &DemoInfo) {
+    let theme = ctx.theme;
+    let elapsed = ctx.now.duration_since(demo.started).unwrap_or_default() + demo.offset;
     let cycle = demo
         .timeline
         .last()
@@ -80,10 +77,10 @@ fn draw_timeline(frame: &mut Frame<'_>, area: Rect, app: &App, demo: &crate::tui
 fn draw_drill_card(
     frame: &mut Frame<'_>,
     area: Rect,
-    app: &App,
+    ctx: &Ctx<'_>,
     card: &crate::demo::drill::DrillReading,
 ) {
-    let theme = &app.theme;
+    let theme = ctx.theme;
     let lines: Vec<Line<'_>> = card
         .lines
         .iter()

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use crate::actions::{Risk, Role};
 use crate::model::Level;
 use crate::runbooks::{Mode, RunEnd, describe};
-use crate::tui::app::App;
+use crate::tui::component::Ctx;
 use crate::tui::runbooks::{Runbooks, Screen, Stage};
 use crate::tui::theme::{Theme, Token};
 use crate::tui::widgets::{editor_spans, level_token, safe_owned};
@@ -289,9 +289,15 @@ fn run(screen: &Screen, theme: &Theme) -> Content {
     }
 }
 
-pub fn draw(frame: &mut Frame<'_>, body: Rect, app: &App, screen: &Screen) {
-    let theme = &app.theme;
-    let c = content(&app.runbooks, screen, app.role, theme);
+pub fn draw(
+    frame: &mut Frame<'_>,
+    body: Rect,
+    runbooks: &Runbooks,
+    screen: &Screen,
+    ctx: &Ctx<'_>,
+) {
+    let theme = ctx.theme;
+    let c = content(runbooks, screen, ctx.role, theme);
     frame.render_widget(Clear, body);
     let block = Block::default()
         .borders(Borders::ALL)

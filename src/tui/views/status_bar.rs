@@ -5,14 +5,24 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use crate::tui::app::{App, PromptKind, View};
 use crate::tui::command::{Command, Mode};
+use crate::tui::component::{Ctx, Hint};
+use crate::tui::prompt::{Flash, Prompt, PromptKind};
 use crate::tui::theme::Token;
 use crate::tui::widgets::{level_token, safe};
 
-pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
-    let theme = &app.theme;
-    if let Some(prompt) = &app.prompt {
+/// What the status line shows besides the context: the console's prompt and message, and
+/// the hints of whatever has the keys.
+pub struct StatusLine<'a> {
+    pub prompt: Option<&'a Prompt>,
+    pub flash: Option<&'a Flash>,
+    pub help_open: bool,
+    pub hints: &'static [Hint],
+}
+
+pub fn draw(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>, line: &StatusLine<'_>) {
+    let theme = ctx.theme;
+    if let Some(prompt) = line.prompt {
         let sigil = match prompt.kind {
             PromptKind::Palette => ":",
             PromptKind::Filter => "/",
@@ -30,7 +40,7 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
             spans.push(safe(after, theme.style(Token::Text)));
         }
         if prompt.kind == PromptKind::Palette {
-            let options = crate::tui::palette::completions(prompt.text.as_str(), &app.fleet);
+            let options = crate::tui::palette::completions(prompt.text.as_str(), ctx.fleet);
             if !options.is_empty() {
                 spans.push(Span::styled(
                     format!("   {}", options.join("  ")),
@@ -46,93 +56,30 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App) {
         frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
         return;
     }
-    if let Some(flash) = &app.flash {
+    if let Some(flash) = line.flash {
         frame.render_widget(
             Line::from(safe(&flash.text, theme.style(level_token(flash.level)))),
             area,
         );
         return;
     }
-    let mode = if app.help.is_some() {
+    let mode = if line.help_open {
         Mode::Help
     } else {
         Mode::List
     };
-    let several_tables = matches!(app.view, View::Detail(_))
-        && app.detail.as_ref().is_some_and(|d| d.tables.len() > 1);
-    let hints: &[(Command, &str)] = match (&app.view, app.help.is_some()) {
-        (_, true) => &[
+    let hints: &[Hint] = if line.help_open {
+        &[
             (Command::Back, "close"),
             (Command::Down, "scroll"),
             (Command::Quit, "quit"),
-        ],
-        (View::Detail(_), false) if several_tables && app.pageable() => &[
-            (Command::Help, "help"),
-            (Command::NextPane, "next table"),
-            (Command::NextPage, "next page"),
-            (Command::PrevPage, "prev page"),
-            (Command::ClassFilter, "class"),
-            (Command::Actions, "actions"),
-            (Command::Reveal, "reveal"),
-            (Command::Back, "back"),
-            (Command::Quit, "quit"),
-        ],
-        (View::Detail(_), false) if several_tables => &[
-            (Command::Help, "help"),
-            (Command::NextPane, "next table"),
-            (Command::Actions, "actions"),
-            (Command::Reveal, "reveal"),
-            (Command::Filter, "filter"),
-            (Command::SortNext, "sort"),
-            (Command::Back, "back"),
-            (Command::Quit, "quit"),
-        ],
-        (View::Detail(_), false) => &[
-            (Command::Help, "help"),
-            (Command::Actions, "actions"),
-            (Command::Filter, "filter"),
-            (Command::SortNext, "sort"),
-            (Command::Back, "back"),
-            (Command::Quit, "quit"),
-        ],
-        (View::Handoff, false) => &[
-            (Command::Help, "help"),
-            (Command::Palette, "command"),
-            (Command::Down, "scroll"),
-            (Command::Back, "back"),
-            (Command::Quit, "quit"),
-        ],
-        (View::Alerts, false) => &[
-            (Command::Help, "help"),
-            (Command::NextPane, "next table"),
-            (Command::Actions, "silence/expire"),
-            (Command::Select, "open"),
-            (Command::Filter, "filter"),
-            (Command::SortNext, "sort"),
-            (Command::Back, "back"),
-            (Command::Quit, "quit"),
-        ],
-        (View::Audit, false) => &[
-            (Command::Help, "help"),
-            (Command::Filter, "filter"),
-            (Command::SortNext, "sort"),
-            (Command::Back, "back"),
-            (Command::Quit, "quit"),
-        ],
-        _ => &[
-            (Command::Help, "help"),
-            (Command::Palette, "command"),
-            (Command::Filter, "filter"),
-            (Command::Select, "open"),
-            (Command::Actions, "actions"),
-            (Command::SortNext, "sort"),
-            (Command::Back, "back"),
-            (Command::Quit, "quit"),
-        ],
+        ]
+    } else {
+        line.hints
     };
     let mut spans = vec![Span::raw(" ")];
     for (action, label) in hints {
-        let Some(key) = app.keymap.key_for(mode, *action) else {
+        let Some(key) = ctx.keymap.key_for(mode, *action) else {
             continue;
         };
         spans.push(Span::styled(key, theme.style(Token::KeyHint)));

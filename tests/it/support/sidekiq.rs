@@ -260,7 +260,7 @@ pub fn render_detail(
 /// Moves the detail view's focus (`]`) to the table whose title starts with `prefix`.
 pub fn focus_table(app: &mut mastop::tui::app::App, prefix: &str) {
     for _ in 0..20 {
-        let focused = app.detail.as_ref().and_then(|d| {
+        let focused = app.screens.detail.state.as_ref().and_then(|d| {
             mastop::tui::rows::detail::table_titles(&d.detail)
                 .get(d.focus)
                 .map(|t| t.to_string())

@@ -252,64 +252,8 @@ impl App {
             None => Effect::Unhandled,
         };
         match effect {
-            Effect::Unhandled => self.console_command(command),
+            Effect::Unhandled => super::navigation::command(command, &ctx),
             effect => effect,
-        }
-    }
-
-    /// What a command means to the console when nothing on screen took it.
-    fn console_command(&mut self, command: Command) -> Effect {
-        let unknown = |text: &str| Effect::Flash(text.into(), Level::Unknown);
-        match command {
-            Command::Quit => Effect::Quit,
-            Command::Suspend => Effect::Suspend,
-            Command::Redraw => Effect::FullRedraw,
-            Command::Help => Effect::Help,
-            Command::Palette => Effect::Prompt(PromptKind::Palette),
-            Command::Filter => Effect::Prompt(PromptKind::Filter),
-            Command::Back | Command::Cancel => {
-                self.go_back();
-                Effect::None
-            }
-            Command::NextView | Command::PrevView => {
-                let tabs = self.tabs();
-                let current = tabs.iter().position(|t| *t == self.tab_of_view());
-                let current = current.unwrap_or(0);
-                let next = if command == Command::NextView {
-                    (current + 1) % tabs.len()
-                } else {
-                    (current + tabs.len() - 1) % tabs.len()
-                };
-                Effect::Open(tabs[next].clone())
-            }
-            Command::View1
-            | Command::View2
-            | Command::View3
-            | Command::View4
-            | Command::View5
-            | Command::View6
-            | Command::View7
-            | Command::View8
-            | Command::View9 => {
-                let n = command.view_number().unwrap_or(0);
-                match self.tabs().get(n) {
-                    Some(view) => Effect::Open(view.clone()),
-                    None => Effect::Flash(format!("there is no view {}", n + 1), Level::Unknown),
-                }
-            }
-            Command::Actions => self.open_menu(),
-            Command::Fleet => Effect::Open(View::Fleet),
-            Command::Alerts => Effect::Open(View::Alerts),
-            Command::Reveal => {
-                unknown("select a row in a detail view to reveal its private content")
-            }
-            Command::NextPage | Command::PrevPage => {
-                unknown("focus a Sidekiq set or busy table (] and [) to page through it")
-            }
-            Command::ClassFilter => {
-                unknown("focus a Sidekiq retry, scheduled or dead table to filter it by class")
-            }
-            _ => Effect::None,
         }
     }
 
@@ -326,6 +270,11 @@ impl App {
                 Effect::None
             }
             Effect::Act(action) => self.open_dialog(*action),
+            Effect::Back => {
+                self.go_back();
+                Effect::None
+            }
+            Effect::Menu => self.open_menu(),
             Effect::Help => {
                 self.help = Some(Help::default());
                 Effect::None
@@ -356,17 +305,6 @@ impl App {
                 left
             }
             other => other,
-        }
-    }
-
-    /// The tab a view belongs to (a detail view belongs to its kind).
-    fn tab_of_view(&self) -> View {
-        match &self.view {
-            View::Detail(id) => self
-                .fleet
-                .get(id)
-                .map_or(View::Overview, |c| View::Kind(c.meta.kind)),
-            other => other.clone(),
         }
     }
 
@@ -470,11 +408,14 @@ impl App {
         Effect::Preview(Box::new(action))
     }
 
+    /// The open dialog's action, if it is `action`: answers for another are stale.
+    fn dialog_for(&mut self, action: &Guarded) -> Option<&mut Dialog> {
+        self.dialog.as_mut().filter(|d| d.action == *action)
+    }
+
     /// The preview for the open dialog arrived.
     pub fn preview_ready(&mut self, action: &Guarded, preview: Preview) {
-        if let Some(dialog) = self.dialog.as_mut()
-            && dialog.action == *action
-        {
+        if let Some(dialog) = self.dialog_for(action) {
             dialog.preview = Some(preview);
         }
     }
@@ -487,22 +428,14 @@ impl App {
             _ => Level::Crit,
         };
         self.flash(result.message.clone(), level);
-        if let Some(dialog) = self.dialog.as_mut()
-            && dialog.action == *action
-        {
-            // Waiting for a second person keeps the dialog running until the approval comes
-            // back and the action runs (or the wait ends).
-            dialog.running = result.awaiting_approval.is_some();
-            dialog.result = Some(result);
-            dialog.run_focused = false;
+        if let Some(dialog) = self.dialog_for(action) {
+            dialog.finished(result);
         }
     }
 
     /// A flow finished another batch.
     pub fn flow_progress(&mut self, action: &Guarded, line: String) {
-        if let Some(dialog) = self.dialog.as_mut()
-            && dialog.action == *action
-        {
+        if let Some(dialog) = self.dialog_for(action) {
             dialog.progress = Some(line);
         }
     }

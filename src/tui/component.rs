@@ -184,6 +184,10 @@ pub enum Effect {
     RunFlow(Box<Guarded>, Confirmation, Abort),
     /// Read a page of a Sidekiq set or of the busy jobs.
     Browse(ComponentId, BrowseRequest),
+    /// Back: clear the filter, leave a browsed page, or go to the previous view.
+    Back,
+    /// Open the action menu for what is selected.
+    Menu,
     /// Several effects, carried out in order.
     Many(Vec<Effect>),
     /// Open the help overlay.

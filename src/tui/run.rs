@@ -361,6 +361,8 @@ fn start(effect: Effect, runtime: &Arc<Runtime>, done: &mpsc::UnboundedSender<Do
         | Effect::Suspend
         | Effect::FullRedraw
         | Effect::Handoff(_)
+        | Effect::Back
+        | Effect::Menu
         | Effect::Many(_)
         | Effect::Help
         | Effect::Runbooks

@@ -103,6 +103,17 @@ impl Dialog {
     }
 }
 
+impl Dialog {
+    /// The action ran or was refused.
+    pub fn finished(&mut self, result: RunResult) {
+        // Waiting for a second person keeps the dialog running until the approval comes
+        // back and the action runs (or the wait ends).
+        self.running = result.awaiting_approval.is_some();
+        self.result = Some(result);
+        self.run_focused = false;
+    }
+}
+
 impl Component for Menu {
     fn key(&mut self, command: Command, _ctx: &Ctx<'_>) -> Effect {
         match command {

@@ -22,7 +22,7 @@ use mastop::sources::streaming::{StreamingReading, StreamingSource};
 use mastop::sources::{PollError, Schedule, Source};
 use support::certs::Certs;
 use support::console::Console;
-use support::nginx_services::{BIG_METRICS, PASSWORD, ServiceNginx, USER};
+use support::nginx_services::{BIG_METRICS, PASSWORD, ServiceNginx, TOKEN, USER};
 use support::node_exporter::NodeExporter;
 use tokio::sync::Semaphore;
 
@@ -227,6 +227,59 @@ async fn basic_auth_right_and_wrong_and_node_exporter_over_tls_with_basic_auth()
         .map(|l| l.status)
         .collect();
     assert_eq!(es_statuses, [200, 401, 401]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bearer_token_is_sent_to_every_http_source_and_a_wrong_one_refused() {
+    let certs = Certs::loopback();
+    let exporter = NodeExporter::start();
+    let upstream = exporter.url().trim_end_matches("/metrics").to_string();
+    let nginx = ServiceNginx::start(&certs, Some(&upstream));
+    let right = secret_file(TOKEN);
+    let wrong = secret_file("tok-not-this-one");
+    let with = |url: String, token: &SecretFile| EndpointConfig {
+        bearer_token: Some(token.reference.clone()),
+        ..endpoint(url, Some(certs.ca()))
+    };
+
+    let es = elasticsearch(&with(nginx.https("/token"), &right))
+        .await
+        .expect("Elasticsearch with the right token");
+    assert_eq!(es.status, ClusterStatus::Green);
+    let streaming_reading = streaming(&with(nginx.https("/token-streaming/metrics"), &right))
+        .await
+        .expect("streaming with the right token");
+    assert!(streaming_reading.websocket_clients > 0.0);
+    let mut host = node_exporter_host(nginx.https("/node-token/metrics"));
+    host.node_exporter_tls_ca = Some(certs.ca());
+    host.node_exporter_bearer_token = Some(right.reference.clone());
+    let reading = node_exporter(&host)
+        .await
+        .expect("node_exporter with the right token");
+    assert!(reading.memory_total_bytes > 0);
+
+    let es_err = elasticsearch(&with(nginx.https("/token"), &wrong))
+        .await
+        .expect_err("a wrong token");
+    let streaming_err = streaming(&with(nginx.https("/token-streaming/metrics"), &wrong))
+        .await
+        .expect_err("a wrong token");
+    host.node_exporter_bearer_token = Some(wrong.reference.clone());
+    let node_err = node_exporter(&host).await.expect_err("a wrong token");
+    for err in [&es_err, &streaming_err, &node_err] {
+        assert!(
+            matches!(err, PollError::Denied(m) if m.contains("401")),
+            "{err:?}"
+        );
+        let text = format!("{err} {err:?}");
+        assert!(
+            !text.contains(TOKEN) && !text.contains("tok-not-this-one"),
+            "{text}"
+        );
+    }
+    let statuses = |uri: &str| -> Vec<u16> { nginx.logged(uri).iter().map(|l| l.status).collect() };
+    assert_eq!(statuses("/token/_cluster/health"), [200, 401]);
+    assert_eq!(statuses("/token-streaming/metrics"), [200, 401]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,8 @@
 //! | `/big/metrics` | 32 MiB of metrics, sent chunked (no length known up front) |
 //! | `/node/metrics` | the node_exporter given at start, behind basic auth |
 //! | `/node-open/metrics` | the same node_exporter without auth |
+//! | `/token/…`, `/token-streaming/metrics` | Elasticsearch and streaming, only with `Authorization: Bearer TOKEN` |
+//! | `/node-token/metrics` | the node_exporter, only with the bearer token |
 //! | `/up/…`, `/sick/…` | `health/NAME` and `reload/NAME` for runbooks; `/sick/health/web-2` is 503 |
 
 use std::path::Path;
@@ -29,6 +31,8 @@ use super::process::{ServerProcess, free_port, log_tail};
 const PORT_ATTEMPTS: usize = 5;
 pub const USER: &str = "elastic";
 pub const PASSWORD: &str = "s3cret-Passw0rd";
+/// The bearer token `/token/…` and `/node-token/metrics` accept.
+pub const TOKEN: &str = "tok-9f8e7d6c5b4a";
 /// Bigger than any source's cap, and than what the loopback's socket buffers can hold, so
 /// the bytes nginx managed to send show where the reader stopped.
 pub const BIG_METRICS: usize = 32 * 1024 * 1024;
@@ -205,7 +209,11 @@ fn config(dir: &Path, certs: &Certs, tls: u16, plain: u16, node_exporter: Option
             auth_basic_user_file {d}/htpasswd;
             proxy_pass {upstream}/metrics;
         }}
-        location = /node-open/metrics {{ proxy_pass {upstream}/metrics; }}"#
+        location = /node-open/metrics {{ proxy_pass {upstream}/metrics; }}
+        location = /node-token/metrics {{
+            if ($http_authorization != "Bearer {TOKEN}") {{ return 401; }}
+            proxy_pass {upstream}/metrics;
+        }}"#
         )
     });
     let locations = format!(
@@ -219,6 +227,17 @@ fn config(dir: &Path, certs: &Certs, tls: u16, plain: u16, node_exporter: Option
             default_type application/json;
             index root.json;
             alias {d}/www/es/;
+        }}
+        location /token/ {{
+            if ($http_authorization != "Bearer {TOKEN}") {{ return 401; }}
+            default_type application/json;
+            index root.json;
+            alias {d}/www/es/;
+        }}
+        location = /token-streaming/metrics {{
+            if ($http_authorization != "Bearer {TOKEN}") {{ return 401; }}
+            default_type text/plain;
+            alias {d}/www/streaming/metrics;
         }}
         location = /moved/_cluster/health {{
             return 301 https://localhost:{tls}/es/_cluster/health;

@@ -114,6 +114,20 @@ fn every_printing_command_is_quiet_when_its_reader_goes_away() {
         ],
         &["handoff", "show"],
         &["note", "one more"],
+        &[
+            "runbook",
+            "run",
+            "rolling-reload-web",
+            "--demo",
+            "--dry-run",
+            "--yes",
+        ],
+        &["logs", "web-1", "mastodon-web"],
+        &["approve", "no-such-request"],
+        &["unfreeze"],
+        &["freeze", "--reason", "again"],
+        &["watch"],
+        &["collect"],
         &["--help"],
     ];
     for args in commands {

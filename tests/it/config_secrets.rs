@@ -314,7 +314,19 @@ fn the_console_log_and_audit_hold_no_password() {
         let logged = std::fs::read(&log).expect("log file");
         assert!(!logged.is_empty());
         assert_no_leak(&case, &format!("console {i} log"), &logged);
-        let audit = std::fs::read(home.join("data/mastop/audit.jsonl")).unwrap_or_default();
+        // An audited command, so that the audit holds records naming the ops store.
+        let config = home.join("mastop.toml");
+        let oncall = format!("role = \"oncall\"\n{text}");
+        std::fs::write(&config, oncall).expect("config");
+        let config = config.to_str().expect("utf-8");
+        let freeze = mastop(&home, &["--config", config, "freeze", "--reason", "drill"]);
+        assert_no_leak(&case, &format!("freeze {i} stdout"), &freeze.stdout);
+        assert_no_leak(&case, &format!("freeze {i} stderr"), &freeze.stderr);
+        let audit = std::fs::read(home.join("data/mastop/audit.jsonl")).expect("an audit file");
+        assert!(
+            audit.ends_with(b"\n") && audit.split(|b| *b == b'\n').count() > 1,
+            "the freeze left a record in the audit"
+        );
         assert_no_leak(&case, &format!("console {i} audit"), &audit);
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mastop::engine::{Engine, Options};
 use mastop::model::ComponentId;
-use mastop::sources::prometheus::backfill::{MAPPINGS, mappings_for};
+use mastop::sources::prometheus::backfill::{MAPPINGS, RANGE, mappings_for, step};
 use support::observability::Stack;
 
 /// Prometheus's own count of range queries it has answered.
@@ -57,6 +57,7 @@ async fn a_fresh_fleet_gets_the_last_hour_in_one_query_per_figure() {
         "only the kinds this fleet has"
     );
 
+    let end = backfill.end;
     let before = range_queries(&stack);
     let outcome = backfill.run().await;
     let sent = range_queries(&stack) - before;
@@ -68,6 +69,30 @@ async fn a_fresh_fleet_gets_the_last_hour_in_one_query_per_figure() {
     );
 
     outcome.apply(&mut fleet);
+    // Points keep Prometheus's moments: within the hour before the backfill's end, one
+    // step apart (or a whole number of steps where the exporter had no sample).
+    let moments: Vec<std::time::SystemTime> = fleet
+        .get(&db)
+        .and_then(|c| c.history("load_1"))
+        .expect("db-1 load")
+        .points()
+        .map(|p| p.at)
+        .collect();
+    assert!(!moments.is_empty());
+    for at in &moments {
+        assert!(
+            *at <= end && end.duration_since(*at).unwrap_or_default() < RANGE,
+            "{at:?} outside the hour before {end:?}"
+        );
+    }
+    for pair in moments.windows(2) {
+        let gap = pair[1].duration_since(pair[0]).expect("oldest first");
+        assert!(
+            gap.as_secs() > 0 && gap.as_millis() % step().as_millis() == 0,
+            "{gap:?} is not a whole number of {:?} steps",
+            step()
+        );
+    }
     for id in [&db, &web] {
         let c = fleet.get(id).expect("host");
         for key in [

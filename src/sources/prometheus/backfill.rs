@@ -1,7 +1,7 @@
 //! Trends from the first seconds: for every figure with a known Prometheus series, one
 //! `query_range` over the last hour for the whole fleet (never one per host), each series
-//! tied to its component the way alerts are (by `instance` and `job`), its values laid into
-//! the figure's history before the first poll's.
+//! tied to its component the way alerts are (by `instance` and `job`), its points laid into
+//! the figure's history at Prometheus's own moments, before the first poll's.
 //!
 //! The series are those the usual exporters write: node_exporter for hosts,
 //! postgres_exporter, redis_exporter, pgbouncer_exporter, the Sidekiq exporters (Mastodon
@@ -16,7 +16,7 @@ use futures_util::future::{BoxFuture, FutureExt};
 
 use super::api::{self, Series};
 use crate::model::alerts::{AlertRules, Known};
-use crate::model::history::HISTORY_LEN;
+use crate::model::history::{HISTORY_LEN, Point};
 use crate::model::{ComponentId, Fleet};
 use crate::net::service::Service;
 
@@ -278,7 +278,7 @@ pub const CONCURRENCY: usize = 4;
 pub struct Filled {
     pub id: ComponentId,
     pub key: &'static str,
-    pub values: Vec<f64>,
+    pub points: Vec<Point>,
 }
 
 /// What a backfill did.
@@ -293,7 +293,7 @@ pub struct Outcome {
 impl Outcome {
     pub fn apply(&self, fleet: &mut Fleet) {
         for f in &self.filled {
-            fleet.backfill(&f.id, f.key, f.values.iter().copied());
+            fleet.backfill_points(&f.id, f.key, f.points.iter().copied());
         }
     }
 }
@@ -369,6 +369,16 @@ impl Backfill {
     }
 }
 
+/// A sample at Prometheus's moment (seconds since the epoch); `None` for a value that is not
+/// a number or a moment that is not one.
+fn point(at: f64, value: f64) -> Option<Point> {
+    if !value.is_finite() || !at.is_finite() || at < 0.0 {
+        return None;
+    }
+    let at = SystemTime::UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(at).ok()?)?;
+    Some(Point { at, value })
+}
+
 /// Ties each series of one figure to its components of the figure's kind. A series with
 /// no `instance` (a fleet-wide aggregate) belongs to the kind's only component, if it has
 /// one.
@@ -384,14 +394,9 @@ pub fn resolve(
         .filter(|(_, k)| **k == mapping.kind)
         .map(|(id, _)| id)
         .collect();
-    let mut out: HashMap<ComponentId, Vec<f64>> = HashMap::new();
+    let mut out: HashMap<ComponentId, Vec<Point>> = HashMap::new();
     for s in series {
-        let values: Vec<f64> = s
-            .values
-            .iter()
-            .map(|(_, v)| *v)
-            .filter(|v| v.is_finite())
-            .collect();
+        let values: Vec<Point> = s.values.iter().filter_map(|&(t, v)| point(t, v)).collect();
         if values.is_empty() {
             continue;
         }
@@ -413,10 +418,10 @@ pub fn resolve(
     }
     let mut filled: Vec<Filled> = out
         .into_iter()
-        .map(|(id, values)| Filled {
+        .map(|(id, points)| Filled {
             id,
             key: mapping.key,
-            values,
+            points,
         })
         .collect();
     filled.sort_by(|a, b| a.id.cmp(&b.id));
@@ -470,8 +475,12 @@ mod tests {
             values: values
                 .iter()
                 .enumerate()
-                .map(|(i, v)| (i as f64, *v))
+                .map(|(i, v)| (1_800_000_000.0 + 60.0 * i as f64, *v))
                 .collect(),
+        };
+        let at = |i: u64, value: f64| Point {
+            at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + 60 * i),
+            value,
         };
         let load = MAPPINGS.iter().find(|m| m.key == "load_1").expect("load_1");
         let filled = resolve(
@@ -493,12 +502,13 @@ mod tests {
                 Filled {
                     id: ComponentId::new("host", "db-1"),
                     key: "load_1",
-                    values: vec![1.0, 2.0]
+                    // The NaN is dropped; the points keep Prometheus's own moments.
+                    points: vec![at(0, 1.0), at(2, 2.0)]
                 },
                 Filled {
                     id: ComponentId::new("host", "web-1"),
                     key: "load_1",
-                    values: vec![3.0]
+                    points: vec![at(0, 3.0)]
                 },
             ]
         );
@@ -508,5 +518,21 @@ mod tests {
             .expect("latency");
         let filled = resolve(latency, &[series(&[], &[4.0, 5.0])], &rules, &known);
         assert_eq!(filled[0].id, ComponentId::new("sidekiq", "main"));
+    }
+
+    #[test]
+    fn moments_that_are_not_moments_are_dropped() {
+        assert_eq!(point(-1.0, 1.0), None);
+        assert_eq!(point(f64::NAN, 1.0), None);
+        assert_eq!(point(f64::INFINITY, 1.0), None);
+        assert_eq!(point(1e30, 1.0), None);
+        assert_eq!(point(10.0, f64::NAN), None);
+        assert_eq!(
+            point(10.5, 2.0),
+            Some(Point {
+                at: SystemTime::UNIX_EPOCH + Duration::from_millis(10_500),
+                value: 2.0
+            })
+        );
     }
 }

@@ -390,13 +390,30 @@ pub fn threshold_overrides(cfg: &Config) -> ThresholdOverrides {
     out
 }
 
-/// Gives the demo a past, so trends are drawn from the first frame instead of filling in
-/// over two minutes. The simulation is a pure function of time, so the past is exact.
+/// Gives the demo a past, so trends and charts are drawn from the first frame instead of
+/// filling in over minutes: the last minutes at the poll's cadence (what sparklines show),
+/// and before them the rest of one whole script at a coarser step (what charts show). The
+/// simulation is a pure function of the script's time, which repeats every cycle, so the
+/// past before the script's start is the previous cycle's end, and exact.
 fn prefill_demo_history(fleet: &mut Fleet, at: Duration, cadence: Duration, now: SystemTime) {
     let cadence = cadence.max(Duration::from_millis(500));
-    for k in (1..=crate::model::history::HISTORY_LEN as u32).rev() {
-        let back = cadence * k;
-        let Some(t) = at.checked_sub(back) else {
+    let recent = cadence * crate::model::history::HISTORY_LEN as u32;
+    let coarse = cadence.max(DEMO_PAST_STEP);
+    let older = (recent.as_millis()..crate::demo::CYCLE.as_millis())
+        .step_by(
+            usize::try_from(coarse.as_millis())
+                .unwrap_or(usize::MAX)
+                .max(1),
+        )
+        .skip(1)
+        .map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)));
+    let mut backs: Vec<Duration> = older
+        .chain((1..=crate::model::history::HISTORY_LEN as u32).map(|k| cadence * k))
+        .collect();
+    backs.sort_unstable_by(|a, b| b.cmp(a));
+    let shifted = at + crate::demo::CYCLE;
+    for back in backs {
+        let Some(t) = shifted.checked_sub(back) else {
             continue;
         };
         for (meta, reading) in crate::demo::readings_at(t, now - back) {
@@ -404,3 +421,6 @@ fn prefill_demo_history(fleet: &mut Fleet, at: Duration, cadence: Duration, now:
         }
     }
 }
+
+/// How far apart the demo's older past is laid, beyond the cadence-spaced recent minutes.
+const DEMO_PAST_STEP: Duration = Duration::from_secs(5);

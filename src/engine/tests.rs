@@ -160,3 +160,45 @@ fn the_demo_keeps_its_stores_apart_from_the_real_ones() {
         );
     }
 }
+
+#[test]
+fn the_demo_starts_with_a_whole_script_of_past() {
+    let demo = Engine::new(
+        Config::default(),
+        Options {
+            readonly: false,
+            // Ten seconds in: most of the past comes from the previous cycle.
+            demo: Some(Demo {
+                at: std::time::Duration::from_secs(10),
+                ..Demo::default()
+            }),
+        },
+    );
+    let fleet = demo.fleet_for(&demo.sources());
+    let cadence = demo
+        .config
+        .defaults
+        .cadence
+        .max(std::time::Duration::from_millis(500));
+    let pg = crate::model::ComponentId::new("postgres", "primary");
+    let history = fleet
+        .get(&pg)
+        .and_then(|c| c.history("connections_used_pct"))
+        .expect("the demo's primary has a connections trend");
+    let moments: Vec<SystemTime> = history.points().map(|p| p.at).collect();
+    let first = moments.first().expect("points");
+    let last = moments.last().expect("points");
+    let span = last.duration_since(*first).expect("oldest first");
+    assert!(
+        span >= crate::demo::CYCLE - std::time::Duration::from_secs(60),
+        "the past covers the script: {span:?}"
+    );
+    // The sparkline's cells are the most recent points, at the poll's own cadence.
+    let recent: Vec<std::time::Duration> = moments
+        .windows(2)
+        .rev()
+        .take(crate::model::history::HISTORY_LEN - 1)
+        .map(|w| w[1].duration_since(w[0]).expect("oldest first"))
+        .collect();
+    assert!(recent.iter().all(|gap| *gap == cadence), "{recent:?}");
+}

@@ -1,6 +1,7 @@
 //! Sidekiq, wide: the queues (with their latency) beside the processes; the trends of
 //! latency, backlog and busy workers across the middle; the stats beside the remaining
-//! tables (busy jobs, retries, coverage) below.
+//! tables (busy jobs, retries, coverage) below. A set the operator focuses (to page or
+//! filter it) takes the top in their place: it is what they are reading.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -26,8 +27,13 @@ const CHARTS: [ChartSpec; 3] = [
 ];
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, p: &Panels<'_>) {
-    let queues = p.table("Queues");
-    let processes = p.table("Processes");
+    let mut queues = p.table("Queues");
+    let mut processes = p.table("Processes");
+    let focused = (p.show_focus && p.focus < p.tables().len()).then_some(p.focus);
+    if focused.is_some() && focused != queues && focused != processes {
+        queues = focused;
+        processes = None;
+    }
     let placed: Vec<usize> = queues.into_iter().chain(processes).collect();
     let others = super::others(p, &placed);
     let charts = p.present(&CHARTS);

@@ -28,6 +28,9 @@ pub struct LiveComponent {
     /// Figure key → its recent points at the moments they were polled, oldest first, the
     /// latest reading's value last.
     pub history: BTreeMap<String, Vec<Point>>,
+    /// Figure key → name → points, for figures broken down by name (each queue's latency).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub breakdown: BTreeMap<String, BTreeMap<String, Vec<Point>>>,
 }
 
 /// A source's status without its error text. Moments are milliseconds since the epoch.
@@ -91,6 +94,18 @@ impl LiveComponent {
                 Some((spec.key.to_string(), ring.points().collect()))
             })
             .collect();
+        let breakdown = crate::sources::figure_specs(kind)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|spec| {
+                let named: BTreeMap<String, Vec<Point>> = component
+                    .breakdown(spec.key)
+                    .into_iter()
+                    .map(|(name, ring)| (name.to_string(), ring.points().collect()))
+                    .collect();
+                (!named.is_empty()).then(|| (spec.key.to_string(), named))
+            })
+            .collect();
         LiveComponent {
             id: component.meta.id.to_string(),
             kind: kind.to_string(),
@@ -99,6 +114,7 @@ impl LiveComponent {
             status: LiveStatus::of(&component.status),
             reading,
             history,
+            breakdown,
         }
     }
 }

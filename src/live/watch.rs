@@ -91,6 +91,17 @@ impl Watcher {
                     self.fleet
                         .backfill_points(&id, spec.key, values[..past].iter().copied());
                 }
+                for (name, values) in live.breakdown.get(spec.key).into_iter().flatten() {
+                    let past = values
+                        .len()
+                        .saturating_sub(usize::from(live.reading.is_some()));
+                    self.fleet.backfill_breakdown(
+                        &id,
+                        spec.key,
+                        name,
+                        values[..past].iter().copied(),
+                    );
+                }
             }
         }
         let same = self.readings.get(&id) == Some(&live.status.last_ok_ms);

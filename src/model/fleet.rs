@@ -1,7 +1,7 @@
 //! The fleet as mastop sees it: every configured component, its latest reading, status,
 //! health and recent history. Updated from source feeds; read by views.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -31,7 +31,14 @@ pub struct ComponentState {
     /// The alerts tied to this component (for an Alertmanager, also those tied to nothing).
     pub alerts: Tally,
     history: HashMap<&'static str, History>,
+    /// History per name of a figure's breakdown (per queue), at most
+    /// [`MAX_BREAKDOWN`] names.
+    breakdown: BTreeMap<(&'static str, String), History>,
 }
+
+/// Names a component keeps a breakdown history for: a Sidekiq with a thousand queues
+/// keeps the first of them by name rather than grow without bound.
+pub const MAX_BREAKDOWN: usize = 64;
 
 impl ComponentState {
     pub fn key_figure(&self) -> Option<&Figure> {
@@ -43,6 +50,48 @@ impl ComponentState {
     }
     pub fn history(&self, key: &str) -> Option<&History> {
         self.history.get(key)
+    }
+
+    /// The history of each name in a figure's breakdown (each queue's latency), by name.
+    pub fn breakdown(&self, key: &str) -> Vec<(&str, &History)> {
+        self.breakdown
+            .iter()
+            .filter(|((k, _), _)| *k == key)
+            .map(|((_, name), h)| (name.as_str(), h))
+            .collect()
+    }
+
+    /// Lays older points before one name's polled history in a figure's breakdown.
+    pub fn backfill_breakdown(
+        &mut self,
+        key: &'static str,
+        name: &str,
+        older: impl IntoIterator<Item = Point>,
+    ) {
+        if self.breakdown.len() >= MAX_BREAKDOWN
+            && !self.breakdown.contains_key(&(key, name.to_string()))
+        {
+            return;
+        }
+        self.breakdown
+            .entry((key, name.to_string()))
+            .or_default()
+            .backfill(older);
+    }
+
+    fn record_breakdown(&mut self, reading: &dyn Reading, at: SystemTime) {
+        let values = reading.breakdown();
+        let present: std::collections::BTreeSet<(&'static str, &str)> =
+            values.iter().map(|(k, n, _)| (*k, n.as_str())).collect();
+        self.breakdown
+            .retain(|(k, n), _| present.contains(&(*k, n.as_str())));
+        for (key, name, value) in values {
+            let slot = (key, name);
+            if !self.breakdown.contains_key(&slot) && self.breakdown.len() >= MAX_BREAKDOWN {
+                continue;
+            }
+            self.breakdown.entry(slot).or_default().push(at, value);
+        }
     }
 
     /// Every figure of the latest reading with its history, in the reading's order.
@@ -143,6 +192,7 @@ impl Fleet {
             health,
             alerts: Tally::default(),
             history: HashMap::new(),
+            breakdown: BTreeMap::new(),
         });
         if !self.tied.is_empty() {
             self.retie();
@@ -159,6 +209,19 @@ impl Fleet {
     ) {
         if let Some(&i) = self.index.get(id) {
             self.components[i].backfill_points(key, older);
+        }
+    }
+
+    /// Lays older points before one name's polled history in a figure's breakdown.
+    pub fn backfill_breakdown(
+        &mut self,
+        id: &ComponentId,
+        key: &'static str,
+        name: &str,
+        older: impl IntoIterator<Item = Point>,
+    ) {
+        if let Some(&i) = self.index.get(id) {
+            self.components[i].backfill_breakdown(key, name, older);
         }
     }
 
@@ -215,6 +278,7 @@ impl Fleet {
                     .or_default()
                     .push(at, figure.value);
             }
+            component.record_breakdown(new.as_ref(), at);
             component.reading = Some(Arc::clone(new));
         }
         component.status = status;
@@ -338,5 +402,97 @@ fn status_health(status: &SourceStatus, state: SourceState) -> Health {
         },
         SourceState::Denied => Health::unknown(format!("access denied: {detail}")),
         SourceState::Disabled => Health::unknown(format!("disabled {detail}").trim().to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::model::{Detail, SourceState};
+
+    /// A reading whose only figure is broken down by the names it is given.
+    #[derive(Debug)]
+    struct Queues(Vec<(String, f64)>);
+
+    impl Reading for Queues {
+        fn figures(&self) -> Vec<Figure> {
+            let worst = self.0.iter().map(|(_, v)| *v).fold(0.0, f64::max);
+            vec![Figure::new(
+                "queue_latency_s",
+                "queue latency",
+                worst,
+                crate::model::Unit::Seconds,
+            )]
+        }
+        fn breakdown(&self) -> Vec<(&'static str, String, f64)> {
+            self.0
+                .iter()
+                .map(|(n, v)| ("queue_latency_s", n.clone(), *v))
+                .collect()
+        }
+        fn detail(&self) -> Detail {
+            Detail::default()
+        }
+        fn to_json(&self) -> serde_json::Value {
+            serde_json::Value::Null
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    fn poll(fleet: &mut Fleet, id: &ComponentId, secs: u64, queues: &[(&str, f64)]) {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs);
+        let status = SourceStatus {
+            state: SourceState::Ok,
+            last_ok: Some(at),
+            last_attempt: Some(at),
+            ..SourceStatus::pending(Duration::from_secs(2))
+        };
+        let reading = Queues(queues.iter().map(|(n, v)| ((*n).into(), *v)).collect());
+        fleet.apply(id, status, Some(Arc::new(reading)));
+    }
+
+    fn fleet() -> (Fleet, ComponentId) {
+        let id = ComponentId::new("sidekiq", "main");
+        let meta = ComponentMeta {
+            id: id.clone(),
+            kind: "sidekiq",
+            region: "eu".into(),
+            tags: Vec::new(),
+        };
+        let fleet = Fleet::new(
+            vec![(meta, SourceStatus::pending(Duration::from_secs(2)))],
+            Default::default(),
+        );
+        (fleet, id)
+    }
+
+    #[test]
+    fn each_queue_keeps_its_own_history_and_a_gone_queue_is_forgotten() {
+        let (mut fleet, id) = fleet();
+        poll(&mut fleet, &id, 0, &[("default", 1.0), ("push", 5.0)]);
+        poll(&mut fleet, &id, 10, &[("default", 2.0), ("push", 6.0)]);
+        poll(&mut fleet, &id, 20, &[("default", 3.0)]);
+        let c = fleet.get(&id).expect("component");
+        let by_queue = c.breakdown("queue_latency_s");
+        let names: Vec<&str> = by_queue.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["default"], "push is gone from Sidekiq");
+        let values: Vec<f64> = by_queue[0].1.values().collect();
+        assert_eq!(values, [1.0, 2.0, 3.0]);
+        assert!(c.breakdown("enqueued").is_empty());
+    }
+
+    #[test]
+    fn a_thousand_queues_keep_a_bounded_breakdown() {
+        let (mut fleet, id) = fleet();
+        let names: Vec<String> = (0..1000).map(|i| format!("q{i:04}")).collect();
+        let queues: Vec<(&str, f64)> = names.iter().map(|n| (n.as_str(), 1.0)).collect();
+        poll(&mut fleet, &id, 0, &queues);
+        poll(&mut fleet, &id, 10, &queues);
+        let c = fleet.get(&id).expect("component");
+        assert_eq!(c.breakdown("queue_latency_s").len(), MAX_BREAKDOWN);
     }
 }

@@ -47,6 +47,13 @@ pub trait Reading: Send + Sync + Debug + 'static {
         None
     }
 
+    /// Values of one figure broken down by a name the reading knows (each queue's latency):
+    /// `(figure key, name, value)`. The fleet keeps a history per name, so a chart can draw
+    /// one line per queue; names a new reading no longer has are forgotten.
+    fn breakdown(&self) -> Vec<(&'static str, String, f64)> {
+        Vec::new()
+    }
+
     /// The alerts this reading reports (an Alertmanager's): the fleet ties them to the
     /// components they concern.
     fn alerts(&self) -> Option<&AlertSet> {

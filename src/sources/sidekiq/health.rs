@@ -37,6 +37,13 @@ impl Reading for SidekiqReading {
         Some("queue_latency_s")
     }
 
+    fn breakdown(&self) -> Vec<(&'static str, String, f64)> {
+        self.queues
+            .iter()
+            .map(|q| ("queue_latency_s", q.name.clone(), q.latency_s))
+            .collect()
+    }
+
     fn findings(&self) -> Vec<Finding> {
         let mut findings = self.misplaced.clone();
         if self.processes == 0 {

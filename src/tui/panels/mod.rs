@@ -40,6 +40,8 @@ pub struct Panels<'a> {
     pub show_focus: bool,
     /// The component's figures with their history.
     pub trends: &'a [(&'a Figure, &'a History)],
+    /// The component, for histories beyond its figures (a figure's breakdown per queue).
+    pub component: &'a crate::model::ComponentState,
     pub now: SystemTime,
     pub theme: &'a Theme,
     /// The key that moves focus to the next table, for the strip's hint.
@@ -143,6 +145,44 @@ pub fn draw_chart(frame: &mut Frame<'_>, area: Rect, p: &Panels<'_>, spec: &Char
         return;
     }
     chart::render(frame, area, spec.title, &series, p.now, p.theme);
+}
+
+/// One line per name of a figure's breakdown (each queue's latency), the names with the
+/// highest latest value first; the figure's own trend where the reading breaks it down by
+/// nothing.
+pub fn draw_breakdown_chart(frame: &mut Frame<'_>, area: Rect, p: &Panels<'_>, spec: &ChartSpec) {
+    let Some(&(key, _)) = spec.series.first() else {
+        return;
+    };
+    let Some((figure, _)) = p.trend(key) else {
+        chart::missing(frame, area, spec.title, "not reported", p.theme);
+        return;
+    };
+    let mut named = p.component.breakdown(key);
+    if named.is_empty() {
+        draw_chart(frame, area, p, spec);
+        return;
+    }
+    let latest = |h: &History| h.latest().map_or(f64::NEG_INFINITY, |pt| pt.value);
+    named.sort_by(|a, b| latest(b.1).total_cmp(&latest(a.1)).then(a.0.cmp(b.0)));
+    let labels: Vec<String> = named
+        .iter()
+        .take(SERIES_TOKENS.len())
+        .map(|(name, _)| crate::sanitize::sanitize(name).chars().take(12).collect())
+        .collect();
+    let series: Vec<Series<'_>> = named
+        .iter()
+        .zip(&labels)
+        .zip(SERIES_TOKENS)
+        .map(|(((_, history), label), token)| Series {
+            label,
+            unit: figure.unit,
+            history,
+            token,
+        })
+        .collect();
+    // The names in the title say it is per queue; the title itself stays short for them.
+    chart::render(frame, area, "latency", &series, p.now, p.theme);
 }
 
 /// Charts side by side across `area`.

@@ -59,7 +59,19 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, p: &Panels<'_>) {
         (Some(one), None) | (None, Some(one)) => super::draw_table(frame, top, p, one),
         (None, None) => {}
     }
-    super::draw_chart_row(frame, middle, p, &charts);
+    // The latency chart draws each queue's line: which queue is behind is the question.
+    if let [latency, rest @ ..] = charts.as_slice()
+        && latency.title == CHARTS[0].title
+        && !middle.is_empty()
+    {
+        let areas = Layout::horizontal(vec![Constraint::Fill(1); charts.len()]).split(middle);
+        super::draw_breakdown_chart(frame, areas[0], p, latency);
+        for (spec, area) in rest.iter().zip(areas.iter().skip(1)) {
+            super::draw_chart(frame, *area, p, spec);
+        }
+    } else {
+        super::draw_chart_row(frame, middle, p, &charts);
+    }
 
     let pairs = p.pairs();
     let [pairs_area, tables_area] = Layout::horizontal([

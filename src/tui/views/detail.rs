@@ -102,6 +102,7 @@ pub fn draw(
             focus: state.focus,
             show_focus: ctx.focused,
             trends: &trends,
+            component,
             now: ctx.now,
             theme,
             next_key: next_key(ctx),

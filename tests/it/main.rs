@@ -48,6 +48,7 @@ mod pgbouncer;
 mod postgres_actions;
 mod postgres_archiver;
 mod postgres_tls;
+mod postgres_wal_backups;
 mod recovery;
 mod redact;
 mod redis_extras;

@@ -46,11 +46,11 @@ pub mod at {
     /// The incremental is rerun by hand and finishes.
     pub const BACKUP_RERUN: f64 = 585.0;
     /// A hand rebalance adds `scheduler` to a process on sidekiq-2.
-    pub const SCHEDULER_DOUBLED: f64 = 400.0;
-    pub const SCHEDULER_FIXED: f64 = 440.0;
+    pub const SCHEDULER_DOUBLED: f64 = 470.0;
+    pub const SCHEDULER_FIXED: f64 = 500.0;
     /// A bad Ansible run starts Sidekiq on the CDN node fremont-1.
-    pub const CDN_SIDEKIQ: f64 = 440.0;
-    pub const CDN_SIDEKIQ_STOPPED: f64 = 470.0;
+    pub const CDN_SIDEKIQ: f64 = 500.0;
+    pub const CDN_SIDEKIQ_STOPPED: f64 = 530.0;
     /// With nftables down, someone on the internet makes redis/main a replica of their host;
     /// `REPLICAOF NO ONE` comes with nftables at [`NFTABLES_RESTORED`].
     pub const REDIS_HIJACKED: f64 = 510.0;

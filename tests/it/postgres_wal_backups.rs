@@ -142,7 +142,7 @@ async fn a_slot_retaining_wal_is_weighed_against_the_real_pg_wal_filesystem() {
         "{}",
         found[0].message
     );
-    assert!(format!("{:?}", r.detail()).contains("WAL kept by slots"));
+    assert!(format!("{:?}", r.detail()).contains("WAL space and backups"));
 
     let df_line = format!("timeout 5 df -P -B1 -- {}", wal_path.display());
     assert!(

@@ -275,14 +275,19 @@ impl Views {
             ));
         }
         detail = detail.pairs("throughput", throughput);
+        // One section for both host reads: narrow screens have little room for sections.
+        let mut host_read = Vec::new();
         if let Some(space) = &self.wal_space {
-            detail = detail.pairs(
-                "WAL kept by slots",
-                super::wal_space::pairs(self.slots.as_deref().unwrap_or_default(), space),
-            );
+            host_read.extend(super::wal_space::pairs(
+                self.slots.as_deref().unwrap_or_default(),
+                space,
+            ));
         }
         if let Some(b) = &self.backups {
-            detail = detail.pairs("backups", super::backups::pairs(b));
+            host_read.extend(super::backups::pairs(b));
+        }
+        if !host_read.is_empty() {
+            detail = detail.pairs("WAL space and backups", host_read);
         }
         if let Some(a) = &self.archiver {
             detail = detail.pairs("WAL archiver", super::archiver::pairs(a));

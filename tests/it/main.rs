@@ -30,6 +30,7 @@ mod fleet_view;
 mod handoff;
 mod handoff_tui;
 mod harness;
+mod hostile_names;
 mod hosts_actions;
 mod hosts_mastodon;
 mod hosts_node_exporter;

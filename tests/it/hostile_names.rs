@@ -55,7 +55,7 @@ impl Hostile {
             "scheduler",
             " ",
         ];
-        if self.next() % 17 == 0 {
+        if self.next().is_multiple_of(17) {
             return "\u{1b}[2J".repeat(12_000);
         }
         let n = 1 + self.next() % 8;

@@ -133,6 +133,14 @@ pub fn hijack(r: &mut RedisReading, s: f64) {
     r.replication.master_last_io_s = Some(1);
 }
 
+/// redis/main with its snapshot directory full: `BGSAVE` fails and, with the default
+/// `stop-writes-on-bgsave-error`, every write is refused (`MISCONF`).
+pub fn rdb_failing(r: &mut RedisReading, s: f64) {
+    if script::rdb_failing(s) {
+        r.persistence.rdb_last_bgsave_status = "err".into();
+    }
+}
+
 /// redis/main's eviction policy after a config push copied the cache's.
 pub fn eviction_policy(s: f64) -> Option<&'static str> {
     script::redis_policy_wrong(s).then_some("allkeys-lru")
@@ -152,8 +160,9 @@ fn sidekiq_hosts() -> Vec<HostConfig> {
     ]
 }
 
-/// Sidekiq: `scheduler` added to a second process by a hand rebalance, and a CDN node
-/// that started Sidekiq after a bad Ansible run.
+/// Sidekiq: `scheduler` added to a second process by a hand rebalance, `default` left at
+/// weight 0 with a `DB_POOL` below the threads, and a CDN node that started Sidekiq after
+/// a bad Ansible run.
 pub fn sidekiq(r: &mut SidekiqReading, s: f64) {
     if script::scheduler_doubled(s)
         && let Some(p) = r
@@ -163,6 +172,16 @@ pub fn sidekiq(r: &mut SidekiqReading, s: f64) {
     {
         p.queues.push("scheduler".into());
         p.weights.push(("scheduler".into(), 1));
+    }
+    if script::weights_broken(s)
+        && let Some(p) = r
+            .process_list
+            .iter_mut()
+            .find(|p| p.queues.iter().any(|q| q == "ingress"))
+    {
+        p.queues.push("default".into());
+        p.weights = vec![("ingress".into(), 5), ("default".into(), 0)];
+        p.db_pool = Some(5);
     }
     if script::cdn_sidekiq(s)
         && let Some(mut p) = r.process_list.first().cloned()
@@ -178,7 +197,8 @@ pub fn sidekiq(r: &mut SidekiqReading, s: f64) {
 }
 
 /// The Mastodon checks of one demo host: the Redis port bound to every address (harmless
-/// behind nftables, open when it is down) and a typo in web-1's `.env.production`.
+/// behind nftables, open when it is down), a deploy that stopped half-way, and a typo in
+/// web-1's `.env.production`.
 pub fn host_checks(name: &str, s: f64) -> HostChecks {
     let mut checks = HostChecks::default();
     if name == "redis-1" && script::nftables_down(s) {
@@ -186,6 +206,34 @@ pub fn host_checks(name: &str, s: f64) -> HostChecks {
             service: "Redis".into(),
             address: "0.0.0.0:6379".into(),
         }]);
+    }
+    if script::deploy_half_done(s) && matches!(name, "web-1" | "web-2") {
+        let (mine, other) = if name == "web-1" {
+            ("4.5.3", "web-2")
+        } else {
+            ("4.5.2", "web-1")
+        };
+        checks.mastodon_version = Some(mine.into());
+        checks.mastodon_revision = Some(if name == "web-1" {
+            "8c3f1a07d2e9".into()
+        } else {
+            "5b1e2c9a40d7".into()
+        });
+        checks.env_keys = 58;
+        // With two hosts in the group neither version is the majority: each is flagged.
+        checks.drift = Some(vec![Drift {
+            what: "deploy".into(),
+            subject: crate::sources::host::drift::deploy_text(
+                &checks.mastodon_version,
+                &checks.mastodon_revision,
+            ),
+            others: vec![other.into()],
+        }]);
+    }
+    if name == "streaming-1" && script::namespace_left(s) {
+        checks.mastodon_version = Some("4.5.0".into());
+        checks.env_keys = 31;
+        checks.redis_namespace_refused = true;
     }
     if script::env_typo(s) {
         let differs = |subject: &str, others: &[&str]| Drift {
@@ -261,7 +309,7 @@ mod tests {
 
     #[test]
     fn each_post_mortem_incident_shows_in_its_window_and_not_before() {
-        let cases: [(f64, &str, Level, &str); 10] = [
+        let cases: &[(f64, &str, Level, &str)] = &[
             (
                 310.0,
                 "postgres/primary",
@@ -302,8 +350,28 @@ mod tests {
             (520.0, "redis/main", Level::Crit, HIJACK_MASTER),
             (570.0, "redis/main", Level::Warn, "allkeys-lru"),
             (570.0, "host/web-1", Level::Warn, "S3_ENABLED"),
+            (350.0, "host/web-2", Level::Warn, "a half-finished deploy"),
+            (
+                550.0,
+                "sidekiq/main",
+                Level::Warn,
+                "serves default at weight 0",
+            ),
+            (
+                550.0,
+                "sidekiq/main",
+                Level::Warn,
+                "on a database pool of 5",
+            ),
+            (
+                430.0,
+                "host/streaming-1",
+                Level::Crit,
+                "REDIS_NAMESPACE is set",
+            ),
+            (450.0, "redis/main", Level::Crit, "last RDB save failed"),
         ];
-        for (s, who, level, text) in cases {
+        for &(s, who, level, text) in cases {
             assert!(
                 shows(s, who, level, text),
                 "{who} should show {level:?} `{text}` at {s}s: {:?}",

@@ -60,6 +60,19 @@ pub mod at {
     /// A config push copies the cache's `maxmemory-policy` to redis/main.
     pub const REDIS_POLICY_WRONG: f64 = 560.0;
     pub const REDIS_POLICY_FIXED: f64 = 590.0;
+    /// A deploy of 4.5.3 stops after web-1: web-2 still runs 4.5.2.
+    pub const DEPLOY_HALF_DONE: f64 = 330.0;
+    pub const DEPLOY_FINISHED: f64 = 370.0;
+    /// A hand rebalance leaves `default` at weight 0 next to `ingress` on sidekiq-1, and a
+    /// `DB_POOL` typo gives the ingress process a pool of 5 for 20 threads.
+    pub const WEIGHTS_BROKEN: f64 = 540.0;
+    pub const WEIGHTS_FIXED: f64 = 575.0;
+    /// streaming-1 is upgraded to 4.5 with `REDIS_NAMESPACE` still in `.env.production`.
+    pub const NAMESPACE_LEFT: f64 = 420.0;
+    pub const NAMESPACE_REMOVED: f64 = 460.0;
+    /// redis-1's RDB directory fills: `BGSAVE` fails and Redis refuses writes (`MISCONF`).
+    pub const RDB_FAILING: f64 = 440.0;
+    pub const RDB_FIXED: f64 = 470.0;
 }
 
 /// The WAL archive volume's level at which `archive_command` can no longer write.
@@ -202,6 +215,22 @@ pub fn redis_hijacked(s: f64) -> bool {
 
 pub fn env_typo(s: f64) -> bool {
     (at::ENV_TYPO..at::ENV_FIXED).contains(&s)
+}
+
+pub fn deploy_half_done(s: f64) -> bool {
+    (at::DEPLOY_HALF_DONE..at::DEPLOY_FINISHED).contains(&s)
+}
+
+pub fn weights_broken(s: f64) -> bool {
+    (at::WEIGHTS_BROKEN..at::WEIGHTS_FIXED).contains(&s)
+}
+
+pub fn namespace_left(s: f64) -> bool {
+    (at::NAMESPACE_LEFT..at::NAMESPACE_REMOVED).contains(&s)
+}
+
+pub fn rdb_failing(s: f64) -> bool {
+    (at::RDB_FAILING..at::RDB_FIXED).contains(&s)
 }
 
 pub fn redis_policy_wrong(s: f64) -> bool {
@@ -441,6 +470,39 @@ pub fn timeline_with(replica_warn_s: f64, replica_crit_s: f64) -> Vec<(Duration,
             "maxmemory-policy noeviction restored on redis/main",
         ),
         (at::ENV_FIXED, "S3_ENABLED fixed on web-1"),
+        (
+            at::DEPLOY_HALF_DONE,
+            "A deploy of Mastodon 4.5.3 stops after web-1: web-1 and web-2 run different \
+             versions (a half-finished deploy), host/web-2 WARN",
+        ),
+        (at::DEPLOY_FINISHED, "The deploy is finished on web-2"),
+        (
+            at::NAMESPACE_LEFT,
+            "streaming-1 is upgraded to Mastodon 4.5 with REDIS_NAMESPACE still set, which \
+             4.5 refuses to boot with: host/streaming-1 CRIT",
+        ),
+        (
+            at::NAMESPACE_REMOVED,
+            "REDIS_NAMESPACE removed on streaming-1: host/streaming-1 OK",
+        ),
+        (
+            at::RDB_FAILING,
+            "redis-1's snapshot directory fills: BGSAVE fails and redis/main refuses writes \
+             (MISCONF): CRIT",
+        ),
+        (
+            at::RDB_FIXED,
+            "Space freed on redis-1: BGSAVE succeeds again",
+        ),
+        (
+            at::WEIGHTS_BROKEN,
+            "A hand rebalance leaves default at weight 0 beside ingress, and a DB_POOL typo \
+             gives that process 5 connections for 20 threads: sidekiq/main WARN",
+        ),
+        (
+            at::WEIGHTS_FIXED,
+            "Sidekiq's queue weights and DB_POOL restored: sidekiq/main OK",
+        ),
         (at::ES_GREEN, "Elasticsearch green again"),
         (clock::CYCLE.as_secs_f64(), "The script starts over"),
     ];

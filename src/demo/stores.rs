@@ -542,6 +542,7 @@ pub(crate) fn redis(role: RedisRole, t: Duration, s: f64) -> RedisReading {
             reading.maxmemory_policy = policy.into();
         }
         post_mortems::hijack(&mut reading, s);
+        post_mortems::rdb_failing(&mut reading, s);
     }
     reading
 }

@@ -12,6 +12,7 @@ mod inventory;
 mod load;
 mod locate;
 mod logs;
+mod postgres_host;
 mod role;
 mod rules;
 mod runbooks;
@@ -33,6 +34,7 @@ pub use inventory::{
 pub use load::{Loaded, environment, load, load_str, parse_duration};
 pub use locate::{Location, Seg, line_col, locate, path_at, render_path};
 pub use logs::{LogsConfig, SignatureConfig};
+pub use postgres_host::{BackupLimits, SlotWalLimits, is_stanza_name};
 pub use role::Role;
 pub use runbooks::RunbooksConfig;
 pub use secret::{CachedSecret, SecretRef};

@@ -182,6 +182,31 @@ pub struct EndpointConfig {
     /// a user and password.
     #[serde(default)]
     pub bearer_token: Option<SecretRef>,
+    /// `[[postgres]]` only: the `[[host]]` this server runs on. Its `pg_wal` filesystem is
+    /// read there over SSH (`df` of that one path), to weigh the WAL slots retain against
+    /// the space left.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// `[[postgres]]` only: the `[[host]]` where `pgbackrest info` runs (the repository
+    /// host, or the database host itself); unset, `host`.
+    #[serde(default)]
+    pub backup_host: Option<String>,
+    /// `[[postgres]]` only: the pgBackRest stanza of this cluster.
+    #[serde(default)]
+    pub stanza: Option<String>,
+    /// `[[postgres]]` only: WARN and CRIT when slots retain this share (percent) of the
+    /// space still free on pg_wal's filesystem. Defaults 50 and 80.
+    #[serde(default)]
+    pub slot_wal_warn_pct: Option<f64>,
+    #[serde(default)]
+    pub slot_wal_crit_pct: Option<f64>,
+    /// `[[postgres]]` only: WARN when the newest full backup is older than this (default 8d).
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub backup_full_max_age: Option<Duration>,
+    /// `[[postgres]]` only: WARN when the newest backup of any type is older than this
+    /// (default 2d).
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub backup_max_age: Option<Duration>,
 }
 
 fn yes() -> bool {
@@ -206,6 +231,13 @@ impl EndpointConfig {
             write_password: None,
             tls_ca: None,
             bearer_token: None,
+            host: None,
+            backup_host: None,
+            stanza: None,
+            slot_wal_warn_pct: None,
+            slot_wal_crit_pct: None,
+            backup_full_max_age: None,
+            backup_max_age: None,
         }
     }
 

@@ -33,6 +33,7 @@ pub(super) fn validate(config: &Config) -> Vec<Problem> {
         UrlKind::Postgres,
         &mut problems,
     );
+    super::postgres_host::validate(config, &mut problems);
     endpoints("redis", &config.redis, UrlKind::Redis, &mut problems);
     endpoints("sidekiq", &config.sidekiq, UrlKind::Redis, &mut problems);
     endpoints(
@@ -172,6 +173,25 @@ pub(super) fn endpoints(
                 format!("`bearer_token` is for HTTP services, not [[{kind}]]"),
                 Some("remove it; give the password as `password`".into()),
             ));
+        }
+        if kind != "postgres" {
+            for (key, set) in [
+                ("host", ep.host.is_some()),
+                ("backup_host", ep.backup_host.is_some()),
+                ("stanza", ep.stanza.is_some()),
+                ("slot_wal_warn_pct", ep.slot_wal_warn_pct.is_some()),
+                ("slot_wal_crit_pct", ep.slot_wal_crit_pct.is_some()),
+                ("backup_full_max_age", ep.backup_full_max_age.is_some()),
+                ("backup_max_age", ep.backup_max_age.is_some()),
+            ] {
+                if set {
+                    problems.push((
+                        at(key),
+                        format!("`{key}` is for [[postgres]] entries, not [[{kind}]]"),
+                        Some("remove it".into()),
+                    ));
+                }
+            }
         }
         if kind != "sidekiq" && url_kind != UrlKind::Http && ep.namespace.is_some() {
             problems.push((

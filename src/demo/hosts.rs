@@ -423,7 +423,7 @@ pub(crate) fn reading(m: &Machine, t: Duration, s: f64) -> HostReading {
         skipped_lines: None,
         roles: Vec::new(),
         production: true,
-        checks: Default::default(),
+        checks: super::post_mortems::host_checks(m.name, s),
     }
 }
 

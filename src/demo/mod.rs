@@ -21,6 +21,7 @@ mod fleet;
 mod hosts;
 mod inventory;
 mod noise;
+mod post_mortems;
 pub mod script;
 mod search;
 mod sidekiq;

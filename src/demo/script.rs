@@ -37,7 +37,50 @@ pub mod at {
     pub const ES_NODE_BACK: f64 = 555.0;
     /// Recovery finished, cluster green.
     pub const ES_GREEN: f64 = 575.0;
+    /// The slot a decommissioned analytics replica left on db-1 is noticed retaining WAL.
+    pub const SLOT_NOTICED: f64 = 380.0;
+    /// `pg_drop_replication_slot('analytics_replica')`.
+    pub const SLOT_DROPPED: f64 = 470.0;
+    /// Last night's incremental backup failed; it becomes two days since the last backup.
+    pub const BACKUP_OVERDUE: f64 = 400.0;
+    /// The incremental is rerun by hand and finishes.
+    pub const BACKUP_RERUN: f64 = 585.0;
+    /// A hand rebalance adds `scheduler` to a process on sidekiq-2.
+    pub const SCHEDULER_DOUBLED: f64 = 470.0;
+    pub const SCHEDULER_FIXED: f64 = 500.0;
+    /// A bad Ansible run starts Sidekiq on the CDN node fremont-1.
+    pub const CDN_SIDEKIQ: f64 = 500.0;
+    pub const CDN_SIDEKIQ_STOPPED: f64 = 530.0;
+    /// With nftables down, someone on the internet makes redis/main a replica of their host;
+    /// `REPLICAOF NO ONE` comes with nftables at [`NFTABLES_RESTORED`].
+    pub const REDIS_HIJACKED: f64 = 510.0;
+    /// A hand edit sets `S3_ENABLED=FALSE` in web-1's `.env.production`.
+    pub const ENV_TYPO: f64 = 545.0;
+    pub const ENV_FIXED: f64 = 595.0;
+    /// A config push copies the cache's `maxmemory-policy` to redis/main.
+    pub const REDIS_POLICY_WRONG: f64 = 560.0;
+    pub const REDIS_POLICY_FIXED: f64 = 590.0;
+    /// A deploy of 4.5.3 stops after web-1: web-2 still runs 4.5.2.
+    pub const DEPLOY_HALF_DONE: f64 = 330.0;
+    pub const DEPLOY_FINISHED: f64 = 370.0;
+    /// A hand rebalance leaves `default` at weight 0 next to `ingress` on sidekiq-1, and a
+    /// `DB_POOL` typo gives the ingress process a pool of 5 for 20 threads.
+    pub const WEIGHTS_BROKEN: f64 = 540.0;
+    pub const WEIGHTS_FIXED: f64 = 575.0;
+    /// streaming-1 is upgraded to 4.5 with `REDIS_NAMESPACE` still in `.env.production`.
+    pub const NAMESPACE_LEFT: f64 = 420.0;
+    pub const NAMESPACE_REMOVED: f64 = 460.0;
+    /// redis-1's RDB directory fills: `BGSAVE` fails and Redis refuses writes (`MISCONF`).
+    pub const RDB_FAILING: f64 = 440.0;
+    pub const RDB_FIXED: f64 = 470.0;
 }
+
+/// The WAL archive volume's level at which `archive_command` can no longer write.
+const ARCHIVE_FULL_PCT: f64 = 95.0;
+/// The forgotten slot's WAL as a share of the free space when noticed, and when dropped.
+const SLOT_SHARE_NOTICED: f64 = 0.3;
+const SLOT_SHARE_DROPPED: f64 = 0.9;
+const DAY_S: f64 = 86_400.0;
 
 /// How fast the oldest pull job's age falls once extra processes run (seconds per second).
 const PULL_DRAIN_RATE: f64 = 1.6;
@@ -122,6 +165,76 @@ pub fn wal_archive_used_pct(s: f64) -> f64 {
 /// Script second at which the WAL archive reaches `pct` while filling.
 fn archive_reaches(pct: f64) -> f64 {
     (pct - ARCHIVE_START_PCT) / ARCHIVE_FILL_PCT_PER_S
+}
+
+/// Script second at which the archive volume is full and archiving starts failing.
+pub fn archive_full_at() -> f64 {
+    archive_reaches(ARCHIVE_FULL_PCT)
+}
+
+/// Whether `archive_command` fails: the archive volume is full until it is cleaned.
+pub fn archive_command_failing(s: f64) -> bool {
+    (archive_full_at()..at::ARCHIVE_CLEANED).contains(&s)
+}
+
+/// The forgotten slot's retained WAL as a share of pg_wal's free space, while it exists.
+pub fn forgotten_slot_share(s: f64) -> Option<f64> {
+    (at::SLOT_NOTICED..at::SLOT_DROPPED).contains(&s).then(|| {
+        let x = (s - at::SLOT_NOTICED) / (at::SLOT_DROPPED - at::SLOT_NOTICED);
+        SLOT_SHARE_NOTICED + (SLOT_SHARE_DROPPED - SLOT_SHARE_NOTICED) * x
+    })
+}
+
+/// Script second at which the forgotten slot holds `share` of the free space.
+fn slot_reaches(share: f64) -> f64 {
+    at::SLOT_NOTICED
+        + (share - SLOT_SHARE_NOTICED) / (SLOT_SHARE_DROPPED - SLOT_SHARE_NOTICED)
+            * (at::SLOT_DROPPED - at::SLOT_NOTICED)
+}
+
+/// Age of the newest backup: two days at [`at::BACKUP_OVERDUE`], a minute after the rerun.
+pub fn backup_age(s: f64) -> f64 {
+    if s >= at::BACKUP_RERUN {
+        60.0 + (s - at::BACKUP_RERUN)
+    } else {
+        2.0 * DAY_S + (s - at::BACKUP_OVERDUE)
+    }
+}
+
+pub fn scheduler_doubled(s: f64) -> bool {
+    (at::SCHEDULER_DOUBLED..at::SCHEDULER_FIXED).contains(&s)
+}
+
+pub fn cdn_sidekiq(s: f64) -> bool {
+    (at::CDN_SIDEKIQ..at::CDN_SIDEKIQ_STOPPED).contains(&s)
+}
+
+pub fn redis_hijacked(s: f64) -> bool {
+    (at::REDIS_HIJACKED..at::NFTABLES_RESTORED).contains(&s)
+}
+
+pub fn env_typo(s: f64) -> bool {
+    (at::ENV_TYPO..at::ENV_FIXED).contains(&s)
+}
+
+pub fn deploy_half_done(s: f64) -> bool {
+    (at::DEPLOY_HALF_DONE..at::DEPLOY_FINISHED).contains(&s)
+}
+
+pub fn weights_broken(s: f64) -> bool {
+    (at::WEIGHTS_BROKEN..at::WEIGHTS_FIXED).contains(&s)
+}
+
+pub fn namespace_left(s: f64) -> bool {
+    (at::NAMESPACE_LEFT..at::NAMESPACE_REMOVED).contains(&s)
+}
+
+pub fn rdb_failing(s: f64) -> bool {
+    (at::RDB_FAILING..at::RDB_FIXED).contains(&s)
+}
+
+pub fn redis_policy_wrong(s: f64) -> bool {
+    (at::REDIS_POLICY_WRONG..at::REDIS_POLICY_FIXED).contains(&s)
 }
 
 /// Whether the write burst that fills the archive is on (it rides on the pull storm).
@@ -287,6 +400,109 @@ pub fn timeline_with(replica_warn_s: f64, replica_crit_s: f64) -> Vec<(Duration,
             "nftables started by hand on redis-1: host/redis-1 OK",
         ),
         (at::ES_NODE_BACK, "es-2 is back: replica shards recovering"),
+        (
+            archive_full_at(),
+            "The WAL archive volume is full: archive_command fails on every segment and \
+             postgres/primary goes CRIT (WAL archiving is failing)",
+        ),
+        (
+            at::SLOT_NOTICED,
+            "postgres/primary: the slot analytics_replica, left by a decommissioned replica, \
+             retains WAL on db-1",
+        ),
+        (
+            slot_reaches(0.5),
+            "The forgotten slot holds half of pg_wal's free space: postgres/primary WARN",
+        ),
+        (
+            slot_reaches(0.8),
+            "The forgotten slot holds 80% of pg_wal's free space: postgres/primary CRIT",
+        ),
+        (
+            at::SLOT_DROPPED,
+            "pg_drop_replication_slot('analytics_replica'): the WAL is released",
+        ),
+        (
+            at::BACKUP_OVERDUE,
+            "Last night's incremental backup failed: two days since the last backup of stanza \
+             main, postgres/primary WARN",
+        ),
+        (
+            at::BACKUP_RERUN,
+            "The incremental backup is rerun by hand and finishes",
+        ),
+        (
+            at::SCHEDULER_DOUBLED,
+            "A hand rebalance puts the scheduler queue on a second process: sidekiq/main WARN",
+        ),
+        (at::SCHEDULER_FIXED, "scheduler back on one process"),
+        (
+            at::CDN_SIDEKIQ,
+            "A bad Ansible run starts Sidekiq on the CDN node fremont-1: sidekiq/main CRIT",
+        ),
+        (at::CDN_SIDEKIQ_STOPPED, "Sidekiq stopped on fremont-1"),
+        (
+            at::REDIS_HOST_REBOOT,
+            "host/redis-1: Redis listens on 0.0.0.0:6379 with no firewall in front (the Redis \
+             hijack's opening)",
+        ),
+        (
+            at::REDIS_HIJACKED,
+            "Someone on the internet runs REPLICAOF against redis/main: it follows 203.0.113.66, \
+             a master in neither the config nor the inventory: CRIT",
+        ),
+        (
+            at::NFTABLES_RESTORED,
+            "REPLICAOF NO ONE on redis/main: it is a master again",
+        ),
+        (
+            at::ENV_TYPO,
+            "A hand edit sets S3_ENABLED=FALSE in web-1's .env.production: host/web-1 and \
+             host/web-2 WARN (config drift)",
+        ),
+        (
+            at::REDIS_POLICY_WRONG,
+            "A config push gives redis/main the cache's maxmemory-policy allkeys-lru: \
+             Sidekiq's Redis may evict jobs, WARN",
+        ),
+        (
+            at::REDIS_POLICY_FIXED,
+            "maxmemory-policy noeviction restored on redis/main",
+        ),
+        (at::ENV_FIXED, "S3_ENABLED fixed on web-1"),
+        (
+            at::DEPLOY_HALF_DONE,
+            "A deploy of Mastodon 4.5.3 stops after web-1: web-1 and web-2 run different \
+             versions (a half-finished deploy), host/web-2 WARN",
+        ),
+        (at::DEPLOY_FINISHED, "The deploy is finished on web-2"),
+        (
+            at::NAMESPACE_LEFT,
+            "streaming-1 is upgraded to Mastodon 4.5 with REDIS_NAMESPACE still set, which \
+             4.5 refuses to boot with: host/streaming-1 CRIT",
+        ),
+        (
+            at::NAMESPACE_REMOVED,
+            "REDIS_NAMESPACE removed on streaming-1: host/streaming-1 OK",
+        ),
+        (
+            at::RDB_FAILING,
+            "redis-1's snapshot directory fills: BGSAVE fails and redis/main refuses writes \
+             (MISCONF): CRIT",
+        ),
+        (
+            at::RDB_FIXED,
+            "Space freed on redis-1: BGSAVE succeeds again",
+        ),
+        (
+            at::WEIGHTS_BROKEN,
+            "A hand rebalance leaves default at weight 0 beside ingress, and a DB_POOL typo \
+             gives that process 5 connections for 20 threads: sidekiq/main WARN",
+        ),
+        (
+            at::WEIGHTS_FIXED,
+            "Sidekiq's queue weights and DB_POOL restored: sidekiq/main OK",
+        ),
         (at::ES_GREEN, "Elasticsearch green again"),
         (clock::CYCLE.as_secs_f64(), "The script starts over"),
     ];

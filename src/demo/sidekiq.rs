@@ -212,7 +212,7 @@ pub(crate) fn reading(t: Duration, s: f64, anchor: clock::Anchor) -> SidekiqRead
     let retries = around("sidekiq:retries", now, 3100.0, 0.08).round() as u64;
     let scheduled = around("sidekiq:scheduled", now, 160.0, 0.15).round() as u64;
     let dead = (7200.0 + CRAWL_FAILURES_PER_S * s.min(end)).min(9999.0) as u64;
-    SidekiqReading {
+    let mut reading = SidekiqReading {
         misplaced: Vec::new(),
         version: Some(VERSION.into()),
         layout: Layout::V8.describe().into(),
@@ -240,7 +240,9 @@ pub(crate) fn reading(t: Duration, s: f64, anchor: clock::Anchor) -> SidekiqRead
         failed_per_s: Some(rate(failed, now)),
         queues,
         process_list,
-    }
+    };
+    super::post_mortems::sidekiq(&mut reading, s);
+    reading
 }
 
 /// Mastodon's busiest job classes: (class, jobs per second, mean ms, failure share, p50, p95).

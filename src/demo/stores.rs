@@ -13,6 +13,7 @@ use crate::sources::redis::{KeyspaceDb, Persistence, RedisReading, Replication};
 
 use super::clock::Anchor;
 use super::noise::{around, round, smooth};
+use super::post_mortems;
 use super::script;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -164,7 +165,19 @@ pub(crate) fn postgres(role: PgRole, t: Duration, s: f64, anchor: Anchor) -> Pos
             receiver: Some("streaming".into()),
         }),
         views: match role {
-            PgRole::Primary => primary_views(now, s, total, sessions_epoch_us(anchor)),
+            PgRole::Primary => {
+                let mut views = primary_views(now, s, total, sessions_epoch_us(anchor));
+                let wal_segments = (now / 6.0) as i64;
+                views.archiver = Some(post_mortems::archiver(s, 1_180_000 + wal_segments));
+                views.wal_space = Some(post_mortems::wal_space());
+                views.backups = Some(post_mortems::backups(s));
+                if let (Some(slots), Some(forgotten)) =
+                    (views.slots.as_mut(), post_mortems::forgotten_slot(s))
+                {
+                    slots.push(forgotten);
+                }
+                views
+            }
             PgRole::Replica => replica_views(now),
         },
     }
@@ -470,7 +483,7 @@ pub(crate) fn redis(role: RedisRole, t: Duration, s: f64) -> RedisReading {
     // Counters restart with the server, so they are rates times uptime.
     let lookups = 0.6 * profile.ops_per_s * uptime;
     let keys = profile.keys * warmth;
-    RedisReading {
+    let mut reading = RedisReading {
         version: REDIS_VERSION.into(),
         mode: "standalone".into(),
         role: "master".into(),
@@ -522,5 +535,14 @@ pub(crate) fn redis(role: RedisRole, t: Duration, s: f64) -> RedisReading {
         replication: Replication::default(),
         extras: None,
         known: Default::default(),
+    };
+    if role == RedisRole::Main {
+        reading.known = post_mortems::known_peers();
+        if let Some(policy) = post_mortems::eviction_policy(s) {
+            reading.maxmemory_policy = policy.into();
+        }
+        post_mortems::hijack(&mut reading, s);
+        post_mortems::rdb_failing(&mut reading, s);
     }
+    reading
 }

@@ -118,12 +118,13 @@ pub fn build_sharing(config: &Config) -> (Vec<SourceSpec>, host::HostSpawner) {
         )));
     }
     let mut specs = Vec::new();
-    specs.extend(
-        config
-            .postgres
-            .iter()
-            .map(|c| postgres::spec(c, &config.defaults)),
-    );
+    specs.extend(config.postgres.iter().map(|c| {
+        postgres::spec_knowing(
+            c,
+            &config.defaults,
+            postgres::host_reads::HostLinks::from_config(config, c),
+        )
+    }));
     specs.extend(config.redis.iter().map(|c| {
         redis::spec_knowing(
             c,

@@ -24,8 +24,10 @@
 mod activity;
 pub mod archiver;
 mod backends;
+pub mod backups;
 mod decode;
 mod features;
+pub mod host_reads;
 mod maintenance;
 mod queries;
 mod reading;
@@ -35,6 +37,7 @@ mod sessions;
 mod statements;
 mod thresholds;
 mod views;
+pub mod wal_space;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -158,13 +161,25 @@ pub struct PostgresSource {
     size_sample: Option<(Instant, i64)>,
     growth_bytes_per_sec: Option<f64>,
     archiver: archiver::ArchiverWatch,
-    /// The slow tier, on which the archiver is read.
+    /// The slow tier, on which the archiver and the hosts' reads run.
     slow: Duration,
+    host_reads: host_reads::HostReads,
+    /// `data_directory/pg_wal`, asked once per session when a host is linked.
+    wal_path: Option<String>,
 }
 
 pub fn spec(config: &EndpointConfig, defaults: &Defaults) -> SourceSpec {
-    SourceSpec::for_endpoint(KIND, config, defaults, |schedule| {
-        Box::new(PostgresSource::new(config, schedule))
+    spec_knowing(config, defaults, host_reads::HostLinks::default())
+}
+
+/// [`spec`] for a server whose `host` and `backup_host` are read over SSH.
+pub fn spec_knowing(
+    config: &EndpointConfig,
+    defaults: &Defaults,
+    links: host_reads::HostLinks,
+) -> SourceSpec {
+    SourceSpec::for_endpoint(KIND, config, defaults, move |schedule| {
+        Box::new(PostgresSource::new(config, schedule).with_hosts(links))
     })
 }
 
@@ -185,7 +200,18 @@ impl PostgresSource {
             growth_bytes_per_sec: None,
             archiver: archiver::ArchiverWatch::default(),
             slow: Tiers::default().slow,
+            host_reads: host_reads::HostReads::new(
+                host_reads::HostLinks::default(),
+                schedule.deadline,
+            ),
+            wal_path: None,
         }
+    }
+
+    /// Reads pg_wal's filesystem and the backups on the hosts `links` names.
+    pub fn with_hosts(mut self, links: host_reads::HostLinks) -> Self {
+        self.host_reads = host_reads::HostReads::new(links, self.deadline);
+        self
     }
 
     /// Replaces the cadence tiers (tests and measurements run every tier on every poll).
@@ -264,6 +290,8 @@ impl PostgresSource {
                     )
                 }
             })?;
+        // A new session may be a new server (failover): ask where its pg_wal is again.
+        self.wal_path = None;
         let session = Session {
             client,
             task,
@@ -411,6 +439,18 @@ impl PostgresSource {
         reading.views = self.views.clone();
         reading.views.features = self.gates.statuses();
         reading.views.archiver = self.archiver.refresh(&session.client, self.slow).await;
+        if self.host_reads.wants_wal_path() && self.wal_path.is_none() {
+            // Refused (no pg_read_all_settings) leaves it unknown; the host read says why.
+            self.wal_path = session
+                .client
+                .query_typed(wal_space::WAL_PATH_SQL, &[])
+                .await
+                .ok()
+                .and_then(|rows| rows.first().and_then(|r| r.try_get("wal_path").ok()));
+        }
+        let (wal_space, backups) = self.host_reads.refresh(self.slow, self.wal_path.clone());
+        reading.views.wal_space = wal_space;
+        reading.views.backups = backups;
         Ok(reading)
     }
 

@@ -61,13 +61,14 @@ impl HostChecks {
             out.push(Finding::crit(format!(
                 "{} listens on {}, beyond loopback and the tailnet (open to the internet if \
                  the firewall is down: the Redis hijack)",
-                e.service, e.address
+                sanitize_truncated(&e.service, 32),
+                sanitize_truncated(&e.address, 64)
             )));
         }
         if self.redis_namespace_refused {
             out.push(Finding::crit(format!(
                 "REDIS_NAMESPACE is set in .env.production and Mastodon {} refuses to boot with it",
-                self.mastodon_version.as_deref().unwrap_or("4.5+")
+                sanitize_truncated(self.mastodon_version.as_deref().unwrap_or("4.5+"), 32)
             )));
         }
         let drift = self.drift.iter().flatten();
@@ -92,8 +93,13 @@ impl HostChecks {
         for d in drift.filter(|d| d.what == "deploy") {
             out.push(Finding::warn(format!(
                 "runs Mastodon {} unlike {} (a half-finished deploy?)",
-                d.subject,
-                d.others.join(", ")
+                sanitize_truncated(&d.subject, 64),
+                d.others
+                    .iter()
+                    .take(8)
+                    .map(|o| sanitize_truncated(o, 64))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         out

@@ -116,8 +116,14 @@ pub fn compare(reports: &BTreeMap<String, Report>) -> HashMap<String, Vec<Drift>
 
 /// `4.3.2 (0a1b2c3d)`, or what part of it is known.
 pub fn deploy_text(version: &Option<String>, revision: &Option<String>) -> String {
-    let short = revision.as_deref().map(|r| &r[..r.len().min(8)]);
-    match (version.as_deref(), short) {
+    // By characters: a byte index could fall inside one and panic.
+    let short = revision
+        .as_deref()
+        .map(|r| crate::sanitize::sanitize(&r.chars().take(8).collect::<String>()).into_owned());
+    let version = version
+        .as_deref()
+        .map(|v| crate::sanitize::sanitize_truncated(v, 32));
+    match (version.as_deref(), short.as_deref()) {
         (Some(v), Some(r)) => format!("{v} ({r})"),
         (Some(v), None) => v.to_string(),
         (None, Some(r)) => r.to_string(),

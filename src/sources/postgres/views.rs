@@ -46,6 +46,12 @@ pub struct Views {
     pub top_statements: Option<TopStatements>,
     /// `pg_stat_archiver`, read on the slow tier by its own query.
     pub archiver: Option<super::archiver::Archiver>,
+    /// The filesystem under pg_wal, read over SSH on the `[[postgres]] host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_space: Option<super::wal_space::WalSpace>,
+    /// `pgbackrest info` on the backup host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backups: Option<super::backups::Backups>,
     /// Which optional queries run, and why any is off.
     pub features: Vec<FeatureStatus>,
 }
@@ -157,15 +163,22 @@ impl Views {
             )));
         }
         findings.extend(self.archiver.iter().flat_map(super::archiver::findings));
+        if let Some(space) = &self.wal_space {
+            findings.extend(super::wal_space::findings(
+                self.slots.as_deref().unwrap_or_default(),
+                space,
+            ));
+        }
+        findings.extend(self.backups.iter().flat_map(super::backups::findings));
         for s in self.slots.iter().flatten() {
             match s.wal_status.as_deref() {
                 Some("lost") => findings.push(Finding::crit(format!(
                     "replication slot {} lost the WAL its consumer needs: it must be recreated",
-                    s.name
+                    crate::sanitize::sanitize_truncated(&s.name, 64)
                 ))),
                 _ if !s.active => findings.push(Finding::warn(format!(
                     "replication slot {} is inactive and keeps {} of WAL",
-                    s.name,
+                    crate::sanitize::sanitize_truncated(&s.name, 64),
                     format_value(s.retained_bytes.unwrap_or(0.0), Unit::Bytes)
                 ))),
                 _ => {}
@@ -262,6 +275,20 @@ impl Views {
             ));
         }
         detail = detail.pairs("throughput", throughput);
+        // One section for both host reads: narrow screens have little room for sections.
+        let mut host_read = Vec::new();
+        if let Some(space) = &self.wal_space {
+            host_read.extend(super::wal_space::pairs(
+                self.slots.as_deref().unwrap_or_default(),
+                space,
+            ));
+        }
+        if let Some(b) = &self.backups {
+            host_read.extend(super::backups::pairs(b));
+        }
+        if !host_read.is_empty() {
+            detail = detail.pairs("WAL space and backups", host_read);
+        }
         if let Some(a) = &self.archiver {
             detail = detail.pairs("WAL archiver", super::archiver::pairs(a));
         }

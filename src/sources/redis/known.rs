@@ -62,6 +62,11 @@ impl KnownPeers {
         self.endpoints.is_empty() && self.hosts.is_empty()
     }
 
+    /// Nothing to carry: no neighbours and no Sidekiq.
+    pub fn is_unset(&self) -> bool {
+        self.is_empty() && !self.used_by_sidekiq
+    }
+
     /// Whether `host:port` is a configured endpoint or on a configured host.
     pub fn knows(&self, host: &str, port: u16) -> bool {
         let host = host.trim().trim_matches(['[', ']']).to_ascii_lowercase();

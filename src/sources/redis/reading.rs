@@ -51,9 +51,11 @@ pub struct RedisReading {
     pub replication: Replication,
     /// Slow log and latency monitor, read on a slow cadence; `None` until first read.
     pub extras: Option<RedisExtras>,
-    /// What the configuration says about this Redis's neighbours (config data, judged
-    /// here, not part of the reading's JSON).
-    #[serde(skip)]
+    /// What the configuration says about this Redis's neighbours, judged here. It travels
+    /// with the reading so a console watching through the ops store, which has no
+    /// configuration of its own, reaches the same verdicts (a hijacked master, eviction
+    /// under Sidekiq).
+    #[serde(default, skip_serializing_if = "KnownPeers::is_unset")]
     pub known: KnownPeers,
 }
 

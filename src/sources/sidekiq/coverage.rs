@@ -9,6 +9,7 @@
 use crate::config::HostConfig;
 use crate::model::detail::{Cell, Column, Row, TableData};
 use crate::model::{Finding, Level};
+use crate::sanitize::sanitize_truncated;
 
 use super::queues::MASTODON_QUEUES;
 use super::reading::{SidekiqProcess, SidekiqReading};
@@ -103,7 +104,7 @@ pub fn findings(r: &SidekiqReading) -> Vec<Finding> {
         if weighted && !zero.is_empty() {
             out.push(Finding::warn(format!(
                 "{} serves {} at weight 0 (polled least often; Mastodon weights it): hand-rebalanced queues",
-                p.identity,
+                sanitize_truncated(&p.identity, 96),
                 zero.join(", ")
             )));
         }
@@ -112,7 +113,8 @@ pub fn findings(r: &SidekiqReading) -> Vec<Finding> {
         {
             out.push(Finding::warn(format!(
                 "{} runs {} threads on a database pool of {pool}: jobs wait for connections (DB_POOL below -c)",
-                p.identity, p.concurrency
+                sanitize_truncated(&p.identity, 96),
+                p.concurrency
             )));
         }
     }
@@ -153,8 +155,13 @@ pub fn off_role(r: &SidekiqReading, hosts: &[HostConfig]) -> Vec<Finding> {
         seen.push(&host.name);
         out.push(Finding::crit(format!(
             "Sidekiq runs on {} whose roles are {}, not {SIDEKIQ_ROLE}: a node doing work it was not built for (a CDN node ran Sidekiq)",
-            host.name,
-            host.roles.join(", ")
+            sanitize_truncated(&host.name, 64),
+            host.roles
+                .iter()
+                .take(8)
+                .map(|r| sanitize_truncated(r, 48))
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     out

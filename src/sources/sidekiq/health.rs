@@ -65,14 +65,15 @@ impl Reading for SidekiqReading {
             .count();
         if schedulers > 1 {
             findings.push(Finding::warn(format!(
-                "{schedulers} processes serve the scheduler queue; it must run in only one"
+                "{schedulers} processes serve the scheduler queue; it must run in only one (scheduler run twice)"
             )));
         }
         for queue in &self.queues {
             if queue.size > 0 && !self.process_list.is_empty() && !self.is_served(&queue.name) {
                 findings.push(Finding::warn(format!(
-                    "queue {} has {} jobs and no process serves it",
-                    queue.name, queue.size
+                    "queue {} has {} jobs and no process serves it (queues rebalanced by hand)",
+                    crate::sanitize::sanitize_truncated(&queue.name, 64),
+                    queue.size
                 )));
             }
         }

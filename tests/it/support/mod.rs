@@ -28,6 +28,7 @@ pub mod nginx;
 pub mod nginx_services;
 pub mod node_exporter;
 pub mod observability;
+pub mod pgbackrest;
 pub mod pgbouncer;
 mod postgres;
 mod process;

@@ -631,3 +631,47 @@ fn files_that_import_each_other_are_a_circle() {
     ]);
     assert_eq!(circles(&dag, "sources::sidekiq"), Vec::<String>::new());
 }
+
+/// Who may read the console itself (`tui::app`): the event loop, the frame's layout and the
+/// command that builds the console. Screens and overlays draw from a `Ctx`.
+const READ_THE_CONSOLE: &[&str] = &["src/tui/app.rs", "src/tui/run.rs", "src/tui/views/mod.rs"];
+
+fn console_readers(files: &[(String, String)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (rel, text) in files {
+        if !rel.starts_with("src/tui/") || READ_THE_CONSOLE.contains(&rel.as_str()) {
+            continue;
+        }
+        for import in imports(rel, text) {
+            if import
+                .target
+                .starts_with(&["tui".to_string(), "app".to_string()])
+            {
+                out.push(format!(
+                    "{rel}:{}: reads the console (crate::{})",
+                    import.line,
+                    import.target.join("::")
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn screens_and_overlays_never_read_the_console() {
+    let files = sources_tree();
+    assert!(files.iter().any(|(p, _)| p == "src/tui/screens/detail.rs"));
+    let wrong = console_readers(&files);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // The check itself finds such an import.
+    let caught = console_readers(&sample(&[(
+        "src/tui/screens/x.rs",
+        "use crate::tui::app::App;\nfn f(_: &App) {}\n",
+    )]));
+    assert_eq!(caught.len(), 1, "{caught:?}");
+    assert!(
+        caught[0].starts_with("src/tui/screens/x.rs:1:"),
+        "{caught:?}"
+    );
+}

@@ -1,6 +1,5 @@
 //! The exact SQL for cancelling or terminating a backend, for the guarded action pipeline
-//! to run. Nothing here executes anything: these are pure builders and a pure judgement
-//! of the live re-check.
+//! to run. Nothing here executes anything.
 //!
 //! A pid alone is not a target: pids are reused, and the query the operator chose may have
 //! finished while the confirmation dialog was open. So a target is the pid plus
@@ -18,34 +17,6 @@ pub enum Signal {
     /// End the whole session.
     Terminate,
 }
-
-/// Exactly one backend, as the operator saw it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Target {
-    pub pid: i32,
-    pub backend_start_us: i64,
-    /// The query the operator chose; a cancel is refused once another one runs.
-    pub query_start_us: Option<i64>,
-}
-
-impl Target {
-    /// Reads a `pid:backend_start_us` row key from the activity or blocking view.
-    pub fn from_key(key: &str, query_start_us: Option<i64>) -> Option<Target> {
-        let (pid, start) = key.split_once(':')?;
-        Some(Target {
-            pid: pid.parse().ok()?,
-            backend_start_us: start.parse().ok()?,
-            query_start_us,
-        })
-    }
-}
-
-/// The live re-check. Parameters, sent as text and cast here: `$1` pid, `$2`
-/// backend_start_us.
-pub const RECHECK_SQL: &str = "/* mastop */ SELECT backend_type,
-    (extract(epoch FROM query_start) * 1000000)::int8 AS query_start_us
-FROM pg_stat_activity
-WHERE pid = $1::int4 AND (extract(epoch FROM backend_start) * 1000000)::int8 = $2::int8";
 
 /// The signalling statement. It always answers one row, `outcome`, in words for the
 /// operator: `pid N: cancel sent`, `pid N: terminated`, or why nothing was signalled
@@ -94,74 +65,9 @@ WHERE pid = $1::int4
     )
 }
 
-/// What the re-check found for the target.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Observed {
-    pub backend_type: Option<String>,
-    pub query_start_us: Option<i64>,
-}
-
-/// Why an action must not go ahead.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// No backend with that pid and start time: it ended (and the pid may be reused).
-    Gone,
-    /// Not a client session: autovacuum, walsender, background worker…
-    NotClient(String),
-    /// The chosen query finished; another one runs now.
-    QueryChanged,
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refusal::Gone => f.write_str("that session has ended; nothing was signalled"),
-            Refusal::NotClient(kind) => write!(
-                f,
-                "pid belongs to a {kind}, not a client session; mastop only signals client sessions"
-            ),
-            Refusal::QueryChanged => f.write_str(
-                "the query you chose has finished and another one is running; nothing was cancelled",
-            ),
-        }
-    }
-}
-
-/// Judges the re-check row (`None` when it returned no row).
-pub fn judge(signal: Signal, target: &Target, observed: Option<&Observed>) -> Result<(), Refusal> {
-    let observed = observed.ok_or(Refusal::Gone)?;
-    match observed.backend_type.as_deref() {
-        Some("client backend") => {}
-        Some(other) => return Err(Refusal::NotClient(other.to_string())),
-        None => return Err(Refusal::NotClient("backend this role may not see".into())),
-    }
-    if signal == Signal::Cancel && observed.query_start_us != target.query_start_us {
-        return Err(Refusal::QueryChanged);
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn target() -> Target {
-        Target {
-            pid: 4242,
-            backend_start_us: 1_700_000_000_123_456,
-            query_start_us: Some(1_700_000_100_000_000),
-        }
-    }
-
-    #[test]
-    fn row_keys_parse_back_into_targets() {
-        assert_eq!(
-            Target::from_key("4242:1700000000123456", Some(1_700_000_100_000_000)),
-            Some(target())
-        );
-        assert_eq!(Target::from_key("4242", None), None);
-        assert_eq!(Target::from_key("x:1", None), None);
-    }
 
     #[test]
     fn statements_pin_the_backend_and_only_touch_clients() {
@@ -181,34 +87,5 @@ mod tests {
             assert!(sql.contains("backend_type = 'client backend'"));
             assert!(sql.starts_with("/* mastop */"));
         }
-        assert!(RECHECK_SQL.contains("pid = $1"));
-    }
-
-    #[test]
-    fn the_recheck_refuses_stale_and_non_client_targets() {
-        let t = target();
-        let client = Observed {
-            backend_type: Some("client backend".into()),
-            query_start_us: t.query_start_us,
-        };
-        assert_eq!(judge(Signal::Cancel, &t, Some(&client)), Ok(()));
-        assert_eq!(judge(Signal::Cancel, &t, None), Err(Refusal::Gone));
-        let later = Observed {
-            query_start_us: Some(1_700_000_200_000_000),
-            ..client.clone()
-        };
-        assert_eq!(
-            judge(Signal::Cancel, &t, Some(&later)),
-            Err(Refusal::QueryChanged)
-        );
-        assert_eq!(judge(Signal::Terminate, &t, Some(&later)), Ok(()));
-        let autovacuum = Observed {
-            backend_type: Some("autovacuum worker".into()),
-            ..client
-        };
-        assert_eq!(
-            judge(Signal::Terminate, &t, Some(&autovacuum)),
-            Err(Refusal::NotClient("autovacuum worker".into()))
-        );
     }
 }

@@ -259,8 +259,8 @@ impl Runbooks {
                     f.value.set(&f.choices[next]);
                 }
             }
-            (_, KeyCode::Up | KeyCode::BackTab) => s.focus = s.focus.saturating_sub(1),
-            (_, KeyCode::Down) => {
+            (Some(Command::Up), _) => s.focus = s.focus.saturating_sub(1),
+            (Some(Command::Down), _) => {
                 s.focus = (s.focus + 1).min(s.fields.len().saturating_sub(1));
             }
             _ => {
@@ -357,15 +357,13 @@ impl Runbooks {
                     control,
                 }));
             }
-            _ => match key.code {
-                KeyCode::Up => s.scroll = s.scroll.saturating_sub(1),
-                KeyCode::Down => s.scroll += 1,
-                KeyCode::PageUp => s.scroll = s.scroll.saturating_sub(10),
-                KeyCode::PageDown => s.scroll += 10,
-                _ => {
-                    s.typed.key(&key);
-                }
-            },
+            Some(Command::Up) => s.scroll = s.scroll.saturating_sub(1),
+            Some(Command::Down) => s.scroll += 1,
+            Some(Command::PageUp) => s.scroll = s.scroll.saturating_sub(10),
+            Some(Command::PageDown) => s.scroll += 10,
+            _ => {
+                s.typed.key(&key);
+            }
         }
         Request::None
     }

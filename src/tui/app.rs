@@ -516,6 +516,9 @@ impl App {
 
     /// The key hints of whatever has the keys.
     pub fn hints(&self) -> &'static [super::component::Hint] {
+        if self.logs.is_open() {
+            return super::logs::HINTS;
+        }
         let ctx = self.ctx();
         self.screens
             .current(&self.view)

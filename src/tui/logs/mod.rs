@@ -44,6 +44,10 @@ pub enum LogWork {
     },
 }
 
+/// The status line's hints while the view is open: its own keys are in its footer.
+pub const HINTS: &[super::component::Hint] =
+    &[(Command::Help, "help"), (Command::Palette, "command")];
+
 /// Problems from hosts shown at once, at most.
 const NOTES: usize = 3;
 /// Rows a page key moves.

@@ -958,3 +958,54 @@ async fn following_a_real_journal_streams_and_closing_stops_journalctl() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A target no `[[host]]` names is read from the configured Loki: the harness's HTTP server
+/// answers with `query_range`'s documented JSON, and the view shows it redacted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loki_answer_fills_the_view_when_no_host_is_configured() {
+    use support::scripted_http::{Reply, ScriptedHttp};
+    const ANSWER: &str = r#"{"status":"success","data":{"resultType":"streams","result":[
+ {"stream":{"host":"web-1","unit":"mastodon-web.service","level":"error"},
+  "values":[["1700000800000000000","MISCONF Redis is configured to save RDB snapshots"],
+            ["1700000700000000000","Completed 401 for 198.51.100.23 user=dana@example.net"]]},
+ {"stream":{"host":"web-2","unit":"mastodon-web.service","priority":"6"},
+  "values":[["1700000750000000000","GET /api/v1/timelines/home?access_token=Zx81secret"]]}
+ ]}}"#;
+    let server = ScriptedHttp::start();
+    server.route_any_query("/loki/api/v1/query_range", Reply::json(ANSWER));
+    let cfg = Config {
+        loki: vec![mastop::config::EndpointConfig::new("main", server.url())],
+        ..Config::default()
+    };
+    let readers = LogReaders::live(cfg);
+    let mut pane = LogsPane::default();
+    let (generation, read) = opened(
+        &mut pane,
+        target("web-1,web-2", &["mastodon-web.service"]),
+        false,
+    );
+    read_into(&readers, &mut pane, generation, read, usize::MAX).await;
+    let logs = pane.view.as_ref().expect("open");
+    let notes: Vec<&str> = logs.notes().collect();
+    assert!(notes.is_empty(), "{notes:?}");
+    let hosts: Vec<&str> = logs
+        .buffer
+        .lines()
+        .iter()
+        .map(|l| l.host.as_str())
+        .collect();
+    assert_eq!(hosts, ["web-1", "web-2", "web-1"], "merged by time");
+    let shown = Screen::new().render(logs, 120, 20);
+    assert!(
+        shown.contains("MISCONF") && shown.contains("‹email›"),
+        "{shown}"
+    );
+    for secret in ["198.51.100.23", "dana@example.net", "Zx81secret"] {
+        assert!(!shown.contains(secret), "{secret} on screen:\n{shown}");
+    }
+    let asked = server.requests().join("\n");
+    assert!(
+        asked.contains("web-1%7Cweb-2") || asked.contains("web-1|web-2"),
+        "{asked}"
+    );
+}

@@ -1,9 +1,10 @@
 //! The demo fleet's journals: Mastodon-shaped lines for every simulated host, tied to the
 //! scripted incidents, so the log view has something true to the story with no SSH.
 //!
-//! While redis-1's firewall is down (script seconds 480–540) mastodon-web answers with
-//! Redis `MISCONF`, streaming floods "Tried writing to closed socket", Sidekiq cannot
-//! connect and the edges' nginx times out upstream; while db-1's archive volume fills,
+//! While redis-1's RDB directory is full mastodon-web answers with Redis `MISCONF` and Redis
+//! logs its failed saves; while redis-1's firewall is down after its reboot streaming
+//! floods "Tried writing to closed socket", Sidekiq cannot connect and the edges' nginx
+//! times out upstream; while db-1's archive volume fills,
 //! Postgres turns clients away ("remaining connection slots are reserved"). Everyday lines
 //! carry the members' data real ones do (e-mail addresses, client IPs, access tokens), so
 //! redaction has something to hide.
@@ -175,6 +176,7 @@ pub fn tail(
 fn second(host: &str, unit: &str, n: i64, seed: u64) -> Vec<(u8, String)> {
     let s = clock::script_secs(std::time::Duration::from_secs(n.rem_euclid(1 << 40) as u64));
     let redis_down = (at::REDIS_HOST_REBOOT..at::NFTABLES_RESTORED).contains(&s);
+    let rdb_failing = (at::RDB_FAILING..at::RDB_FIXED).contains(&s);
     let archive_full = (250.0..at::ARCHIVE_CLEANED).contains(&s);
     let pick =
         |list: &[&'static str], salt: u64| list[(mix(seed ^ salt) % list.len() as u64) as usize];
@@ -209,7 +211,7 @@ fn second(host: &str, unit: &str, n: i64, seed: u64) -> Vec<(u8, String)> {
                     format!("Started GET \"/api/v1/streaming/health?access_token={token}\""),
                 ));
             }
-            if redis_down {
+            if rdb_failing {
                 for _ in 0..(2 + seed % 3) {
                     out.push((
                         3,
@@ -288,7 +290,7 @@ fn second(host: &str, unit: &str, n: i64, seed: u64) -> Vec<(u8, String)> {
             }
         }
         "redis-server.service" => {
-            if redis_down && seed.is_multiple_of(4) {
+            if rdb_failing && seed.is_multiple_of(4) {
                 out.push((
                     4,
                     "Background saving error: Failed opening the RDB file dump.rdb (in server root dir /var/lib/redis) for saving: No space left on device".into(),
@@ -366,10 +368,10 @@ mod tests {
     }
 
     #[test]
-    fn the_redis_incident_shows_in_web_streaming_sidekiq_and_the_edges() {
-        let (anchor, now) = anchor_at(520);
+    fn the_redis_incidents_show_in_web_streaming_sidekiq_and_the_edges() {
+        let (anchor, now) = anchor_at(500);
         let all: Vec<&str> = HOSTS.iter().map(|(n, ..)| *n).collect();
-        let lines = between(&all, &units(&["*.service"]), anchor, now - 10_000_000, now);
+        let lines = between(&all, &units(&["*.service"]), anchor, now - 60_000_000, now);
         let has = |host: &str, text: &str| {
             lines
                 .iter()
@@ -380,7 +382,7 @@ mod tests {
         assert!(has("sidekiq-2", "Redis::CannotConnectError"));
         assert!(has("tokyo-1", "upstream timed out"));
         assert!(lines.windows(2).all(|w| w[0].at_us <= w[1].at_us));
-        let again = between(&all, &units(&["*.service"]), anchor, now - 10_000_000, now);
+        let again = between(&all, &units(&["*.service"]), anchor, now - 60_000_000, now);
         assert_eq!(lines, again, "the same window gives the same lines");
     }
 

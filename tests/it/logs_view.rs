@@ -30,8 +30,9 @@ use tokio::sync::mpsc;
 
 const NOW_S: u64 = 1_795_000_000;
 const NOW_US: i64 = NOW_S as i64 * 1_000_000;
-/// Inside the Redis incident: web, streaming, Sidekiq and the edges all show it.
-const REDIS_INCIDENT: Duration = Duration::from_secs(530);
+/// Script second 500: the two minutes before hold redis-1's failing saves (web's `MISCONF`)
+/// and its firewall gone after the reboot (streaming, Sidekiq and the edges).
+const REDIS_INCIDENT: Duration = Duration::from_secs(500);
 
 fn now() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_S)
@@ -765,7 +766,7 @@ async fn two_real_journals_merge_by_time_in_the_view() {
 /// line into the demo's own audit without its text, and closes with `esc`.
 #[test]
 fn the_demo_console_opens_saves_and_reveals_a_log() {
-    let mut c = crate::pty::Console::start(&["demo", "--at", "530s"], 160, 40);
+    let mut c = crate::pty::Console::start(&["demo", "--at", "480s"], 160, 40);
     c.wait_for_text("ON-CALL");
     c.send(b":logs role:mastodon-web mastodon-web 1m\r");
     c.wait_for_text("logs · role:mastodon-web");

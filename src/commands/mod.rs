@@ -234,6 +234,10 @@ fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> 
     app.identity = rt.block_on(engine.identify());
     app.screens.alerts.operator = engine.session().who();
     app.screens.alerts.silence_duration = cfg.alerts.silence_duration;
+    app.logs.ring_lines = cfg.logs.ring_lines;
+    if let Ok(signatures) = engine.log_signatures() {
+        app.logs.signatures = signatures;
+    }
     app.set_inventory(engine.inventory_at_start(now));
     app.role = engine.session().role;
     let discovery = engine
@@ -252,6 +256,7 @@ fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> 
         handoffs,
         discovery,
         backfill,
+        engine.log_readers(),
         cancel.clone(),
     ));
     // Sources may be stuck in a black-holed connect; never wait for them to quit.

@@ -20,6 +20,7 @@ mod edges;
 mod fleet;
 mod hosts;
 mod inventory;
+pub mod logs;
 mod noise;
 mod post_mortems;
 pub mod script;

@@ -66,6 +66,8 @@ pub struct App {
     pub role: Role,
     pub freeze: Option<Freeze>,
     pub now: SystemTime,
+    /// The log view, while open, and what it is opened with.
+    pub logs: super::logs::LogsPane,
 }
 
 impl App {
@@ -90,6 +92,7 @@ impl App {
             role: Role::Shadow,
             freeze: None,
             now,
+            logs: Default::default(),
         };
         app.rebuild();
         app
@@ -134,13 +137,16 @@ impl App {
     }
 
     fn mode(&self) -> Mode {
-        let form = self.view == View::Alerts && self.screens.alerts.wants_text();
+        let form = self.view == View::Alerts && self.screens.alerts.wants_text()
+            || (self.logs.wants_text() && self.help.is_none());
         if self.prompt.is_some() || self.dialog.is_some() || self.runbook_text() || form {
             Mode::Prompt
         } else if self.screens.handoff.waiting.is_some() {
             Mode::Handoff
         } else if self.help.is_some() {
             Mode::Help
+        } else if self.logs.is_open() && self.revealed.is_none() {
+            Mode::Logs
         } else {
             Mode::List
         }
@@ -196,6 +202,15 @@ impl App {
                     self.runbooks.screen = None;
                     Effect::None
                 }
+                effect => effect,
+            };
+        }
+        let logs_have_keys =
+            self.prompt.is_none() && self.help.is_none() && self.revealed.is_none();
+        if self.logs.is_open() && logs_have_keys {
+            let ctx = ctx!(self, true);
+            return match self.logs.key(command, &key, &ctx) {
+                Effect::Unhandled => command.map_or(Effect::None, |c| self.command(c)),
                 effect => effect,
             };
         }
@@ -293,6 +308,11 @@ impl App {
                 let effect = self.screens.handoff.command(&command, &words, &ctx);
                 self.resolve(effect)
             }
+            Effect::OpenLogs(target) => {
+                let target = target.ok_or(()).or_else(|()| self.logs_target());
+                let effect = self.logs.open_or_explain(target);
+                self.resolve(effect)
+            }
             Effect::Many(effects) => {
                 // At most one of them is the event loop's.
                 let mut left = Effect::None;
@@ -358,6 +378,17 @@ impl App {
     pub fn selected_component(&self) -> Option<ComponentId> {
         let ctx = self.ctx();
         self.screens.current(&self.view)?.selected_component(&ctx)
+    }
+
+    /// What `l` reads: the selected host, unit row or component.
+    fn logs_target(&self) -> Result<super::logs::target::LogTarget, String> {
+        let in_detail = matches!(self.view, View::Detail(_));
+        let row = in_detail
+            .then(|| self.screens.detail.selected_row())
+            .flatten();
+        let row = row.as_ref().map(|(t, k)| (t.as_str(), k.as_str()));
+        let component = self.selected_component();
+        super::logs::target::for_selection(&self.fleet, component.as_ref(), row)
     }
 
     /// A new inventory from discovery.
@@ -485,6 +516,9 @@ impl App {
 
     /// The key hints of whatever has the keys.
     pub fn hints(&self) -> &'static [super::component::Hint] {
+        if self.logs.is_open() {
+            return super::logs::HINTS;
+        }
         let ctx = self.ctx();
         self.screens
             .current(&self.view)

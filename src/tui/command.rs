@@ -47,6 +47,18 @@ pub enum Command {
     Suspend,
     /// The handoff prompt: take the shift (on-call).
     Acknowledge,
+    /// The logs of the selected host, unit or component.
+    Logs,
+    // log view
+    Follow,
+    Wrap,
+    Timestamps,
+    SaveLog,
+    SinceTail,
+    Since1m,
+    Since5m,
+    Since15m,
+    Since1h,
     // prompt (command palette and filter line)
     Confirm,
     Cancel,
@@ -112,6 +124,16 @@ impl Command {
         Command::Redraw,
         Command::Suspend,
         Command::Acknowledge,
+        Command::Logs,
+        Command::Follow,
+        Command::Wrap,
+        Command::Timestamps,
+        Command::SaveLog,
+        Command::SinceTail,
+        Command::Since1m,
+        Command::Since5m,
+        Command::Since15m,
+        Command::Since1h,
         Command::Confirm,
         Command::Cancel,
         Command::Complete,
@@ -161,6 +183,16 @@ impl Command {
             Command::Redraw => "redraw",
             Command::Suspend => "suspend",
             Command::Acknowledge => "acknowledge",
+            Command::Logs => "logs",
+            Command::Follow => "follow",
+            Command::Wrap => "wrap",
+            Command::Timestamps => "timestamps",
+            Command::SaveLog => "save_log",
+            Command::SinceTail => "since_tail",
+            Command::Since1m => "since_1m",
+            Command::Since5m => "since_5m",
+            Command::Since15m => "since_15m",
+            Command::Since1h => "since_1h",
             Command::Confirm => "confirm",
             Command::Cancel => "cancel",
             Command::Complete => "complete",
@@ -215,6 +247,16 @@ impl Command {
             Command::Redraw => "redraw the whole screen",
             Command::Suspend => "suspend to the shell (fg to resume)",
             Command::Acknowledge => "acknowledge the handoff waiting for you (on-call)",
+            Command::Logs => "logs of the selected host, unit or component (:logs HOST UNIT)",
+            Command::Follow => "log view: follow new lines, or stop following",
+            Command::Wrap => "log view: wrap long lines, or cut them",
+            Command::Timestamps => "log view: show or hide timestamps",
+            Command::SaveLog => "log view: save what is shown (redacted) to a file",
+            Command::SinceTail => "log view: the last lines, however old",
+            Command::Since1m => "log view: the last minute",
+            Command::Since5m => "log view: the last 5 minutes",
+            Command::Since15m => "log view: the last 15 minutes",
+            Command::Since1h => "log view: the last hour",
             Command::Confirm => "run the command / apply the filter",
             Command::Cancel => "close the prompt",
             Command::Complete => "complete the command",
@@ -250,6 +292,8 @@ pub enum Mode {
     Prompt,
     /// The handoff waiting for acknowledgement at start.
     Handoff,
+    /// The log view.
+    Logs,
 }
 
 impl Mode {
@@ -259,6 +303,7 @@ impl Mode {
         Mode::Help,
         Mode::Prompt,
         Mode::Handoff,
+        Mode::Logs,
     ];
 
     pub fn name(self) -> &'static str {
@@ -268,6 +313,7 @@ impl Mode {
             Mode::Help => "help",
             Mode::Prompt => "prompt",
             Mode::Handoff => "handoff",
+            Mode::Logs => "logs",
         }
     }
 

@@ -198,6 +198,10 @@ pub enum Effect {
     Prompt(super::prompt::PromptKind),
     /// A handoff command from the palette (`:note`, `:ack`, …) with its words.
     HandoffCommand(String, Vec<String>),
+    /// Open the log view: of `Some` target (`:logs`), or of what is selected (`l`).
+    OpenLogs(Option<super::logs::target::LogTarget>),
+    /// Log view reading, stopping and saving.
+    Logs(super::logs::LogWork),
     /// Reveal one row's private content (audited; on-call only).
     Reveal {
         component: String,

@@ -51,7 +51,7 @@ struct Binding {
 /// footer shows).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Keymap {
-    tables: [Vec<Binding>; 5],
+    tables: [Vec<Binding>; 6],
 }
 
 /// One entry read from a file, before it is laid over a keymap.
@@ -206,6 +206,7 @@ fn mode_index(mode: Mode) -> usize {
         Mode::Help => 2,
         Mode::Prompt => 3,
         Mode::Handoff => 4,
+        Mode::Logs => 5,
     }
 }
 

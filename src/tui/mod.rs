@@ -8,6 +8,7 @@ pub mod component;
 pub mod handoff;
 pub mod keymap;
 pub mod line_edit;
+pub mod logs;
 pub mod navigation;
 pub mod palette;
 pub mod panels;

@@ -56,6 +56,7 @@ pub fn command(command: Command, ctx: &Ctx<'_>) -> Effect {
         }
         Command::Fleet => Effect::Open(View::Fleet),
         Command::Alerts => Effect::Open(View::Alerts),
+        Command::Logs => Effect::OpenLogs(None),
         Command::Reveal => unknown("select a row in a detail view to reveal its private content"),
         Command::NextPage | Command::PrevPage => {
             unknown("focus a Sidekiq set or busy table (] and [) to page through it")

@@ -20,6 +20,10 @@ pub const PALETTE_COMMANDS: &[(&str, &str)] = &[
         "runbooks",
         "written procedures: read, preview, run step by step",
     ),
+    (
+        "logs",
+        "a unit's log: :logs HOST UNIT, :logs role:NAME UNIT [WINDOW]",
+    ),
     ("freeze", "stop all actions for everyone: :freeze REASON"),
     ("unfreeze", "lift the freeze"),
     (
@@ -74,6 +78,13 @@ pub fn run(line: &str, fleet: &Fleet) -> Effect {
             Effect::Freeze(Some(reason))
         }
         "unfreeze" => Effect::Freeze(None),
+        "logs" | "log" => {
+            let words: Vec<&str> = words.collect();
+            match super::logs::target::parse(&words) {
+                Ok(target) => Effect::OpenLogs(Some(target)),
+                Err(e) => Effect::Flash(e, Level::Warn),
+            }
+        }
         "handoff" | "ack" | "note" | "item" | "mitigation" | "silence" | "done" => {
             Effect::HandoffCommand(command.to_string(), words.map(str::to_string).collect())
         }

@@ -51,6 +51,8 @@ enum Done {
     Browsed(ComponentId, BrowseRequest, Result<Browsed, String>),
     /// The last hour from Prometheus, for the trends.
     Backfilled(crate::sources::prometheus::backfill::Outcome),
+    /// A batch for the log view's read `generation`.
+    Logs(u64, crate::engine::logs::LogEvent),
 }
 
 /// Discovery for a running console: the plan, and how to start sources for the hosts it
@@ -60,6 +62,7 @@ pub struct Discovery {
     pub hosts: crate::sources::host::HostSpawner,
 }
 
+#[allow(clippy::too_many_arguments)] // each is a separate service the loop drives
 pub async fn run(
     mut app: App,
     specs: Vec<SourceSpec>,
@@ -67,6 +70,7 @@ pub async fn run(
     handoffs: Option<Arc<super::handoff::Desk>>,
     discovery: Option<Discovery>,
     backfill: Option<crate::sources::prometheus::backfill::Backfill>,
+    logs: crate::engine::logs::LogReaders,
     cancel: CancellationToken,
 ) -> color_eyre::Result<Exit> {
     let started = *crate::STARTED.get_or_init(Instant::now);
@@ -91,6 +95,8 @@ pub async fn run(
     let mut frames: u64 = 1;
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut ticks: u64 = 0;
+    // The log view's reading; aborting it stops the remote journalctl.
+    let mut log_task: Option<tokio::task::JoinHandle<()>> = None;
     spawn_state_refresh(&runtime, &done_tx, true);
     start_handoff(
         super::handoff::Request::Waiting,
@@ -147,6 +153,16 @@ pub async fn run(
                             dirty = true;
                         }
                         Effect::None => dirty = true,
+                        Effect::Logs(work) => {
+                            let saving = matches!(work, crate::tui::logs::LogWork::Save { .. });
+                            if !saving && let Some(task) = log_task.take() {
+                                task.abort();
+                            }
+                            if let Some(task) = start_logs(work, &logs, &done_tx, app.now) {
+                                log_task = Some(task);
+                            }
+                            dirty = true;
+                        }
                         Effect::Handoff(request) => {
                             start_handoff(request, handoffs.as_ref(), &done_tx);
                             dirty = true;
@@ -199,6 +215,7 @@ pub async fn run(
                     }
                     Done::Freeze(freeze) => app.freeze = freeze,
                     Done::Flash(text, level) => app.flash(text, level),
+                    Done::Logs(generation, event) => app.logs.receive(generation, event),
                     Done::Revealed(result) => app.reveal_done(result),
                     Done::Handoff(reply) => app.handoff_done(reply),
                     Done::Runbook(event) => {
@@ -367,7 +384,58 @@ fn start(effect: Effect, runtime: &Arc<Runtime>, done: &mpsc::UnboundedSender<Do
         | Effect::Help
         | Effect::Runbooks
         | Effect::Prompt(_)
-        | Effect::HandoffCommand(..) => {}
+        | Effect::HandoffCommand(..)
+        | Effect::OpenLogs(_)
+        | Effect::Logs(_) => {}
+    }
+}
+
+/// Starts a log view's read (its batches come back as `Done::Logs`) or saves what it
+/// shows. A save leaves a running read alone: the task it returns is that read's.
+fn start_logs(
+    work: crate::tui::logs::LogWork,
+    readers: &crate::engine::logs::LogReaders,
+    done: &mpsc::UnboundedSender<Done>,
+    now: SystemTime,
+) -> Option<tokio::task::JoinHandle<()>> {
+    use crate::tui::logs::LogWork;
+    let done = done.clone();
+    match work {
+        LogWork::Stop => None,
+        LogWork::Read { generation, read } => {
+            let readers = readers.clone();
+            Some(tokio::spawn(async move {
+                let (tx, mut rx) = mpsc::channel(4);
+                let forward = async {
+                    while let Some(event) = rx.recv().await {
+                        if done.send(Done::Logs(generation, event)).is_err() {
+                            break;
+                        }
+                    }
+                };
+                tokio::join!(readers.stream(read, tx), forward);
+            }))
+        }
+        LogWork::Save { stem, text, lines } => {
+            let dir = readers.save_dir();
+            tokio::task::spawn_blocking(move || {
+                let message = match dir {
+                    None => Done::Flash(
+                        "cannot save the log: no data directory (set HOME or XDG_DATA_HOME)".into(),
+                        Level::Warn,
+                    ),
+                    Some(dir) => match crate::tui::logs::save::write(&dir, &stem, &text, now) {
+                        Ok(path) => Done::Flash(
+                            format!("saved {lines} lines (redacted) to {}", path.display()),
+                            Level::Ok,
+                        ),
+                        Err(e) => Done::Flash(e, Level::Warn),
+                    },
+                };
+                let _ = done.send(message);
+            });
+            None
+        }
     }
 }
 

@@ -44,6 +44,7 @@ mod layers;
 mod live;
 mod logs_journal;
 mod logs_loki;
+mod logs_view;
 mod ops_store;
 mod pgbouncer;
 mod postgres_actions;

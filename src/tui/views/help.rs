@@ -62,6 +62,7 @@ pub fn lines(ctx: &Ctx<'_>) -> Vec<Line<'static>> {
     let sections = [
         (Mode::Global, "Everywhere"),
         (Mode::List, "In this view"),
+        (Mode::Logs, "In the log view"),
         (Mode::Prompt, "In the command and filter line"),
         (Mode::Help, "In this help"),
     ];

@@ -56,6 +56,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         screen.draw(frame, body, &screen_ctx);
     }
     app.runbooks.draw(frame, body, &ctx);
+    if let Some(logs) = &app.logs.view {
+        logs.draw(frame, body, &ctx);
+    }
     let line = status_bar::StatusLine {
         prompt: app.prompt.as_ref(),
         flash: app.flash.as_ref(),

@@ -28,6 +28,8 @@ impl Reply {
 #[derive(Default)]
 struct Script {
     routes: HashMap<String, Reply>,
+    /// Replies for a path whatever its query string, when no exact route matches.
+    any_query: HashMap<String, Reply>,
     /// `Authorization` header value every request must carry, if set.
     auth: Option<String>,
     requests: Vec<String>,
@@ -85,6 +87,16 @@ impl ScriptedHttp {
             .insert(path.to_string(), reply);
     }
 
+    /// `path` without a query string: answers every query of it that has no exact route
+    /// (a client that puts the time in its query).
+    pub fn route_any_query(&self, path: &str, reply: Reply) {
+        self.script
+            .lock()
+            .expect("script lock")
+            .any_query
+            .insert(path.to_string(), reply);
+    }
+
     pub fn require_auth(&self, header_value: &str) {
         self.script.lock().expect("script lock").auth = Some(header_value.to_string());
     }
@@ -128,7 +140,13 @@ fn serve(stream: TcpStream, script: &Mutex<Script>, held: &Mutex<Vec<TcpStream>>
             head.lines()
                 .any(|l| l.eq_ignore_ascii_case(&format!("authorization: {want}")))
         });
-        (s.routes.get(&path).cloned(), authorized)
+        let bare = path.split('?').next().unwrap_or("");
+        let reply = s
+            .routes
+            .get(&path)
+            .or_else(|| s.any_query.get(bare))
+            .cloned();
+        (reply, authorized)
     };
     let mut stream = stream;
     let reply = if authorized {

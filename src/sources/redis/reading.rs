@@ -215,12 +215,12 @@ impl Reading for RedisReading {
         let p = &self.persistence;
         if p.rdb_last_bgsave_status == "err" {
             findings.push(Finding::crit(
-                "last RDB save failed: Redis refuses writes until a save succeeds (stop-writes-on-bgsave-error) — check disk space and permissions of its data dir",
+                "last RDB save failed: Redis refuses writes until a save succeeds (stop-writes-on-bgsave-error; the MISCONF outage) — check disk space and permissions of its data dir",
             ));
         }
         if p.aof_enabled && p.aof_last_write_status == "err" {
             findings.push(Finding::crit(
-                "last AOF write failed: Redis refuses writes until it succeeds — check disk space and permissions of its data dir",
+                "last AOF write failed: Redis refuses writes until it succeeds (the MISCONF outage) — check disk space and permissions of its data dir",
             ));
         }
         if p.aof_enabled && p.aof_last_bgrewrite_status == "err" {
@@ -278,7 +278,7 @@ impl Reading for RedisReading {
             && self.maxmemory_policy != "noeviction"
         {
             findings.push(Finding::warn(format!(
-                "Sidekiq keeps its jobs here but maxmemory-policy is {}: under memory pressure Redis evicts queued jobs silently (set noeviction)",
+                "Sidekiq keeps its jobs here but maxmemory-policy is {}: under memory pressure Redis evicts queued jobs silently (lost jobs; set noeviction)",
                 crate::sanitize::sanitize(&self.maxmemory_policy)
             )));
         }

@@ -393,8 +393,8 @@ pub fn threshold_overrides(cfg: &Config) -> ThresholdOverrides {
 /// Gives the demo a past, so trends and charts are drawn from the first frame instead of
 /// filling in over minutes: the last minutes at the poll's cadence (what sparklines show),
 /// and before them the rest of one whole script at a coarser step (what charts show). The
-/// simulation is a pure function of the script's time, which repeats every cycle, so the
-/// past before the script's start is the previous cycle's end, and exact.
+/// simulation is a pure function of time, so the past is exact; before the script's start
+/// it is the previous cycle's end.
 fn prefill_demo_history(fleet: &mut Fleet, at: Duration, cadence: Duration, now: SystemTime) {
     let cadence = cadence.max(Duration::from_millis(500));
     let recent = cadence * crate::model::history::HISTORY_LEN as u32;
@@ -411,9 +411,13 @@ fn prefill_demo_history(fleet: &mut Fleet, at: Duration, cadence: Duration, now:
         .chain((1..=crate::model::history::HISTORY_LEN as u32).map(|k| cadence * k))
         .collect();
     backs.sort_unstable_by(|a, b| b.cmp(a));
-    let shifted = at + crate::demo::CYCLE;
     for back in backs {
-        let Some(t) = shifted.checked_sub(back) else {
+        // Before the script's start, the previous cycle: the simulation repeats, though
+        // its noise does not, so only the past that needs it is taken from there.
+        let Some(t) = at
+            .checked_sub(back)
+            .or_else(|| (at + crate::demo::CYCLE).checked_sub(back))
+        else {
             continue;
         };
         for (meta, reading) in crate::demo::readings_at(t, now - back) {

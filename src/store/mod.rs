@@ -14,6 +14,7 @@ mod failure;
 pub mod handoffs;
 pub mod live;
 mod migrate;
+pub mod room;
 mod session;
 
 pub use self::deferred::Deferred;

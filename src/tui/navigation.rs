@@ -86,6 +86,7 @@ mod tests {
             demo: None,
             identity: None,
             freeze: None,
+            room: None,
             now: std::time::SystemTime::UNIX_EPOCH,
             view: &view,
             focused: true,

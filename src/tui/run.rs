@@ -51,6 +51,33 @@ enum Done {
     Browsed(ComponentId, BrowseRequest, Result<Browsed, String>),
     /// The last hour from Prometheus, for the trends.
     Backfilled(crate::sources::prometheus::backfill::Outcome),
+    /// The live room reported.
+    Room(crate::live::room::RoomEvent),
+}
+
+/// Where the fleet comes from.
+pub enum Instruments {
+    /// The console's own sources, polling production.
+    Poll(Vec<SourceSpec>),
+    /// The room a collector publishes to the ops store: no source, no production backend.
+    Watch(crate::live::room::Joining),
+}
+
+/// Effects a watching console refuses: each would reach production or write shared state
+/// a watcher's credentials do not cover.
+fn refused_while_watching(effect: &Effect) -> bool {
+    matches!(
+        effect,
+        Effect::Preview(_)
+            | Effect::Run(..)
+            | Effect::RunFlow(..)
+            | Effect::Browse(..)
+            | Effect::Freeze(_)
+            | Effect::Approve(_)
+            | Effect::Reveal { .. }
+            | Effect::Runbook(_)
+            | Effect::Handoff(_)
+    )
 }
 
 /// Discovery for a running console: the plan, and how to start sources for the hosts it
@@ -62,7 +89,7 @@ pub struct Discovery {
 
 pub async fn run(
     mut app: App,
-    specs: Vec<SourceSpec>,
+    instruments: Instruments,
     runtime: Arc<Runtime>,
     handoffs: Option<Arc<super::handoff::Desk>>,
     discovery: Option<Discovery>,
@@ -82,6 +109,11 @@ pub async fn run(
         "first frame drawn (since process start)"
     );
 
+    let (specs, joining) = match instruments {
+        Instruments::Poll(specs) => (specs, None),
+        Instruments::Watch(joining) => (Vec::new(), Some(joining)),
+    };
+    let watching = joining.is_some();
     let (mut feed, _) = spawn_all(specs, &cancel);
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(Duration::from_secs(1));
@@ -91,6 +123,16 @@ pub async fn run(
     let mut frames: u64 = 1;
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut ticks: u64 = 0;
+    let (view_tx, view_rx) = tokio::sync::watch::channel(app.view.describe());
+    if let Some(joining) = joining {
+        let done = done_tx.clone();
+        tokio::spawn(crate::live::room::join(
+            joining,
+            view_rx,
+            cancel.clone(),
+            move |event| done.send(Done::Room(event)).is_ok(),
+        ));
+    }
     spawn_state_refresh(&runtime, &done_tx, true);
     start_handoff(
         super::handoff::Request::Waiting,
@@ -147,6 +189,11 @@ pub async fn run(
                             dirty = true;
                         }
                         Effect::None => dirty = true,
+                        other if watching && refused_while_watching(&other) => {
+                            app.dialog = None;
+                            app.flash(super::room::ACTIONS_DISABLED, Level::Warn);
+                            dirty = true;
+                        }
                         Effect::Handoff(request) => {
                             start_handoff(request, handoffs.as_ref(), &done_tx);
                             dirty = true;
@@ -198,6 +245,7 @@ pub async fn run(
                         app.rebuild();
                     }
                     Done::Freeze(freeze) => app.freeze = freeze,
+                    Done::Room(event) => super::room::apply(&mut app, event),
                     Done::Flash(text, level) => app.flash(text, level),
                     Done::Revealed(result) => app.reveal_done(result),
                     Done::Handoff(reply) => app.handoff_done(reply),
@@ -232,6 +280,12 @@ pub async fn run(
             }
             _ = clock.tick() => {
                 app.tick(SystemTime::now());
+                view_tx.send_if_modified(|named| {
+                    let now = app.view.describe();
+                    let changed = *named != now;
+                    *named = now;
+                    changed
+                });
                 ticks += 1;
                 // Other consoles may freeze or act: look every few seconds.
                 if ticks.is_multiple_of(5) {

@@ -44,3 +44,34 @@ pub(super) fn validate(
     }
     Vec::new()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watching_needs_an_ops_store_and_production_is_the_default() {
+        let (cfg, _) = crate::config::load_str("", "t.toml", &[]).expect("empty config loads");
+        assert_eq!(cfg.live.from, LiveFrom::Production);
+        let err = crate::config::load_str("[live]\nfrom = \"ops_store\"\n", "t.toml", &[])
+            .err()
+            .expect("watching without a store is refused")
+            .to_string();
+        assert!(
+            err.contains("live.from") && err.contains("[ops_store]"),
+            "{err}"
+        );
+        let (cfg, _) = crate::config::load_str(
+            "[live]\nfrom = \"ops_store\"\n[ops_store]\nurl = \"postgres://ops@db/mastop_ops\"\n",
+            "t.toml",
+            &[],
+        )
+        .expect("watching with a store loads");
+        assert_eq!(cfg.live.from, LiveFrom::OpsStore);
+        let err = crate::config::load_str("[live]\nfrom = \"elsewhere\"\n", "t.toml", &[])
+            .err()
+            .expect("an unknown source is refused")
+            .to_string();
+        assert!(err.contains("ops_store"), "{err}");
+    }
+}

@@ -216,29 +216,21 @@ pub fn watch_console(engine: Engine, log_level: &str) -> color_eyre::Result<Exit
     app.identity = rt.block_on(engine.identify());
     app.role = engine.session().role;
     app.room = Some(crate::tui::room::Room::watching());
-    let session = engine.session();
-    let me = crate::store::room::Presence {
-        console_id: session.console_id.clone(),
-        who: app
-            .identity
-            .clone()
-            .unwrap_or_else(|| session.operator.clone()),
-        role: cfg
-            .role
-            .unwrap_or(crate::config::Role::Shadow)
-            .word()
-            .into(),
-        host: host(),
-        view: app.view.describe(),
-    };
+    let mut joining = joining(
+        crate::live::room::Store::Connected(store),
+        engine.session(),
+        app.identity.clone(),
+        &app.view,
+        true,
+    );
+    // The room names the person's role, though this console of theirs only watches.
+    joining.me.role = cfg
+        .role
+        .unwrap_or(crate::config::Role::Shadow)
+        .word()
+        .into();
     let runtime = std::sync::Arc::new(engine.actions());
     app.screens.audit.store = runtime.pipeline.store().describe();
-    let joining = crate::live::room::Joining {
-        store,
-        me,
-        follow_fleet: true,
-        timing: Default::default(),
-    };
     let cancel = CancellationToken::new();
     let result = rt.block_on(crate::tui::run::run(
         app,
@@ -260,5 +252,27 @@ pub fn watch_console(engine: Engine, log_level: &str) -> color_eyre::Result<Exit
             crate::tui::terminal::emergency_restore();
             Err(e)
         }
+    }
+}
+
+/// This console as the room will know it.
+pub(super) fn joining(
+    store: crate::live::room::Store,
+    session: &crate::actions::Session,
+    identity: Option<String>,
+    view: &crate::tui::app::View,
+    follow_fleet: bool,
+) -> crate::live::room::Joining {
+    crate::live::room::Joining {
+        store,
+        me: crate::store::room::Presence {
+            console_id: session.console_id.clone(),
+            who: identity.unwrap_or_else(|| session.operator.clone()),
+            role: session.role.word().into(),
+            host: host(),
+            view: view.describe(),
+        },
+        follow_fleet,
+        timing: Default::default(),
     }
 }

@@ -266,6 +266,21 @@ fn console(engine: Engine, log_level: &str, from: FleetFrom) -> color_eyre::Resu
         .discovery()
         .zip(host_spawner)
         .map(|(plan, hosts)| crate::tui::run::Discovery { plan, hosts });
+    // With a shared store the console is in the room: its presence, everyone's actions.
+    let joining = cfg
+        .ops_store
+        .clone()
+        .filter(|_| engine.demo().is_none())
+        .map(|ops| {
+            app.room = Some(crate::tui::room::Room::default());
+            live::joining(
+                crate::live::room::Store::At(ops),
+                engine.session(),
+                app.identity.clone(),
+                &app.view,
+                false,
+            )
+        });
     let ops = Arc::new(engine.actions());
     app.screens.audit.store = ops.pipeline.store().describe();
     let handoffs = handoff::desk(&engine, &ops);
@@ -273,7 +288,7 @@ fn console(engine: Engine, log_level: &str, from: FleetFrom) -> color_eyre::Resu
     let cancel = CancellationToken::new();
     let result = rt.block_on(crate::tui::run::run(
         app,
-        crate::tui::run::Instruments::Poll(specs),
+        crate::tui::run::Instruments::Poll(specs, joining),
         ops,
         handoffs,
         discovery,

@@ -54,9 +54,16 @@ impl Default for Timing {
     }
 }
 
+/// The ops store a console joins through.
+pub enum Store {
+    Connected(Arc<PgStore>),
+    /// Connected by the room task, so a slow or absent store never holds up the console.
+    At(crate::config::OpsStoreConfig),
+}
+
 /// A console joining the room.
 pub struct Joining {
-    pub store: Arc<PgStore>,
+    pub store: Store,
     pub me: Presence,
     /// Take the fleet from the collector (a watching console).
     pub follow_fleet: bool,
@@ -77,6 +84,23 @@ pub async fn join(
         follow_fleet,
         timing,
     } = joining;
+    let store = match store {
+        Store::Connected(store) => store,
+        Store::At(config) => loop {
+            match PgStore::connect(&config).await {
+                Ok(store) => break Arc::new(store),
+                Err(e) => {
+                    if !send(RoomEvent::Trouble(e)) {
+                        return;
+                    }
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = tokio::time::sleep(timing.heartbeat) => {}
+                    }
+                }
+            }
+        },
+    };
     let mut follower = Follower::default();
     let mut audit_seq = 0i64;
     let mut heartbeat = tokio::time::interval(timing.heartbeat);

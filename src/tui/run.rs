@@ -57,8 +57,9 @@ enum Done {
 
 /// Where the fleet comes from.
 pub enum Instruments {
-    /// The console's own sources, polling production.
-    Poll(Vec<SourceSpec>),
+    /// The console's own sources, polling production; with an ops store it is in the room
+    /// too (presence and the action stream), its fleet still its own.
+    Poll(Vec<SourceSpec>, Option<crate::live::room::Joining>),
     /// The room a collector publishes to the ops store: no source, no production backend.
     Watch(crate::live::room::Joining),
 }
@@ -110,10 +111,10 @@ pub async fn run(
     );
 
     let (specs, joining) = match instruments {
-        Instruments::Poll(specs) => (specs, None),
+        Instruments::Poll(specs, joining) => (specs, joining),
         Instruments::Watch(joining) => (Vec::new(), Some(joining)),
     };
-    let watching = joining.is_some();
+    let watching = joining.as_ref().is_some_and(|j| j.follow_fleet);
     let (mut feed, _) = spawn_all(specs, &cancel);
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(Duration::from_secs(1));

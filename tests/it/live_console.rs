@@ -207,8 +207,43 @@ async fn a_watching_console_opens_no_connection_to_production_and_refuses_action
     tokio::task::block_in_place(|| {
         console.send(b":freeze incident\r");
         console.wait_for_text("actions are disabled here");
-        console.send(b"q");
-        assert!(console.wait_exit(), "the watching console did not quit");
+    });
+
+    // An on-call console polling its own (unreachable) production joins the room: the
+    // watcher sees it marked on-call at its next heartbeat.
+    let oncall_hole = BlackHole::start();
+    let oncall_config = dir.path().join("oncall.toml");
+    std::fs::write(
+        &oncall_config,
+        format!(
+            "role = \"oncall\"\n[ops_store]\nurl = \"{}\"\n[[redis]]\nname = \"cache\"\nurl = \"redis://{}/0\"\n",
+            pg.url(),
+            oncall_hole.addr()
+        ),
+    )
+    .expect("write config");
+    let oncall_config = oncall_config.to_string_lossy().to_string();
+    let mut oncall = tokio::task::block_in_place(|| {
+        let oncall = pty::Console::start(&["--config", &oncall_config], 140, 40);
+        oncall.wait_for_text("ON-CALL");
+        console.wait_for("two in the room", |s| {
+            s.contains("2 in room") && s.matches("(on-call)").count() == 2
+        });
+        oncall
+    });
+    // What one console does, every console sees as the audit records it.
+    let action = new_id();
+    guarded("outcome", store.record(&audit(&action, Phase::Outcome)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::task::block_in_place(|| {
+        for screen in [&console, &oncall] {
+            screen.wait_for_text("alex on-call: cancel pid 48213 → ok");
+        }
+        for screen in [&mut console, &mut oncall] {
+            screen.send(b"q");
+            assert!(screen.wait_exit(), "a console did not quit");
+        }
     });
     assert_eq!(
         hole.accepted(),
@@ -286,7 +321,7 @@ async fn presence_comes_and_goes_and_actions_stream_into_the_strip() {
     let (_view_tx, view_rx) = tokio::sync::watch::channel("overview".to_string());
     let task = tokio::spawn(join(
         Joining {
-            store: joined,
+            store: mastop::live::room::Store::Connected(joined),
             me: presence("c-carol", "carol", "shadow"),
             follow_fleet: false,
             timing: Timing::default(),

@@ -54,8 +54,8 @@ mod tests {
         let (cfg, _) = crate::config::load_str("", "t.toml", &[]).expect("empty config loads");
         assert_eq!(cfg.live.from, LiveFrom::Production);
         let err = crate::config::load_str("[live]\nfrom = \"ops_store\"\n", "t.toml", &[])
-            .err()
-            .expect("watching without a store is refused")
+            .map(drop)
+            .expect_err("watching without a store is refused")
             .to_string();
         assert!(
             err.contains("live.from") && err.contains("[ops_store]"),
@@ -69,8 +69,8 @@ mod tests {
         .expect("watching with a store loads");
         assert_eq!(cfg.live.from, LiveFrom::OpsStore);
         let err = crate::config::load_str("[live]\nfrom = \"elsewhere\"\n", "t.toml", &[])
-            .err()
-            .expect("an unknown source is refused")
+            .map(drop)
+            .expect_err("an unknown source is refused")
             .to_string();
         assert!(err.contains("ops_store"), "{err}");
     }

@@ -159,7 +159,8 @@ pub async fn join(
                     me.view = view.borrow().clone();
                     beat(&store, &me, timing.presence_window, &send).await
                 }
-                _ = collector.tick() => {
+                // Only a console drawing the collector's fleet cares whether it is alive.
+                _ = collector.tick(), if follow_fleet => {
                     match store.collector_state().await {
                         Ok(state) => send(RoomEvent::Collector(state)),
                         Err(e) => send(RoomEvent::Trouble(e)),

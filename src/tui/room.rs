@@ -90,7 +90,12 @@ impl Room {
                     self.record(&record);
                 }
             }
-            RoomEvent::Trouble(e) => self.trouble = Some(e),
+            RoomEvent::Trouble(e) => {
+                if self.trouble.as_ref() != Some(&e) {
+                    tracing::warn!(error = %e, "the live room cannot reach the ops store");
+                }
+                self.trouble = Some(e);
+            }
         }
     }
 
@@ -278,4 +283,85 @@ pub fn draw_strip(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>) {
         })
         .collect();
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::Outcome;
+
+    fn record(action: &str, phase: Phase, outcome: Option<Outcome>) -> AuditRecord {
+        AuditRecord {
+            id: format!("{action}-{phase:?}"),
+            action_id: action.into(),
+            time: "2026-01-01T00:00:00.000Z".into(),
+            phase,
+            operator: "alex".into(),
+            tailscale_login: Some("alex@example.org".into()),
+            console_host: "laptop".into(),
+            console_id: "c".into(),
+            role: "oncall".into(),
+            kind: "postgres.cancel".into(),
+            title: "Cancel".into(),
+            target: "pid 48213".into(),
+            target_key: "k".into(),
+            risk: "low".into(),
+            operations: Vec::new(),
+            guards: Vec::new(),
+            outcome,
+            duration_ms: None,
+            error: None,
+            result: None,
+            runbook: None,
+        }
+    }
+
+    #[test]
+    fn an_intent_is_replaced_by_its_outcome_and_the_stream_keeps_twenty() {
+        let mut room = Room::default();
+        let now = SystemTime::UNIX_EPOCH;
+        room.event(
+            RoomEvent::Actions(vec![record("a1", Phase::Intent, None)]),
+            now,
+        );
+        assert_eq!(room.actions[0].text, "alex on-call: cancel pid 48213 → …");
+        room.event(
+            RoomEvent::Actions(vec![record("a1", Phase::Outcome, Some(Outcome::Failed))]),
+            now,
+        );
+        assert_eq!(room.actions.len(), 1);
+        assert_eq!(
+            room.actions[0].text,
+            "alex on-call: cancel pid 48213 → failed"
+        );
+        assert_eq!(room.actions[0].level, Level::Crit);
+        let many = (0..30)
+            .map(|i| record(&format!("b{i}"), Phase::Outcome, Some(Outcome::Ok)))
+            .collect();
+        room.event(RoomEvent::Actions(many), now);
+        assert_eq!(room.actions.len(), ACTIONS_SHOWN);
+        assert_eq!(
+            room.actions.back().map(|l| l.action_id.as_str()),
+            Some("b29")
+        );
+    }
+
+    #[test]
+    fn the_collector_is_silent_after_three_cadences_counting_time_since_the_read() {
+        let read = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let mut room = Room::watching();
+        let state = CollectorState {
+            host: "c".into(),
+            format: 1,
+            cadence: Duration::from_secs(2),
+            age: Duration::from_secs(1),
+        };
+        room.event(RoomEvent::Collector(Some(state)), read);
+        assert_eq!(room.silent_for(read), None);
+        assert_eq!(room.silent_for(read + Duration::from_secs(5)), None);
+        assert_eq!(
+            room.silent_for(read + Duration::from_secs(6)),
+            Some(Duration::from_secs(7))
+        );
+    }
 }

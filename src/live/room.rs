@@ -102,7 +102,7 @@ pub async fn join(
         },
     };
     let mut follower = Follower::default();
-    let mut audit_seq = 0i64;
+    let mut audit_seen = std::collections::BTreeSet::new();
     let mut heartbeat = tokio::time::interval(timing.heartbeat);
     let mut collector = tokio::time::interval(timing.collector_every);
     for tick in [&mut heartbeat, &mut collector] {
@@ -127,7 +127,7 @@ pub async fn join(
         // Listen first, then read: anything written between the two is read now and
         // announced again, never lost.
         let alive = (!follow_fleet || fleet(&store, &mut follower, &send).await)
-            && actions(&store, &mut audit_seq, &send).await;
+            && actions(&store, &mut audit_seen, &send).await;
         if !alive {
             return;
         }
@@ -153,7 +153,7 @@ pub async fn join(
                         note(n.payload());
                     }
                     (!(live && follow_fleet) || fleet(&store, &mut follower, &send).await)
-                        && (!audit || actions(&store, &mut audit_seq, &send).await)
+                        && (!audit || actions(&store, &mut audit_seen, &send).await)
                 }
                 _ = heartbeat.tick() => {
                     me.view = view.borrow().clone();
@@ -186,14 +186,26 @@ async fn fleet(
     }
 }
 
-async fn actions(store: &PgStore, seq: &mut i64, send: &impl Fn(RoomEvent) -> bool) -> bool {
-    match store.audit_after(*seq, ACTIONS_SHOWN).await {
-        Ok(records) if records.is_empty() => true,
+/// Reads the latest records and sends those not seen yet. Reading the latest rather than
+/// those after the last number seen keeps a record whose transaction committed after a
+/// later-numbered one from being skipped.
+async fn actions(
+    store: &PgStore,
+    seen: &mut std::collections::BTreeSet<i64>,
+    send: &impl Fn(RoomEvent) -> bool,
+) -> bool {
+    match store.audit_after(i64::MIN, ACTIONS_SHOWN).await {
         Ok(records) => {
-            *seq = records.last().map_or(*seq, |(s, _)| *s);
-            send(RoomEvent::Actions(
-                records.into_iter().map(|(_, r)| r).collect(),
-            ))
+            let new: Vec<AuditRecord> = records
+                .into_iter()
+                .filter(|(seq, _)| seen.insert(*seq))
+                .map(|(_, r)| r)
+                .collect();
+            // Only numbers that can still come back among the latest need remembering.
+            while seen.len() > ACTIONS_SHOWN * 4 {
+                seen.pop_first();
+            }
+            new.is_empty() || send(RoomEvent::Actions(new))
         }
         Err(e) => send(RoomEvent::Trouble(e)),
     }

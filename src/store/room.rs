@@ -123,8 +123,8 @@ impl PgStore {
         .await
     }
 
-    /// Audit records that arrived after `seq`, oldest first, at most `limit`; with `seq`
-    /// 0, the latest `limit`. Each comes with its order of arrival.
+    /// The latest `limit` audit records numbered after `seq` (`i64::MIN`: any), oldest
+    /// first, each with its order of arrival.
     pub async fn audit_after(
         &self,
         seq: i64,

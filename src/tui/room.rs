@@ -26,6 +26,10 @@ pub const SILENT_AFTER_CADENCES: u32 = 3;
 /// What a watching console refuses, and why, in the status line.
 pub const ACTIONS_DISABLED: &str = "watching the room: actions are disabled here — a watcher holds no production credentials; act from an on-call console";
 
+/// Why the handoff view is empty on a watching console.
+pub const HANDOFFS_ELSEWHERE: &str =
+    "watching the room: handoffs are read and written on an on-call console (mastop handoff show)";
+
 /// One line of the action stream: an action's intent, replaced by its outcome.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ActionLine {

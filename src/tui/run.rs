@@ -192,7 +192,12 @@ pub async fn run(
                         Effect::None => dirty = true,
                         other if watching && refused_while_watching(&other) => {
                             app.dialog = None;
-                            app.flash(super::room::ACTIONS_DISABLED, Level::Warn);
+                            let why = if matches!(other, Effect::Handoff(_)) {
+                                super::room::HANDOFFS_ELSEWHERE
+                            } else {
+                                super::room::ACTIONS_DISABLED
+                            };
+                            app.flash(why, Level::Warn);
                             dirty = true;
                         }
                         Effect::Handoff(request) => {

@@ -116,6 +116,18 @@ async fn the_console_fed_from_the_store_draws_as_the_direct_one() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(n, direct.components().len());
+    let c = pg.client().await;
+    let row = c
+        .query_one(
+            "SELECT sum(length(component::text))::int8 AS bytes FROM mastop_live_components",
+            &[],
+        )
+        .await
+        .expect("measure");
+    eprintln!(
+        "demo fleet: {n} components, {} bytes of stored JSON for one full publication",
+        row.get::<_, i64>("bytes")
+    );
 
     // The event loop's path: the follower's changes applied to an empty console.
     let mut follower = Follower::default();

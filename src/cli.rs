@@ -56,8 +56,8 @@ pub enum Command {
     /// Poll production and publish every component, redacted, to the ops store for
     /// watching consoles; runs until stopped, logs to stderr, SIGHUP reloads the config.
     Collect,
-    /// Follow the fleet the collector publishes in the ops store, printing `check`'s lines
-    /// on every change; never connects to production.
+    /// Watch the fleet the collector publishes in the ops store: the full console on a
+    /// terminal, `check`'s lines on every change when piped; never connects to production.
     Watch,
     /// Inspect the configuration.
     #[command(subcommand)]

@@ -164,3 +164,116 @@ pub fn watch_command(cfg: Config, log_level: &str) -> color_eyre::Result<ExitCod
         }
     })
 }
+
+/// The full console drawn from the live room: the fleet the collector publishes, who else
+/// is watching, the action stream. No source is started and no production backend is
+/// contacted; actions are refused, since a watcher holds no production credentials.
+pub fn watch_console(engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> {
+    // Whatever the config's role, a watching console never acts.
+    let mut engine = Engine::new(
+        engine.config().clone(),
+        Options {
+            readonly: true,
+            demo: None,
+        },
+    );
+    let cfg = engine.config().clone();
+    let ops = match ops_store_of(&cfg, "watch") {
+        Ok(ops) => ops,
+        Err(code) => return Ok(code),
+    };
+    let (keymap, theme) = match super::ui_files(&cfg) {
+        Ok(files) => files,
+        Err(e) => {
+            crate::errln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let no_color = crate::tui::theme::no_color_requested(std::env::var_os("NO_COLOR").as_deref());
+    let theme = if no_color {
+        theme.without_color()
+    } else {
+        theme
+    };
+    let rt = runtime()?;
+    // Connect before the terminal is taken: a store that cannot be reached is said plainly.
+    let store = match rt.block_on(PgStore::connect(&ops)) {
+        Ok(store) => std::sync::Arc::new(store),
+        Err(e) => {
+            crate::errln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let _log = crate::logging::init(log_level)?;
+    let now = std::time::SystemTime::now();
+    let fleet = crate::model::Fleet::new(Vec::new(), engine.thresholds())
+        .with_alert_rules(engine.alert_rules());
+    let mut app = crate::tui::app::App::new(fleet, keymap, theme, now);
+    app.themes = crate::tui::theme::ThemeShelf {
+        dir: crate::paths::config_dir().map(|d| d.join("themes")),
+        no_color,
+    };
+    app.identity = rt.block_on(engine.identify());
+    app.role = engine.session().role;
+    app.room = Some(crate::tui::room::Room::watching());
+    let mut joining = joining(
+        crate::live::room::Store::Connected(store),
+        engine.session(),
+        app.identity.clone(),
+        &app.view,
+        true,
+    );
+    // The room names the person's role, though this console of theirs only watches.
+    joining.me.role = cfg
+        .role
+        .unwrap_or(crate::config::Role::Shadow)
+        .word()
+        .into();
+    let runtime = std::sync::Arc::new(engine.actions());
+    app.screens.audit.store = runtime.pipeline.store().describe();
+    let cancel = CancellationToken::new();
+    let result = rt.block_on(crate::tui::run::run(
+        app,
+        crate::tui::run::Instruments::Watch(joining),
+        runtime,
+        None,
+        None,
+        None,
+        engine.log_readers(),
+        cancel.clone(),
+    ));
+    cancel.cancel();
+    rt.shutdown_timeout(std::time::Duration::from_millis(50));
+    match result {
+        Ok(exit) => {
+            tracing::info!(?exit, "exiting");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            crate::tui::terminal::emergency_restore();
+            Err(e)
+        }
+    }
+}
+
+/// This console as the room will know it.
+pub(super) fn joining(
+    store: crate::live::room::Store,
+    session: &crate::actions::Session,
+    identity: Option<String>,
+    view: &crate::tui::app::View,
+    follow_fleet: bool,
+) -> crate::live::room::Joining {
+    crate::live::room::Joining {
+        store,
+        me: crate::store::room::Presence {
+            console_id: session.console_id.clone(),
+            who: identity.unwrap_or_else(|| session.operator.clone()),
+            role: session.role.word().into(),
+            host: host(),
+            view: view.describe(),
+        },
+        follow_fleet,
+        timing: Default::default(),
+    }
+}

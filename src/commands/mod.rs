@@ -8,6 +8,7 @@ mod logs;
 mod retry_all;
 mod runbook;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -72,6 +73,9 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
             };
             live::collect_command(cfg, reload, &cli.global.log_level)
         }
+        Some(Command::Watch) if std::io::stdout().is_terminal() => {
+            console(engine(cfg, None), &cli.global.log_level, FleetFrom::Watched)
+        }
         Some(Command::Watch) => live::watch_command(cfg, &cli.global.log_level),
         Some(Command::Inventory(args)) => inventory::print(&engine(cfg, None), args.json),
         Some(Command::Logs(args)) => logs::print(&engine(cfg, None), &args),
@@ -115,9 +119,19 @@ pub fn dispatch(cli: Cli) -> color_eyre::Result<ExitCode> {
                 at: args.at,
                 drill: args.drill,
             };
-            console(engine(cfg, Some(demo)), &cli.global.log_level)
+            console(
+                engine(cfg, Some(demo)),
+                &cli.global.log_level,
+                FleetFrom::Polled,
+            )
         }
-        Some(Command::Tui) | None => console(engine(cfg, None), &cli.global.log_level),
+        Some(Command::Tui) | None => {
+            let from = match cfg.live.from {
+                config::LiveFrom::Production => FleetFrom::Polled,
+                config::LiveFrom::OpsStore => FleetFrom::Watched,
+            };
+            console(engine(cfg, None), &cli.global.log_level, from)
+        }
     }
 }
 
@@ -193,7 +207,19 @@ fn print_paths(config_file: Option<&std::path::Path>) {
     );
 }
 
-fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> {
+/// Where a console's fleet comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FleetFrom {
+    Polled,
+    /// From the live room in the ops store.
+    Watched,
+}
+
+fn console(engine: Engine, log_level: &str, from: FleetFrom) -> color_eyre::Result<ExitCode> {
+    if from == FleetFrom::Watched {
+        return live::watch_console(engine, log_level);
+    }
+    let mut engine = engine;
     let cfg = engine.config().clone();
     let (keymap, theme) = match ui_files(&cfg) {
         Ok(files) => files,
@@ -244,6 +270,21 @@ fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> 
         .discovery()
         .zip(host_spawner)
         .map(|(plan, hosts)| crate::tui::run::Discovery { plan, hosts });
+    // With a shared store the console is in the room: its presence, everyone's actions.
+    let joining = cfg
+        .ops_store
+        .clone()
+        .filter(|_| engine.demo().is_none())
+        .map(|ops| {
+            app.room = Some(crate::tui::room::Room::default());
+            live::joining(
+                crate::live::room::Store::At(ops),
+                engine.session(),
+                app.identity.clone(),
+                &app.view,
+                false,
+            )
+        });
     let ops = Arc::new(engine.actions());
     app.screens.audit.store = ops.pipeline.store().describe();
     let handoffs = handoff::desk(&engine, &ops);
@@ -251,7 +292,7 @@ fn console(mut engine: Engine, log_level: &str) -> color_eyre::Result<ExitCode> 
     let cancel = CancellationToken::new();
     let result = rt.block_on(crate::tui::run::run(
         app,
-        specs,
+        crate::tui::run::Instruments::Poll(specs, joining),
         ops,
         handoffs,
         discovery,

@@ -9,6 +9,7 @@ mod files;
 mod handoff;
 mod hosts;
 mod inventory;
+mod live;
 mod load;
 mod locate;
 mod logs;
@@ -31,6 +32,7 @@ pub use hosts::{HostConfig, MetricsVia, SshConfig, is_unit_name, role_units};
 pub use inventory::{
     AnsibleInventory, DEFAULT_TAILSCALE_SOCKET, InventoryConfig, TailscaleInventory,
 };
+pub use live::{LiveConfig, LiveFrom};
 pub use load::{Loaded, environment, load, load_str, parse_duration};
 pub use locate::{Location, Seg, line_col, locate, path_at, render_path};
 pub use logs::{LogsConfig, SignatureConfig};

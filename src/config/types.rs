@@ -75,6 +75,9 @@ pub struct Config {
     pub loki: Vec<EndpointConfig>,
     #[serde(default)]
     pub logs: super::logs::LogsConfig,
+    /// Where the fleet comes from: production, or the room a collector publishes.
+    #[serde(default)]
+    pub live: super::live::LiveConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

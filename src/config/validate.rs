@@ -67,6 +67,10 @@ pub(super) fn validate(config: &Config) -> Vec<Problem> {
     problems.extend(super::inventory::validate(&config.inventory));
     problems.extend(super::runbooks::validate(&config.runbooks));
     problems.extend(super::handoff::validate(&config.handoff));
+    problems.extend(super::live::validate(
+        &config.live,
+        config.ops_store.is_some(),
+    ));
     problems
 }
 

@@ -60,7 +60,7 @@ pub async fn collect(
                 }
             }
             _ = beat.tick() => {
-                if let Err(e) = store.beat_collector(host, started).await {
+                if let Err(e) = store.beat_collector(host, started, cadence).await {
                     tracing::warn!(error = %e, "cannot record the collector's beat");
                 }
             }

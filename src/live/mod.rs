@@ -7,6 +7,7 @@
 
 pub mod collector;
 pub mod publish;
+pub mod room;
 #[cfg(test)]
 mod stored_readings;
 pub mod watch;

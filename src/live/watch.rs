@@ -14,8 +14,42 @@ use crate::model::{ComponentId, ComponentMeta, Fleet, Reading};
 use crate::store::PgStore;
 use crate::store::live::{CHANNEL, Published};
 
-pub struct Watcher {
-    fleet: Fleet,
+/// One published component, decoded and ready to apply to a fleet: what a poll's update
+/// is to a directly polling console, plus who the component is (a watcher's fleet starts
+/// empty) and, the first time it is seen, the past the collector kept.
+pub struct Change {
+    pub meta: ComponentMeta,
+    pub status: crate::model::SourceStatus,
+    /// `None` when the publication carries the reading already applied.
+    pub reading: Option<Arc<dyn Reading>>,
+    /// Figure key → its points before the latest, on the component's first appearance.
+    pub past: Option<Vec<(&'static str, Vec<crate::model::history::Point>)>>,
+    /// The same for each name of a figure's breakdown (each queue's latency).
+    pub past_breakdown: Vec<(&'static str, String, Vec<crate::model::history::Point>)>,
+}
+
+impl Change {
+    /// Applies the change as the event loop applies a poll: add the component if new,
+    /// give it its past, then the status and reading.
+    pub fn apply_to(self, fleet: &mut Fleet) {
+        let id = self.meta.id.clone();
+        let new = fleet.add(self.meta, self.status.clone());
+        if new && let Some(past) = self.past {
+            for (key, points) in past {
+                fleet.backfill_points(&id, key, points);
+            }
+            for (key, name, points) in self.past_breakdown {
+                fleet.backfill_breakdown(&id, key, &name, points);
+            }
+        }
+        fleet.apply(&id, self.status, self.reading);
+    }
+}
+
+/// What a watcher has seen of the room: the last change and each component's last
+/// reading. Turns publications into [`Change`]s for any fleet.
+#[derive(Default)]
+pub struct Follower {
     last_seq: i64,
     /// The `last_ok` of the reading each component last brought: a publication with the
     /// same one carries the reading already applied (a failed poll keeps it), which must
@@ -23,13 +57,109 @@ pub struct Watcher {
     readings: HashMap<ComponentId, Option<u64>>,
 }
 
+impl Follower {
+    /// The sequence number of the last change decoded; the next fetch asks for later ones.
+    pub fn last_seq(&self) -> i64 {
+        self.last_seq
+    }
+
+    /// Decodes published components, oldest change first, skipping those already seen.
+    pub fn changes(&mut self, mut published: Vec<Published>) -> Vec<Change> {
+        published.sort_by_key(|p| p.seq);
+        let mut out = Vec::new();
+        for p in published {
+            if p.seq <= self.last_seq {
+                continue;
+            }
+            self.last_seq = p.seq;
+            out.push(self.change(p.component));
+        }
+        out
+    }
+
+    fn change(&mut self, live: LiveComponent) -> Change {
+        let kind = crate::sources::KINDS
+            .iter()
+            .copied()
+            .find(|k| *k == live.kind)
+            .unwrap_or("unknown");
+        let name = live.id.split_once('/').map_or(live.id.as_str(), |(_, n)| n);
+        let id = ComponentId::new(&live.kind, name);
+        let status = live.status.status();
+        let new = !self.readings.contains_key(&id);
+        let past = new.then(|| {
+            // The past the collector saw, minus the latest value the reading adds.
+            crate::sources::figure_specs(kind)
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|spec| {
+                    let values = live.history.get(spec.key)?;
+                    let past = values
+                        .len()
+                        .saturating_sub(usize::from(live.reading.is_some()));
+                    Some((spec.key, values[..past].to_vec()))
+                })
+                .collect()
+        });
+        let latest = usize::from(live.reading.is_some());
+        let past_breakdown =
+            if new {
+                crate::sources::figure_specs(kind)
+                    .unwrap_or(&[])
+                    .iter()
+                    .flat_map(|spec| {
+                        live.breakdown.get(spec.key).into_iter().flatten().map(
+                            move |(name, values)| {
+                                let past = values.len().saturating_sub(latest);
+                                (spec.key, name.clone(), values[..past].to_vec())
+                            },
+                        )
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+        let same = self.readings.get(&id) == Some(&live.status.last_ok_ms);
+        let reading: Option<Arc<dyn Reading>> = match &live.reading {
+            Some(stored) if !same || new => Some(stored.decode()),
+            _ => None,
+        };
+        if reading.is_some() || new {
+            self.readings.insert(id.clone(), live.status.last_ok_ms);
+        }
+        Change {
+            meta: ComponentMeta {
+                id,
+                kind,
+                region: live.region,
+                tags: live.tags,
+            },
+            status,
+            reading,
+            past,
+            past_breakdown,
+        }
+    }
+
+    /// Fetches and decodes whatever changed since the last fetch.
+    pub async fn fetch(&mut self, store: &PgStore) -> Result<Vec<Change>, String> {
+        let published = store.live_since(self.last_seq).await?;
+        Ok(self.changes(published))
+    }
+}
+
+/// A follower with a fleet of its own, for headless watching and tests.
+pub struct Watcher {
+    fleet: Fleet,
+    follower: Follower,
+}
+
 impl Watcher {
     /// An empty room, judged by this console's own thresholds and alert rules.
     pub fn new(thresholds: ThresholdOverrides, rules: AlertRules) -> Watcher {
         Watcher {
             fleet: Fleet::new(Vec::new(), thresholds).with_alert_rules(rules),
-            last_seq: 0,
-            readings: HashMap::new(),
+            follower: Follower::default(),
         }
     }
 
@@ -45,79 +175,22 @@ impl Watcher {
 
     /// The sequence number of the last change applied; the next fetch asks for later ones.
     pub fn last_seq(&self) -> i64 {
-        self.last_seq
+        self.follower.last_seq()
     }
 
     /// Applies published components, oldest change first. Returns how many changed.
-    pub fn apply(&mut self, mut published: Vec<Published>) -> usize {
-        published.sort_by_key(|p| p.seq);
-        let mut changed = 0;
-        for p in published {
-            if p.seq <= self.last_seq {
-                continue;
-            }
-            self.last_seq = p.seq;
-            self.apply_one(p.component);
-            changed += 1;
+    pub fn apply(&mut self, published: Vec<Published>) -> usize {
+        let changes = self.follower.changes(published);
+        let n = changes.len();
+        for change in changes {
+            change.apply_to(&mut self.fleet);
         }
-        changed
-    }
-
-    fn apply_one(&mut self, live: LiveComponent) {
-        let kind = crate::sources::KINDS
-            .iter()
-            .copied()
-            .find(|k| *k == live.kind)
-            .unwrap_or("unknown");
-        let name = live.id.split_once('/').map_or(live.id.as_str(), |(_, n)| n);
-        let id = ComponentId::new(&live.kind, name);
-        let status = live.status.status();
-        let new = self.fleet.add(
-            ComponentMeta {
-                id: id.clone(),
-                kind,
-                region: live.region.clone(),
-                tags: live.tags.clone(),
-            },
-            status.clone(),
-        );
-        if new {
-            // The past the collector saw, minus the latest value the reading below adds.
-            for spec in crate::sources::figure_specs(kind).unwrap_or(&[]) {
-                if let Some(values) = live.history.get(spec.key) {
-                    let past = values
-                        .len()
-                        .saturating_sub(usize::from(live.reading.is_some()));
-                    self.fleet
-                        .backfill_points(&id, spec.key, values[..past].iter().copied());
-                }
-                for (name, values) in live.breakdown.get(spec.key).into_iter().flatten() {
-                    let past = values
-                        .len()
-                        .saturating_sub(usize::from(live.reading.is_some()));
-                    self.fleet.backfill_breakdown(
-                        &id,
-                        spec.key,
-                        name,
-                        values[..past].iter().copied(),
-                    );
-                }
-            }
-        }
-        let same = self.readings.get(&id) == Some(&live.status.last_ok_ms);
-        let reading: Option<Arc<dyn Reading>> = match &live.reading {
-            Some(stored) if !same || new => Some(stored.decode()),
-            _ => None,
-        };
-        if reading.is_some() {
-            self.readings.insert(id.clone(), live.status.last_ok_ms);
-        }
-        self.fleet.apply(&id, status, reading);
+        n
     }
 
     /// Fetches and applies whatever changed since the last fetch.
     pub async fn catch_up(&mut self, store: &PgStore) -> Result<usize, String> {
-        let published = store.live_since(self.last_seq).await?;
+        let published = store.live_since(self.last_seq()).await?;
         Ok(self.apply(published))
     }
 }

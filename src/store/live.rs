@@ -106,20 +106,28 @@ impl PgStore {
     }
 
     /// Records that the collector on `host` is alive and publishing.
-    pub async fn beat_collector(&self, host: &str, started: SystemTime) -> StoreResult<()> {
+    pub async fn beat_collector(
+        &self,
+        host: &str,
+        started: SystemTime,
+        cadence: std::time::Duration,
+    ) -> StoreResult<()> {
+        let cadence_ms = i32::try_from(cadence.as_millis()).unwrap_or(i32::MAX);
         let pid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
         let format = i32::try_from(crate::sources::stored::FORMAT).unwrap_or(i32::MAX);
         self.with_session("record the collector's beat", move |c| async move {
             c.query_typed(
-                "INSERT INTO mastop_live_collector (singleton, host, pid, format, started_at, beat_at) \
-                 VALUES (true, $1, $2, $3, $4, now()) ON CONFLICT (singleton) DO UPDATE SET \
+                "INSERT INTO mastop_live_collector (singleton, host, pid, format, started_at, beat_at, cadence_ms) \
+                 VALUES (true, $1, $2, $3, $4, now(), $5) ON CONFLICT (singleton) DO UPDATE SET \
                  host = EXCLUDED.host, pid = EXCLUDED.pid, format = EXCLUDED.format, \
-                 started_at = EXCLUDED.started_at, beat_at = EXCLUDED.beat_at",
+                 started_at = EXCLUDED.started_at, beat_at = EXCLUDED.beat_at, \
+                 cadence_ms = EXCLUDED.cadence_ms",
                 &[
                     (&host, Type::TEXT),
                     (&pid, Type::INT4),
                     (&format, Type::INT4),
                     (&started, Type::TIMESTAMPTZ),
+                    (&cadence_ms, Type::INT4),
                 ],
             )
             .await

@@ -13,6 +13,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/0001_initial.sql")),
     (2, include_str!("migrations/0002_handoffs.sql")),
     (3, include_str!("migrations/0003_live.sql")),
+    (4, include_str!("migrations/0004_room.sql")),
 ];
 
 /// The schema version this binary writes.
@@ -147,6 +148,6 @@ mod tests {
             assert_eq!(usize::try_from(*version).ok(), Some(i + 1));
             assert!(!sql.trim().is_empty());
         }
-        assert_eq!(schema_version(), 3);
+        assert_eq!(schema_version(), 4);
     }
 }

@@ -14,7 +14,12 @@ mod failure;
 pub mod handoffs;
 pub mod live;
 mod migrate;
+pub mod room;
 mod session;
+
+/// The grants for the store's three kinds of client (collector, on-call, watcher), to run
+/// as the tables' owner; README's "Live room" section says how.
+pub const GRANTS: &str = include_str!("grants.sql");
 
 pub use self::deferred::Deferred;
 pub use self::handoffs::SharedHandoffs;

@@ -36,6 +36,7 @@ macro_rules! ctx {
             demo: $app.demo.as_ref(),
             identity: $app.identity.as_deref(),
             freeze: $app.freeze.as_ref(),
+            room: $app.room.as_ref(),
             now: $app.now,
             view: &$app.view,
             focused: $focused,
@@ -65,6 +66,8 @@ pub struct App {
     pub identity: Option<String>,
     pub role: Role,
     pub freeze: Option<Freeze>,
+    /// The live room, when this console is in one.
+    pub room: Option<super::room::Room>,
     pub now: SystemTime,
     /// The log view, while open, and what it is opened with.
     pub logs: super::logs::LogsPane,
@@ -91,6 +94,7 @@ impl App {
             identity: None,
             role: Role::Shadow,
             freeze: None,
+            room: None,
             now,
             logs: Default::default(),
         };

@@ -84,6 +84,8 @@ pub struct Ctx<'a> {
     pub identity: Option<&'a str>,
     /// The global freeze, while one is set.
     pub freeze: Option<&'a Freeze>,
+    /// The live room, when this console is in one.
+    pub room: Option<&'a super::room::Room>,
     pub now: SystemTime,
     /// The view on screen, for overlays that describe it.
     pub view: &'a View,

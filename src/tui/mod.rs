@@ -13,6 +13,7 @@ pub mod navigation;
 pub mod palette;
 pub mod panels;
 pub mod prompt;
+pub mod room;
 pub mod rows;
 pub mod run;
 pub mod runbooks;

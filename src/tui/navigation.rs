@@ -87,6 +87,7 @@ mod tests {
             demo: None,
             identity: None,
             freeze: None,
+            room: None,
             now: std::time::SystemTime::UNIX_EPOCH,
             view: &view,
             focused: true,

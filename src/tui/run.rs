@@ -53,6 +53,34 @@ enum Done {
     Backfilled(crate::sources::prometheus::backfill::Outcome),
     /// A batch for the log view's read `generation`.
     Logs(u64, crate::engine::logs::LogEvent),
+    /// The live room reported.
+    Room(crate::live::room::RoomEvent),
+}
+
+/// Where the fleet comes from.
+pub enum Instruments {
+    /// The console's own sources, polling production; with an ops store it is in the room
+    /// too (presence and the action stream), its fleet still its own.
+    Poll(Vec<SourceSpec>, Option<crate::live::room::Joining>),
+    /// The room a collector publishes to the ops store: no source, no production backend.
+    Watch(crate::live::room::Joining),
+}
+
+/// Effects a watching console refuses: each would reach production or write shared state
+/// a watcher's credentials do not cover.
+fn refused_while_watching(effect: &Effect) -> bool {
+    matches!(
+        effect,
+        Effect::Preview(_)
+            | Effect::Run(..)
+            | Effect::RunFlow(..)
+            | Effect::Browse(..)
+            | Effect::Freeze(_)
+            | Effect::Approve(_)
+            | Effect::Reveal { .. }
+            | Effect::Runbook(_)
+            | Effect::Handoff(_)
+    )
 }
 
 /// Discovery for a running console: the plan, and how to start sources for the hosts it
@@ -65,7 +93,7 @@ pub struct Discovery {
 #[allow(clippy::too_many_arguments)] // each is a separate service the loop drives
 pub async fn run(
     mut app: App,
-    specs: Vec<SourceSpec>,
+    instruments: Instruments,
     runtime: Arc<Runtime>,
     handoffs: Option<Arc<super::handoff::Desk>>,
     discovery: Option<Discovery>,
@@ -86,6 +114,11 @@ pub async fn run(
         "first frame drawn (since process start)"
     );
 
+    let (specs, joining) = match instruments {
+        Instruments::Poll(specs, joining) => (specs, joining),
+        Instruments::Watch(joining) => (Vec::new(), Some(joining)),
+    };
+    let watching = joining.as_ref().is_some_and(|j| j.follow_fleet);
     let (mut feed, _) = spawn_all(specs, &cancel);
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(Duration::from_secs(1));
@@ -97,6 +130,16 @@ pub async fn run(
     let mut ticks: u64 = 0;
     // The log view's reading; aborting it stops the remote journalctl.
     let mut log_task: Option<tokio::task::JoinHandle<()>> = None;
+    let (view_tx, view_rx) = tokio::sync::watch::channel(app.view.describe());
+    if let Some(joining) = joining {
+        let done = done_tx.clone();
+        tokio::spawn(crate::live::room::join(
+            joining,
+            view_rx,
+            cancel.clone(),
+            move |event| done.send(Done::Room(event)).is_ok(),
+        ));
+    }
     spawn_state_refresh(&runtime, &done_tx, true);
     start_handoff(
         super::handoff::Request::Waiting,
@@ -153,6 +196,16 @@ pub async fn run(
                             dirty = true;
                         }
                         Effect::None => dirty = true,
+                        other if watching && refused_while_watching(&other) => {
+                            app.dialog = None;
+                            let why = if matches!(other, Effect::Handoff(_)) {
+                                super::room::HANDOFFS_ELSEWHERE
+                            } else {
+                                super::room::ACTIONS_DISABLED
+                            };
+                            app.flash(why, Level::Warn);
+                            dirty = true;
+                        }
                         Effect::Logs(work) => {
                             let saving = matches!(work, crate::tui::logs::LogWork::Save { .. });
                             if !saving && let Some(task) = log_task.take() {
@@ -214,6 +267,7 @@ pub async fn run(
                         app.rebuild();
                     }
                     Done::Freeze(freeze) => app.freeze = freeze,
+                    Done::Room(event) => super::room::apply(&mut app, event),
                     Done::Flash(text, level) => app.flash(text, level),
                     Done::Logs(generation, event) => app.logs.receive(generation, event),
                     Done::Revealed(result) => app.reveal_done(result),
@@ -249,6 +303,12 @@ pub async fn run(
             }
             _ = clock.tick() => {
                 app.tick(SystemTime::now());
+                view_tx.send_if_modified(|named| {
+                    let now = app.view.describe();
+                    let changed = *named != now;
+                    *named = now;
+                    changed
+                });
                 ticks += 1;
                 // Other consoles may freeze or act: look every few seconds.
                 if ticks.is_multiple_of(5) {

@@ -30,14 +30,14 @@ use tokio_util::sync::CancellationToken;
 /// A hang guard only: the room answers in well under a second on a healthy machine.
 const HANG_GUARD: Duration = Duration::from_secs(60);
 
-async fn guarded<T>(what: &str, future: impl Future<Output = T>) -> T {
+pub(crate) async fn guarded<T>(what: &str, future: impl Future<Output = T>) -> T {
     match tokio::time::timeout(HANG_GUARD, future).await {
         Ok(value) => value,
         Err(_) => panic!("{what} hung past the hang guard"),
     }
 }
 
-async fn store(pg: &Postgres) -> PgStore {
+pub(crate) async fn store(pg: &Postgres) -> PgStore {
     let config = OpsStoreConfig {
         url: pg.url(),
         password: None,
@@ -57,12 +57,12 @@ fn engine(toml: &str) -> Engine {
     Engine::new(cfg, Options::default())
 }
 
-fn epoch() -> SystemTime {
+pub(crate) fn epoch() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000)
 }
 
 /// The demo fleet after 16 polls, as a console polling it directly holds it.
-fn direct_fleet() -> Fleet {
+pub(crate) fn direct_fleet() -> Fleet {
     let t = Duration::from_secs(240);
     let now = epoch();
     let metas: Vec<(ComponentMeta, SourceStatus)> = mastop::demo::readings_at(t, now)
@@ -109,7 +109,7 @@ fn watched(direct: &Fleet) -> Fleet {
     fleet
 }
 
-fn render(fleet: Fleet, keys: &[Command], width: u16, height: u16) -> String {
+pub(crate) fn render(fleet: Fleet, keys: &[Command], width: u16, height: u16) -> String {
     let keymap = Keymap::builtin("default").expect("default keymap");
     let theme = Theme::builtin("dark").expect("dark theme");
     let mut app = App::new(fleet, keymap, theme, epoch());

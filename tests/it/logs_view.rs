@@ -64,6 +64,7 @@ impl Screen {
             demo: None,
             identity: None,
             freeze: None,
+            room: None,
             now: now(),
             view: &self.view,
             focused: true,

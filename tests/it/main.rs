@@ -42,6 +42,7 @@ mod job_payload_privacy;
 mod keymap_theme;
 mod layers;
 mod live;
+mod live_console;
 mod logs_journal;
 mod logs_loki;
 mod logs_view;

@@ -86,6 +86,7 @@ fn header_spans(
         left.push(Span::styled(banner, theme.style(Token::DemoBanner)));
         left.push(Span::raw(" "));
     }
+    left.extend(crate::tui::room::header_spans(ctx, long_banner));
     left.push(Span::styled("fleet ", theme.style(Token::Muted)));
     left.push(level_span(ctx.fleet.worst(), theme));
     if !with_tally {

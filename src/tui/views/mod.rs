@@ -47,6 +47,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     };
     header::draw(frame, header_area, &ctx);
     header::draw_tabs(frame, tabs_area, &ctx);
+    let (body, strip) = super::room::split(body, &ctx);
+    if let Some(strip) = strip {
+        super::room::draw_strip(frame, strip, &ctx);
+    }
     if let Some(screen) = app.screens.current(&app.view) {
         let screen_ctx = if app.view == View::Alerts {
             ctx

@@ -1,0 +1,49 @@
+-- Least privilege for the ops store's three kinds of client. Run as the owner of mastop's
+-- tables once mastop has created them (its first connect as that owner applies the
+-- migrations); run again after an upgrade adds tables. Each person or process then logs in
+-- as a role of its own that is a member of one of these:
+--
+--   CREATE ROLE collector_1 LOGIN PASSWORD '...' IN ROLE mastop_collector;
+--   CREATE ROLE alex        LOGIN PASSWORD '...' IN ROLE mastop_oncall;
+--   CREATE ROLE sam         LOGIN PASSWORD '...' IN ROLE mastop_watcher;
+--
+-- A watcher's presence row belongs to its own login (row-level security on
+-- mastop_presence, set up by migration 4), so one login per watcher is what keeps
+-- watchers from speaking for each other. None of these roles holds anything on
+-- production: a watcher has no production credentials at all.
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mastop_collector') THEN
+        CREATE ROLE mastop_collector NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mastop_oncall') THEN
+        CREATE ROLE mastop_oncall NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mastop_watcher') THEN
+        CREATE ROLE mastop_watcher NOLOGIN;
+    END IF;
+END $$;
+
+-- Everyone reads the schema version: a console checks it at connect.
+GRANT SELECT ON mastop_schema_migrations TO mastop_collector, mastop_oncall, mastop_watcher;
+
+-- The collector writes the live tables and nothing else.
+GRANT SELECT, INSERT, UPDATE, DELETE ON mastop_live_components, mastop_live_collector
+    TO mastop_collector;
+GRANT USAGE, SELECT ON SEQUENCE mastop_live_seq TO mastop_collector;
+
+-- An on-call console reads the room and writes the audit (append only), locks, the
+-- freeze, approvals, the shift log and handoffs, and its presence.
+GRANT SELECT ON mastop_live_components, mastop_live_collector TO mastop_oncall;
+GRANT SELECT, INSERT ON mastop_audit TO mastop_oncall;
+GRANT USAGE, SELECT ON SEQUENCE mastop_audit_seq_seq TO mastop_oncall;
+GRANT SELECT, INSERT, UPDATE, DELETE
+    ON mastop_locks, mastop_freeze, mastop_approvals, mastop_shift_log, mastop_handoffs
+    TO mastop_oncall;
+GRANT SELECT, INSERT, UPDATE, DELETE ON mastop_presence TO mastop_oncall;
+
+-- A watcher reads the room, the audit and the freeze, and writes only its own presence.
+GRANT SELECT ON mastop_live_components, mastop_live_collector, mastop_audit, mastop_freeze
+    TO mastop_watcher;
+GRANT SELECT, INSERT, UPDATE, DELETE ON mastop_presence TO mastop_watcher;

@@ -37,6 +37,27 @@ fn ops_store_of(cfg: &Config, command: &str) -> Result<crate::config::OpsStoreCo
     })
 }
 
+/// A watcher reads only the ops store: a config that also reaches production is a mistake
+/// (a volunteer handed on-call's file), refused before anything connects.
+fn refuse_production(cfg: &Config) -> Result<(), ExitCode> {
+    let access = crate::config::production_access(cfg);
+    if access.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = access.iter().take(5).map(String::as_str).collect();
+    let more = access.len().saturating_sub(shown.len());
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    crate::errln!(
+        "error: a watching console holds no production credentials, but this config reaches production through {}{more}\n  hint: watch with a config that has only [ops_store] (and [ui]); the collector polls production",
+        shown.join(", ")
+    );
+    Err(ExitCode::from(EXIT_CONFIG))
+}
+
 fn host() -> String {
     nix::unistd::gethostname()
         .ok()
@@ -131,6 +152,9 @@ pub fn watch_command(cfg: Config, log_level: &str) -> color_eyre::Result<ExitCod
         Ok(ops) => ops,
         Err(code) => return Ok(code),
     };
+    if let Err(code) = refuse_production(&cfg) {
+        return Ok(code);
+    }
     let engine = Engine::new(cfg, Options::default());
     runtime()?.block_on(async move {
         let store = match PgStore::connect(&ops).await {
@@ -182,6 +206,9 @@ pub fn watch_console(engine: Engine, log_level: &str) -> color_eyre::Result<Exit
         Ok(ops) => ops,
         Err(code) => return Ok(code),
     };
+    if let Err(code) = refuse_production(&cfg) {
+        return Ok(code);
+    }
     let (keymap, theme) = match super::ui_files(&cfg) {
         Ok(files) => files,
         Err(e) => {

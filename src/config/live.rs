@@ -27,6 +27,41 @@ pub struct LiveConfig {
     pub from: LiveFrom,
 }
 
+/// What in `config` reaches production with credentials of its own: the entries a
+/// watching console must not hold, as `[[postgres]] primary`. Edge probes are left out:
+/// they read the public site, as any visitor does.
+pub fn production_access(config: &super::Config) -> Vec<String> {
+    let endpoints = [
+        ("postgres", &config.postgres),
+        ("pgbouncer", &config.pgbouncer),
+        ("redis", &config.redis),
+        ("sidekiq", &config.sidekiq),
+        ("elasticsearch", &config.elasticsearch),
+        ("streaming", &config.streaming),
+        ("web", &config.web),
+        ("prometheus", &config.prometheus),
+        ("alertmanager", &config.alertmanager),
+        ("loki", &config.loki),
+    ];
+    let mut out: Vec<String> = endpoints
+        .iter()
+        .flat_map(|(section, entries)| {
+            entries
+                .iter()
+                .filter(|e| e.enabled)
+                .map(move |e| format!("[[{section}]] {}", crate::sanitize::sanitize(&e.name)))
+        })
+        .collect();
+    out.extend(
+        config
+            .hosts
+            .iter()
+            .filter(|h| h.enabled)
+            .map(|h| format!("[[host]] {}", crate::sanitize::sanitize(&h.name))),
+    );
+    out
+}
+
 /// Problems in `[live]`: watching needs a store to watch.
 pub(super) fn validate(
     config: &LiveConfig,
@@ -48,6 +83,25 @@ pub(super) fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn production_access_names_every_backend_but_the_public_edges() {
+        let text = "[ops_store]\nurl = \"postgres://m@127.0.0.1:5/ops\"\n\
+                    [[redis]]\nname = \"main\"\nurl = \"redis://127.0.0.1:6379/0\"\n\
+                    [[postgres]]\nname = \"primary\"\nurl = \"postgres://m@127.0.0.1:5432/db\"\n";
+        let (cfg, _) = crate::config::load_str(text, "t.toml", &[]).expect("loads");
+        assert_eq!(
+            production_access(&cfg),
+            ["[[postgres]] primary", "[[redis]] main"]
+        );
+        let (store_only, _) = crate::config::load_str(
+            "[ops_store]\nurl = \"postgres://m@127.0.0.1:5/ops\"\n",
+            "t.toml",
+            &[],
+        )
+        .expect("loads");
+        assert!(production_access(&store_only).is_empty());
+    }
 
     #[test]
     fn watching_needs_an_ops_store_and_production_is_the_default() {

@@ -32,7 +32,7 @@ pub use hosts::{HostConfig, MetricsVia, SshConfig, is_unit_name, role_units};
 pub use inventory::{
     AnsibleInventory, DEFAULT_TAILSCALE_SOCKET, InventoryConfig, TailscaleInventory,
 };
-pub use live::{LiveConfig, LiveFrom};
+pub use live::{LiveConfig, LiveFrom, production_access};
 pub use load::{Loaded, environment, load, load_str, parse_duration};
 pub use locate::{Location, Seg, line_col, locate, path_at, render_path};
 pub use logs::{LogsConfig, SignatureConfig};

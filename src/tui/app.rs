@@ -491,6 +491,26 @@ impl App {
         self.resolve(effect);
     }
 
+    /// What the room task reported: changes to the fleet (applied the way a poll's update
+    /// is), the rest to the room.
+    pub fn room_event(&mut self, event: crate::live::room::RoomEvent) {
+        match event {
+            crate::live::room::RoomEvent::Changes(changes) => {
+                for change in changes {
+                    change.apply_to(&mut self.fleet);
+                }
+                self.fleet.refresh_staleness(self.now);
+                self.rebuild();
+            }
+            other => {
+                let now = self.now;
+                if let Some(room) = self.room.as_mut() {
+                    room.event(other, now);
+                }
+            }
+        }
+    }
+
     /// The audit history as the store keeps it, oldest first.
     pub fn set_audit(&mut self, records: Vec<AuditRecord>) {
         self.screens.audit.set(records);

@@ -10,7 +10,6 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use super::app::App;
 use super::component::Ctx;
 use super::theme::Token;
 use super::widgets::safe_owned;
@@ -151,26 +150,6 @@ pub fn action_line(record: &AuditRecord) -> ActionLine {
             record.target
         ),
         level,
-    }
-}
-
-/// Applies what the room task reported: changes to the fleet (the way a poll's update is
-/// applied), the rest to the room.
-pub fn apply(app: &mut App, event: RoomEvent) {
-    match event {
-        RoomEvent::Changes(changes) => {
-            for change in changes {
-                change.apply_to(&mut app.fleet);
-            }
-            app.fleet.refresh_staleness(app.now);
-            app.rebuild();
-        }
-        other => {
-            let now = app.now;
-            if let Some(room) = app.room.as_mut() {
-                room.event(other, now);
-            }
-        }
     }
 }
 

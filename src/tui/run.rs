@@ -267,7 +267,7 @@ pub async fn run(
                         app.rebuild();
                     }
                     Done::Freeze(freeze) => app.freeze = freeze,
-                    Done::Room(event) => super::room::apply(&mut app, event),
+                    Done::Room(event) => app.room_event(event),
                     Done::Flash(text, level) => app.flash(text, level),
                     Done::Logs(generation, event) => app.logs.receive(generation, event),
                     Done::Revealed(result) => app.reveal_done(result),

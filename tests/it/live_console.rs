@@ -21,7 +21,7 @@ use mastop::store::room::Presence;
 use mastop::tui::app::App;
 use mastop::tui::command::Command;
 use mastop::tui::keymap::Keymap;
-use mastop::tui::room::{self, Room};
+use mastop::tui::room::Room;
 use mastop::tui::theme::Theme;
 use mastop::tui::views;
 use ratatui::Terminal;
@@ -136,7 +136,7 @@ async fn the_console_fed_from_the_store_draws_as_the_direct_one() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(changes.len(), n);
     let mut watching = app(Fleet::new(Vec::new(), Default::default()));
-    room::apply(&mut watching, RoomEvent::Changes(changes));
+    watching.room_event(RoomEvent::Changes(changes));
     assert!(
         guarded("fetch again", follower.fetch(&store))
             .await
@@ -179,8 +179,8 @@ async fn a_watching_console_opens_no_connection_to_production_and_refuses_action
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    // Production, as the watcher's config names it, answers nothing: one connection there
-    // would show.
+    // Production, as a mistaken watcher config names it, answers nothing: one connection
+    // there would show.
     let hole = BlackHole::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("watch.toml");
@@ -192,6 +192,34 @@ async fn a_watching_console_opens_no_connection_to_production_and_refuses_action
             hole.addr(),
             hole.addr()
         ),
+    )
+    .expect("write config");
+    // A watcher handed a config that reaches production refuses before connecting anything.
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_mastop"))
+        .args(["--config", &config.to_string_lossy(), "watch"])
+        .env("HOME", dir.path())
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .output()
+        .expect("run mastop watch");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("holds no production credentials")
+            && said.contains("[[postgres]] main")
+            && said.contains("[[redis]] cache"),
+        "{said}"
+    );
+    assert_eq!(
+        hole.accepted(),
+        0,
+        "the refused watcher connected to production"
+    );
+    // The watcher's own config: the store and nothing else.
+    std::fs::write(
+        &config,
+        format!("role = \"oncall\"\n[ops_store]\nurl = \"{}\"\n", pg.url()),
     )
     .expect("write config");
     let config = config.to_string_lossy().to_string();
@@ -292,7 +320,7 @@ async fn presence_comes_and_goes_and_actions_stream_into_the_strip() {
 
     let mut console = app(direct_fleet());
     console.room = Some(Room::default());
-    room::apply(&mut console, RoomEvent::Present(present));
+    console.room_event(RoomEvent::Present(present));
     let screen = draw(&console, 140, 30);
     assert!(
         screen
@@ -315,7 +343,7 @@ async fn presence_comes_and_goes_and_actions_stream_into_the_strip() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(names(present.clone()), ["alex"]);
-    room::apply(&mut console, RoomEvent::Present(present));
+    console.room_event(RoomEvent::Present(present));
     let screen = draw(&console, 140, 30);
     assert!(
         screen
@@ -364,7 +392,7 @@ async fn presence_comes_and_goes_and_actions_stream_into_the_strip() {
         })
         .await;
         seen += records.len();
-        room::apply(&mut console, RoomEvent::Actions(records));
+        console.room_event(RoomEvent::Actions(records));
     }
     // A record numbered before those already seen (its transaction committed last) is
     // still shown.
@@ -386,7 +414,7 @@ async fn presence_comes_and_goes_and_actions_stream_into_the_strip() {
     .await;
     assert_eq!(records.len(), 1, "only the unseen record");
     assert_eq!(records[0].id, late.id);
-    room::apply(&mut console, RoomEvent::Actions(records));
+    console.room_event(RoomEvent::Actions(records));
     cancel.cancel();
     guarded("room task stops", task).await.expect("room task");
     let room = console.room.as_ref().expect("room");
@@ -435,7 +463,7 @@ async fn a_silent_or_newer_collector_shows_in_the_header() {
     console.room = Some(Room::watching());
     let state = read(&store).await;
     assert!(state.is_none());
-    room::apply(&mut console, RoomEvent::Collector(state));
+    console.room_event(RoomEvent::Collector(state));
     assert!(draw(&console, 140, 30).contains("no collector has published"));
 
     guarded(
@@ -444,7 +472,7 @@ async fn a_silent_or_newer_collector_shows_in_the_header() {
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    room::apply(&mut console, RoomEvent::Collector(read(&store).await));
+    console.room_event(RoomEvent::Collector(read(&store).await));
     let header = |console: &App| {
         draw(console, 140, 30)
             .lines()
@@ -466,7 +494,7 @@ async fn a_silent_or_newer_collector_shows_in_the_header() {
     )
     .await
     .expect("age the collector");
-    room::apply(&mut console, RoomEvent::Collector(read(&store).await));
+    console.room_event(RoomEvent::Collector(read(&store).await));
     let silent = header(&console);
     assert!(silent.contains("collector silent for 60 s"), "{silent}");
 
@@ -476,7 +504,7 @@ async fn a_silent_or_newer_collector_shows_in_the_header() {
     )
     .await
     .expect("a newer collector");
-    room::apply(&mut console, RoomEvent::Collector(read(&store).await));
+    console.room_event(RoomEvent::Collector(read(&store).await));
     let newer = header(&console);
     assert!(
         newer.contains("collector is newer") && !newer.contains("silent"),

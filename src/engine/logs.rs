@@ -76,7 +76,7 @@ fn journal_hosts(cfg: &Config, target: &str) -> Result<Vec<JournalHost>, String>
             let chosen: Vec<_> = cfg
                 .hosts
                 .iter()
-                .filter(|h| names.contains(&h.name.as_str()))
+                .filter(|h| h.enabled && names.contains(&h.name.as_str()))
                 .collect();
             if chosen.len() < names.len() {
                 Vec::new()

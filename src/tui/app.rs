@@ -344,7 +344,10 @@ impl App {
         if view != self.view {
             let previous = std::mem::replace(&mut self.view, view);
             self.back.push(previous);
-            self.back.truncate(32);
+            // A bounded stack forgets the oldest views, never the one just left.
+            if self.back.len() > 32 {
+                self.back.remove(0);
+            }
             self.screens.detail = Default::default();
             self.rebuild();
         }

@@ -80,7 +80,7 @@ fn refused_while_watching(effect: &Effect) -> bool {
             | Effect::Reveal { .. }
             | Effect::Runbook(_)
             | Effect::Handoff(_)
-    )
+    ) || matches!(effect, Effect::Logs(work) if !matches!(work, crate::tui::logs::LogWork::Save { .. }))
 }
 
 /// Discovery for a running console: the plan, and how to start sources for the hosts it

@@ -120,7 +120,7 @@ pub fn parse_info(json: &str, stanza: &str, now_s: i64) -> Result<Stanza, String
     let set = |b: &InfoBackup| BackupSet {
         label: b.label.clone(),
         kind: b.kind.clone(),
-        age_s: (now_s - b.timestamp.stop).max(0) as f64,
+        age_s: now_s.saturating_sub(b.timestamp.stop).max(0) as f64,
         page_errors: b.error.unwrap_or(false),
     };
     let newest = |full_only: bool| {

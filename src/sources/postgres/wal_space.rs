@@ -59,8 +59,9 @@ pub fn parse_df(wal_path: &str, output: &str) -> Result<WalFilesystem, String> {
             .parse::<f64>()
             .map_err(|_| format!("df's {what} is not a number"))
     };
-    let mount_at = line
-        .find(fields[5])
+    // The mount point is the rest of the line after the fifth field: it may hold spaces,
+    // and its text may also appear earlier (`/` is in `/dev/sda1`).
+    let mount_at = field_start(line, 5)
         .map(|start| line[start..].trim_end().to_string())
         .unwrap_or_else(|| fields[5].to_string());
     Ok(WalFilesystem {
@@ -69,6 +70,24 @@ pub fn parse_df(wal_path: &str, output: &str) -> Result<WalFilesystem, String> {
         total_bytes: number(1, "size")?,
         free_bytes: number(3, "available space")?,
     })
+}
+
+/// Where the `n`th (from 0) whitespace-separated field of `line` starts.
+fn field_start(line: &str, n: usize) -> Option<usize> {
+    let mut seen = 0;
+    let mut in_field = false;
+    for (i, c) in line.char_indices() {
+        if c.is_whitespace() {
+            in_field = false;
+        } else if !in_field {
+            if seen == n {
+                return Some(i);
+            }
+            seen += 1;
+            in_field = true;
+        }
+    }
+    None
 }
 
 /// What the console knows of pg_wal's filesystem: the reading, or why there is none.
@@ -218,6 +237,10 @@ mod tests {
         assert_eq!(fs.mount, "/srv/pg data");
         assert_eq!(fs.total_bytes, 107_374_182_400.0);
         assert_eq!(fs.free_bytes, 42_949_672_960.0);
+        // The root filesystem: `/` also appears inside the device's name.
+        let root = "Filesystem 1-blocks Used Available Capacity Mounted on\n\
+                    /dev/vda1 1000 400 600 40% /\n";
+        assert_eq!(parse_df("/pg_wal", root).expect("parses").mount, "/");
         assert!(parse_df("x", "Filesystem\n").is_err());
         assert!(parse_df("x", "h\n/dev/x a b c d /\n").is_err());
     }

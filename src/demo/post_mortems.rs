@@ -14,7 +14,7 @@ use crate::sources::redis::RedisReading;
 use crate::sources::redis::known::KnownPeers;
 use crate::sources::sidekiq::SidekiqReading;
 
-use super::script::{self, at};
+use super::script;
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 const DAY: f64 = 86_400.0;
@@ -73,10 +73,23 @@ pub fn wal_space() -> WalSpace {
     }
 }
 
+/// pgBackRest's label time for a backup that stopped at `unix`: `20260308-010002`.
+fn label_time(unix: f64) -> String {
+    let text = crate::calendar::rfc3339(unix);
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    format!(
+        "{}-{}",
+        digits.get(..8).unwrap_or(""),
+        digits.get(8..14).unwrap_or("")
+    )
+}
+
 /// pgBackRest on the backup host: last week's full, and the nightly incremental whose
-/// run failed until it is rerun by hand.
-pub fn backups(s: f64) -> Backups {
+/// run failed until it is rerun by hand. Labels follow the demo's clock (`wall` is now).
+pub fn backups(s: f64, wall: f64) -> Backups {
     let any_age = script::backup_age(s);
+    let full_age = 5.2 * DAY + s;
+    let full = format!("{}F", label_time(wall - full_age));
     Backups {
         host: "db-2".into(),
         stanza_name: "main".into(),
@@ -86,17 +99,13 @@ pub fn backups(s: f64) -> Backups {
             status_message: "ok".into(),
             running: script::replay_starved(s),
             last_full: Some(BackupSet {
-                label: "20260308-010002F".into(),
+                label: full.clone(),
                 kind: "full".into(),
-                age_s: 5.2 * DAY + s,
+                age_s: full_age,
                 page_errors: false,
             }),
             last_any: Some(BackupSet {
-                label: if s >= at::BACKUP_RERUN {
-                    "20260308-010002F_20260313-141530I".into()
-                } else {
-                    "20260308-010002F_20260311-010004I".into()
-                },
+                label: format!("{full}_{}I", label_time(wall - any_age)),
                 kind: "incr".into(),
                 age_s: any_age,
                 page_errors: false,
@@ -256,6 +265,15 @@ pub fn host_checks(name: &str, s: f64) -> HostChecks {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn backup_labels_follow_the_demo_clock() {
+        assert_eq!(super::label_time(1_773_165_600.0), "20260310-180000");
+        let b = super::backups(0.0, 1_800_000_000.0);
+        let full = b.stanza.and_then(|s| s.last_full).expect("a full backup");
+        // 5.2 days before 2027-01-15T08:00:00Z.
+        assert_eq!(full.label, "20270110-031200F");
+    }
     use std::time::{Duration, SystemTime};
 
     use super::super::clock::Anchor;

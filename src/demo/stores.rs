@@ -170,7 +170,7 @@ pub(crate) fn postgres(role: PgRole, t: Duration, s: f64, anchor: Anchor) -> Pos
                 let wal_segments = (now / 6.0) as i64;
                 views.archiver = Some(post_mortems::archiver(s, 1_180_000 + wal_segments));
                 views.wal_space = Some(post_mortems::wal_space());
-                views.backups = Some(post_mortems::backups(s));
+                views.backups = Some(post_mortems::backups(s, anchor.wall_unix(t)));
                 if let (Some(slots), Some(forgotten)) =
                     (views.slots.as_mut(), post_mortems::forgotten_slot(s))
                 {

@@ -38,6 +38,9 @@ pub struct CollectorState {
     pub age: Duration,
 }
 
+/// The most consoles the room lists.
+pub const ROOM_SHOWN: usize = 200;
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -60,22 +63,31 @@ impl PgStore {
                     (&me.view, Type::TEXT),
                 ],
             )
+            .await?;
+            // Rows of consoles long gone would otherwise stay for ever; under the watcher's
+            // grants this reaches only the rows of its own login.
+            c.query_typed(
+                "DELETE FROM mastop_presence WHERE beat_at < now() - interval '1 hour'",
+                &[],
+            )
             .await
             .map(drop)
         })
         .await
     }
 
-    /// Consoles that beat within `within`, on-call first, then by name.
+    /// Consoles that beat within `within`, on-call first, then by name: at most
+    /// [`ROOM_SHOWN`], each text cut to 64 characters, whatever a login wrote.
     pub async fn present(&self, within: Duration) -> StoreResult<Vec<Presence>> {
         let within = ms(within);
         self.call("read who is in the room", move |c| async move {
             const STEP: &str = "read who is in the room";
             let rows = c
                 .query_typed(
-                    "SELECT console_id, who, role, host, view FROM mastop_presence \
+                    "SELECT console_id, left(who, 64) AS who, left(role, 16) AS role, \
+                     left(host, 64) AS host, left(view, 64) AS view FROM mastop_presence \
                      WHERE beat_at > now() - $1 * interval '1 millisecond' \
-                     ORDER BY role = 'oncall' DESC, who, console_id",
+                     ORDER BY role = 'oncall' DESC, who, console_id LIMIT 200",
                     &[(&within, Type::INT8)],
                 )
                 .await

@@ -344,6 +344,36 @@ async fn presence_comes_and_goes_and_actions_stream_into_the_strip() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(names(present.clone()), ["alex"]);
     console.room_event(RoomEvent::Present(present));
+
+    // A console gone for over an hour leaves no row behind once another beats; a name of
+    // any length is cut when read.
+    c.execute(
+        "UPDATE mastop_presence SET beat_at = now() - interval '2 hours' WHERE console_id = 'c-bob'",
+        &[],
+    )
+    .await
+    .expect("age bob's row further");
+    guarded(
+        "a long name",
+        alex.heartbeat(&presence("c-alex", &"a".repeat(10_000), "oncall")),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let rows = c
+        .query_one("SELECT count(*)::int8 AS n FROM mastop_presence", &[])
+        .await
+        .expect("count presence");
+    assert_eq!(rows.get::<_, i64>("n"), 1, "bob's old row was not removed");
+    let present = guarded("present", alex.present(window))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(present[0].who.chars().count(), 64);
+    guarded(
+        "alex",
+        alex.heartbeat(&presence("c-alex", "alex", "oncall")),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let screen = draw(&console, 140, 30);
     assert!(
         screen

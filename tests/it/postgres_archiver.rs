@@ -84,7 +84,7 @@ async fn a_failing_archive_command_is_critical_and_recovery_is_seen() {
     }
     let r = failing.expect("the archiver never reported a failure");
     let a = r.views.archiver.clone().expect("archiver");
-    assert!(a.failing());
+    assert!(a.failing(), "{a:?}");
     let wal = a.last_failed_wal.clone().expect("the failed WAL is named");
     let crit = r
         .findings()

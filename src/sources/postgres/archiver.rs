@@ -15,13 +15,16 @@ use crate::model::figure::format_value;
 use crate::model::{Finding, Unit};
 
 /// One row; ages come from the server's clock, so the console's clock does not matter.
+/// `clock_timestamp()` rather than `now()`: the statistics are read after the transaction
+/// began, so a WAL archived in between would otherwise come out younger than zero (and
+/// `greatest` of the moments, not of the ages, keeps a missing moment NULL).
 /// Sent unnamed (`query_typed`), like every poll query: PgBouncer in transaction mode
 /// cannot keep named prepared statements.
 pub const ARCHIVER_SQL: &str = "/* mastop */ SELECT current_setting('archive_mode') AS archive_mode, \
      archived_count, last_archived_wal, \
-     EXTRACT(EPOCH FROM now() - last_archived_time)::float8 AS last_archived_age_s, \
+     EXTRACT(EPOCH FROM greatest(clock_timestamp(), last_archived_time) - last_archived_time)::float8 AS last_archived_age_s, \
      failed_count, last_failed_wal, \
-     EXTRACT(EPOCH FROM now() - last_failed_time)::float8 AS last_failed_age_s \
+     EXTRACT(EPOCH FROM greatest(clock_timestamp(), last_failed_time) - last_failed_time)::float8 AS last_failed_age_s \
      FROM pg_stat_archiver";
 
 /// No WAL archived for this long while archiving is on: either nothing is written (an

@@ -270,8 +270,10 @@ fn the_drill_is_the_only_thing_on_fire_and_the_card_follows_it() {
 #[test]
 fn a_newcomer_resolves_the_drill_with_the_runbook_and_hands_over() {
     let mut c = pty::Console::start(&["demo", "--drill"], 140, 50);
-    let screen = c.wait_for_text("Training drill · step 1/3");
-    assert!(screen.contains("restart-sidekiq-unit"), "{screen}");
+    // The card's lines may reach the terminal in a later write than its title.
+    c.wait_for("the drill's first card", |s| {
+        s.contains("Training drill · step 1/3") && s.contains("restart-sidekiq-unit")
+    });
     c.send(b":runbooks\r");
     c.wait_for_text("Runbooks (10)");
     // restart-sidekiq-unit is eighth in name order.

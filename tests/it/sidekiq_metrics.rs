@@ -66,7 +66,9 @@ fn minutes(now: u64, n: u64) -> Vec<Utc> {
 async fn write_metrics(redis: &Redis, layout: MetricsLayout, classes: usize, n: u64) {
     let mut conn = redis.connection().await;
     let mut pipe = redis::pipe();
-    for t in minutes(now(), n) {
+    // One minute more, ahead of now: a read that lands in the next minute still finds the
+    // whole window it looks at (the reader takes the clock itself).
+    for t in minutes(now() + 60, n + 1) {
         let key = minute_key(layout, t);
         for i in 0..classes {
             let class = format!("Mastodon::Job{i:03}");

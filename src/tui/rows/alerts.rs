@@ -72,6 +72,31 @@ pub fn label_text(labels: &Labels) -> String {
         .join(" ")
 }
 
+/// A firing alert's row, grouped or not; an alert without a severity label says so.
+fn firing_row(a: &Alert, tied: Option<&Vec<ComponentId>>, now: SystemTime) -> Row {
+    let (since_text, since_secs) = since(a.starts_at, now);
+    let severity = if a.severity().is_empty() {
+        "—"
+    } else {
+        a.severity()
+    };
+    Row {
+        key: Some(a.fingerprint.clone()),
+        cells: vec![
+            Cell::text(severity),
+            Cell {
+                text: since_text,
+                sort: since_secs,
+            },
+            Cell::text(a.name()),
+            Cell::text(on_text(a, tied)),
+            Cell::text(a.summary()),
+            Cell::text(label_text(&a.labels)),
+        ],
+        level: Some(severity_level(a.severity()).unwrap_or(Level::Unknown)),
+    }
+}
+
 fn on_text(alert: &Alert, tied: Option<&Vec<ComponentId>>) -> String {
     match tied {
         Some(ids) if !ids.is_empty() => ids
@@ -229,27 +254,9 @@ fn add_set(
             listed.insert(i);
             let a = &set.alerts[i];
             rows.firing_count += 1;
-            let (since_text, since_secs) = since(a.starts_at, now);
-            let severity = if a.severity().is_empty() {
-                "—".to_string()
-            } else {
-                a.severity().to_string()
-            };
-            rows.firing.rows.push(Row {
-                key: Some(a.fingerprint.clone()),
-                cells: vec![
-                    Cell::text(severity),
-                    Cell {
-                        text: since_text,
-                        sort: since_secs,
-                    },
-                    Cell::text(a.name()),
-                    Cell::text(on_text(a, tied.get(&(source, i)).copied())),
-                    Cell::text(a.summary()),
-                    Cell::text(label_text(&a.labels)),
-                ],
-                level: Some(severity_level(a.severity()).unwrap_or(Level::Unknown)),
-            });
+            rows.firing
+                .rows
+                .push(firing_row(a, tied.get(&(source, i)).copied(), now));
             rows.firing_refs.push(Some(AlertRef {
                 source: source.clone(),
                 index: i,
@@ -287,22 +294,9 @@ fn add_set(
         } else if !listed.contains(&i) {
             listed.insert(i);
             rows.firing_count += 1;
-            let (since_text, since_secs) = since(a.starts_at, now);
-            rows.firing.rows.push(Row {
-                key: Some(a.fingerprint.clone()),
-                cells: vec![
-                    Cell::text(a.severity()),
-                    Cell {
-                        text: since_text,
-                        sort: since_secs,
-                    },
-                    Cell::text(a.name()),
-                    Cell::text(on_text(a, tied.get(&(source, i)).copied())),
-                    Cell::text(a.summary()),
-                    Cell::text(label_text(&a.labels)),
-                ],
-                level: Some(severity_level(a.severity()).unwrap_or(Level::Unknown)),
-            });
+            rows.firing
+                .rows
+                .push(firing_row(a, tied.get(&(source, i)).copied(), now));
             rows.firing_refs.push(Some(AlertRef {
                 source: source.clone(),
                 index: i,

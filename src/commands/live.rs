@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{EXIT_CONFIG, runtime};
 use crate::config::Config;
 use crate::engine::{Engine, Options};
-use crate::live::collector::collect;
+use crate::live::collector::Collector;
 use crate::live::watch::{Watcher, follow};
 use crate::store::PgStore;
 
@@ -92,6 +92,9 @@ pub fn collect_command(
         let mut terminate = signal(SignalKind::terminate())?;
         let host = host();
         let mut cfg = cfg;
+        // Kept across reloads: the seat holding the lead stays, so a reload never hands the
+        // room to the standby.
+        let mut collector = Collector::new(&store, &host);
         loop {
             // The collector never acts: whatever the config says, it runs as shadow.
             let engine = Engine::new(
@@ -107,25 +110,31 @@ pub fn collect_command(
                 crate::actions::OpsStore::describe(&store)
             );
             let cancel = CancellationToken::new();
-            let run = collect(&engine, &store, &host, &cancel);
-            tokio::pin!(run);
-            let reloading = tokio::select! {
-                tally = &mut run => {
-                    tracing::info!(?tally, "collector stopped");
-                    false
+            let (reloading, tally) = {
+                let run = collector.run(&engine, &cancel);
+                tokio::pin!(run);
+                // The run ends only when cancelled; a finished future is never polled again.
+                let (reloading, finished) = tokio::select! {
+                    tally = &mut run => (false, Some(tally)),
+                    _ = hangup.recv() => (true, None),
+                    _ = terminate.recv() => (false, None),
+                    _ = tokio::signal::ctrl_c() => (false, None),
+                };
+                cancel.cancel();
+                match finished {
+                    Some(tally) => (reloading, tally),
+                    None => (reloading, run.await),
                 }
-                _ = hangup.recv() => true,
-                _ = terminate.recv() => false,
-                _ = tokio::signal::ctrl_c() => false,
             };
-            cancel.cancel();
-            let tally = run.await;
             tracing::info!(
                 published = tally.published,
                 failed_rounds = tally.failed_rounds,
+                took_lead = tally.took_lead,
+                lost_lead = tally.lost_lead,
                 "round ended"
             );
             if !reloading {
+                collector.resign().await;
                 return Ok(ExitCode::SUCCESS);
             }
             match reload() {

@@ -1,9 +1,13 @@
-//! `[live]`: where the console's fleet comes from.
+//! `[live]`: where the console's fleet comes from, and how long a standby collector waits
+//! on a silent leader.
 //!
 //! ```toml
 //! [live]
-//! from = "ops_store"   # watch the room the collector publishes; "production" polls directly
+//! from = "ops_store"        # watch the room the collector publishes; "production" polls directly
+//! leader_timeout = "10s"    # a leading collector silent this long is replaced by a standby
 //! ```
+
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -20,12 +24,41 @@ pub enum LiveFrom {
     OpsStore,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LiveConfig {
     #[serde(default)]
     pub from: LiveFrom,
+    /// How old the leading collector's beat may grow before a standby ends its store
+    /// session and takes over.
+    #[serde(
+        default = "default_leader_timeout",
+        deserialize_with = "super::types::de_duration"
+    )]
+    pub leader_timeout: Duration,
 }
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            from: LiveFrom::default(),
+            leader_timeout: default_leader_timeout(),
+        }
+    }
+}
+
+/// Five beats at the default cadence: a leader that misses one or two beats (a slow store
+/// call) keeps the lead, one that misses five is replaced.
+fn default_leader_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// A leader beats once per cadence; fewer than this many beats per timeout would let one
+/// late beat hand the lead over.
+pub const MIN_BEATS_PER_TIMEOUT: u32 = 2;
+
+/// Longer than this, a hung collector leaves the room frozen for too long.
+pub const MAX_LEADER_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What in `config` reaches production with credentials of its own: the entries a
 /// watching console must not hold, as `[[postgres]] primary`. Edge probes are left out:
@@ -62,22 +95,51 @@ pub fn production_access(config: &super::Config) -> Vec<String> {
     out
 }
 
-/// Problems in `[live]`: watching needs a store to watch.
+/// Problems in `[live]`: watching needs a store to watch, and a leader must be able to
+/// beat several times within its timeout.
 pub(super) fn validate(
     config: &LiveConfig,
     has_ops_store: bool,
+    cadence: Duration,
 ) -> Vec<(Vec<Seg>, String, Option<String>)> {
+    let at = |key: &str| vec![Seg::Key("live".into()), Seg::Key(key.into())];
+    let mut problems = Vec::new();
     if config.from == LiveFrom::OpsStore && !has_ops_store {
-        return vec![(
-            vec![Seg::Key("live".into()), Seg::Key("from".into())],
+        problems.push((
+            at("from"),
             "`from = \"ops_store\"` watches the ops store, but no [ops_store] is configured".into(),
             Some(
                 "add an [ops_store] section with the store's url, or set from = \"production\""
                     .into(),
             ),
-        )];
+        ));
     }
-    Vec::new()
+    let shortest = cadence.saturating_mul(MIN_BEATS_PER_TIMEOUT);
+    let shown = |d: Duration| humantime::format_duration(d).to_string();
+    if config.leader_timeout < shortest {
+        problems.push((
+            at("leader_timeout"),
+            format!(
+                "leader_timeout {} is shorter than {MIN_BEATS_PER_TIMEOUT} beats of the collector (cadence {}): one late beat would hand the lead over",
+                shown(config.leader_timeout),
+                shown(cadence)
+            ),
+            Some(format!("set leader_timeout to at least {}", shown(shortest))),
+        ));
+    } else if config.leader_timeout > MAX_LEADER_TIMEOUT {
+        problems.push((
+            at("leader_timeout"),
+            format!(
+                "leader_timeout {} leaves a hung collector's room frozen for too long",
+                shown(config.leader_timeout)
+            ),
+            Some(format!(
+                "set leader_timeout to at most {}",
+                shown(MAX_LEADER_TIMEOUT)
+            )),
+        ));
+    }
+    problems
 }
 
 #[cfg(test)]
@@ -127,5 +189,31 @@ mod tests {
             .expect_err("an unknown source is refused")
             .to_string();
         assert!(err.contains("ops_store"), "{err}");
+    }
+
+    #[test]
+    fn the_leader_timeout_defaults_to_ten_seconds_and_must_cover_two_beats() {
+        let (cfg, _) = crate::config::load_str("", "t.toml", &[]).expect("empty config loads");
+        assert_eq!(cfg.live.leader_timeout, Duration::from_secs(10));
+        let (cfg, _) = crate::config::load_str(
+            "[defaults]\ncadence = \"250ms\"\n[live]\nleader_timeout = \"500ms\"\n",
+            "t.toml",
+            &[],
+        )
+        .expect("two beats of 250 ms fit in 500 ms");
+        assert_eq!(cfg.live.leader_timeout, Duration::from_millis(500));
+        let err = crate::config::load_str("[live]\nleader_timeout = \"3s\"\n", "t.toml", &[])
+            .map(drop)
+            .expect_err("one and a half beats at the default cadence")
+            .to_string();
+        assert!(
+            err.contains("live.leader_timeout") && err.contains("at least 4s"),
+            "{err}"
+        );
+        let err = crate::config::load_str("[live]\nleader_timeout = \"1h\"\n", "t.toml", &[])
+            .map(drop)
+            .expect_err("an hour of a frozen room")
+            .to_string();
+        assert!(err.contains("at most 10m"), "{err}");
     }
 }

@@ -252,7 +252,7 @@ impl EndpointConfig {
     }
 }
 
-fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub(super) fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(d)?;
     super::load::parse_duration(&text).map_err(serde::de::Error::custom)
 }

@@ -70,6 +70,7 @@ pub(super) fn validate(config: &Config) -> Vec<Problem> {
     problems.extend(super::live::validate(
         &config.live,
         config.ops_store.is_some(),
+        config.defaults.cadence,
     ));
     problems
 }

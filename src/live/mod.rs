@@ -6,6 +6,7 @@
 //! back into the fleet a console draws; the SQL lives in `crate::store::live`.
 
 pub mod collector;
+pub mod leadership;
 pub mod publish;
 pub mod room;
 #[cfg(test)]

@@ -3,9 +3,16 @@
 -- migrations); run again after an upgrade adds tables. Each person or process then logs in
 -- as a role of its own that is a member of one of these:
 --
---   CREATE ROLE collector_1 LOGIN PASSWORD '...' IN ROLE mastop_collector;
+--   CREATE ROLE collector   LOGIN PASSWORD '...' IN ROLE mastop_collector;
 --   CREATE ROLE alex        LOGIN PASSWORD '...' IN ROLE mastop_oncall;
 --   CREATE ROLE sam         LOGIN PASSWORD '...' IN ROLE mastop_watcher;
+--
+-- The collectors (leader and standby) share one login: PostgreSQL lets a role end only
+-- sessions of a role it belongs to, and a standby must end a hung leader's session to take
+-- the lead at once. Sharing a login lets each end the other's sessions and no one else's.
+-- (Separate logins would need pg_signal_backend, which reaches every non-superuser
+-- session of the cluster; without either, a hung leader's session is ended by the server
+-- after twice the leader timeout.)
 --
 -- A watcher's presence row belongs to its own login (row-level security on
 -- mastop_presence, set up by migration 4), so one login per watcher is what keeps
@@ -32,6 +39,9 @@ GRANT SELECT ON mastop_schema_migrations TO mastop_collector, mastop_oncall, mas
 GRANT SELECT, INSERT, UPDATE, DELETE ON mastop_live_components, mastop_live_collector
     TO mastop_collector;
 GRANT USAGE, SELECT ON SEQUENCE mastop_live_seq TO mastop_collector;
+-- Only a collector may try for the lead (schema version 5).
+REVOKE EXECUTE ON FUNCTION mastop_live_try_lead() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mastop_live_try_lead() TO mastop_collector;
 
 -- An on-call console reads the room and writes the audit (append only), locks, the
 -- freeze, approvals, the shift log and handoffs, and its presence.

@@ -1,5 +1,5 @@
-//! The live room's tables: the collector publishes components and beats, watchers read
-//! what changed after the last change they saw. Every publication is announced on
+//! The live room's tables: watchers read what changed after the last change they saw (the
+//! leading collector writes them through its seat, `super::leadership`). Every publication is announced on
 //! [`CHANNEL`] with the component's id only; the payload is never needed to catch up
 //! (the sequence number is), so a watcher that missed notifications loses nothing.
 
@@ -42,41 +42,6 @@ pub fn payload(id: &str) -> &str {
 }
 
 impl PgStore {
-    /// Stores each `(position, component)` and announces it. Returns how many were stored.
-    pub async fn publish_live(&self, components: &[(i32, LiveComponent)]) -> StoreResult<usize> {
-        let encoded: Vec<(i32, &str, &str, String)> = components
-            .iter()
-            .map(|(position, c)| {
-                serde_json::to_string(c)
-                    .map(|json| (*position, c.id.as_str(), payload(&c.id), json))
-                    .map_err(|e| format!("ops store: cannot encode component {}: {e}", c.id))
-            })
-            .collect::<Result<_, _>>()?;
-        let encoded = &encoded;
-        self.with_session("publish the live fleet", move |c| async move {
-            for (position, id, payload, json) in encoded {
-                c.query_typed(
-                    "WITH up AS (\
-                       INSERT INTO mastop_live_components (id, position, seq, component, updated_at) \
-                       VALUES ($1, $2, nextval('mastop_live_seq'), $3::jsonb, now()) \
-                       ON CONFLICT (id) DO UPDATE SET position = EXCLUDED.position, seq = EXCLUDED.seq, \
-                         component = EXCLUDED.component, updated_at = EXCLUDED.updated_at \
-                       RETURNING id) \
-                     SELECT pg_notify('mastop_live', $4) FROM up",
-                    &[
-                        (id, Type::TEXT),
-                        (position, Type::INT4),
-                        (json, Type::TEXT),
-                        (payload, Type::TEXT),
-                    ],
-                )
-                .await?;
-            }
-            Ok(encoded.len())
-        })
-        .await
-    }
-
     /// Components changed after `seq` (0: all), in fleet order.
     pub async fn live_since(&self, seq: i64) -> StoreResult<Vec<Published>> {
         let rows = self
@@ -103,37 +68,6 @@ impl PgStore {
                 })
             })
             .collect()
-    }
-
-    /// Records that the collector on `host` is alive and publishing.
-    pub async fn beat_collector(
-        &self,
-        host: &str,
-        started: SystemTime,
-        cadence: std::time::Duration,
-    ) -> StoreResult<()> {
-        let cadence_ms = i32::try_from(cadence.as_millis()).unwrap_or(i32::MAX);
-        let pid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
-        let format = i32::try_from(crate::sources::stored::FORMAT).unwrap_or(i32::MAX);
-        self.with_session("record the collector's beat", move |c| async move {
-            c.query_typed(
-                "INSERT INTO mastop_live_collector (singleton, host, pid, format, started_at, beat_at, cadence_ms) \
-                 VALUES (true, $1, $2, $3, $4, now(), $5) ON CONFLICT (singleton) DO UPDATE SET \
-                 host = EXCLUDED.host, pid = EXCLUDED.pid, format = EXCLUDED.format, \
-                 started_at = EXCLUDED.started_at, beat_at = EXCLUDED.beat_at, \
-                 cadence_ms = EXCLUDED.cadence_ms",
-                &[
-                    (&host, Type::TEXT),
-                    (&pid, Type::INT4),
-                    (&format, Type::INT4),
-                    (&started, Type::TIMESTAMPTZ),
-                    (&cadence_ms, Type::INT4),
-                ],
-            )
-            .await
-            .map(drop)
-        })
-        .await
     }
 
     /// The collector's last beat, if one ever ran.

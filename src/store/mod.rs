@@ -12,6 +12,7 @@ mod actions;
 pub mod deferred;
 mod failure;
 pub mod handoffs;
+pub mod leadership;
 pub mod live;
 mod migrate;
 pub mod room;

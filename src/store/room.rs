@@ -30,12 +30,16 @@ pub struct Presence {
 /// The collector as watchers judge it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CollectorState {
+    /// The leading collector.
     pub host: String,
+    pub pid: i32,
     /// The stored-reading format it writes.
     pub format: i32,
     pub cadence: Duration,
     /// Since its last beat, by the store's clock.
     pub age: Duration,
+    /// A collector standing by, ready to take over: it beat within the leader timeout.
+    pub standby: Option<crate::store::leadership::CollectorId>,
 }
 
 /// The most consoles the room lists.
@@ -113,8 +117,10 @@ impl PgStore {
             const STEP: &str = "read the collector's age";
             let row = c
                 .query_typed_opt(
-                    "SELECT host, format, cadence_ms::int8 AS cadence_ms, \
-                     greatest(0, (extract(epoch FROM now() - beat_at) * 1000))::int8 AS age_ms \
+                    "SELECT host, pid, format, cadence_ms::int8 AS cadence_ms, \
+                     greatest(0, (extract(epoch FROM now() - beat_at) * 1000))::int8 AS age_ms, \
+                     (standby_beat_at > now() - leader_timeout_ms * interval '1 millisecond') \
+                       IS TRUE AS standby_ready, standby_host, standby_pid \
                      FROM mastop_live_collector",
                     &[],
                 )
@@ -125,11 +131,21 @@ impl PgStore {
                 let v: i64 = get(&row, STEP, column)?;
                 Ok(Duration::from_millis(u64::try_from(v).unwrap_or(0)))
             };
+            let standby = if get::<bool>(&row, STEP, "standby_ready")? {
+                let host: Option<String> = get(&row, STEP, "standby_host")?;
+                let pid: Option<i32> = get(&row, STEP, "standby_pid")?;
+                host.zip(pid)
+                    .map(|(host, pid)| crate::store::leadership::CollectorId { host, pid })
+            } else {
+                None
+            };
             Ok(Some(CollectorState {
                 host: get(&row, STEP, "host")?,
+                pid: get(&row, STEP, "pid")?,
                 format: get(&row, STEP, "format")?,
                 cadence: millis("cadence_ms")?,
                 age: millis("age_ms")?,
+                standby,
             }))
         })
         .await

@@ -29,8 +29,8 @@ pub struct Listening {
 }
 
 /// One open session; dropping it ends the connection task and closes the socket.
-struct Session {
-    client: Arc<Client>,
+pub(super) struct Session {
+    pub(super) client: Arc<Client>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -130,7 +130,7 @@ impl PgStore {
         })
     }
 
-    async fn open_session(
+    pub(super) async fn open_session(
         &self,
         password: Option<&SecretString>,
         notices: Option<tls::Notices>,
@@ -279,7 +279,7 @@ impl PgStore {
     /// console: the calls of this store keep their own session meanwhile.
     pub async fn listen(&self, channel: &str) -> StoreResult<Listening> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let password = self.conn.lock().await.password.clone();
+        let password = self.password().await;
         let deadline = Instant::now() + self.deadline;
         let open = async {
             let session = self.open_session(password.as_ref(), Some(tx)).await?;
@@ -305,7 +305,23 @@ impl PgStore {
         }
     }
 
-    fn no_answer(&self, what: &str) -> String {
+    /// The password the current session logged in with, for a session of another kind.
+    pub(super) async fn password(&self) -> Option<SecretString> {
+        self.conn.lock().await.password.clone()
+    }
+
+    /// The password for a new session, fetched again if a refused login dropped it.
+    pub(super) async fn login_password(&self) -> CallResult<Option<SecretString>> {
+        let mut conn = self.conn.lock().await;
+        if conn.password.is_none()
+            && let Some(secret) = &self.password_ref
+        {
+            conn.password = Some(self.resolve_password(secret).await.map_err(Failure::Told)?);
+        }
+        Ok(conn.password.clone())
+    }
+
+    pub(super) fn no_answer(&self, what: &str) -> String {
         format!(
             "ops store at {}: {what}: no answer within {} — check that the ops database is up and reachable from this console (host, port, firewall); the next call reconnects",
             self.target.addr,
@@ -313,7 +329,7 @@ impl PgStore {
         )
     }
 
-    fn explain(&self, failure: &Failure) -> String {
+    pub(super) fn explain(&self, failure: &Failure) -> String {
         explain(&self.target, self.deadline, failure)
     }
 }

@@ -60,10 +60,16 @@ impl Room {
         }
     }
 
+    /// Since the leading collector's last beat, counting the time since it was read.
+    pub fn collector_age(&self, now: SystemTime) -> Option<Duration> {
+        let (state, read_at) = self.collector.as_ref()?;
+        Some(state.age + now.duration_since(*read_at).unwrap_or_default())
+    }
+
     /// How long the collector has been silent, once that is longer than three cadences.
     pub fn silent_for(&self, now: SystemTime) -> Option<Duration> {
-        let (state, read_at) = self.collector.as_ref()?;
-        let age = state.age + now.duration_since(*read_at).unwrap_or_default();
+        let (state, _) = self.collector.as_ref()?;
+        let age = self.collector_age(now)?;
         (age > state.cadence * SILENT_AFTER_CADENCES).then_some(age)
     }
 
@@ -153,9 +159,20 @@ pub fn action_line(record: &AuditRecord) -> ActionLine {
     }
 }
 
-/// The room's part of the header: the collector's trouble first (it makes everything
-/// else stale), then who is here.
-pub fn header_spans(ctx: &Ctx<'_>, long: bool) -> Vec<Span<'static>> {
+/// How much of the room the header has space for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoomDetail {
+    /// Who is here by name, and which collector leads with its standby.
+    Full,
+    /// Who is here by name; the collector by its age only.
+    Names,
+    /// How many are here; the collector by its age only.
+    Short,
+}
+
+/// The room's part of the header: the collector's state first (a silent one makes
+/// everything else stale), then who is here.
+pub fn header_spans(ctx: &Ctx<'_>, detail: RoomDetail) -> Vec<Span<'static>> {
     let Some(room) = ctx.room else {
         return Vec::new();
     };
@@ -171,6 +188,24 @@ pub fn header_spans(ctx: &Ctx<'_>, long: bool) -> Vec<Span<'static>> {
             theme.style(Token::Crit),
         ));
         spans.push(Span::raw(" "));
+        if detail == RoomDetail::Full
+            && let Some((state, _)) = &room.collector
+        {
+            spans.push(safe_owned(
+                format!("{} ", collector_words(state)),
+                theme.style(Token::Muted),
+            ));
+        }
+    } else if room.watching
+        && let Some((state, _)) = &room.collector
+        && let Some(age) = room.collector_age(ctx.now)
+    {
+        let text = if detail == RoomDetail::Full {
+            format!("{} · {} s ago ", collector_words(state), age.as_secs())
+        } else {
+            format!("collector {} s ago ", age.as_secs())
+        };
+        spans.push(safe_owned(text, theme.style(Token::Muted)));
     } else if room.watching && room.no_collector {
         spans.push(Span::styled(
             " no collector has published ",
@@ -194,7 +229,7 @@ pub fn header_spans(ctx: &Ctx<'_>, long: bool) -> Vec<Span<'static>> {
     }
     if !room.present.is_empty() {
         let n = room.present.len();
-        let text = if long {
+        let text = if detail != RoomDetail::Short {
             let names: Vec<String> = room
                 .present
                 .iter()
@@ -214,6 +249,18 @@ pub fn header_spans(ctx: &Ctx<'_>, long: bool) -> Vec<Span<'static>> {
         spans.push(safe_owned(text, theme.style(Token::Muted)));
     }
     spans
+}
+
+/// `collector c-1 pid 42 · standby c-2 pid 7`: who leads and whether anyone takes over.
+fn collector_words(state: &CollectorState) -> String {
+    let leader = crate::store::leadership::CollectorId {
+        host: state.host.clone(),
+        pid: state.pid,
+    };
+    match &state.standby {
+        Some(standby) => format!("collector {leader} · standby {standby}"),
+        None => format!("collector {leader} · no standby"),
+    }
 }
 
 /// Width of the action stream beside the body.
@@ -335,12 +382,18 @@ mod tests {
         let mut room = Room::watching();
         let state = CollectorState {
             host: "c".into(),
+            pid: 42,
             format: 1,
             cadence: Duration::from_secs(2),
             age: Duration::from_secs(1),
+            standby: None,
         };
         room.event(RoomEvent::Collector(Some(state)), read);
         assert_eq!(room.silent_for(read), None);
+        assert_eq!(
+            room.collector_age(read + Duration::from_secs(1)),
+            Some(Duration::from_secs(2))
+        );
         assert_eq!(room.silent_for(read + Duration::from_secs(5)), None);
         assert_eq!(
             room.silent_for(read + Duration::from_secs(6)),

@@ -17,6 +17,7 @@ use mastop::live::room::{Joining, RoomEvent, Timing, join};
 use mastop::live::watch::Follower;
 use mastop::model::Fleet;
 use mastop::store::PgStore;
+use mastop::store::leadership::{Attempt, CollectorId, Seat};
 use mastop::store::room::Presence;
 use mastop::tui::app::App;
 use mastop::tui::command::Command;
@@ -56,15 +57,30 @@ async fn store_as(pg: &Postgres, user: &str) -> Result<PgStore, String> {
     guarded("connect", PgStore::connect(&config)).await
 }
 
+/// A seat holding the lead, as the leading collector has.
+pub(crate) async fn leading<'a>(store: &'a PgStore, host: &str) -> Seat<'a> {
+    let me = CollectorId {
+        host: host.into(),
+        pid: 1,
+    };
+    let mut seat = guarded("seat", store.seat(me, Duration::from_secs(10)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(guarded("lead", seat.try_lead()).await, Ok(Attempt::Leads));
+    seat
+}
+
 /// Publishes `fleet` as the collector does, every component once.
-async fn publish(store: &PgStore, fleet: &Fleet) -> Result<usize, String> {
+async fn publish(seat: &mut Seat<'_>, fleet: &Fleet) -> Result<usize, String> {
     let batch: Vec<(i32, LiveComponent)> = fleet
         .components()
         .iter()
         .enumerate()
         .map(|(i, c)| (i as i32, LiveComponent::of(c)))
         .collect();
-    guarded("publish", store.publish_live(&batch)).await
+    guarded("publish", seat.publish_live(&batch))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn presence(console: &str, who: &str, role: &str) -> Presence {
@@ -112,7 +128,7 @@ async fn the_console_fed_from_the_store_draws_as_the_direct_one() {
     let pg = Postgres::start();
     let store = store(&pg).await;
     let direct = direct_fleet();
-    let n = publish(&store, &direct)
+    let n = publish(&mut leading(&store, "collector-test").await, &direct)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(n, direct.components().len());
@@ -170,15 +186,14 @@ async fn a_watching_console_opens_no_connection_to_production_and_refuses_action
     let pg = Postgres::start();
     let store = store(&pg).await;
     let direct = direct_fleet();
-    publish(&store, &direct)
+    let mut seat = leading(&store, "collector-test").await;
+    publish(&mut seat, &direct)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    guarded(
-        "beat",
-        store.beat_collector("collector-test", SystemTime::now(), Duration::from_secs(60)),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let now = SystemTime::now();
+    guarded("beat", seat.beat(now, now, Duration::from_secs(60)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     // Production, as a mistaken watcher config names it, answers nothing: one connection
     // there would show.
     let hole = BlackHole::start();
@@ -496,9 +511,12 @@ async fn a_silent_or_newer_collector_shows_in_the_header() {
     console.room_event(RoomEvent::Collector(state));
     assert!(draw(&console, 140, 30).contains("no collector has published"));
 
+    let now = SystemTime::now();
     guarded(
         "beat",
-        store.beat_collector("collector-test", SystemTime::now(), Duration::from_secs(2)),
+        leading(&store, "collector-test")
+            .await
+            .beat(now, now, Duration::from_secs(2)),
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
@@ -547,7 +565,11 @@ async fn the_grants_give_each_role_only_its_part() {
     let pg = Postgres::start();
     // The owner creates the schema, then applies the documented grants.
     let owner = store(&pg).await;
-    publish(&owner, &direct_fleet())
+    let mut owner_seat = leading(&owner, "owner").await;
+    publish(&mut owner_seat, &direct_fleet())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    guarded("the owner resigns", owner_seat.resign())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let c = pg.client().await;
@@ -651,24 +673,51 @@ async fn the_grants_give_each_role_only_its_part() {
         )
         .await;
     assert!(forged.is_err(), "the watcher wrote a row in kim's name");
+    let seat_of = |store| async move {
+        guarded(
+            "seat",
+            PgStore::seat(
+                store,
+                CollectorId {
+                    host: "h".into(),
+                    pid: 1,
+                },
+                Duration::from_secs(10),
+            ),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let mut sam_seat = seat_of(&sam).await;
+    refused(
+        "a watcher trying for the lead",
+        guarded("sam leads", sam_seat.try_lead()).await.map(drop),
+    );
     refused(
         "a watcher publishing",
-        guarded("sam publishes", sam.publish_live(&one))
+        guarded("sam publishes", sam_seat.publish_live(&one))
             .await
-            .map(drop),
+            .map(drop)
+            .map_err(|e| e.to_string()),
     );
     refused(
         "a watcher auditing",
         guarded("sam audits", sam.record(&audit(&new_id(), Phase::Intent))).await,
     );
 
-    // The collector writes the room, never the audit.
-    guarded("collector publishes", collector.publish_live(&one))
+    // The collector leads, writes the room, never the audit.
+    let mut collector_seat = seat_of(&collector).await;
+    assert_eq!(
+        guarded("collector leads", collector_seat.try_lead()).await,
+        Ok(Attempt::Leads)
+    );
+    guarded("collector publishes", collector_seat.publish_live(&one))
         .await
         .unwrap_or_else(|e| panic!("the collector cannot publish: {e}"));
+    let now = SystemTime::now();
     guarded(
         "collector beats",
-        collector.beat_collector("c", SystemTime::now(), Duration::from_secs(2)),
+        collector_seat.beat(now, now, Duration::from_secs(2)),
     )
     .await
     .unwrap_or_else(|e| panic!("the collector cannot beat: {e}"));
@@ -693,9 +742,13 @@ async fn the_grants_give_each_role_only_its_part() {
     .unwrap_or_else(|e| panic!("on-call cannot audit: {e}"));
     refused(
         "on-call publishing",
-        guarded("on-call publishes", oncall.publish_live(&one))
-            .await
-            .map(drop),
+        guarded(
+            "on-call publishes",
+            seat_of(&oncall).await.publish_live(&one),
+        )
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string()),
     );
     let seen = guarded("watcher sees the audit", sam.audit_after(i64::MIN, 20))
         .await

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use crate::actions::Role;
 use crate::model::Level;
 use crate::tui::component::{Ctx, View, tabs};
+use crate::tui::room::RoomDetail;
 use crate::tui::theme::Token;
 use crate::tui::widgets::level_span;
 
@@ -15,18 +16,23 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, ctx: &Ctx<'_>) {
     let clock = humantime::format_rfc3339_seconds(ctx.now).to_string();
     let clock = format!("{} UTC ", clock.get(11..19).unwrap_or(""));
     let room = usize::from(area.width).saturating_sub(clock.len() + 1);
-    // Drop detail from the left as the terminal narrows: the demo's explanation first, then
-    // the tally, then the freeze's reason. The role and the fleet's health always stay.
+    // Drop detail from the left as the terminal narrows: who leads the room first, then the
+    // demo's explanation, then the tally, then the names in the room and the freeze's
+    // reason. The role, the collector's age and the fleet's health always stay.
     let left = [
-        (true, true, true),
-        (false, true, true),
-        (false, true, false),
-        (false, false, false),
+        (true, true, true, RoomDetail::Full),
+        (true, true, true, RoomDetail::Names),
+        (false, true, true, RoomDetail::Names),
+        (false, true, false, RoomDetail::Names),
+        (false, true, false, RoomDetail::Short),
+        (false, false, false, RoomDetail::Short),
     ]
     .into_iter()
-    .map(|(demo_long, freeze_long, tally)| header_spans(ctx, demo_long, freeze_long, tally))
+    .map(|(demo_long, freeze_long, tally, room)| {
+        header_spans(ctx, demo_long, freeze_long, tally, room)
+    })
     .find(|spans| Line::from(spans.clone()).width() <= room)
-    .unwrap_or_else(|| header_spans(ctx, false, false, false));
+    .unwrap_or_else(|| header_spans(ctx, false, false, false, RoomDetail::Short));
     frame.render_widget(Line::from(left), area);
     if usize::from(area.width) > clock.len() + 30 {
         frame.render_widget(
@@ -41,6 +47,7 @@ fn header_spans(
     long_banner: bool,
     freeze_long: bool,
     with_tally: bool,
+    room: RoomDetail,
 ) -> Vec<Span<'static>> {
     let theme = ctx.theme;
     let mut left = vec![Span::styled(" mastop ", theme.style(Token::Title))];
@@ -86,7 +93,7 @@ fn header_spans(
         left.push(Span::styled(banner, theme.style(Token::DemoBanner)));
         left.push(Span::raw(" "));
     }
-    left.extend(crate::tui::room::header_spans(ctx, long_banner));
+    left.extend(crate::tui::room::header_spans(ctx, room));
     left.push(Span::styled("fleet ", theme.style(Token::Muted)));
     left.push(level_span(ctx.fleet.worst(), theme));
     if !with_tally {

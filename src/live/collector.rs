@@ -211,7 +211,7 @@ impl<'a> Collector<'a> {
                     tracing::warn!(
                         collector = %self.me,
                         "taking over: {ended} has not beaten for {} (leader timeout {}); ended its store session",
-                        humantime::format_duration(whole_seconds(beat.age)),
+                        humantime::format_duration(tenths(beat.age)),
                         humantime::format_duration(timing.leader_timeout)
                     );
                     if let Ok(seat) = self.seat(timing).await
@@ -254,7 +254,7 @@ impl<'a> Collector<'a> {
         let mut fleet = engine.fleet_for(&specs);
         let polls = cancel.child_token();
         let (mut feed, _) = scheduler::spawn_all(specs, &polls);
-        let mut dirty = self.unpublished(&fleet, timing).await;
+        let mut dirty = self.unpublished(&fleet).await;
         // The first tick is at once: the beat row names this leader before anything else.
         let mut beat = tokio::time::interval(timing.cadence);
         beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -340,10 +340,10 @@ impl<'a> Collector<'a> {
 
     /// Components the room does not have yet: shown at once (as pending) to a watcher
     /// joining. Those it has keep their last publication until this collector polls them.
-    async fn unpublished(&mut self, fleet: &Fleet, timing: &Timing) -> BTreeSet<ComponentId> {
-        let present = match self.seat(timing).await {
-            Ok(seat) => seat.published_ids().await.unwrap_or_default(),
-            Err(_) => BTreeSet::new(),
+    async fn unpublished(&mut self, fleet: &Fleet) -> BTreeSet<ComponentId> {
+        let present = match self.seat.as_mut() {
+            Some(seat) => seat.published_ids().await.unwrap_or_default(),
+            None => BTreeSet::new(),
         };
         fleet
             .components()
@@ -356,10 +356,11 @@ impl<'a> Collector<'a> {
 
     async fn beat(&mut self, timing: &Timing, led_since: SystemTime) -> Published {
         let started = self.started;
-        let result = match self.seat(timing).await {
-            Ok(seat) => seat.beat(started, led_since, timing.cadence).await,
-            Err(e) => Err(Refusal::Store(e)),
+        // Only the session that took the lead may beat: a new one would not hold it.
+        let Some(seat) = self.seat.as_mut().filter(|s| s.is_open()) else {
+            return Published::Unseated;
         };
+        let result = seat.beat(started, led_since, timing.cadence).await;
         match result {
             Ok(standby) => {
                 if self.standby.as_ref() != Some(&standby) {
@@ -426,7 +427,7 @@ impl<'a> Collector<'a> {
     }
 }
 
-/// Whole seconds read better in a log line than nanoseconds.
-fn whole_seconds(d: Duration) -> Duration {
-    Duration::from_secs(d.as_secs())
+/// Tenths of a second read better in a log line than nanoseconds.
+fn tenths(d: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(d.as_millis() / 100 * 100).unwrap_or(u64::MAX))
 }

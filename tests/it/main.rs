@@ -43,6 +43,7 @@ mod keymap_theme;
 mod layers;
 mod live;
 mod live_console;
+mod live_faults;
 mod logs_journal;
 mod logs_loki;
 mod logs_view;

@@ -202,6 +202,44 @@ async fn the_lead_is_fenced_and_a_standby_ends_a_silent_leader_under_the_collect
     assert_eq!(guarded("a leads", a.try_lead()).await, Ok(Attempt::Leads));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_itself_ends_a_silent_leaders_session_and_frees_the_lead() {
+    let pg = Postgres::start();
+    let _owner = granted_store(&pg).await;
+    // Different logins: the standby may not end the leader's session itself.
+    let (store_a, store_c) = (
+        store_as(&pg, COLLECTOR).await,
+        store_as(&pg, "collector_2").await,
+    );
+    let timeout = Duration::from_millis(300);
+    let mut a = guarded("seat a", store_a.seat(who("a", 1), timeout))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(guarded("a leads", a.try_lead()).await, Ok(Attempt::Leads));
+    let mut c = guarded("seat c", store_c.seat(who("c", 3), timeout))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // a says nothing more, as a hung leader; c keeps trying, as a standby does.
+    let tries = guarded("the lead to free", async {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match c.try_lead().await {
+                Ok(Attempt::Leads) => return tries,
+                Ok(Attempt::StandsBy(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await;
+    assert!(tries > 1, "the lead was free at once");
+    assert!(
+        guarded("a publishes", a.publish_live(&[])).await.is_err(),
+        "the silent leader's session outlived the store's idle cut"
+    );
+    assert!(!a.is_open());
+}
+
 /// A `mastop collect` process and its log, read as it is written.
 struct Collector {
     child: Child,

@@ -43,6 +43,8 @@ mod keymap_theme;
 mod layers;
 mod live;
 mod live_console;
+mod live_load;
+mod live_presence;
 mod logs_journal;
 mod logs_loki;
 mod logs_view;

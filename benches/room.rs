@@ -15,8 +15,10 @@
 //!    minute on the wire (PostgreSQL protocol bytes both ways, notifications included, TCP
 //!    and IP headers not); change-to-screen latency, median and p99 over every watcher and
 //!    change; and the collector's CPU and RSS.
-//! 2. The collector's engine fed by the demo's simulated fleet (the same `collect`, in a
-//!    process of its own) publishing to the store for the same time: its CPU and RSS.
+//! 2. The collector's loop (the same `collect`, in a process of its own) fed by the demo's
+//!    simulated fleet, the size of a Hachyderm-like instance with an hour of history, and
+//!    `DEMO_WATCHERS` (10) new watchers for the same time: the same figures but latency,
+//!    with the demo's component sizes, and how many watchers kept up.
 //!
 //! Run with `scripts/measure-room.sh`. Knobs: `WATCHERS` (50), `SECONDS` (60), `CHANGE_MS`
 //! (1700: not a multiple of the cadence, so changes land at every point of a poll's cycle),
@@ -26,6 +28,7 @@
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -172,16 +175,6 @@ fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// Samples `pid`'s CPU over `window` after the warm-up; returns (CPU % of one core, RSS,
-/// peak RSS).
-async fn sample(pid: u32, window: Duration, ticks: f64) -> (f64, f64, f64) {
-    let before = cpu_ticks(pid);
-    tokio::time::sleep(window).await;
-    let used = cpu_ticks(pid).saturating_sub(before) as f64 / ticks;
-    let (rss, hwm) = rss_mib(pid);
-    (100.0 * used / window.as_secs_f64(), rss, hwm)
-}
-
 struct Stopped(Child);
 
 impl Drop for Stopped {
@@ -233,12 +226,262 @@ fn main() {
     runtime.block_on(async {
         tokio::time::timeout(
             HANG_GUARD,
-            run(&ops, &production, &redis, watchers, seconds, change, cadence),
+            run(
+                &ops,
+                &production,
+                &redis,
+                watchers,
+                seconds,
+                change,
+                cadence,
+            ),
         )
         .await
         .expect("the measurement hung past its guard")
     });
     println!("machine: load average {} at the end", load_average());
+}
+
+/// Fifty (`WATCHERS`) watchers following the room, as `mastop watch` does.
+struct Watchers {
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<i64>>,
+    /// When each change was made in production: change `j` is the `j+1`th key.
+    changes: Arc<Mutex<Vec<Instant>>>,
+    latencies: Arc<Mutex<Vec<Duration>>>,
+    /// Watchers whose fleet has drawn `ready` components with a reading.
+    ready: Arc<Mutex<usize>>,
+}
+
+impl Watchers {
+    async fn start(url: &str, count: usize, ready_at: usize) -> Watchers {
+        let watchers = Watchers {
+            stop: CancellationToken::new(),
+            tasks: Vec::with_capacity(count),
+            changes: Arc::default(),
+            latencies: Arc::default(),
+            ready: Arc::default(),
+        };
+        let mut watchers = watchers;
+        for _ in 0..count {
+            let store = connect(url.to_string()).await;
+            let (changes, latencies, ready, stop) = (
+                Arc::clone(&watchers.changes),
+                Arc::clone(&watchers.latencies),
+                Arc::clone(&watchers.ready),
+                watchers.stop.clone(),
+            );
+            watchers.tasks.push(tokio::spawn(async move {
+                let mut watcher = Watcher::new(Default::default(), Default::default());
+                let mut shown: Option<u64> = None;
+                let mut counted = false;
+                let followed = follow(&store, &mut watcher, &stop, |fleet| {
+                    // What `mastop watch` prints on each change: this watcher's screen.
+                    let (lines, _) = mastop::headless::check(fleet);
+                    std::hint::black_box(lines);
+                    let now = Instant::now();
+                    let drawn = fleet
+                        .components()
+                        .iter()
+                        .filter(|c| c.reading.is_some())
+                        .count();
+                    if !counted
+                        && drawn >= ready_at
+                        && let Ok(mut n) = ready.lock()
+                    {
+                        *n += 1;
+                        counted = true;
+                    }
+                    let Some(keys) = fleet
+                        .components()
+                        .iter()
+                        .find(|c| c.meta.id.as_str() == "redis/cache")
+                        .and_then(|c| c.reading.as_ref())
+                        .map(|r| r.to_json()["keyspace"][0]["keys"].as_u64().unwrap_or(0))
+                    else {
+                        return;
+                    };
+                    let from = shown.unwrap_or(keys);
+                    if keys > from
+                        && let (Ok(made), Ok(mut out)) = (changes.lock(), latencies.lock())
+                    {
+                        for j in from..keys {
+                            if let Some(at) = usize::try_from(j).ok().and_then(|j| made.get(j)) {
+                                out.push(now.duration_since(*at));
+                            }
+                        }
+                    }
+                    shown = Some(keys.max(from));
+                })
+                .await;
+                if let Err(e) = followed {
+                    eprintln!("a watcher failed: {e}");
+                }
+                watcher.last_seq()
+            }));
+        }
+        watchers
+    }
+
+    async fn wait_ready(&self, count: usize, log: &Path) {
+        let started = Instant::now();
+        while self.ready.lock().map_or(0, |n| *n) < count {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "the watchers did not all see the fleet; collector log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops following; returns the latencies seen, sorted, and how many watchers had
+    /// caught up with publication `seq`.
+    async fn stop(self, seq: i64) -> (Vec<Duration>, usize) {
+        self.stop.cancel();
+        let mut caught_up = 0;
+        for task in self.tasks {
+            if task.await.is_ok_and(|last| last >= seq) {
+                caught_up += 1;
+            }
+        }
+        let mut latencies = self.latencies.lock().map(|l| l.clone()).unwrap_or_default();
+        latencies.sort();
+        (latencies, caught_up)
+    }
+}
+
+/// What the store and the collector spent over a window.
+struct Costs {
+    watcher_backends: Vec<u32>,
+    collector_backends: Vec<u32>,
+    everything: Vec<u32>,
+    collector: u32,
+    ticks: (u64, u64, u64, u64),
+    started: Instant,
+}
+
+impl Costs {
+    async fn begin(
+        admin: &tokio_postgres::Client,
+        postmaster: u32,
+        door: &CountingProxy,
+        collector: u32,
+    ) -> Costs {
+        let watcher_backends = backends(admin, "room_watcher").await;
+        let collector_backends = backends(admin, "room_collector").await;
+        let everything = instance(postmaster);
+        admin
+            .batch_execute("SELECT pg_stat_statements_reset()")
+            .await
+            .expect("reset pg_stat_statements");
+        door.reset();
+        let ticks = (
+            total_ticks(&watcher_backends),
+            total_ticks(&collector_backends),
+            total_ticks(&everything),
+            cpu_ticks(collector),
+        );
+        Costs {
+            watcher_backends,
+            collector_backends,
+            everything,
+            collector,
+            ticks,
+            started: Instant::now(),
+        }
+    }
+
+    async fn end(
+        self,
+        admin: &tokio_postgres::Client,
+        door: &CountingProxy,
+        watchers: usize,
+        hz: f64,
+    ) {
+        let elapsed = self.started.elapsed();
+        let after = (
+            total_ticks(&self.watcher_backends),
+            total_ticks(&self.collector_backends),
+            total_ticks(&self.everything),
+            cpu_ticks(self.collector),
+        );
+        let (bytes_up, bytes_down) = (door.bytes_up(), door.bytes_down());
+        let watcher_sql = statements(admin, "room_watcher").await;
+        let collector_sql = statements(admin, "room_collector").await;
+        let (collector_rss, collector_peak) = rss_mib(self.collector);
+        let private = private_mib(&self.watcher_backends);
+        let minutes = elapsed.as_secs_f64() / 60.0;
+        let n = watchers as f64;
+        let cpu_ms = |t: u64| 1000.0 * t as f64 / hz;
+        println!(
+            "store CPU, /proc utime+stime (resolution {:.0} ms):",
+            1000.0 / hz
+        );
+        println!(
+            "  watchers' backends: {:.0} ms per watcher per minute ({:.0} ms in all, {} backends, {:.1} MiB private memory each)",
+            cpu_ms(after.0 - self.ticks.0) / n / minutes,
+            cpu_ms(after.0 - self.ticks.0),
+            self.watcher_backends.len(),
+            private / self.watcher_backends.len().max(1) as f64
+        );
+        println!(
+            "  collector's backend: {:.0} ms per minute",
+            cpu_ms(after.1 - self.ticks.1) / minutes
+        );
+        println!(
+            "  whole store instance: {:.0} ms per minute ({:.2}% of one core)",
+            cpu_ms(after.2 - self.ticks.2) / minutes,
+            100.0 * cpu_ms(after.2 - self.ticks.2) / 1000.0 / elapsed.as_secs_f64()
+        );
+        println!(
+            "store execution time, pg_stat_statements: watchers {:.1} ms per watcher per minute \
+             ({:.1} statements, {:.1} rows per watcher per minute); collector {:.1} ms per minute \
+             ({:.0} statements per minute)",
+            watcher_sql.1 / n / minutes,
+            watcher_sql.0 as f64 / n / minutes,
+            watcher_sql.2 as f64 / n / minutes,
+            collector_sql.1 / minutes,
+            collector_sql.0 as f64 / minutes
+        );
+        println!(
+            "bytes on the wire per watcher per minute (PostgreSQL protocol, both ways): {:.0} KiB \
+             ({:.0} KiB from the store, {:.0} KiB to it)",
+            (bytes_up + bytes_down) as f64 / 1024.0 / n / minutes,
+            bytes_down as f64 / 1024.0 / n / minutes,
+            bytes_up as f64 / 1024.0 / n / minutes
+        );
+        println!(
+            "collector process: CPU {:.2}% of one core, RSS {collector_rss:.1} MiB (peak {collector_peak:.1} MiB)",
+            100.0 * (after.3 - self.ticks.3) as f64 / hz / elapsed.as_secs_f64()
+        );
+    }
+}
+
+/// Private memory (clean + dirty) of `pids`, in MiB, from smaps_rollup.
+fn private_mib(pids: &[u32]) -> f64 {
+    pids.iter()
+        .map(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.starts_with("Private_"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / 1024.0
+}
+
+fn spawn_logged(command: &mut Command, log: &Path) -> Stopped {
+    let log = std::fs::File::create(log).expect("a log file");
+    Stopped(
+        command
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start a collector"),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -251,32 +494,38 @@ async fn run(
     change: Duration,
     cadence: Duration,
 ) {
-    let ticks = clock_ticks();
+    let hz = clock_ticks();
     let window = Duration::from_secs(seconds);
-    let minutes = window.as_secs_f64() / 60.0;
     let work = tempfile::tempdir().expect("a work directory");
+    let postmaster = ops.pid().expect("the store's pid");
 
     // The store as its owner, then the documented grants and one login per kind.
-    let owner = connect(ops.url()).await;
-    drop(owner);
+    drop(connect(ops.url()).await);
     let admin = ops.client().await;
     admin
-        .batch_execute("CREATE EXTENSION pg_stat_statements")
+        .batch_execute(
+            "CREATE EXTENSION pg_stat_statements; \
+             CREATE ROLE room_collector LOGIN; CREATE ROLE room_watcher LOGIN;",
+        )
         .await
-        .expect("pg_stat_statements on the store");
+        .expect("pg_stat_statements and logins on the store");
     admin
         .batch_execute(mastop::store::GRANTS)
         .await
         .expect("the grants");
     admin
         .batch_execute(
-            "CREATE ROLE room_collector LOGIN IN ROLE mastop_collector; \
-             CREATE ROLE room_watcher LOGIN IN ROLE mastop_watcher;",
+            "GRANT mastop_collector TO room_collector; GRANT mastop_watcher TO room_watcher;",
         )
         .await
-        .expect("logins");
+        .expect("the logins' roles");
+    // The watchers reach the store through a proxy that counts their bytes.
+    let door = CountingProxy::start(ops.port());
+    let watcher_url = ops
+        .url_as("room_watcher")
+        .replace(&format!(":{}/", ops.port()), &format!(":{}/", door.port()));
 
-    // The collector: `mastop collect`, polling production.
+    // 1. `mastop collect` polling production; a key added to Redis every `change`.
     let config = work.path().join("collector.toml");
     std::fs::write(
         &config,
@@ -291,115 +540,30 @@ async fn run(
         ),
     )
     .expect("write the collector's config");
-    let collector = Stopped(
+    let log = work.path().join("collector.log");
+    let collector = spawn_logged(
         Command::new(env!("CARGO_BIN_EXE_mastop"))
-            .args(["--config"])
+            .arg("--config")
             .arg(&config)
             .arg("collect")
             .env("HOME", work.path())
             .env("XDG_CONFIG_HOME", work.path().join("config"))
             .env("XDG_STATE_HOME", work.path().join("state"))
-            .env("XDG_DATA_HOME", work.path().join("data"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(work.path().join("collector.log")).expect("log file"),
-            ))
-            .spawn()
-            .expect("start mastop collect"),
+            .env("XDG_DATA_HOME", work.path().join("data")),
+        &log,
     );
-
-    // The watchers, through a proxy that counts their bytes.
-    let door = CountingProxy::start(ops.port());
-    let url = ops
-        .url_as("room_watcher")
-        .replace(&format!(":{}/", ops.port()), &format!(":{}/", door.port()));
-    let changes: Arc<Mutex<Vec<Instant>>> = Arc::default();
-    let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
-    let answered: Arc<Mutex<usize>> = Arc::default();
-    let stop = CancellationToken::new();
-    let mut tasks = Vec::new();
-    for _ in 0..watchers {
-        let store = connect(url.clone()).await;
-        let (changes, latencies, answered, stop) = (
-            Arc::clone(&changes),
-            Arc::clone(&latencies),
-            Arc::clone(&answered),
-            stop.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut watcher = Watcher::new(Default::default(), Default::default());
-            let mut shown: Option<u64> = None;
-            let followed = follow(&store, &mut watcher, &stop, |fleet| {
-                // What `mastop watch` prints on each change: the screen of this watcher.
-                let (lines, _) = mastop::headless::check(fleet);
-                std::hint::black_box(lines);
-                let now = Instant::now();
-                let Some(keys) = fleet
-                    .components()
-                    .iter()
-                    .find(|c| c.meta.id.as_str() == "redis/cache")
-                    .and_then(|c| c.reading.as_ref())
-                    .map(|r| r.to_json()["keyspace"][0]["keys"].as_u64().unwrap_or(0))
-                else {
-                    return;
-                };
-                let from = match shown {
-                    Some(from) => from,
-                    None => {
-                        if let Ok(mut n) = answered.lock() {
-                            *n += 1;
-                        }
-                        keys
-                    }
-                };
-                if keys > from
-                    && let (Ok(made), Ok(mut out)) = (changes.lock(), latencies.lock())
-                {
-                    for j in from..keys {
-                        if let Some(at) = usize::try_from(j).ok().and_then(|j| made.get(j)) {
-                            out.push(now.duration_since(*at));
-                        }
-                    }
-                }
-                shown = Some(keys.max(from));
-            })
-            .await;
-            if let Err(e) = followed {
-                eprintln!("a watcher failed: {e}");
-            }
-        }));
-    }
-    let started = Instant::now();
-    while answered.lock().map_or(0, |n| *n) < watchers {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the watchers did not all see production answer; collector log:\n{}",
-            std::fs::read_to_string(work.path().join("collector.log")).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let room = Watchers::start(&watcher_url, watchers, 2).await;
+    room.wait_ready(watchers, &log).await;
     tokio::time::sleep(WARM_UP).await;
-
-    // The minute: changes in production, and what the store and the collector spend.
-    let watcher_backends = backends(&admin, "room_watcher").await;
-    let collector_backends = backends(&admin, "room_collector").await;
-    let everything = instance(ops.pid().expect("the store's pid"));
-    admin
-        .batch_execute("SELECT pg_stat_statements_reset()")
-        .await
-        .expect("reset");
-    door.reset();
-    let before = (
-        total_ticks(&watcher_backends),
-        total_ticks(&collector_backends),
-        total_ticks(&everything),
-        cpu_ticks(collector.0.id()),
+    println!(
+        "\n== {watchers} watchers, `mastop collect` polling production (PostgreSQL and Redis) every {} for {seconds} s",
+        ms(cadence)
     );
+    let costs = Costs::begin(&admin, postmaster, &door, collector.0.id()).await;
     let mut making = redis.connection().await;
-    let begun = Instant::now();
     let mut made = 0;
-    while begun.elapsed() < window {
-        if let Ok(mut at) = changes.lock() {
+    while costs.started.elapsed() < window {
+        if let Ok(mut at) = room.changes.lock() {
             at.push(Instant::now());
         }
         let _: () = redis::cmd("SET")
@@ -411,74 +575,18 @@ async fn run(
         made += 1;
         tokio::time::sleep(change).await;
     }
-    let elapsed = begun.elapsed();
-    let after = (
-        total_ticks(&watcher_backends),
-        total_ticks(&collector_backends),
-        total_ticks(&everything),
-        cpu_ticks(collector.0.id()),
-    );
-    let (bytes_up, bytes_down) = (door.bytes_up(), door.bytes_down());
-    let watcher_sql = statements(&admin, "room_watcher").await;
-    let collector_sql = statements(&admin, "room_collector").await;
-    let (collector_rss, collector_peak) = rss_mib(collector.0.id());
+    costs.end(&admin, &door, watchers, hz).await;
+    let seq = latest_seq(&admin).await;
     // The last changes get the time to arrive before the latencies are read.
     tokio::time::sleep(cadence + Duration::from_secs(2)).await;
-    stop.cancel();
-    for task in tasks {
-        let _ = task.await;
-    }
+    let (latencies, caught_up) = room.stop(seq).await;
     drop(collector);
-
-    let mut latencies = latencies.lock().map(|l| l.clone()).unwrap_or_default();
-    latencies.sort();
+    println!(
+        "{caught_up} of {watchers} watchers had caught up with the room 1 s after the next cadence"
+    );
     let expected = made * watchers;
-    let n = watchers as f64;
-    let cpu_ms = |t: u64| 1000.0 * t as f64 / ticks;
     println!(
-        "\n== {watchers} watchers, one collector polling production every {} for {:.0} s",
-        ms(cadence),
-        elapsed.as_secs_f64()
-    );
-    println!(
-        "store CPU, /proc utime+stime (resolution {:.0} ms):",
-        1000.0 / ticks
-    );
-    println!(
-        "  watchers' backends: {:.0} ms per watcher per minute ({:.0} ms in all, {} backends)",
-        cpu_ms(after.0 - before.0) / n / minutes,
-        cpu_ms(after.0 - before.0),
-        watcher_backends.len()
-    );
-    println!(
-        "  collector's backend: {:.0} ms per minute",
-        cpu_ms(after.1 - before.1) / minutes
-    );
-    println!(
-        "  whole store instance: {:.0} ms per minute ({:.2}% of one core)",
-        cpu_ms(after.2 - before.2) / minutes,
-        100.0 * cpu_ms(after.2 - before.2) / 1000.0 / elapsed.as_secs_f64()
-    );
-    println!(
-        "store execution time, pg_stat_statements: watchers {:.1} ms per watcher per minute \
-         ({:.1} statements, {:.1} rows per watcher per minute); collector {:.1} ms per minute \
-         ({} statements)",
-        watcher_sql.1 / n / minutes,
-        watcher_sql.0 as f64 / n / minutes,
-        watcher_sql.2 as f64 / n / minutes,
-        collector_sql.1 / minutes,
-        collector_sql.0
-    );
-    println!(
-        "bytes on the wire per watcher per minute (PostgreSQL protocol, both ways): {:.0} KiB \
-         ({:.0} KiB from the store, {:.0} KiB to it)",
-        (bytes_up + bytes_down) as f64 / 1024.0 / n / minutes,
-        bytes_down as f64 / 1024.0 / n / minutes,
-        bytes_up as f64 / 1024.0 / n / minutes
-    );
-    println!(
-        "change to screen ({} changes x {watchers} watchers, {} seen): median {}, p99 {}, max {}",
-        made,
+        "change to screen ({made} changes x {watchers} watchers, {} seen): median {}, p99 {}, max {}",
         latencies.len(),
         ms(percentile(&latencies, 50.0)),
         ms(percentile(&latencies, 99.0)),
@@ -490,52 +598,73 @@ async fn run(
             expected - latencies.len()
         );
     }
-    println!(
-        "collector (mastop collect, 2 components): CPU {:.2}% of one core, RSS {collector_rss:.1} MiB (peak {collector_peak:.1} MiB)",
-        100.0 * (after.3 - before.3) as f64 / ticks / elapsed.as_secs_f64()
-    );
 
-    // The demo-sized fleet, through the same collector loop, in a process of its own.
+    // 2. The demo-sized fleet through the same collector loop, in a process of its own.
     admin
         .batch_execute("DELETE FROM mastop_live_components")
         .await
         .expect("empty the room");
-    let demo = Stopped(
+    let log = work.path().join("demo-collector.log");
+    let demo = spawn_logged(
         Command::new(std::env::current_exe().expect("this program"))
-            .env(DEMO_CHILD, ops.url())
-            .env(DEMO_SECONDS, (WARM_UP + window).as_secs().to_string())
+            .env(DEMO_CHILD, ops.url_as("room_collector"))
+            .env(DEMO_SECONDS, "3600")
+            .env("CADENCE_MS", cadence.as_millis().to_string())
             .env("HOME", work.path())
-            .env("XDG_DATA_HOME", work.path().join("data"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the demo collector"),
+            .env("XDG_DATA_HOME", work.path().join("data")),
+        &log,
     );
+    let watchers = usize::try_from(knob("DEMO_WATCHERS", 10)).unwrap_or(10);
+    let room = Watchers::start(&watcher_url, watchers, 1).await;
+    room.wait_ready(watchers, &log).await;
     tokio::time::sleep(WARM_UP).await;
-    let (cpu, rss, peak) = sample(demo.0.id(), window, ticks).await;
-    let mut demo = demo;
-    let output = {
-        let mut out = String::new();
-        if let Some(mut stdout) = demo.0.stdout.take() {
-            use std::io::Read;
-            let _ = stdout.read_to_string(&mut out);
-        }
-        out
-    };
+    let sizes = admin
+        .query_one(
+            "SELECT count(*)::int8 AS n, coalesce(avg(length(component::text)), 0)::float8 AS avg, \
+             coalesce(avg(length((component - 'history' - 'breakdown')::text)), 0)::float8 AS latest \
+             FROM mastop_live_components",
+            &[],
+        )
+        .await
+        .expect("the published components");
+    println!(
+        "\n== {watchers} watchers, the collector on the demo fleet ({} components, {:.1} KiB each on average as stored, {:.1} KiB without the history) every {} for {seconds} s",
+        sizes.get::<_, i64>("n"),
+        sizes.get::<_, f64>("avg") / 1024.0,
+        sizes.get::<_, f64>("latest") / 1024.0,
+        ms(cadence)
+    );
+    let costs = Costs::begin(&admin, postmaster, &door, demo.0.id()).await;
+    tokio::time::sleep(window).await;
+    costs.end(&admin, &door, watchers, hz).await;
+    let seq = latest_seq(&admin).await;
+    tokio::time::sleep(cadence + Duration::from_secs(2)).await;
+    let (_, caught_up) = room.stop(seq).await;
     drop(demo);
     println!(
-        "\n== collector on the demo fleet for {seconds} s: {}",
-        output.trim()
+        "{caught_up} of {watchers} watchers had caught up with the room 1 s after the next cadence"
     );
-    println!("  CPU {cpu:.2}% of one core, RSS {rss:.1} MiB (peak {peak:.1} MiB)");
 }
 
-/// The child: the collector's loop over the demo's simulated fleet, publishing to the store
-/// at `url`, for `MASTOP_ROOM_DEMO_SECONDS`; prints what it did on stdout.
-fn demo_collector(url: String) {
-    let seconds = knob(DEMO_SECONDS, 65);
-    let (cfg, _) = mastop::config::load_str("", "demo.toml", &[]).expect("the built-in config");
-    let engine = Engine::new(
+async fn latest_seq(admin: &tokio_postgres::Client) -> i64 {
+    admin
+        .query_one(
+            "SELECT coalesce(max(seq), 0)::int8 AS seq FROM mastop_live_components",
+            &[],
+        )
+        .await
+        .expect("the latest publication")
+        .get("seq")
+}
+
+fn demo_engine(cadence: Duration) -> Engine {
+    let (cfg, _) = mastop::config::load_str(
+        &format!("[defaults]\ncadence = \"{}ms\"\n", cadence.as_millis()),
+        "demo.toml",
+        &[],
+    )
+    .expect("the built-in config");
+    Engine::new(
         cfg,
         Options {
             readonly: true,
@@ -544,7 +673,14 @@ fn demo_collector(url: String) {
                 drill: false,
             }),
         },
-    );
+    )
+}
+
+/// The child: the collector's loop over the demo's simulated fleet, publishing to the store
+/// at `url` for `MASTOP_ROOM_DEMO_SECONDS`.
+fn demo_collector(url: String) {
+    let seconds = knob(DEMO_SECONDS, 65);
+    let engine = demo_engine(Duration::from_millis(knob("CADENCE_MS", 2000)));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -558,10 +694,9 @@ fn demo_collector(url: String) {
             tokio::time::sleep(Duration::from_secs(seconds)).await;
             stop.cancel();
         });
-        let components = engine.sources().len();
         let tally = collect(&engine, &store, "room-measurement", &cancel).await;
-        println!(
-            "{components} components, {} publications, {} failed rounds",
+        eprintln!(
+            "{} publications, {} failed rounds",
             tally.published, tally.failed_rounds
         );
     });

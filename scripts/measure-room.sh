@@ -7,7 +7,7 @@
 # collector's CPU and RSS. See benches/room.rs for what each figure counts.
 #
 # Needs the Debian packages postgresql, postgresql-contrib and redis-server.
-# Knobs: WATCHERS (50), SECONDS (60), CHANGE_MS (1700), CADENCE_MS (2000).
+# Knobs: WATCHERS (50), SECONDS (60), CHANGE_MS (1700), CADENCE_MS (2000), DEMO_WATCHERS (10).
 # PROFILE (dev): the build profile; `PROFILE=release` gives the collector's CPU as shipped
 # (the store's side does not depend on it).
 set -euo pipefail

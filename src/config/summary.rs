@@ -158,6 +158,7 @@ pub fn summary(cfg: &Config, path: Option<&Path>, env_overrides: &[String]) -> V
             None => "none: locks, approvals and freeze are this machine's own".to_string(),
         },
     );
+    line("live", live(cfg));
     line(
         "audit",
         cfg.audit.file.as_ref().map_or_else(
@@ -191,6 +192,29 @@ pub fn summary(cfg: &Config, path: Option<&Path>, env_overrides: &[String]) -> V
         ));
     }
     lines
+}
+
+/// Where the fleet comes from, and whether `watch` would start with this file.
+fn live(cfg: &Config) -> String {
+    match cfg.live.from {
+        super::LiveFrom::Production => {
+            "from production: this console polls the backends above itself".to_string()
+        }
+        super::LiveFrom::OpsStore => {
+            let mut out = "from the ops store: draws the room `mastop collect` publishes, \
+                           contacting no backend"
+                .to_string();
+            let access = super::production_access(cfg);
+            if !access.is_empty() {
+                // Said here too: the watching console refuses such a file at start.
+                out.push_str(&format!(
+                    "; refused at start while the file also reaches production ({})",
+                    named(access.into_iter())
+                ));
+            }
+            out
+        }
+    }
 }
 
 fn endpoint(ep: &EndpointConfig, cfg: &Config) -> String {
@@ -254,6 +278,7 @@ mod tests {
             "runbooks",
             "handoff",
             "ops store",
+            "live",
             "audit",
             "thresholds",
         ] {
@@ -268,5 +293,25 @@ mod tests {
             "{all}"
         );
         assert!(all.contains("2 overridden"), "{all}");
+        assert!(all.contains("from production"), "{all}");
+    }
+
+    #[test]
+    fn a_watching_config_says_so_and_whether_it_would_be_refused() {
+        let watching =
+            "[live]\nfrom = \"ops_store\"\n[ops_store]\nurl = \"postgres://ops@db/mastop_ops\"\n";
+        let (cfg, _) = super::super::load_str(watching, "t.toml", &[]).expect("valid");
+        let all = summary(&cfg, None, &[]).join("\n");
+        assert!(all.contains("from the ops store"), "{all}");
+        assert!(!all.contains("refused"), "{all}");
+        let mixed = format!("{watching}[[redis]]\nname = \"cache\"\nurl = \"redis://r:6379/0\"\n");
+        let (cfg, _) = super::super::load_str(&mixed, "t.toml", &[]).expect("valid");
+        let all = summary(&cfg, None, &[]).join("\n");
+        assert!(
+            all.contains(
+                "refused at start while the file also reaches production ([[redis]] cache)"
+            ),
+            "{all}"
+        );
     }
 }

@@ -20,7 +20,8 @@ pub struct Presence {
     pub console_id: String,
     /// The Tailscale login when known, else the OS user.
     pub who: String,
-    /// `oncall` or `shadow`.
+    /// `oncall` or `shadow`. Written as the console claims it; read back as
+    /// [`PgStore::present`] derives it from the login.
     pub role: String,
     pub host: String,
     /// The view on screen, in the help's words.
@@ -82,16 +83,27 @@ impl PgStore {
 
     /// Consoles that beat within `within`, on-call first, then by name: at most
     /// [`ROOM_SHOWN`], each text cut to 64 characters, whatever a login wrote.
+    ///
+    /// A console is on-call only when it says so and the login that wrote its row (the
+    /// store records it; row-level security keeps it true) may write the shared audit, as
+    /// on-call consoles may and watchers may not. Anyone else is `shadow`, whatever it
+    /// claims, so a watcher cannot appear on-call in everyone's header.
     pub async fn present(&self, within: Duration) -> StoreResult<Vec<Presence>> {
         let within = ms(within);
         self.call("read who is in the room", move |c| async move {
             const STEP: &str = "read who is in the room";
             let rows = c
                 .query_typed(
-                    "SELECT console_id, left(who, 64) AS who, left(role, 16) AS role, \
-                     left(host, 64) AS host, left(view, 64) AS view FROM mastop_presence \
-                     WHERE beat_at > now() - $1 * interval '1 millisecond' \
-                     ORDER BY role = 'oncall' DESC, who, console_id LIMIT 200",
+                    "SELECT console_id, left(who, 64) AS who, shown AS role, \
+                     left(host, 64) AS host, left(view, 64) AS view FROM (\
+                       SELECT p.console_id, p.who, p.host, p.view, \
+                       CASE WHEN p.role = 'oncall' AND EXISTS (\
+                         SELECT FROM pg_roles login WHERE login.rolname = p.db_user \
+                         AND has_table_privilege(login.oid, 'mastop_audit', 'INSERT')) \
+                       THEN 'oncall' ELSE 'shadow' END AS shown \
+                       FROM mastop_presence p \
+                       WHERE p.beat_at > now() - $1 * interval '1 millisecond') present \
+                     ORDER BY shown = 'oncall' DESC, who, console_id LIMIT 200",
                     &[(&within, Type::INT8)],
                 )
                 .await

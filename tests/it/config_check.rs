@@ -717,6 +717,7 @@ fn a_valid_config_is_summarised_section_by_section() {
         "tailscale (peers tagged tag:server, tag:env-prod)",
         "zone Europe/Berlin",
         "2 overridden",
+        "live           from production: this console polls the backends above itself",
     ] {
         assert!(stdout.contains(words), "{words:?} in\n{stdout}");
     }

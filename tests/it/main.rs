@@ -44,6 +44,8 @@ mod layers;
 mod live;
 mod live_console;
 mod live_faults;
+mod live_load;
+mod live_presence;
 mod logs_journal;
 mod logs_loki;
 mod logs_view;

@@ -44,7 +44,7 @@ pub use alertmanager::Alertmanager;
 pub use blackhole::BlackHole;
 pub use http::http_get;
 pub use postgres::Options as PostgresOptions;
-pub use postgres::{Postgres, find_pg_bin_dir};
+pub use postgres::{Postgres, SUPERUSER, find_pg_bin_dir};
 pub use process::{free_port, port_is_closed, process_alive};
 pub use prometheus::Prometheus;
 pub use proxy::Proxy;

@@ -15,6 +15,7 @@ struct Counts {
     sending: bool,
     round_trips: usize,
     bytes_up: usize,
+    bytes_down: usize,
     /// Connections the client opened, also those the upstream refused.
     connections: usize,
 }
@@ -97,6 +98,11 @@ impl CountingProxy {
         self.counts.lock().map(|c| c.bytes_up).unwrap_or(0)
     }
 
+    /// Bytes the server sent back since the start (or the last reset).
+    pub fn bytes_down(&self) -> usize {
+        self.counts.lock().map(|c| c.bytes_down).unwrap_or(0)
+    }
+
     /// Connections opened through the proxy since the start (not reset).
     pub fn connections(&self) -> usize {
         self.counts.lock().map(|c| c.connections).unwrap_or(0)
@@ -106,6 +112,7 @@ impl CountingProxy {
         if let Ok(mut c) = self.counts.lock() {
             c.round_trips = 0;
             c.bytes_up = 0;
+            c.bytes_down = 0;
         }
     }
 }
@@ -128,6 +135,7 @@ fn copy(mut from: TcpStream, mut to: TcpStream, counts: &Mutex<Counts>, upstream
                 c.bytes_up += n;
             } else {
                 c.sending = false;
+                c.bytes_down += n;
             }
         }
         if to.write_all(&buf[..n]).is_err() {

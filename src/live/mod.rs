@@ -13,4 +13,4 @@ pub mod room;
 mod stored_readings;
 pub mod watch;
 
-pub use publish::{LiveComponent, LiveStatus, WITHHELD};
+pub use publish::{LiveComponent, LivePast, LiveStatus, WITHHELD};

@@ -27,6 +27,7 @@ pub struct LiveComponent {
     pub reading: Option<StoredReading>,
     /// Figure key → its recent points at the moments they were polled, oldest first, the
     /// latest reading's value last.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub history: BTreeMap<String, Vec<Point>>,
     /// Figure key → name → points, for figures broken down by name (each queue's latency).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -77,7 +78,33 @@ impl LiveStatus {
     }
 }
 
+/// A component's histories, stored apart from its status and reading: they are most of
+/// its size, and a watcher needs them only the first time it sees the component.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LivePast {
+    #[serde(default)]
+    pub history: BTreeMap<String, Vec<Point>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub breakdown: BTreeMap<String, BTreeMap<String, Vec<Point>>>,
+}
+
 impl LiveComponent {
+    /// The component without its histories, and the histories.
+    pub fn split(mut self) -> (LiveComponent, LivePast) {
+        let past = LivePast {
+            history: std::mem::take(&mut self.history),
+            breakdown: std::mem::take(&mut self.breakdown),
+        };
+        (self, past)
+    }
+
+    /// The component with `past` put back.
+    pub fn with_past(mut self, past: LivePast) -> LiveComponent {
+        self.history = past.history;
+        self.breakdown = past.breakdown;
+        self
+    }
+
     /// The publishable form of `component`.
     pub fn of(component: &ComponentState) -> LiveComponent {
         let kind = component.meta.kind;

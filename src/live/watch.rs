@@ -55,6 +55,8 @@ pub struct Follower {
     /// same one carries the reading already applied (a failed poll keeps it), which must
     /// not count twice in history.
     readings: HashMap<ComponentId, Option<u64>>,
+    /// The published ids of the components held: their past is not fetched again.
+    known: Vec<String>,
 }
 
 impl Follower {
@@ -87,6 +89,9 @@ impl Follower {
         let id = ComponentId::new(&live.kind, name);
         let status = live.status.status();
         let new = !self.readings.contains_key(&id);
+        if new {
+            self.known.push(live.id.clone());
+        }
         let past = new.then(|| {
             // The past the collector saw, minus the latest value the reading adds.
             crate::sources::figure_specs(kind)
@@ -143,7 +148,7 @@ impl Follower {
 
     /// Fetches and decodes whatever changed since the last fetch.
     pub async fn fetch(&mut self, store: &PgStore) -> Result<Vec<Change>, String> {
-        let published = store.live_since(self.last_seq).await?;
+        let published = store.live_since(self.last_seq, &self.known).await?;
         Ok(self.changes(published))
     }
 }
@@ -190,8 +195,12 @@ impl Watcher {
 
     /// Fetches and applies whatever changed since the last fetch.
     pub async fn catch_up(&mut self, store: &PgStore) -> Result<usize, String> {
-        let published = store.live_since(self.last_seq()).await?;
-        Ok(self.apply(published))
+        let changes = self.follower.fetch(store).await?;
+        let n = changes.len();
+        for change in changes {
+            change.apply_to(&mut self.fleet);
+        }
+        Ok(n)
     }
 }
 

@@ -371,29 +371,32 @@ impl<'a> Seat<'a> {
         let mut ids = Vec::with_capacity(components.len());
         let mut positions = Vec::with_capacity(components.len());
         let mut jsons = Vec::with_capacity(components.len());
+        let mut pasts = Vec::with_capacity(components.len());
         let mut payloads = Vec::with_capacity(components.len());
         for (position, c) in components {
-            let json = serde_json::to_string(c).map_err(|e| {
+            let encoding = |e: serde_json::Error| {
                 Refusal::Store(format!("ops store: cannot encode component {}: {e}", c.id))
-            })?;
+            };
+            let (present, past) = c.clone().split();
+            jsons.push(serde_json::to_string(&present).map_err(encoding)?);
+            pasts.push(serde_json::to_string(&past).map_err(encoding)?);
             ids.push(c.id.as_str());
             positions.push(*position);
-            jsons.push(json);
             payloads.push(payload(&c.id));
         }
         let row = self
             .run("publish the live fleet", |c| async move {
                 c.query_typed_one(
                     "WITH fence AS (SELECT mastop_live_leads() AS leads), \
-                     batch AS (SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[]) \
-                       AS b(id, position, component, payload)), \
+                     batch AS (SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[]) \
+                       AS b(id, position, component, payload, past)), \
                      up AS (\
-                       INSERT INTO mastop_live_components (id, position, seq, component, updated_at) \
-                       SELECT id, position, nextval('mastop_live_seq'), component::jsonb, now() \
+                       INSERT INTO mastop_live_components (id, position, seq, component, past, updated_at) \
+                       SELECT id, position, nextval('mastop_live_seq'), component::jsonb, past::jsonb, now() \
                        FROM batch WHERE (SELECT leads FROM fence) ORDER BY position \
                        ON CONFLICT (id) DO UPDATE SET position = EXCLUDED.position, \
                          seq = EXCLUDED.seq, component = EXCLUDED.component, \
-                         updated_at = EXCLUDED.updated_at \
+                         past = EXCLUDED.past, updated_at = EXCLUDED.updated_at \
                        RETURNING id), \
                      told AS (SELECT pg_notify('mastop_live', batch.payload) FROM up JOIN batch USING (id)) \
                      SELECT (SELECT leads FROM fence) AS leads, \
@@ -403,6 +406,7 @@ impl<'a> Seat<'a> {
                         (&positions, Type::INT4_ARRAY),
                         (&jsons, Type::TEXT_ARRAY),
                         (&payloads, Type::TEXT_ARRAY),
+                        (&pasts, Type::TEXT_ARRAY),
                     ],
                 )
                 .await

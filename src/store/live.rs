@@ -9,7 +9,7 @@ use tokio_postgres::types::Type;
 
 use super::PgStore;
 use crate::actions::store::StoreResult;
-use crate::live::LiveComponent;
+use crate::live::{LiveComponent, LivePast};
 
 /// The notification channel of the live room.
 pub const CHANNEL: &str = "mastop_live";
@@ -42,14 +42,17 @@ pub fn payload(id: &str) -> &str {
 }
 
 impl PgStore {
-    /// Components changed after `seq` (0: all), in fleet order.
-    pub async fn live_since(&self, seq: i64) -> StoreResult<Vec<Published>> {
+    /// Components changed after `seq` (0: all), in fleet order. The past of a component
+    /// named in `known` is left out: the watcher holds its own since it first saw it, and
+    /// the past is most of a component's size.
+    pub async fn live_since(&self, seq: i64, known: &[String]) -> StoreResult<Vec<Published>> {
         let rows = self
             .with_session("read the live fleet", move |c| async move {
                 c.query_typed(
-                    "SELECT seq, position, component::text AS component FROM mastop_live_components \
-                     WHERE seq > $1 ORDER BY position, id",
-                    &[(&seq, Type::INT8)],
+                    "SELECT seq, position, component::text AS component, \
+                     CASE WHEN id = ANY($2) THEN NULL ELSE past::text END AS past \
+                     FROM mastop_live_components WHERE seq > $1 ORDER BY position, id",
+                    &[(&seq, Type::INT8), (&known, Type::TEXT_ARRAY)],
                 )
                 .await
             })
@@ -57,10 +60,15 @@ impl PgStore {
         rows.iter()
             .map(|row| {
                 let read = |e: tokio_postgres::Error| format!("ops store: reading the live fleet: {e}");
-                let text: String = row.try_get("component").map_err(read)?;
-                let component = serde_json::from_str(&text).map_err(|e| {
+                let unreadable = |e: serde_json::Error| {
                     format!("ops store: a live component is not one this mastop can read ({e}) — is a newer collector writing here?")
-                })?;
+                };
+                let text: String = row.try_get("component").map_err(read)?;
+                let mut component: LiveComponent = serde_json::from_str(&text).map_err(unreadable)?;
+                let past: Option<String> = row.try_get("past").map_err(read)?;
+                if let Some(past) = past {
+                    component = component.with_past(serde_json::from_str::<LivePast>(&past).map_err(unreadable)?);
+                }
                 Ok(Published {
                     seq: row.try_get("seq").map_err(read)?,
                     position: row.try_get("position").map_err(read)?,

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (3, include_str!("migrations/0003_live.sql")),
     (4, include_str!("migrations/0004_room.sql")),
     (5, include_str!("migrations/0005_leader.sql")),
+    (6, include_str!("migrations/0006_past.sql")),
 ];
 
 /// The schema version this binary writes.
@@ -149,6 +150,6 @@ mod tests {
             assert_eq!(usize::try_from(*version).ok(), Some(i + 1));
             assert!(!sql.trim().is_empty());
         }
-        assert_eq!(schema_version(), 5);
+        assert_eq!(schema_version(), 6);
     }
 }

@@ -236,6 +236,25 @@ async fn a_watcher_follows_the_collector_and_never_touches_production() {
     assert!(tally.published >= 2, "{tally:?}");
     assert_eq!(tally.failed_rounds, 0, "{tally:?}");
 
+    // The past travels once: a fetch that names the component as held leaves it out and
+    // brings the same present.
+    let first = guarded("a first fetch", watcher_store.live_since(0, &[]))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first.len(), 1);
+    assert!(!first[0].component.history.is_empty(), "{:?}", first[0]);
+    let held = ["redis/cache".to_string()];
+    let again = guarded(
+        "a fetch of a held component",
+        watcher_store.live_since(0, &held),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(again[0].component.history.is_empty(), "{:?}", again[0]);
+    assert!(again[0].component.breakdown.is_empty());
+    assert_eq!(again[0].component.reading, first[0].component.reading);
+    assert_eq!(again[0].component.status, first[0].component.status);
+
     // Ids only on the channel, each far below Postgres's limit; the rows hold no error text
     // from production beyond the placeholder.
     let c = pg.client().await;

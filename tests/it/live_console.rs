@@ -611,7 +611,7 @@ async fn the_grants_give_each_role_only_its_part() {
     let one = [(0, LiveComponent::of(&fleet.components()[0]))];
 
     // The watcher reads the room and the audit, and writes its own presence only.
-    let rows = guarded("watcher reads", sam.live_since(0))
+    let rows = guarded("watcher reads", sam.live_since(0, &[]))
         .await
         .unwrap_or_else(|e| panic!("the watcher cannot read the live fleet: {e}"));
     assert_eq!(rows.len(), fleet.components().len());
@@ -731,7 +731,7 @@ async fn the_grants_give_each_role_only_its_part() {
     );
 
     // On-call reads the room and writes the audit, not the room.
-    guarded("on-call reads", oncall.live_since(0))
+    guarded("on-call reads", oncall.live_since(0, &[]))
         .await
         .unwrap_or_else(|e| panic!("on-call cannot read the live fleet: {e}"));
     guarded(

@@ -279,7 +279,7 @@ async fn fifty_watchers_put_no_load_on_production_and_all_see_its_changes() {
     );
 
     // Every watcher ends on the collector's last publication.
-    let last = guarded("read the room", room.live_since(0))
+    let last = guarded("read the room", room.live_since(0, &[]))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let latest_seq = last.iter().map(|p| p.seq).max().expect("a publication");

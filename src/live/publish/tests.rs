@@ -192,3 +192,43 @@ fn status_moments_survive_to_the_millisecond() {
         }
     );
 }
+
+#[test]
+fn the_past_splits_off_and_joins_back_losslessly() {
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut fleet = fleet_from(
+        crate::demo::readings_at(Duration::from_secs(60), now),
+        now,
+        Duration::from_secs(2),
+        Default::default(),
+    );
+    for k in 1..4u64 {
+        let later = now + Duration::from_secs(2 * k);
+        for (meta, reading) in crate::demo::readings_at(Duration::from_secs(60 + 2 * k), later) {
+            let status = SourceStatus {
+                state: SourceState::Ok,
+                last_ok: Some(later),
+                last_attempt: Some(later),
+                ..SourceStatus::pending(Duration::from_secs(2))
+            };
+            fleet.apply(&meta.id, status, Some(reading));
+        }
+    }
+    let mut sizes = (0, 0);
+    for c in fleet.components() {
+        let whole = LiveComponent::of(c);
+        let (present, past) = whole.clone().split();
+        assert!(present.history.is_empty() && present.breakdown.is_empty());
+        let present_json = serde_json::to_string(&present).expect("encodes");
+        let past_json = serde_json::to_string(&past).expect("encodes");
+        let (present, past): (LiveComponent, LivePast) = (
+            serde_json::from_str(&present_json).expect("decodes"),
+            serde_json::from_str(&past_json).expect("decodes"),
+        );
+        assert_eq!(present.with_past(past), whole, "{}", c.meta.id);
+        sizes.0 += present_json.len();
+        sizes.1 += serde_json::to_string(&whole).expect("encodes").len();
+    }
+    // Even four polls of past outweigh the present of the whole fleet.
+    assert!(sizes.0 < sizes.1, "{sizes:?}");
+}

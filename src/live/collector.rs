@@ -252,9 +252,9 @@ impl<'a> Collector<'a> {
         let led_since = SystemTime::now();
         let (specs, _hosts) = engine.sources_sharing();
         let mut fleet = engine.fleet_for(&specs);
+        let mut dirty = self.inherit(&mut fleet).await;
         let polls = cancel.child_token();
         let (mut feed, _) = scheduler::spawn_all(specs, &polls);
-        let mut dirty = self.unpublished(&fleet).await;
         // The first tick is at once: the beat row names this leader before anything else.
         let mut beat = tokio::time::interval(timing.cadence);
         beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -338,18 +338,44 @@ impl<'a> Collector<'a> {
         }
     }
 
-    /// Components the room does not have yet: shown at once (as pending) to a watcher
-    /// joining. Those it has keep their last publication until this collector polls them.
-    async fn unpublished(&mut self, fleet: &Fleet) -> BTreeSet<ComponentId> {
-        let present = match self.seat.as_mut() {
-            Some(seat) => seat.published_ids().await.unwrap_or_default(),
-            None => BTreeSet::new(),
+    /// Takes the past the room holds into `fleet`, so that a takeover does not cut every
+    /// trend short for the watchers who join after it, and returns the components the room
+    /// does not have yet: shown at once (as pending) to a watcher joining. Those it has
+    /// keep their last publication until this collector polls them.
+    async fn inherit(&mut self, fleet: &mut Fleet) -> BTreeSet<ComponentId> {
+        let held = match self.store.live_since(0, &[]).await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(collector = %self.me, error = %e, "cannot read the room's past; trends start afresh");
+                Vec::new()
+            }
         };
+        let mut present = BTreeSet::new();
+        for published in held {
+            let live = published.component;
+            let Some(kind) = fleet
+                .components()
+                .iter()
+                .find(|c| c.meta.id.as_str() == live.id)
+                .map(|c| c.meta.kind)
+            else {
+                continue;
+            };
+            let id = ComponentId::new(kind, live.id.split_once('/').map_or("", |(_, n)| n));
+            let (history, breakdown) = live.figures(kind, 0);
+            for (key, points) in history {
+                fleet.backfill_points(&id, key, points);
+            }
+            for (key, name, points) in breakdown {
+                fleet.backfill_breakdown(&id, key, &name, points);
+            }
+            present.insert(id);
+        }
         fleet
             .components()
             .iter()
             .map(|c| &c.meta.id)
-            .filter(|id| !present.contains(id.as_str()))
+            .filter(|id| !present.contains(*id))
             .cloned()
             .collect()
     }

@@ -78,6 +78,12 @@ impl LiveStatus {
     }
 }
 
+/// Histories by figure key, and by figure key and name.
+pub type Figures = (
+    Vec<(&'static str, Vec<Point>)>,
+    Vec<(&'static str, String, Vec<Point>)>,
+);
+
 /// A component's histories, stored apart from its status and reading: they are most of
 /// its size, and a watcher needs them only the first time it sees the component.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -103,6 +109,28 @@ impl LiveComponent {
         self.history = past.history;
         self.breakdown = past.breakdown;
         self
+    }
+
+    /// The histories under the figure keys of `kind` this mastop knows (others are left
+    /// out), each without its last `drop_last` points: per figure, then per figure and name.
+    pub fn figures(&self, kind: &str, drop_last: usize) -> Figures {
+        let specs = crate::sources::figure_specs(kind).unwrap_or(&[]);
+        let cut = |points: &Vec<Point>| points[..points.len().saturating_sub(drop_last)].to_vec();
+        let history = specs
+            .iter()
+            .filter_map(|spec| Some((spec.key, cut(self.history.get(spec.key)?))))
+            .collect();
+        let breakdown = specs
+            .iter()
+            .flat_map(|spec| {
+                self.breakdown
+                    .get(spec.key)
+                    .into_iter()
+                    .flatten()
+                    .map(move |(name, points)| (spec.key, name.clone(), cut(points)))
+            })
+            .collect();
+        (history, breakdown)
     }
 
     /// The publishable form of `component`.

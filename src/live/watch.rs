@@ -92,38 +92,13 @@ impl Follower {
         if new {
             self.known.push(live.id.clone());
         }
-        let past = new.then(|| {
-            // The past the collector saw, minus the latest value the reading adds.
-            crate::sources::figure_specs(kind)
-                .unwrap_or(&[])
-                .iter()
-                .filter_map(|spec| {
-                    let values = live.history.get(spec.key)?;
-                    let past = values
-                        .len()
-                        .saturating_sub(usize::from(live.reading.is_some()));
-                    Some((spec.key, values[..past].to_vec()))
-                })
-                .collect()
-        });
-        let latest = usize::from(live.reading.is_some());
-        let past_breakdown =
-            if new {
-                crate::sources::figure_specs(kind)
-                    .unwrap_or(&[])
-                    .iter()
-                    .flat_map(|spec| {
-                        live.breakdown.get(spec.key).into_iter().flatten().map(
-                            move |(name, values)| {
-                                let past = values.len().saturating_sub(latest);
-                                (spec.key, name.clone(), values[..past].to_vec())
-                            },
-                        )
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
+        // The past the collector saw, minus the latest value the reading adds.
+        let (past, past_breakdown) = if new {
+            let (past, breakdown) = live.figures(kind, usize::from(live.reading.is_some()));
+            (Some(past), breakdown)
+        } else {
+            (None, Vec::new())
+        };
         let same = self.readings.get(&id) == Some(&live.status.last_ok_ms);
         let reading: Option<Arc<dyn Reading>> = match &live.reading {
             Some(stored) if !same || new => Some(stored.decode()),

@@ -8,7 +8,6 @@
 //! Unlike [`PgStore`]'s calls, a seat never reconnects by itself: a new session does not
 //! hold the lock, so a lost session is a lost lead, and the collector decides what next.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -432,23 +431,6 @@ impl<'a> Seat<'a> {
             .map_err(|f| self.store.explain(&f));
         self.session = None;
         released
-    }
-
-    /// The ids of every component in the room, whoever published them.
-    pub async fn published_ids(&mut self) -> Result<BTreeSet<String>, String> {
-        let rows = self
-            .run("read the room's components", |c| async move {
-                c.query_typed("SELECT id FROM mastop_live_components", &[])
-                    .await
-            })
-            .await
-            .map_err(|f| self.store.explain(&f))?;
-        rows.iter()
-            .map(|row| {
-                row.try_get::<_, String>("id")
-                    .map_err(|e| format!("ops store: reading the room's components: {e}"))
-            })
-            .collect()
     }
 }
 

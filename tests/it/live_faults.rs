@@ -376,6 +376,49 @@ impl Setup {
         .map(|row| (row.get("pid"), row.get("standby")))
     }
 
+    /// Each stored figure's oldest point, as the store holds them.
+    async fn oldest_points(&self) -> String {
+        let c = self.pg.client().await;
+        c.query_one(
+            "SELECT coalesce(string_agg(id || ' ' || h.key || ' ' || (h.value->0)::text, '; ' \
+               ORDER BY id, h.key), '') AS oldest \
+             FROM mastop_live_components, jsonb_each(coalesce(past->'history', '{}')) h",
+            &[],
+        )
+        .await
+        .expect("read the oldest points")
+        .get("oldest")
+    }
+
+    /// Points of history the room holds, over every component and figure.
+    async fn stored_points(&self) -> i64 {
+        let c = self.pg.client().await;
+        c.query_one(
+            "SELECT coalesce(sum(jsonb_array_length(h.value)), 0)::int8 AS n \
+             FROM mastop_live_components, jsonb_each(coalesce(past->'history', '{}')) h",
+            &[],
+        )
+        .await
+        .expect("count the stored points")
+        .get("n")
+    }
+
+    async fn wait_for_points(&self, at_least: i64) -> i64 {
+        guarded(
+            &format!("{at_least} points of history in the room"),
+            async {
+                loop {
+                    let n = self.stored_points().await;
+                    if n >= at_least {
+                        return n;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        )
+        .await
+    }
+
     async fn wait_for_leader(&self, pid: i32, standby: Option<i32>) {
         guarded(&format!("{pid} to lead, {standby:?} standing by"), async {
             while self.leader().await != Some((pid, standby)) {
@@ -525,10 +568,16 @@ async fn a_killed_leader_is_replaced_by_the_standby_and_watchers_keep_up() {
         })
         .await;
 
+    // Past enough that a new leader starting afresh could not begin where it begins.
+    room.wait_for_points(24).await;
     a.signal(Signal::SIGKILL);
+    let before = room.oldest_points().await;
     b.wait_to_say("took over from").await;
     room.keys(2);
     watcher.sees_keys(2).await;
+    // The new leader carries the room's past on: what it publishes starts where the old
+    // leader's past started, not at the takeover.
+    assert_eq!(room.oldest_points().await, before);
     room.wait_for_leader(b.pid(), None).await;
     watcher
         .until("the header to name the new leader", |w| {

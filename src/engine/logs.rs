@@ -10,7 +10,7 @@ use super::Engine;
 use crate::config::Config;
 use crate::logs::LogLine;
 use crate::logs::query::{UnitPattern, Window};
-use crate::logs::signatures::{SignatureSpec, Signatures};
+use crate::logs::signatures::Signatures;
 use crate::sources::journal::{FollowEvent, JournalHost};
 use crate::sources::loki::LokiReader;
 
@@ -46,19 +46,7 @@ impl Engine {
 
     /// The shipped signatures and the config's `[[logs.signature]]`.
     pub fn log_signatures(&self) -> Result<Signatures, String> {
-        let extra: Vec<SignatureSpec> = self
-            .config()
-            .logs
-            .signature
-            .iter()
-            .map(|s| SignatureSpec {
-                name: s.name.clone(),
-                pattern: s.pattern.clone(),
-                warn_per_min: s.warn_per_min,
-                crit_per_min: s.crit_per_min,
-            })
-            .collect();
-        Signatures::with(&extra)
+        crate::logs::signatures::configured(&self.config().logs)
     }
 }
 

@@ -285,7 +285,7 @@ async fn read_capped_line<R: tokio::io::AsyncBufRead + Unpin>(
     }
 }
 
-fn journalctl_failed(host: &str, status: Option<i32>, stderr: &str) -> String {
+pub fn journalctl_failed(host: &str, status: Option<i32>, stderr: &str) -> String {
     let said = stderr
         .lines()
         .map(str::trim)

@@ -109,7 +109,8 @@ pub fn build(config: &Config) -> Vec<SourceSpec> {
 /// [`build`], also handing back the host spawner its host sources share, for hosts that
 /// discovery finds later.
 pub fn build_sharing(config: &Config) -> (Vec<SourceSpec>, host::HostSpawner) {
-    let mut hosts = host::HostSpawner::new(&config.ssh, &config.defaults);
+    let mut hosts = host::HostSpawner::new(&config.ssh, &config.defaults)
+        .with_log_signatures(crate::logs::signatures::configured(&config.logs));
     if let Some(p) = config.prometheus.iter().find(|p| p.enabled) {
         hosts = hosts.with_prometheus(std::sync::Arc::new(host::prometheus::PrometheusHosts::new(
             p,

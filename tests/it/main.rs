@@ -45,6 +45,7 @@ mod live;
 mod live_console;
 mod logs_journal;
 mod logs_loki;
+mod logs_signatures;
 mod logs_view;
 mod ops_store;
 mod pgbouncer;

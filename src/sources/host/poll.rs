@@ -11,11 +11,13 @@ use tokio::sync::Semaphore;
 
 use super::checks::HostChecks;
 use super::drift::{DriftBoard, Report};
+use super::log_signatures::SignatureWatch;
 use super::prometheus::PrometheusHosts;
 use super::sample::{self, Sample};
 use super::ssh::{Connector, SshErrorKind, close_in_background};
 use super::{node_exporter, script};
 use crate::config::{Defaults, HostConfig, MetricsVia, SshConfig};
+use crate::logs::signatures::Signatures;
 use crate::model::{ComponentId, ComponentMeta};
 use crate::net::service::{Service, ServiceSpec};
 use crate::sources::{PollError, PollResult, Source, SourceSpec, exposition};
@@ -25,6 +27,8 @@ const MAX_METRICS: usize = 16 * 1024 * 1024;
 /// The share of the poll's deadline the page gets, so the error can say what stalled
 /// before the scheduler gives up on the whole poll.
 const OWN_SHARE: f64 = 0.9;
+/// The share of the poll's deadline the journal read for signatures gets, once a minute.
+const SIGNATURE_SHARE: f64 = 0.4;
 
 /// Every configured host's source, sharing one bound on concurrent SSH handshakes.
 pub fn specs(hosts: &[HostConfig], ssh: &SshConfig, defaults: &Defaults) -> Vec<SourceSpec> {
@@ -44,6 +48,8 @@ pub struct HostSpawner {
     prometheus: Option<Arc<PrometheusHosts>>,
     /// Where SSH hosts compare `.env.production` and the deployed Mastodon.
     drift: Arc<DriftBoard>,
+    /// The known log signatures SSH hosts count in their journal (or why they cannot).
+    signatures: Result<Arc<Signatures>, String>,
 }
 
 impl HostSpawner {
@@ -54,7 +60,15 @@ impl HostSpawner {
             handshakes: Arc::new(Semaphore::new(ssh.max_concurrent.max(1))),
             prometheus: None,
             drift: Arc::default(),
+            signatures: Ok(Arc::new(Signatures::shipped())),
         }
+    }
+
+    /// The signatures SSH hosts count in their journal: the shipped ones and the config's,
+    /// or why the config's cannot be used.
+    pub fn with_log_signatures(mut self, signatures: Result<Signatures, String>) -> Self {
+        self.signatures = signatures.map(Arc::new);
+        self
     }
 
     /// Hosts read from Prometheus share one refresh of this one.
@@ -72,7 +86,8 @@ impl HostSpawner {
                 schedule.deadline,
                 Arc::clone(&self.handshakes),
             )
-            .with_drift_board(Arc::clone(&self.drift));
+            .with_drift_board(Arc::clone(&self.drift))
+            .with_log_signatures(host, self.signatures.clone());
             return spec_with(host, &self.defaults, Box::new(source));
         }
         let schedule = host.schedule(&self.defaults);
@@ -157,6 +172,8 @@ pub struct HostSource {
     live_dir: String,
     /// Shared with the other SSH hosts of the console, so drift can be compared.
     drift: Arc<DriftBoard>,
+    /// Known log signatures in the journal, counted on a slower tier (SSH hosts only).
+    log_signatures: Option<SignatureWatch>,
 }
 
 impl HostSource {
@@ -215,7 +232,21 @@ impl HostSource {
             name: host.name.clone(),
             live_dir: host.mastodon_dir.clone(),
             drift: Arc::default(),
+            log_signatures: None,
         }
+    }
+
+    /// Counts `signatures` in the journal of the host's `log_units` once a minute, over
+    /// the poll's connection. Only hosts read over SSH have a journal to read.
+    pub fn with_log_signatures(
+        mut self,
+        host: &HostConfig,
+        signatures: Result<Arc<Signatures>, String>,
+    ) -> Self {
+        if matches!(self.reader, Reader::Ssh { .. }) {
+            self.log_signatures = SignatureWatch::new(host, signatures);
+        }
+        self
     }
 
     /// Compares this host with the others on `board` (every SSH host of one console).
@@ -253,6 +284,13 @@ impl HostSource {
                 if let Some(facts) = sample.facts.as_mut() {
                     facts.salt = salt;
                 }
+                if let (Some(watch), Some(live)) = (self.log_signatures.as_mut(), session.as_ref())
+                    && watch.due(tokio::time::Instant::now())
+                {
+                    watch
+                        .read(connector, live, self.deadline.mul_f64(SIGNATURE_SHARE))
+                        .await;
+                }
                 sample
             }
             Reader::NodeExporter { service } => {
@@ -289,6 +327,9 @@ impl HostSource {
         );
         reading.roles.clone_from(&self.roles);
         reading.production = self.production;
+        if let Some(watch) = &self.log_signatures {
+            watch.apply(&mut reading);
+        }
         if let Some(facts) = current.facts.as_ref() {
             let mut roles = self.roles.clone();
             roles.sort();

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::logs::LogLine;
 use crate::logs::query::{UnitPattern, Window};
 use crate::logs::signatures::Signatures;
+use crate::sources::host::masters::Masters;
 use crate::sources::journal::{FollowEvent, JournalHost};
 use crate::sources::loki::LokiReader;
 
@@ -21,7 +22,7 @@ impl Engine {
     /// Journal readers for `target`: a `[[host]]` name, or `role:NAME` for every enabled
     /// host with that role. Hosts that are not configured are an error naming them.
     pub fn journal_hosts(&self, target: &str) -> Result<Vec<JournalHost>, String> {
-        journal_hosts(self.config(), target)
+        journal_hosts(self.config(), target, &self.masters)
     }
 
     /// The `[[loki]]` reader named `name`, or the first one.
@@ -41,6 +42,7 @@ impl Engine {
         LogReaders {
             config: Arc::new(self.config().clone()),
             demo: self.demo().map(|d| (std::time::Instant::now(), d.at)),
+            masters: Arc::clone(&self.masters),
         }
     }
 
@@ -52,7 +54,11 @@ impl Engine {
 
 /// `target`: a `[[host]]` name, several joined by `,`, or `role:NAME` for every enabled
 /// host with that role. Every name must be configured.
-fn journal_hosts(cfg: &Config, target: &str) -> Result<Vec<JournalHost>, String> {
+fn journal_hosts(
+    cfg: &Config,
+    target: &str,
+    masters: &Masters,
+) -> Result<Vec<JournalHost>, String> {
     let chosen: Vec<_> = match target.strip_prefix("role:") {
         Some(role) => cfg
             .hosts
@@ -82,7 +88,10 @@ fn journal_hosts(cfg: &Config, target: &str) -> Result<Vec<JournalHost>, String>
     let handshakes = Arc::new(Semaphore::new(cfg.ssh.max_concurrent.max(1)));
     chosen
         .into_iter()
-        .map(|h| JournalHost::new(h, &cfg.ssh, LOG_DEADLINE / 2, Arc::clone(&handshakes)))
+        .map(|h| {
+            JournalHost::new(h, &cfg.ssh, LOG_DEADLINE / 2, Arc::clone(&handshakes))
+                .map(|j| j.with_master(masters.of(&h.name)))
+        })
         .collect()
 }
 
@@ -119,6 +128,8 @@ pub struct LogReaders {
     config: Arc<Config>,
     /// When the demo started and how far into its script, to place its journals in time.
     demo: Option<(std::time::Instant, Duration)>,
+    /// The hosts' master connections, shared with the host poll of the same engine.
+    masters: Arc<Masters>,
 }
 
 impl LogReaders {
@@ -127,6 +138,7 @@ impl LogReaders {
         LogReaders {
             config: Arc::new(Config::default()),
             demo: Some((std::time::Instant::now(), offset)),
+            masters: Arc::default(),
         }
     }
 
@@ -135,6 +147,7 @@ impl LogReaders {
         LogReaders {
             config: Arc::new(config),
             demo: None,
+            masters: Arc::default(),
         }
     }
 
@@ -158,7 +171,7 @@ impl LogReaders {
         if let Some((started, offset)) = self.demo {
             return demo_stream(started, offset, read, tx).await;
         }
-        match journal_hosts(&self.config, &read.target) {
+        match journal_hosts(&self.config, &read.target, &self.masters) {
             Ok(hosts) => journal_stream(hosts, read, tx).await,
             Err(e) => match self.config.loki.iter().find(|l| l.enabled) {
                 Some(entry) => match LokiReader::new(entry, &self.config.logs) {

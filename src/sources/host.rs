@@ -9,6 +9,7 @@ pub mod checks;
 pub mod command_line;
 pub mod drift;
 pub mod log_signatures;
+pub mod masters;
 pub mod mastodon;
 pub mod node_exporter;
 mod poll;

@@ -6,15 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use openssh::Session;
 use tokio::sync::Semaphore;
 
 use super::checks::HostChecks;
 use super::drift::{DriftBoard, Report};
 use super::log_signatures::SignatureWatch;
+use super::masters::{Master, Masters};
 use super::prometheus::PrometheusHosts;
 use super::sample::{self, Sample};
-use super::ssh::{Connector, SshErrorKind, close_in_background};
+use super::ssh::{Connector, SshErrorKind};
 use super::{node_exporter, script};
 use crate::config::{Defaults, HostConfig, MetricsVia, SshConfig};
 use crate::logs::signatures::Signatures;
@@ -50,6 +50,8 @@ pub struct HostSpawner {
     drift: Arc<DriftBoard>,
     /// The known log signatures SSH hosts count in their journal (or why they cannot).
     signatures: Result<Arc<Signatures>, String>,
+    /// The console's SSH masters, shared with its log readers.
+    masters: Arc<Masters>,
 }
 
 impl HostSpawner {
@@ -61,7 +63,15 @@ impl HostSpawner {
             prometheus: None,
             drift: Arc::default(),
             signatures: Ok(Arc::new(Signatures::shipped())),
+            masters: Arc::default(),
         }
+    }
+
+    /// Takes each SSH host's master connection from `masters`, which the console's log
+    /// readers share.
+    pub fn with_masters(mut self, masters: Arc<Masters>) -> Self {
+        self.masters = masters;
+        self
     }
 
     /// The signatures SSH hosts count in their journal: the shipped ones and the config's,
@@ -87,7 +97,8 @@ impl HostSpawner {
                 Arc::clone(&self.handshakes),
             )
             .with_drift_board(Arc::clone(&self.drift))
-            .with_log_signatures(host, self.signatures.clone());
+            .with_log_signatures(host, self.signatures.clone())
+            .with_master(self.masters.of(&host.name));
             return spec_with(host, &self.defaults, Box::new(source));
         }
         let schedule = host.schedule(&self.defaults);
@@ -137,7 +148,8 @@ fn spec_with(host: &HostConfig, defaults: &Defaults, source: Box<HostSource>) ->
 enum Reader {
     Ssh {
         connector: Box<Connector>,
-        session: Option<Session>,
+        /// Shared with the log readers of the same host, when the console hands it over.
+        master: Arc<Master>,
     },
     NodeExporter {
         service: Box<Result<Service, String>>,
@@ -188,7 +200,7 @@ impl HostSource {
                 // ssh gives up a little before the poll's deadline, so its own (clearer)
                 // error wins over "no answer within".
                 connector: Box::new(Connector::new(host, ssh, deadline.mul_f64(0.8), handshakes)),
-                session: None,
+                master: Arc::default(),
             },
             MetricsVia::NodeExporter => Reader::NodeExporter {
                 service: Box::new(node_exporter_service(host)),
@@ -249,6 +261,14 @@ impl HostSource {
         self
     }
 
+    /// Reads over `master`, the host's connection shared with its log readers.
+    pub fn with_master(mut self, shared: Arc<Master>) -> Self {
+        if let Reader::Ssh { master, .. } = &mut self.reader {
+            *master = shared;
+        }
+        self
+    }
+
     /// Compares this host with the others on `board` (every SSH host of one console).
     pub fn with_drift_board(mut self, board: Arc<DriftBoard>) -> Self {
         board.join(&self.name);
@@ -259,23 +279,23 @@ impl HostSource {
     async fn poll_once(&mut self) -> PollResult {
         let cut_off = std::mem::replace(&mut self.in_flight, true);
         if cut_off
-            && let Reader::Ssh { session, .. } = &mut self.reader
-            && let Some(suspect) = session.take()
+            && let Reader::Ssh { master, .. } = &self.reader
+            && let Some(suspect) = master.current()
         {
             // A poll cut off at its deadline may have left the master hung, or only slow (a
             // loaded host). A quick check keeps a live master: reconnecting every slow host
             // would add a handshake storm to whatever made it slow.
             match tokio::time::timeout(self.check_budget, suspect.check()).await {
-                Ok(Ok(())) => *session = Some(suspect),
-                _ => close_in_background(suspect),
+                Ok(Ok(())) => {}
+                _ => master.discard(suspect),
             }
         }
         let current = match &mut self.reader {
-            Reader::Ssh { connector, session } => {
+            Reader::Ssh { connector, master } => {
                 let salt = self.drift.salt();
                 let mut sample = read_over_ssh(
                     connector,
-                    session,
+                    master,
                     &[salt.clone(), self.live_dir.clone()],
                     &self.expected_units,
                     self.deadline,
@@ -284,11 +304,11 @@ impl HostSource {
                 if let Some(facts) = sample.facts.as_mut() {
                     facts.salt = salt;
                 }
-                if let (Some(watch), Some(live)) = (self.log_signatures.as_mut(), session.as_ref())
+                if let (Some(watch), Some(live)) = (self.log_signatures.as_mut(), master.current())
                     && watch.due(tokio::time::Instant::now())
                 {
                     watch
-                        .read(connector, live, self.deadline.mul_f64(SIGNATURE_SHARE))
+                        .read(connector, &live, self.deadline.mul_f64(SIGNATURE_SHARE))
                         .await;
                 }
                 sample
@@ -414,34 +434,27 @@ async fn read_node_exporter(service: &mut Service, budget: Duration) -> Result<S
 
 async fn read_over_ssh(
     connector: &Connector,
-    slot: &mut Option<Session>,
+    master: &Master,
     leading: &[String],
     units: &[String],
     deadline: Duration,
 ) -> Result<Sample, PollError> {
-    // The session stays in its slot while in use: if the scheduler drops this future at
-    // the deadline, the master connection survives for the next poll to check.
-    let reused = slot.is_some();
-    let session = match slot {
-        Some(s) => s,
-        None => slot.insert(connector.connect().await.map_err(refused)?),
-    };
+    // The session stays in the shared slot while in use: if the scheduler drops this
+    // future at the deadline, the master connection survives for the next poll to check.
+    let reused = master.current().is_some();
+    let mut session = master.connect(connector).await.map_err(refused)?;
     let argv = poll_command_with(leading, units, deadline);
-    let mut result = connector.run(session, &argv).await;
+    let mut result = connector.run(&session, &argv).await;
     if reused && result.is_err() {
         // The master went away since the last poll (idle exit, host reboot): one fresh try.
-        if let Some(old) = slot.take() {
-            close_in_background(old);
-        }
-        let fresh = slot.insert(connector.connect().await.map_err(refused)?);
-        result = connector.run(fresh, &argv).await;
+        master.discard(session);
+        session = master.connect(connector).await.map_err(refused)?;
+        result = connector.run(&session, &argv).await;
     }
     let finished = match result {
         Ok(f) => f,
         Err(e) => {
-            if let Some(broken) = slot.take() {
-                close_in_background(broken);
-            }
+            master.discard(session);
             return Err(refused(e));
         }
     };
@@ -494,15 +507,5 @@ fn refused(e: super::ssh::SshError) -> PollError {
 impl Source for HostSource {
     fn poll(&mut self) -> BoxFuture<'_, PollResult> {
         Box::pin(self.poll_once())
-    }
-}
-
-impl Drop for HostSource {
-    fn drop(&mut self) {
-        if let Reader::Ssh { session, .. } = &mut self.reader
-            && let Some(session) = session.take()
-        {
-            close_in_background(session);
-        }
     }
 }

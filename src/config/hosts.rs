@@ -96,6 +96,11 @@ pub struct HostConfig {
     /// the host's own journal: a container's bind-mounted journal. An absolute plain path.
     #[serde(default)]
     pub journal_directory: Option<String>,
+    /// The units whose journal is read for known log signatures (a slow read, once a
+    /// minute, over the poll's own SSH connection). Unset: the units its roles imply and
+    /// its own `units`; `[]` reads none.
+    #[serde(default)]
+    pub log_units: Option<Vec<String>>,
 }
 
 fn default_live_dir() -> String {
@@ -129,6 +134,7 @@ impl HostConfig {
             deadline: None,
             enabled: true,
             journal_directory: None,
+            log_units: None,
         }
     }
 
@@ -152,6 +158,32 @@ impl HostConfig {
         let own = self.units.iter().map(|u| with_suffix(u));
         let firewall = (!self.firewall_unit.is_empty()).then(|| with_suffix(&self.firewall_unit));
         for unit in implied.map(|u| (*u).to_string()).chain(own).chain(firewall) {
+            if !out.contains(&unit) {
+                out.push(unit);
+            }
+        }
+        out
+    }
+}
+
+impl HostConfig {
+    /// The units whose journal is counted for known log signatures: `log_units` when set,
+    /// else the units its roles imply and its own `units` (the firewall logs nothing of
+    /// Mastodon's), without repeats.
+    pub fn signature_units(&self) -> Vec<String> {
+        if let Some(units) = &self.log_units {
+            let mut out: Vec<String> = Vec::new();
+            for unit in units.iter().map(|u| with_suffix(u)) {
+                if !out.contains(&unit) {
+                    out.push(unit);
+                }
+            }
+            return out;
+        }
+        let mut out: Vec<String> = Vec::new();
+        let implied = self.roles.iter().flat_map(|r| role_units(r).iter());
+        let own = self.units.iter().map(|u| with_suffix(u));
+        for unit in implied.map(|u| (*u).to_string()).chain(own) {
             if !out.contains(&unit) {
                 out.push(unit);
             }
@@ -293,6 +325,15 @@ pub(super) fn validate(
                 format!("`{}` is not a user name", quote(user)),
                 Some("letters, digits, `-`, `_` and `.`".into()),
             ));
+        }
+        for unit in host.log_units.iter().flatten() {
+            if !is_unit_name(unit) {
+                problems.push((
+                    at("log_units"),
+                    format!("`{}` is not a systemd unit name", quote(unit)),
+                    Some("e.g. `mastodon-web.service` or `mastodon-sidekiq-*`".into()),
+                ));
+            }
         }
         for unit in host
             .units
@@ -466,6 +507,36 @@ mod tests {
         );
         host.firewall_unit = String::new();
         assert!(!host.expected_units().iter().any(|u| u.contains("nftables")));
+    }
+
+    #[test]
+    fn signature_units_default_to_the_roles_and_own_units_and_log_units_replace_them() {
+        let mut host = HostConfig::new("web-1", "10.0.0.1");
+        host.roles = vec!["mastodon-web".into(), "redis".into()];
+        host.units = vec!["mastodon-web".into(), "node-exporter".into()];
+        assert_eq!(
+            host.signature_units(),
+            vec![
+                "mastodon-web.service",
+                "redis*.service",
+                "node-exporter.service"
+            ]
+        );
+        host.log_units = Some(vec!["mastodon-web".into(), "mastodon-web.service".into()]);
+        assert_eq!(host.signature_units(), vec!["mastodon-web.service"]);
+        host.log_units = Some(Vec::new());
+        assert!(host.signature_units().is_empty());
+        host.log_units = Some(vec!["web;id".into()]);
+        let problems = validate(&[host], &SshConfig::default(), &Defaults::default(), false);
+        assert!(
+            problems
+                .iter()
+                .any(
+                    |(p, m, _)| super::super::locate::render_path(p).ends_with("log_units")
+                        && m.contains("not a systemd unit name")
+                ),
+            "{problems:?}"
+        );
     }
 
     #[test]

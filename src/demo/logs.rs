@@ -13,6 +13,7 @@
 //! gives the same lines.
 
 use crate::logs::query::UnitPattern;
+use crate::logs::signatures::{SignatureRates, Signatures};
 use crate::logs::{LogLine, Priority};
 
 use super::clock::{self, Anchor};
@@ -172,12 +173,53 @@ pub fn tail(
     lines
 }
 
+/// Known signatures in what demo host `host` wrote over the minute before demo second
+/// `end`, counted as a real host's poll counts its journal (`lines_read` counts the
+/// incidents' lines, the only ones looked at).
+pub fn signature_rates(host: &str, end: i64) -> Option<SignatureRates> {
+    static SIGNATURES: std::sync::OnceLock<Signatures> = std::sync::OnceLock::new();
+    let signatures = SIGNATURES.get_or_init(Signatures::shipped);
+    let h = HOSTS.iter().position(|(name, ..)| *name == host)?;
+    let (name, _, units) = HOSTS[h];
+    let mut messages = Vec::new();
+    for n in (end - 60)..end {
+        // Everyday lines carry no signature: only the incidents' seconds are written out,
+        // which keeps an hour of demo history cheap to compute.
+        if !incident_second(n) {
+            continue;
+        }
+        for (u, unit) in units.iter().enumerate() {
+            let seed = mix(n as u64 ^ ((h as u64) << 40) ^ ((u as u64) << 52));
+            messages.extend(second(name, unit, n, seed).into_iter().map(|(_, m)| m));
+        }
+    }
+    Some(signatures.rates(messages.iter().map(String::as_str), 0))
+}
+
+/// Whether any scripted incident that writes a known signature is on in demo second `n`.
+fn incident_second(n: i64) -> bool {
+    let (redis_down, rdb_failing, archive_full) = incidents(n);
+    redis_down || rdb_failing || archive_full
+}
+
+/// The incidents that change what the journals say in demo second `n`: redis-1 down, its
+/// RDB saves failing, db-1's archive volume full.
+fn incidents(n: i64) -> (bool, bool, bool) {
+    // A second before the demo's start is the end of the previous cycle.
+    let cycle = i64::try_from(clock::CYCLE.as_secs())
+        .unwrap_or(i64::MAX)
+        .max(1);
+    let s = clock::script_secs(std::time::Duration::from_secs(n.rem_euclid(cycle) as u64));
+    (
+        (at::REDIS_HOST_REBOOT..at::NFTABLES_RESTORED).contains(&s),
+        (at::RDB_FAILING..at::RDB_FIXED).contains(&s),
+        (250.0..at::ARCHIVE_CLEANED).contains(&s),
+    )
+}
+
 /// What one unit on one host wrote in demo second `n`.
 fn second(host: &str, unit: &str, n: i64, seed: u64) -> Vec<(u8, String)> {
-    let s = clock::script_secs(std::time::Duration::from_secs(n.rem_euclid(1 << 40) as u64));
-    let redis_down = (at::REDIS_HOST_REBOOT..at::NFTABLES_RESTORED).contains(&s);
-    let rdb_failing = (at::RDB_FAILING..at::RDB_FIXED).contains(&s);
-    let archive_full = (250.0..at::ARCHIVE_CLEANED).contains(&s);
+    let (redis_down, rdb_failing, archive_full) = incidents(n);
     let pick =
         |list: &[&'static str], salt: u64| list[(mix(seed ^ salt) % list.len() as u64) as usize];
     let token = format!("{:016x}{:016x}", mix(seed ^ 7), mix(seed ^ 8));
@@ -409,6 +451,34 @@ mod tests {
         assert!(lines.windows(2).all(|w| w[0].at_us <= w[1].at_us));
         let again = between(&all, &units(&["*.service"]), anchor, now - 60_000_000, now);
         assert_eq!(lines, again, "the same window gives the same lines");
+    }
+
+    #[test]
+    fn a_hosts_signature_rates_are_its_journals_last_minute_counted() {
+        let signatures = Signatures::shipped();
+        for script in [100, 300, 460, 500, 560] {
+            let (anchor, now) = anchor_at(script);
+            for (host, ..) in HOSTS {
+                let lines = between(
+                    &[host],
+                    &units(&["*.service"]),
+                    anchor,
+                    now - 60_000_000,
+                    now,
+                );
+                let expected = signatures
+                    .rates(lines.iter().map(|l| l.message.as_str()), 0)
+                    .seen;
+                let rates = signature_rates(host, script as i64).unwrap();
+                assert_eq!(rates.seen, expected, "{host} at {script}");
+            }
+        }
+        let misconf = signature_rates("web-1", 460).unwrap();
+        let worst = misconf.worst().unwrap();
+        assert_eq!(worst.name, "Redis MISCONF");
+        assert!(worst.per_min >= 40, "{worst:?}");
+        assert!(signature_rates("web-1", 100).unwrap().seen.is_empty());
+        assert!(signature_rates("mail-9", 100).is_none());
     }
 
     #[test]

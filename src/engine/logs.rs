@@ -10,7 +10,8 @@ use super::Engine;
 use crate::config::Config;
 use crate::logs::LogLine;
 use crate::logs::query::{UnitPattern, Window};
-use crate::logs::signatures::{SignatureSpec, Signatures};
+use crate::logs::signatures::Signatures;
+use crate::sources::host::masters::Masters;
 use crate::sources::journal::{FollowEvent, JournalHost};
 use crate::sources::loki::LokiReader;
 
@@ -21,7 +22,7 @@ impl Engine {
     /// Journal readers for `target`: a `[[host]]` name, or `role:NAME` for every enabled
     /// host with that role. Hosts that are not configured are an error naming them.
     pub fn journal_hosts(&self, target: &str) -> Result<Vec<JournalHost>, String> {
-        journal_hosts(self.config(), target)
+        journal_hosts(self.config(), target, &self.masters)
     }
 
     /// The `[[loki]]` reader named `name`, or the first one.
@@ -41,30 +42,23 @@ impl Engine {
         LogReaders {
             config: Arc::new(self.config().clone()),
             demo: self.demo().map(|d| (std::time::Instant::now(), d.at)),
+            masters: Arc::clone(&self.masters),
         }
     }
 
     /// The shipped signatures and the config's `[[logs.signature]]`.
     pub fn log_signatures(&self) -> Result<Signatures, String> {
-        let extra: Vec<SignatureSpec> = self
-            .config()
-            .logs
-            .signature
-            .iter()
-            .map(|s| SignatureSpec {
-                name: s.name.clone(),
-                pattern: s.pattern.clone(),
-                warn_per_min: s.warn_per_min,
-                crit_per_min: s.crit_per_min,
-            })
-            .collect();
-        Signatures::with(&extra)
+        crate::logs::signatures::configured(&self.config().logs)
     }
 }
 
 /// `target`: a `[[host]]` name, several joined by `,`, or `role:NAME` for every enabled
 /// host with that role. Every name must be configured.
-fn journal_hosts(cfg: &Config, target: &str) -> Result<Vec<JournalHost>, String> {
+fn journal_hosts(
+    cfg: &Config,
+    target: &str,
+    masters: &Masters,
+) -> Result<Vec<JournalHost>, String> {
     let chosen: Vec<_> = match target.strip_prefix("role:") {
         Some(role) => cfg
             .hosts
@@ -94,7 +88,10 @@ fn journal_hosts(cfg: &Config, target: &str) -> Result<Vec<JournalHost>, String>
     let handshakes = Arc::new(Semaphore::new(cfg.ssh.max_concurrent.max(1)));
     chosen
         .into_iter()
-        .map(|h| JournalHost::new(h, &cfg.ssh, LOG_DEADLINE / 2, Arc::clone(&handshakes)))
+        .map(|h| {
+            JournalHost::new(h, &cfg.ssh, LOG_DEADLINE / 2, Arc::clone(&handshakes))
+                .map(|j| j.with_master(masters.of(&h.name)))
+        })
         .collect()
 }
 
@@ -115,6 +112,9 @@ pub enum LogEvent {
     Lines {
         lines: Vec<LogLine>,
         unreadable: usize,
+        /// Lines dropped at the reader before this batch because the view's queue was
+        /// full (the console could not keep up); counted, never shown.
+        dropped: u64,
     },
     /// A host or reader failed; the others go on.
     Failed(String),
@@ -131,6 +131,8 @@ pub struct LogReaders {
     config: Arc<Config>,
     /// When the demo started and how far into its script, to place its journals in time.
     demo: Option<(std::time::Instant, Duration)>,
+    /// The hosts' master connections, shared with the host poll of the same engine.
+    masters: Arc<Masters>,
 }
 
 impl LogReaders {
@@ -139,6 +141,7 @@ impl LogReaders {
         LogReaders {
             config: Arc::new(Config::default()),
             demo: Some((std::time::Instant::now(), offset)),
+            masters: Arc::default(),
         }
     }
 
@@ -147,6 +150,7 @@ impl LogReaders {
         LogReaders {
             config: Arc::new(config),
             demo: None,
+            masters: Arc::default(),
         }
     }
 
@@ -170,7 +174,7 @@ impl LogReaders {
         if let Some((started, offset)) = self.demo {
             return demo_stream(started, offset, read, tx).await;
         }
-        match journal_hosts(&self.config, &read.target) {
+        match journal_hosts(&self.config, &read.target, &self.masters) {
             Ok(hosts) => journal_stream(hosts, read, tx).await,
             Err(e) => match self.config.loki.iter().find(|l| l.enabled) {
                 Some(entry) => match LokiReader::new(entry, &self.config.logs) {
@@ -203,10 +207,17 @@ async fn journal_stream(mut hosts: Vec<JournalHost>, read: LogRead, tx: mpsc::Se
         for e in errors {
             let _ = tx.send(LogEvent::Failed(e)).await;
         }
-        let _ = tx.send(LogEvent::Lines { lines, unreadable }).await;
+        let _ = tx
+            .send(LogEvent::Lines {
+                lines,
+                unreadable,
+                dropped: 0,
+            })
+            .await;
         let _ = tx.send(LogEvent::Ended("read once".into())).await;
         return;
     }
+    let mut out = Outlet::new(tx);
     let (follow_tx, mut follow_rx) = mpsc::channel(8);
     // Held until this task ends: dropping them stops the remote journalctl.
     let mut following = Vec::new();
@@ -220,10 +231,10 @@ async fn journal_stream(mut hosts: Vec<JournalHost>, read: LogRead, tx: mpsc::Se
         match started {
             Ok(Ok(f)) => following.push(f),
             Ok(Err(e)) => {
-                let _ = tx.send(LogEvent::Failed(e)).await;
+                let _ = out.send(LogEvent::Failed(e)).await;
             }
             Err(_) => {
-                let _ = tx
+                let _ = out
                     .send(LogEvent::Failed(format!(
                         "journal of {name}: no answer within {}",
                         humantime::format_duration(LOG_DEADLINE)
@@ -237,10 +248,11 @@ async fn journal_stream(mut hosts: Vec<JournalHost>, read: LogRead, tx: mpsc::Se
     // journalctl says nothing when the window is empty: an empty batch tells the view that
     // the reading has started, so it stops saying it is waiting.
     if running > 0
-        && tx
+        && out
             .send(LogEvent::Lines {
                 lines: Vec::new(),
                 unreadable: 0,
+                dropped: 0,
             })
             .await
             .is_err()
@@ -248,25 +260,115 @@ async fn journal_stream(mut hosts: Vec<JournalHost>, read: LogRead, tx: mpsc::Se
         return;
     }
     while running > 0 {
-        let Some(event) = follow_rx.recv().await else {
+        // While lines flow the count of dropped ones rides on the next batch that fits;
+        // once the hosts are quiet it goes on its own, as soon as the view has room.
+        let event = if out.owes() {
+            tokio::select! {
+                biased;
+                event = follow_rx.recv() => event,
+                settled = out.settle() => {
+                    if settled.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        } else {
+            follow_rx.recv().await
+        };
+        let Some(event) = event else {
             break;
         };
         let sent = match event {
-            FollowEvent::Lines { lines, unreadable } => {
-                tx.send(LogEvent::Lines { lines, unreadable }).await
-            }
+            FollowEvent::Lines { lines, unreadable } => out.offer(lines, unreadable),
             FollowEvent::Ended(why) => {
                 running -= 1;
-                tx.send(LogEvent::Failed(why)).await
+                out.send(LogEvent::Failed(why)).await
             }
         };
         if sent.is_err() {
             return;
         }
     }
-    let _ = tx
+    let _ = out
         .send(LogEvent::Ended("no host is followed any more".into()))
         .await;
+}
+
+/// The view went away: nothing more to send.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Gone;
+
+/// How a followed log hands its batches to a view that may fall behind. The view's queue
+/// is bounded: a batch it has no room for is dropped here and counted, and the count goes
+/// with the next batch that fits (or on its own, see [`Outlet::settle`]), so the console's
+/// memory stays bounded and the view's dropped count honest.
+pub struct Outlet {
+    tx: mpsc::Sender<LogEvent>,
+    dropped: u64,
+    unreadable: usize,
+}
+
+impl Outlet {
+    pub fn new(tx: mpsc::Sender<LogEvent>) -> Outlet {
+        Outlet {
+            tx,
+            dropped: 0,
+            unreadable: 0,
+        }
+    }
+
+    /// Hands over a batch if the view has room, else drops and counts it.
+    pub fn offer(&mut self, lines: Vec<LogLine>, unreadable: usize) -> Result<(), Gone> {
+        let n = lines.len() as u64;
+        let event = LogEvent::Lines {
+            lines,
+            unreadable: self.unreadable + unreadable,
+            dropped: self.dropped,
+        };
+        match self.tx.try_send(event) {
+            Ok(()) => {
+                self.dropped = 0;
+                self.unreadable = 0;
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.dropped += n;
+                self.unreadable += unreadable;
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Gone),
+        }
+    }
+
+    /// Whether dropped lines (or unreadable ones) have not been told to the view yet.
+    pub fn owes(&self) -> bool {
+        self.dropped > 0 || self.unreadable > 0
+    }
+
+    /// Waits for room and tells the view what it is owed. Cancel-safe: the count is kept
+    /// until it is sent.
+    pub async fn settle(&mut self) -> Result<(), Gone> {
+        if !self.owes() {
+            return Ok(());
+        }
+        let permit = self.tx.reserve().await.map_err(|_| Gone)?;
+        permit.send(LogEvent::Lines {
+            lines: Vec::new(),
+            unreadable: self.unreadable,
+            dropped: self.dropped,
+        });
+        self.dropped = 0;
+        self.unreadable = 0;
+        Ok(())
+    }
+
+    /// Sends an event that must arrive (a failure, the end, the first batch), after what
+    /// the view is owed.
+    pub async fn send(&mut self, event: LogEvent) -> Result<(), Gone> {
+        self.settle().await?;
+        self.tx.send(event).await.map_err(|_| Gone)
+    }
 }
 
 /// The host label values a Loki read asks for: the role's configured hosts (none
@@ -291,6 +393,8 @@ async fn loki_stream(
 ) {
     let mut window = read.window;
     let mut newest = i64::MIN;
+    let mut out = Outlet::new(tx);
+    let mut first = true;
     loop {
         let answer = reader
             .read(
@@ -308,22 +412,38 @@ async fn loki_stream(
                     a.lines.into_iter().filter(|l| l.at_us > newest).collect();
                 lines.sort_by_key(|l| l.at_us);
                 newest = lines.last().map_or(newest, |l| l.at_us);
-                tx.send(LogEvent::Lines {
-                    lines,
-                    unreadable: a.unreadable,
-                })
-                .await
+                if first {
+                    out.send(LogEvent::Lines {
+                        lines,
+                        unreadable: a.unreadable,
+                        dropped: 0,
+                    })
+                    .await
+                } else {
+                    out.offer(lines, a.unreadable)
+                }
             }
-            Err(e) => tx.send(LogEvent::Failed(e)).await,
+            Err(e) => out.send(LogEvent::Failed(e)).await,
         };
-        if sent.is_err() || !read.follow {
+        first = false;
+        if sent.is_err() || !read.follow || pause(&mut out).await.is_err() {
             break;
         }
-        tokio::time::sleep(POLL_EVERY).await;
         // Overlap the last read so that a line Loki ingested late is not missed.
         window = Window::Last(Duration::from_secs(10));
     }
-    let _ = tx.send(LogEvent::Ended("read once".into())).await;
+    let _ = out.send(LogEvent::Ended("read once".into())).await;
+}
+
+/// Waits until the next poll of a followed log, telling the view meanwhile what it is
+/// owed as soon as it has room.
+async fn pause(out: &mut Outlet) -> Result<(), Gone> {
+    let wake = tokio::time::Instant::now() + POLL_EVERY;
+    if let Ok(Err(Gone)) = tokio::time::timeout_at(wake, out.settle()).await {
+        return Err(Gone);
+    }
+    tokio::time::sleep_until(wake).await;
+    Ok(())
 }
 
 async fn demo_stream(
@@ -362,32 +482,99 @@ async fn demo_stream(
     };
     let excess = lines.len().saturating_sub(read.max_lines);
     lines.drain(..excess);
-    if tx
+    let mut out = Outlet::new(tx);
+    if out
         .send(LogEvent::Lines {
             lines,
             unreadable: 0,
+            dropped: 0,
         })
         .await
         .is_err()
         || !read.follow
     {
-        let _ = tx.send(LogEvent::Ended("read once".into())).await;
+        let _ = out.send(LogEvent::Ended("read once".into())).await;
         return;
     }
     loop {
-        tokio::time::sleep(POLL_EVERY).await;
+        if pause(&mut out).await.is_err() {
+            return;
+        }
         let now = now_us();
         let lines = crate::demo::logs::between(&hosts, &read.units, anchor, until, now);
         until = now;
-        if tx
-            .send(LogEvent::Lines {
-                lines,
-                unreadable: 0,
-            })
-            .await
-            .is_err()
-        {
+        if out.offer(lines, 0).is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(n: usize) -> Vec<LogLine> {
+        (0..n)
+            .map(|i| LogLine {
+                at_us: i as i64,
+                host: "streaming-1".into(),
+                unit: "mastodon-streaming.service".into(),
+                priority: None,
+                message: format!("line {i}"),
+            })
+            .collect()
+    }
+
+    fn lines_of(event: Option<LogEvent>) -> (usize, usize, u64) {
+        match event {
+            Some(LogEvent::Lines {
+                lines,
+                unreadable,
+                dropped,
+            }) => (lines.len(), unreadable, dropped),
+            other => panic!("expected lines, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_batches_at_the_reader_and_counts_them_exactly() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let mut out = Outlet::new(tx);
+        out.offer(batch(100), 0).unwrap();
+        assert!(!out.owes());
+        // The view takes nothing: nine batches have no room.
+        for _ in 0..9 {
+            out.offer(batch(100), 1).unwrap();
+        }
+        assert!(out.owes());
+        assert_eq!(lines_of(rx.recv().await), (100, 0, 0));
+        // The next batch that fits carries the count.
+        out.offer(batch(7), 0).unwrap();
+        assert_eq!(lines_of(rx.recv().await), (7, 9, 900));
+        assert!(!out.owes());
+        // Quiet hosts: the count goes on its own once there is room.
+        out.offer(batch(5), 0).unwrap();
+        out.offer(batch(50), 0).unwrap();
+        let settling = tokio::spawn(async move {
+            out.settle().await.unwrap();
+            out
+        });
+        assert_eq!(lines_of(rx.recv().await), (5, 0, 0));
+        assert_eq!(lines_of(rx.recv().await), (0, 0, 50));
+        let mut out = settling.await.unwrap();
+        assert!(!out.owes());
+        // An event that must arrive goes after what is owed.
+        out.offer(batch(3), 0).unwrap();
+        out.offer(batch(3), 0).unwrap();
+        drop(rx.recv().await);
+        let sending = tokio::spawn(async move {
+            out.send(LogEvent::Ended("done".into())).await.unwrap();
+            out
+        });
+        assert_eq!(lines_of(rx.recv().await), (0, 0, 3));
+        assert!(matches!(rx.recv().await, Some(LogEvent::Ended(_))));
+        let mut out = sending.await.unwrap();
+        drop(rx);
+        assert_eq!(out.offer(batch(1), 0), Err(Gone));
     }
 }

@@ -102,6 +102,8 @@ pub struct Engine {
     ledger: Option<Arc<Mutex<DemoLedger>>>,
     /// When the run started, for the demo's clock.
     started: (Instant, SystemTime),
+    /// One SSH master per host, shared by the host poll and the log readers.
+    masters: Arc<sources::host::masters::Masters>,
 }
 
 impl Engine {
@@ -122,6 +124,7 @@ impl Engine {
             session,
             places,
             started: (Instant::now(), SystemTime::now()),
+            masters: Arc::default(),
         }
     }
 
@@ -195,7 +198,8 @@ impl Engine {
             ),
             (Some(demo), None) => (crate::demo::specs(cadence, self.started.0, demo.at), None),
             (None, _) => {
-                let (specs, hosts) = sources::build_sharing(&self.config);
+                let (specs, hosts) =
+                    sources::build_sharing_masters(&self.config, Arc::clone(&self.masters));
                 (specs, Some(hosts))
             }
         }

@@ -62,6 +62,13 @@ impl LogBuffer {
         }
     }
 
+    /// Counts `n` lines that were dropped before they reached the buffer (the reader's
+    /// queue to the view was full): received and dropped, never kept.
+    pub fn dropped_before(&mut self, n: u64) {
+        self.received += n;
+        self.dropped += n;
+    }
+
     pub fn lines(&self) -> &VecDeque<LogLine> {
         &self.lines
     }

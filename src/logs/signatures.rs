@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Figure, Finding, Level, Threshold, Unit, health::figure_level};
 
@@ -172,6 +173,150 @@ impl Signatures {
     pub fn name(&self, index: usize) -> &str {
         self.list.get(index).map_or("?", |s| s.name.as_str())
     }
+}
+
+impl Signatures {
+    /// How often each signature appears in `messages`, the lines of the last minute of a
+    /// journal read with at most `cap` lines: names and counts only, the lines stay here.
+    pub fn rates<'a>(
+        &self,
+        messages: impl IntoIterator<Item = &'a str>,
+        cap: usize,
+    ) -> SignatureRates {
+        let mut counts = vec![0u64; self.list.len()];
+        let mut lines_read = 0;
+        for message in messages {
+            lines_read += 1;
+            for i in self.matches(message) {
+                if let Some(n) = counts.get_mut(i) {
+                    *n += 1;
+                }
+            }
+        }
+        let seen = self
+            .list
+            .iter()
+            .zip(counts)
+            .filter(|(_, n)| *n > 0)
+            .map(|(sig, n)| SignatureRate {
+                name: sig.name.clone(),
+                per_min: n,
+                warn_per_min: sig.threshold.warn,
+                crit_per_min: sig.threshold.crit,
+            })
+            .collect();
+        SignatureRates {
+            lines_read,
+            capped: cap > 0 && lines_read >= cap,
+            seen,
+        }
+    }
+}
+
+/// Known signatures in one host's journal over the last minute: what its reading carries.
+/// Only names and counts: never a line, which may hold members' data.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SignatureRates {
+    /// Lines of the minute that were read.
+    pub lines_read: usize,
+    /// The read stopped at its line cap: the counts are lower bounds.
+    pub capped: bool,
+    /// The signatures seen, in the list's order.
+    pub seen: Vec<SignatureRate>,
+}
+
+/// One signature's count over the last minute, and the rates its config calls bad.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignatureRate {
+    pub name: String,
+    pub per_min: u64,
+    pub warn_per_min: f64,
+    pub crit_per_min: f64,
+}
+
+impl SignatureRate {
+    pub fn level(&self) -> Level {
+        figure_level(
+            self.per_min as f64,
+            &Threshold::above(self.warn_per_min, self.crit_per_min),
+        )
+    }
+
+    /// How far past its own warning line this rate is, so that signatures with different
+    /// lines can be compared.
+    fn severity(&self) -> (Level, f64) {
+        let scale = if self.warn_per_min > 0.0 {
+            self.warn_per_min
+        } else {
+            1.0
+        };
+        (self.level(), self.per_min as f64 / scale)
+    }
+
+    /// `120 Redis MISCONF/min`, `≥5000 …` when the read was capped.
+    pub fn shown(&self, capped: bool) -> String {
+        let at_least = if capped { "≥" } else { "" };
+        format!(
+            "{at_least}{} {}/min",
+            self.per_min,
+            crate::sanitize::sanitize(&self.name)
+        )
+    }
+}
+
+impl SignatureRates {
+    /// The signature that is worst against its own lines (then the most frequent).
+    pub fn worst(&self) -> Option<&SignatureRate> {
+        self.seen.iter().max_by(|a, b| {
+            let (la, ra) = a.severity();
+            let (lb, rb) = b.severity();
+            la.cmp(&lb).then(ra.total_cmp(&rb))
+        })
+    }
+
+    /// The worst signature's rate (0 when none was seen): the figure a host's trend draws.
+    pub fn figure(&self) -> Figure {
+        Figure::new(
+            "log_signature_per_min",
+            "worst log signature /min",
+            self.worst().map_or(0.0, |w| w.per_min as f64),
+            Unit::Count,
+        )
+    }
+
+    /// One finding per signature at or past its warning rate, worst first, named.
+    pub fn findings(&self) -> Vec<Finding> {
+        let mut rates: Vec<&SignatureRate> = self.seen.iter().collect();
+        rates.sort_by(|a, b| {
+            let (la, ra) = a.severity();
+            let (lb, rb) = b.severity();
+            lb.cmp(&la).then(rb.total_cmp(&ra))
+        });
+        rates
+            .into_iter()
+            .filter(|r| r.level() >= Level::Warn)
+            .map(|r| Finding {
+                level: r.level(),
+                message: r.shown(self.capped),
+            })
+            .collect()
+    }
+}
+
+/// The shipped signatures and the config's `[[logs.signature]]`; the error names the entry
+/// whose pattern is wrong.
+pub fn configured(logs: &crate::config::LogsConfig) -> Result<Signatures, String> {
+    let extra: Vec<SignatureSpec> = logs
+        .signature
+        .iter()
+        .map(|s| SignatureSpec {
+            name: s.name.clone(),
+            pattern: s.pattern.clone(),
+            warn_per_min: s.warn_per_min,
+            crit_per_min: s.crit_per_min,
+        })
+        .collect();
+    Signatures::with(&extra)
 }
 
 fn first_line(text: &str) -> String {
@@ -353,6 +498,53 @@ mod tests {
             counts.record(m, &[misconf]);
         }
         assert_eq!(counts.minutes.len(), KEEP_MINUTES);
+    }
+
+    #[test]
+    fn a_minute_of_lines_becomes_named_rates_the_worst_a_figure() {
+        let extra = [SignatureSpec {
+            name: "Redis MISCONF".into(),
+            pattern: "MISCONF Redis".into(),
+            warn_per_min: 100.0,
+            crit_per_min: 1000.0,
+        }];
+        let s = Signatures::with(&extra).unwrap();
+        let mut lines = vec!["MISCONF Redis is configured to save RDB snapshots"; 120];
+        lines.extend(["ERR! Tried writing to closed socket"; 30]);
+        lines.extend(["Redis::CannotConnectError"; 3]);
+        lines.push("Completed 200 OK in 12ms alice@example.org");
+        let rates = s.rates(lines.iter().copied(), 5_000);
+        assert_eq!(rates.lines_read, 154);
+        assert!(!rates.capped);
+        let names: Vec<(&str, u64)> = rates
+            .seen
+            .iter()
+            .map(|r| (r.name.as_str(), r.per_min))
+            .collect();
+        assert!(names.contains(&("Redis MISCONF", 120)), "{names:?}");
+        assert!(
+            names.contains(&("streaming closed socket", 30)),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&("Sidekiq cannot reach Redis", 3)),
+            "{names:?}"
+        );
+        // 3 against a warning at 1 is worse than 120 against one at 100.
+        assert_eq!(rates.worst().unwrap().name, "Sidekiq cannot reach Redis");
+        assert_eq!(rates.figure().value, 3.0);
+        let findings = rates.findings();
+        assert_eq!(findings.len(), 2, "{findings:?}");
+        assert_eq!(findings[0].message, "3 Sidekiq cannot reach Redis/min");
+        assert_eq!(findings[1].message, "120 Redis MISCONF/min");
+        assert!(findings.iter().all(|f| f.level == Level::Warn));
+        let json = serde_json::to_string(&rates).unwrap();
+        assert!(!json.contains("alice") && !json.contains("RDB"), "{json}");
+
+        let capped = s.rates(lines.iter().copied().take(10), 10);
+        assert!(capped.capped);
+        assert_eq!(capped.seen[0].shown(capped.capped), "≥10 Redis MISCONF/min");
+        assert_eq!(s.rates([], 10).figure().value, 0.0);
     }
 
     #[test]

@@ -55,6 +55,7 @@ pub mod host {
         FigureSpec::up("cpu_pressure_pct"),
         FigureSpec::up("memory_pressure_pct"),
         FigureSpec::up("io_pressure_pct"),
+        FigureSpec::up("log_signature_per_min"),
     ];
 }
 

@@ -8,6 +8,8 @@
 pub mod checks;
 pub mod command_line;
 pub mod drift;
+pub mod log_signatures;
+pub mod masters;
 pub mod mastodon;
 pub mod node_exporter;
 mod poll;
@@ -96,6 +98,13 @@ pub struct HostReading {
     /// hosts, where the SSH script could tell.
     #[serde(default, skip_serializing_if = "checks::HostChecks::is_empty")]
     pub checks: checks::HostChecks,
+    /// Known log signatures in the journal of the host's `log_units` over the last
+    /// minute, read on a slower tier than the rest (names and counts only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_signatures: Option<crate::logs::signatures::SignatureRates>,
+    /// Why that journal could not be read, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_signatures_unread: Option<String>,
 }
 
 /// Share of the window in which at least one task stalled waiting for the resource.
@@ -237,6 +246,9 @@ impl Reading for HostReading {
                 .with_threshold(SWAP_USED),
             );
         }
+        if let Some(rates) = &self.log_signatures {
+            figures.push(rates.figure());
+        }
         // Rates need two samples: on the first poll they are unknown, not zero.
         if self.rate_window_s.is_none() {
             return figures;
@@ -361,6 +373,9 @@ impl Reading for HostReading {
                 findings.push(Finding::warn(format!("{name} failed")));
             }
         }
+        if let Some(rates) = &self.log_signatures {
+            findings.extend(rates.findings());
+        }
         findings.extend(self.checks.findings());
         findings
     }
@@ -430,6 +445,22 @@ impl Reading for HostReading {
         }
         if let Some(skipped) = &self.skipped_lines {
             system.push(("unread", skipped.to_string()));
+        }
+        match (&self.log_signatures, &self.log_signatures_unread) {
+            (Some(rates), _) => {
+                let seen: Vec<String> = rates.seen.iter().map(|r| r.shown(rates.capped)).collect();
+                let shown = if seen.is_empty() {
+                    "no known signature in the last minute".to_string()
+                } else {
+                    seen.join(" · ")
+                };
+                system.push(("logs", shown));
+            }
+            (None, Some(why)) => system.push((
+                "logs",
+                format!("unread: {}", crate::sanitize::sanitize_truncated(why, 200)),
+            )),
+            (None, None) => {}
         }
         let mut detail = Detail::default().pairs("System", system);
         detail = detail.table(

@@ -1,6 +1,7 @@
-//! A unit's journal over SSH: `journalctl -o json` run as argv (see `logs::query`) on a
-//! master connection kept open for the view, so that changing the window or following
-//! costs one channel on it, not a handshake.
+//! A unit's journal over SSH: `journalctl -o json` run as argv (see `logs::query`) on the
+//! host's master connection, shared with the host poll when the console hands both the
+//! same [`Masters`](crate::sources::host::masters::Masters), so that opening, changing the
+//! window or following costs one channel on it, not a handshake.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,8 @@ use crate::logs::journal::{MAX_MESSAGE_BYTES, parse_all, parse_line};
 use crate::logs::query::{JournalDirectory, JournalQuery, UnitPattern, Window};
 use crate::sanitize::sanitize_truncated;
 use crate::sources::host::command_line::command_line;
-use crate::sources::host::ssh::{Connector, close_in_background};
+use crate::sources::host::masters::Master;
+use crate::sources::host::ssh::Connector;
 
 /// A JSON line longer than this is not journalctl's (its messages are cut before this).
 const MAX_LINE_BYTES: usize = 8 * MAX_MESSAGE_BYTES;
@@ -32,11 +34,11 @@ pub struct JournalAnswer {
     pub unreadable: usize,
 }
 
-/// One host whose journal a log view reads, with its connection once open.
+/// One host whose journal a log view reads, and its master connection.
 pub struct JournalHost {
     connector: Connector,
     directory: Option<JournalDirectory>,
-    session: Option<Arc<Session>>,
+    master: Arc<Master>,
 }
 
 impl JournalHost {
@@ -55,8 +57,14 @@ impl JournalHost {
         Ok(JournalHost {
             connector: Connector::new(host, ssh, connect_timeout, handshakes),
             directory,
-            session: None,
+            master: Arc::default(),
         })
+    }
+
+    /// Reads over `master`, the host's connection shared with its poll.
+    pub fn with_master(mut self, master: Arc<Master>) -> JournalHost {
+        self.master = master;
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -79,13 +87,11 @@ impl JournalHost {
         }
     }
 
-    async fn session(&mut self) -> Result<Arc<Session>, String> {
-        if let Some(s) = &self.session {
-            return Ok(Arc::clone(s));
-        }
-        let s = Arc::new(self.connector.connect().await.map_err(|e| e.message)?);
-        self.session = Some(Arc::clone(&s));
-        Ok(s)
+    async fn session(&self) -> Result<Arc<Session>, String> {
+        self.master
+            .connect(&self.connector)
+            .await
+            .map_err(|e| e.message)
     }
 
     /// Reads the journal once. A failed command drops the connection so the next read
@@ -99,8 +105,10 @@ impl JournalHost {
     ) -> Result<JournalAnswer, String> {
         let query = self.query(units, window, max_lines, false);
         let host = self.name().to_string();
+        let mut used = None;
         let attempt = async {
             let session = self.session().await?;
+            used = Some(Arc::clone(&session));
             self.connector
                 .run(&session, &query.argv())
                 .await
@@ -109,11 +117,12 @@ impl JournalHost {
         let finished = match tokio::time::timeout(deadline, attempt).await {
             Ok(Ok(f)) => f,
             Ok(Err(e)) => {
-                self.drop_session();
+                self.drop_session(used);
                 return Err(e);
             }
+            // A slow journalctl is no sign of a broken master: the poll, which shares it,
+            // checks a master it suspects.
             Err(_) => {
-                self.drop_session();
                 return Err(format!(
                     "journal of {host}: no answer from journalctl within {}",
                     humantime::format_duration(deadline)
@@ -168,18 +177,11 @@ impl JournalHost {
         Ok(Following { task })
     }
 
-    fn drop_session(&mut self) {
-        if let Some(s) = self.session.take()
-            && let Ok(s) = Arc::try_unwrap(s)
-        {
-            close_in_background(s);
+    /// A read that failed leaves its connection suspect: the next read makes a new one.
+    fn drop_session(&self, used: Option<Arc<Session>>) {
+        if let Some(s) = used {
+            self.master.discard(s);
         }
-    }
-}
-
-impl Drop for JournalHost {
-    fn drop(&mut self) {
-        self.drop_session();
     }
 }
 
@@ -285,7 +287,7 @@ async fn read_capped_line<R: tokio::io::AsyncBufRead + Unpin>(
     }
 }
 
-fn journalctl_failed(host: &str, status: Option<i32>, stderr: &str) -> String {
+pub fn journalctl_failed(host: &str, status: Option<i32>, stderr: &str) -> String {
     let said = stderr
         .lines()
         .map(str::trim)

@@ -109,7 +109,18 @@ pub fn build(config: &Config) -> Vec<SourceSpec> {
 /// [`build`], also handing back the host spawner its host sources share, for hosts that
 /// discovery finds later.
 pub fn build_sharing(config: &Config) -> (Vec<SourceSpec>, host::HostSpawner) {
-    let mut hosts = host::HostSpawner::new(&config.ssh, &config.defaults);
+    build_sharing_masters(config, std::sync::Arc::default())
+}
+
+/// [`build_sharing`], the SSH hosts' master connections taken from `masters` (shared with
+/// the log readers of the same console).
+pub fn build_sharing_masters(
+    config: &Config,
+    masters: std::sync::Arc<host::masters::Masters>,
+) -> (Vec<SourceSpec>, host::HostSpawner) {
+    let mut hosts = host::HostSpawner::new(&config.ssh, &config.defaults)
+        .with_log_signatures(crate::logs::signatures::configured(&config.logs))
+        .with_masters(masters);
     if let Some(p) = config.prometheus.iter().find(|p| p.enabled) {
         hosts = hosts.with_prometheus(std::sync::Arc::new(host::prometheus::PrometheusHosts::new(
             p,

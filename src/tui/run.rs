@@ -52,7 +52,6 @@ enum Done {
     /// The last hour from Prometheus, for the trends.
     Backfilled(crate::sources::prometheus::backfill::Outcome),
     /// A batch for the log view's read `generation`.
-    Logs(u64, crate::engine::logs::LogEvent),
     /// The live room reported.
     Room(crate::live::room::RoomEvent),
 }
@@ -129,7 +128,7 @@ pub async fn run(
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut ticks: u64 = 0;
     // The log view's reading; aborting it stops the remote journalctl.
-    let mut log_task: Option<tokio::task::JoinHandle<()>> = None;
+    let mut log_read: Option<LogReading> = None;
     let (view_tx, view_rx) = tokio::sync::watch::channel(app.view.describe());
     if let Some(joining) = joining {
         let done = done_tx.clone();
@@ -208,11 +207,11 @@ pub async fn run(
                         }
                         Effect::Logs(work) => {
                             let saving = matches!(work, crate::tui::logs::LogWork::Save { .. });
-                            if !saving && let Some(task) = log_task.take() {
-                                task.abort();
+                            if !saving && let Some(old) = log_read.take() {
+                                old.task.abort();
                             }
-                            if let Some(task) = start_logs(work, &logs, &done_tx, app.now) {
-                                log_task = Some(task);
+                            if let Some(reading) = start_logs(work, &logs, &done_tx, app.now) {
+                                log_read = Some(reading);
                             }
                             dirty = true;
                         }
@@ -243,6 +242,10 @@ pub async fn run(
                 app.rebuild();
                 dirty = true;
             }
+            (generation, event) = next_batch(&mut log_read) => {
+                app.logs.receive(generation, event);
+                dirty = true;
+            }
             Some(done) = done_rx.recv() => {
                 match done {
                     Done::Preview(action, preview) => app.preview_ready(&action, preview),
@@ -269,7 +272,6 @@ pub async fn run(
                     Done::Freeze(freeze) => app.freeze = freeze,
                     Done::Room(event) => app.room_event(event),
                     Done::Flash(text, level) => app.flash(text, level),
-                    Done::Logs(generation, event) => app.logs.receive(generation, event),
                     Done::Revealed(result) => app.reveal_done(result),
                     Done::Handoff(reply) => app.handoff_done(reply),
                     Done::Runbook(event) => {
@@ -450,31 +452,48 @@ fn start(effect: Effect, runtime: &Arc<Runtime>, done: &mpsc::UnboundedSender<Do
     }
 }
 
-/// Starts a log view's read (its batches come back as `Done::Logs`) or saves what it
-/// shows. A save leaves a running read alone: the task it returns is that read's.
+/// Batches of a log view's reading the console holds at most before the reader drops
+/// (and counts) new ones: a flood costs bounded memory and never delays the keyboard.
+pub const LOG_QUEUE: usize = 4;
+
+/// A log view's reading: its task, and its batches, tagged with the view's generation.
+struct LogReading {
+    task: tokio::task::JoinHandle<()>,
+    generation: u64,
+    batches: mpsc::Receiver<crate::engine::logs::LogEvent>,
+}
+
+/// The next batch of the running read; never, when there is none.
+async fn next_batch(reading: &mut Option<LogReading>) -> (u64, crate::engine::logs::LogEvent) {
+    if let Some(r) = reading.as_mut() {
+        if let Some(event) = r.batches.recv().await {
+            return (r.generation, event);
+        }
+        *reading = None;
+    }
+    std::future::pending().await
+}
+
+/// Starts a log view's read (its batches come through the returned reading's bounded
+/// queue) or saves what it shows. A save leaves a running read alone.
 fn start_logs(
     work: crate::tui::logs::LogWork,
     readers: &crate::engine::logs::LogReaders,
     done: &mpsc::UnboundedSender<Done>,
     now: SystemTime,
-) -> Option<tokio::task::JoinHandle<()>> {
+) -> Option<LogReading> {
     use crate::tui::logs::LogWork;
     let done = done.clone();
     match work {
         LogWork::Stop => None,
         LogWork::Read { generation, read } => {
             let readers = readers.clone();
-            Some(tokio::spawn(async move {
-                let (tx, mut rx) = mpsc::channel(4);
-                let forward = async {
-                    while let Some(event) = rx.recv().await {
-                        if done.send(Done::Logs(generation, event)).is_err() {
-                            break;
-                        }
-                    }
-                };
-                tokio::join!(readers.stream(read, tx), forward);
-            }))
+            let (tx, batches) = mpsc::channel(LOG_QUEUE);
+            Some(LogReading {
+                task: tokio::spawn(async move { readers.stream(read, tx).await }),
+                generation,
+                batches,
+            })
         }
         LogWork::Save { stem, text, lines } => {
             let dir = readers.save_dir();

@@ -311,3 +311,71 @@ fn console_check_and_snapshot_judge_alike_in_both_directions() {
     // And without overrides, the built-in thresholds find a fresh server healthy.
     agree(&pg, &redis, "", "redis/main", "OK");
 }
+
+/// A host's known-signature rate, read from its journal over SSH, is judged alike too:
+/// a MISCONF flood past its configured line is the host's first reason everywhere, and
+/// no line of the journal reaches any of them.
+#[test]
+fn a_hosts_log_signature_rate_is_judged_alike_and_no_line_leaks() {
+    use support::journal::{Entry, now_us, write_journal};
+    let sshd = support::Sshd::start(&[
+        ("mastodon-web.service", "active", "running"),
+        ("nftables.service", "active", "exited"),
+    ]);
+    let journal = sshd.dir().join("journal");
+    let now = now_us();
+    let mut entries: Vec<Entry> = (0..120)
+        .map(|i| {
+            Entry::new(
+                now - 50_000_000 + i * 300_000,
+                "mastodon-web.service",
+                3,
+                "MISCONF Redis is configured to save RDB snapshots (alice@example.org)",
+            )
+        })
+        .collect();
+    entries.push(Entry::new(
+        now - 1_000_000,
+        "mastodon-web.service",
+        6,
+        "Delivered mail to bob@example.net",
+    ));
+    write_journal(&journal, &entries);
+    let home = tempfile::tempdir().expect("temp dir");
+    let config = home.path().join("mastop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[defaults]\ncadence = \"10m\"\ndeadline = \"10s\"\n\n{}journal_directory = \"{}\"\n\n\
+             [[logs.signature]]\nname = \"Redis MISCONF\"\npattern = \"MISCONF Redis\"\n\
+             warn_per_min = 10\ncrit_per_min = 100\n\n\
+             # The test machine's own load and memory are not what is judged here.\n\
+             [thresholds.host]\nload_per_cpu = {{ warn = 1000, crit = 2000 }}\n\
+             memory_used_pct = {{ warn = 101, crit = 102 }}\n\
+             swap_used_pct = {{ warn = 101, crit = 102 }}\n",
+            sshd.config_toml("web-1", &["mastodon-web"]),
+            journal.display()
+        ),
+    )
+    .expect("write config");
+    let fixture = Fixture { home, config };
+    let console = console(&fixture);
+    let (check, code) = check(&fixture, &console);
+    let snapshot = snapshot(&fixture);
+    assert_eq!(console, check, "console and check disagree");
+    assert_eq!(console, snapshot, "console and snapshot disagree");
+    assert_eq!(
+        console["host/web-1"],
+        Verdict {
+            level: "CRIT".into(),
+            reason: Some("120 Redis MISCONF/min".into()),
+        }
+    );
+    assert_eq!(code, 2);
+    let json = fixture.run(&["snapshot", "--json"]);
+    let text = String::from_utf8_lossy(&json.stdout);
+    assert!(text.contains("\"log_signature_per_min\""), "{text}");
+    for leak in ["alice", "bob@", "RDB snapshots", "Delivered"] {
+        assert!(!text.contains(leak), "{leak} in the snapshot");
+    }
+}

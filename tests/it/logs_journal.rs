@@ -450,3 +450,97 @@ fn the_logs_command_prints_redacted_lines_and_exit_codes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }
+
+/// The console's host poll and its log view share one master per host: with web-1 polled
+/// through a counting proxy, reading and then following its journal opens no connection
+/// and sends one command each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_read_on_a_polled_host_rides_the_polls_master() {
+    use mastop::engine::logs::{LogEvent, LogRead};
+    use mastop::engine::{Engine, Options};
+    use mastop::sources::scheduler::poll_bounded;
+
+    let sshd = Sshd::start_logging_commands(&[
+        ("mastodon-web.service", "active", "running"),
+        ("nftables.service", "active", "exited"),
+    ]);
+    let proxy = support::Proxy::start(sshd.port());
+    let key = std::fs::read_to_string(sshd.dir().join("host_key.pub")).expect("host key");
+    let key: Vec<&str> = key.split_whitespace().take(2).collect();
+    std::fs::write(
+        sshd.known_hosts(),
+        format!("[127.0.0.1]:{} {}\n", proxy.port(), key.join(" ")),
+    )
+    .expect("known_hosts for the proxy");
+    let dir = sshd.dir().join("journal");
+    write_journal(&dir, &incident(now_us()));
+    let text = format!(
+        "{}journal_directory = \"{}\"\nlog_units = []\n",
+        sshd.config_toml("web-1", &["mastodon-web"]).replace(
+            &format!("port = {}\n", sshd.port()),
+            &format!("port = {}\n", proxy.port())
+        ),
+        dir.display()
+    );
+    let env: Vec<(String, String)> = Vec::new();
+    let config = mastop::config::load_str(&text, "mastop.toml", &env)
+        .expect("config")
+        .0;
+    let engine = Engine::new(config, Options::default());
+    let mut specs = engine.sources();
+    let spec = specs
+        .iter_mut()
+        .find(|s| s.meta.id.as_str() == "host/web-1")
+        .expect("web-1's source");
+    poll_bounded(spec)
+        .await
+        .expect("poll within its deadline")
+        .expect("poll ok");
+    assert_eq!(proxy.connections(), 1, "the poll's handshake");
+    let masters = sshd.master_dirs();
+    assert_eq!(masters.len(), 1);
+    let polled = sshd.command_lines().len();
+
+    let readers = engine.log_readers();
+    let read = |follow: bool| LogRead {
+        target: "web-1".into(),
+        units: units(&["mastodon-web.service"]),
+        window: window("15m"),
+        max_lines: 1000,
+        follow,
+    };
+    let (tx, mut rx) = mpsc::channel(16);
+    tokio::time::timeout(DEADLINE, readers.stream(read(false), tx))
+        .await
+        .expect("read within its deadline");
+    let mut lines = Vec::new();
+    while let Some(event) = rx.recv().await {
+        match event {
+            LogEvent::Lines { lines: batch, .. } => lines.extend(batch),
+            LogEvent::Failed(e) => panic!("read failed: {e}"),
+            LogEvent::Ended(_) => break,
+        }
+    }
+    assert_eq!(lines.len(), 2, "the last 15 minutes of mastodon-web");
+    assert_eq!(proxy.connections(), 1, "no new connection for the read");
+    assert_eq!(sshd.master_dirs(), masters);
+    assert_eq!(sshd.command_lines().len(), polled + 1, "one round trip");
+
+    // Following too: one more channel on the same master.
+    let (tx, mut rx) = mpsc::channel(16);
+    let following = tokio::spawn({
+        let readers = readers.clone();
+        async move { readers.stream(read(true), tx).await }
+    });
+    let mut followed = 0;
+    while followed < 2 {
+        match tokio::time::timeout(DEADLINE, rx.recv()).await {
+            Ok(Some(LogEvent::Lines { lines, .. })) => followed += lines.len(),
+            other => panic!("follow stopped early: {other:?}"),
+        }
+    }
+    following.abort();
+    assert_eq!(proxy.connections(), 1, "no new connection for following");
+    assert_eq!(sshd.master_dirs(), masters);
+    assert_eq!(sshd.command_lines().len(), polled + 2);
+}

@@ -293,6 +293,7 @@ fn scrolling_up_pauses_with_counts_and_end_resumes() {
         LogEvent::Lines {
             lines: numbered(500, 5),
             unreadable: 0,
+            dropped: 0,
         },
     );
     assert!(logs.buffer.is_empty());
@@ -1010,4 +1011,139 @@ async fn a_loki_answer_fills_the_view_when_no_host_is_configured() {
         asked.contains("web-1%7Cweb-2") || asked.contains("web-1|web-2"),
         "{asked}"
     );
+}
+
+/// Lines the reader dropped because the console was behind count as dropped lines in the
+/// view: received, never kept, and said while paused.
+#[test]
+fn lines_dropped_at_the_reader_are_counted_by_the_view() {
+    let screen = Screen::new();
+    let mut logs = view("streaming-1", &["mastodon-streaming.service"], 1_000);
+    let generation = logs.generation();
+    logs.receive(
+        generation,
+        LogEvent::Lines {
+            lines: numbered(0, 100),
+            unreadable: 0,
+            dropped: 0,
+        },
+    );
+    press(&mut logs, &screen, Command::Up);
+    assert!(logs.paused());
+    logs.receive(
+        generation,
+        LogEvent::Lines {
+            lines: numbered(100, 10),
+            unreadable: 2,
+            dropped: 4_000,
+        },
+    );
+    assert_eq!(logs.buffer.received(), 4_110);
+    assert_eq!(logs.buffer.len(), 110);
+    assert_eq!(logs.buffer.dropped(), 4_000);
+    assert_eq!(logs.dropped_while_paused(), 4_000);
+    assert_eq!(logs.unreadable, 2);
+    let shown = screen.render(&logs, 200, 30);
+    assert!(
+        shown.contains("dropped 4,000 lines while paused"),
+        "{shown}"
+    );
+}
+
+/// A 20,000-line flood followed over a real SSH session into the console's bounded queue:
+/// whatever the console could not take in time was dropped at the reader and counted, so
+/// every line is accounted for, exactly once, as kept or dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_into_the_bounded_queue_is_kept_or_counted_exactly() {
+    use support::journal::{Entry, now_us, write_journal};
+    let sshd = support::Sshd::start(&[]);
+    let now = now_us();
+    let dir = sshd.dir().join("journal");
+    write_journal(
+        &dir,
+        &(0..20_000)
+            .map(|i| {
+                Entry::new(
+                    now - 5 * 60_000_000 + i * 100,
+                    "mastodon-streaming.service",
+                    3,
+                    format!("Tried writing to closed socket #{i}"),
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    let mut host = sshd.host("streaming-1");
+    host.journal_directory = Some(dir.display().to_string());
+    let readers = LogReaders::live(Config {
+        ssh: sshd.ssh_config(),
+        hosts: vec![host],
+        ..Config::default()
+    });
+    let mut pane = LogsPane::default();
+    pane.ring_lines = 5_000;
+    let (generation, mut read) = opened(
+        &mut pane,
+        target("streaming-1", &["mastodon-streaming.service"]),
+        true,
+    );
+    read.max_lines = 20_000;
+    let (tx, mut rx) = mpsc::channel(mastop::tui::run::LOG_QUEUE);
+    let reading = {
+        let readers = readers.clone();
+        tokio::spawn(async move { readers.stream(read, tx).await })
+    };
+    let mut events = 0;
+    let mut told_dropped = 0;
+    loop {
+        let received = pane.view.as_ref().map_or(0, |v| v.buffer.received());
+        if received >= 20_000 {
+            break;
+        }
+        match tokio::time::timeout(Duration::from_secs(20), rx.recv()).await {
+            Ok(Some(event)) => {
+                events += 1;
+                if let LogEvent::Lines { dropped, .. } = &event {
+                    told_dropped += dropped;
+                }
+                if let LogEvent::Failed(e) | LogEvent::Ended(e) = &event {
+                    panic!("the follow stopped: {e}");
+                }
+                pane.receive(generation, event);
+            }
+            other => panic!("lines unaccounted for after {received}: {other:?}"),
+        }
+    }
+    let logs = pane.view.as_ref().expect("open");
+    assert_eq!(logs.buffer.received(), 20_000);
+    assert_eq!(logs.buffer.len(), 5_000);
+    assert_eq!(logs.buffer.dropped(), 15_000);
+    assert!(told_dropped <= 15_000, "{told_dropped}");
+    assert!(events >= 2, "a flood arrives in batches");
+
+    // The view goes on after the flood: a line written now arrives.
+    write_journal(
+        &dir,
+        &[Entry::new(
+            now_us(),
+            "mastodon-streaming.service",
+            2,
+            "appended after the flood",
+        )],
+    );
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), rx.recv()).await {
+            Ok(Some(event)) => {
+                let arrived = matches!(&event, LogEvent::Lines { lines, .. }
+                    if lines.iter().any(|l| l.message == "appended after the flood"));
+                pane.receive(generation, event);
+                if arrived {
+                    break;
+                }
+            }
+            other => panic!("the appended line never came: {other:?}"),
+        }
+    }
+    let logs = pane.view.as_ref().expect("open");
+    assert_eq!(logs.buffer.received(), 20_001);
+    reading.abort();
 }

@@ -48,6 +48,7 @@ mod live_load;
 mod live_presence;
 mod logs_journal;
 mod logs_loki;
+mod logs_signatures;
 mod logs_view;
 mod ops_store;
 mod pgbouncer;

@@ -6,16 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use openssh::Session;
 use tokio::sync::Semaphore;
 
 use super::checks::HostChecks;
 use super::drift::{DriftBoard, Report};
+use super::log_signatures::SignatureWatch;
+use super::masters::{Master, Masters};
 use super::prometheus::PrometheusHosts;
 use super::sample::{self, Sample};
-use super::ssh::{Connector, SshErrorKind, close_in_background};
+use super::ssh::{Connector, SshErrorKind};
 use super::{node_exporter, script};
 use crate::config::{Defaults, HostConfig, MetricsVia, SshConfig};
+use crate::logs::signatures::Signatures;
 use crate::model::{ComponentId, ComponentMeta};
 use crate::net::service::{Service, ServiceSpec};
 use crate::sources::{PollError, PollResult, Source, SourceSpec, exposition};
@@ -25,6 +27,8 @@ const MAX_METRICS: usize = 16 * 1024 * 1024;
 /// The share of the poll's deadline the page gets, so the error can say what stalled
 /// before the scheduler gives up on the whole poll.
 const OWN_SHARE: f64 = 0.9;
+/// The share of the poll's deadline the journal read for signatures gets, once a minute.
+const SIGNATURE_SHARE: f64 = 0.4;
 
 /// Every configured host's source, sharing one bound on concurrent SSH handshakes.
 pub fn specs(hosts: &[HostConfig], ssh: &SshConfig, defaults: &Defaults) -> Vec<SourceSpec> {
@@ -44,6 +48,10 @@ pub struct HostSpawner {
     prometheus: Option<Arc<PrometheusHosts>>,
     /// Where SSH hosts compare `.env.production` and the deployed Mastodon.
     drift: Arc<DriftBoard>,
+    /// The known log signatures SSH hosts count in their journal (or why they cannot).
+    signatures: Result<Arc<Signatures>, String>,
+    /// The console's SSH masters, shared with its log readers.
+    masters: Arc<Masters>,
 }
 
 impl HostSpawner {
@@ -54,7 +62,23 @@ impl HostSpawner {
             handshakes: Arc::new(Semaphore::new(ssh.max_concurrent.max(1))),
             prometheus: None,
             drift: Arc::default(),
+            signatures: Ok(Arc::new(Signatures::shipped())),
+            masters: Arc::default(),
         }
+    }
+
+    /// Takes each SSH host's master connection from `masters`, which the console's log
+    /// readers share.
+    pub fn with_masters(mut self, masters: Arc<Masters>) -> Self {
+        self.masters = masters;
+        self
+    }
+
+    /// The signatures SSH hosts count in their journal: the shipped ones and the config's,
+    /// or why the config's cannot be used.
+    pub fn with_log_signatures(mut self, signatures: Result<Signatures, String>) -> Self {
+        self.signatures = signatures.map(Arc::new);
+        self
     }
 
     /// Hosts read from Prometheus share one refresh of this one.
@@ -72,7 +96,9 @@ impl HostSpawner {
                 schedule.deadline,
                 Arc::clone(&self.handshakes),
             )
-            .with_drift_board(Arc::clone(&self.drift));
+            .with_drift_board(Arc::clone(&self.drift))
+            .with_log_signatures(host, self.signatures.clone())
+            .with_master(self.masters.of(&host.name));
             return spec_with(host, &self.defaults, Box::new(source));
         }
         let schedule = host.schedule(&self.defaults);
@@ -122,7 +148,8 @@ fn spec_with(host: &HostConfig, defaults: &Defaults, source: Box<HostSource>) ->
 enum Reader {
     Ssh {
         connector: Box<Connector>,
-        session: Option<Session>,
+        /// Shared with the log readers of the same host, when the console hands it over.
+        master: Arc<Master>,
     },
     NodeExporter {
         service: Box<Result<Service, String>>,
@@ -157,6 +184,8 @@ pub struct HostSource {
     live_dir: String,
     /// Shared with the other SSH hosts of the console, so drift can be compared.
     drift: Arc<DriftBoard>,
+    /// Known log signatures in the journal, counted on a slower tier (SSH hosts only).
+    log_signatures: Option<SignatureWatch>,
 }
 
 impl HostSource {
@@ -171,7 +200,7 @@ impl HostSource {
                 // ssh gives up a little before the poll's deadline, so its own (clearer)
                 // error wins over "no answer within".
                 connector: Box::new(Connector::new(host, ssh, deadline.mul_f64(0.8), handshakes)),
-                session: None,
+                master: Arc::default(),
             },
             MetricsVia::NodeExporter => Reader::NodeExporter {
                 service: Box::new(node_exporter_service(host)),
@@ -215,7 +244,29 @@ impl HostSource {
             name: host.name.clone(),
             live_dir: host.mastodon_dir.clone(),
             drift: Arc::default(),
+            log_signatures: None,
         }
+    }
+
+    /// Counts `signatures` in the journal of the host's `log_units` once a minute, over
+    /// the poll's connection. Only hosts read over SSH have a journal to read.
+    pub fn with_log_signatures(
+        mut self,
+        host: &HostConfig,
+        signatures: Result<Arc<Signatures>, String>,
+    ) -> Self {
+        if matches!(self.reader, Reader::Ssh { .. }) {
+            self.log_signatures = SignatureWatch::new(host, signatures);
+        }
+        self
+    }
+
+    /// Reads over `master`, the host's connection shared with its log readers.
+    pub fn with_master(mut self, shared: Arc<Master>) -> Self {
+        if let Reader::Ssh { master, .. } = &mut self.reader {
+            *master = shared;
+        }
+        self
     }
 
     /// Compares this host with the others on `board` (every SSH host of one console).
@@ -228,23 +279,23 @@ impl HostSource {
     async fn poll_once(&mut self) -> PollResult {
         let cut_off = std::mem::replace(&mut self.in_flight, true);
         if cut_off
-            && let Reader::Ssh { session, .. } = &mut self.reader
-            && let Some(suspect) = session.take()
+            && let Reader::Ssh { master, .. } = &self.reader
+            && let Some(suspect) = master.current()
         {
             // A poll cut off at its deadline may have left the master hung, or only slow (a
             // loaded host). A quick check keeps a live master: reconnecting every slow host
             // would add a handshake storm to whatever made it slow.
             match tokio::time::timeout(self.check_budget, suspect.check()).await {
-                Ok(Ok(())) => *session = Some(suspect),
-                _ => close_in_background(suspect),
+                Ok(Ok(())) => {}
+                _ => master.discard(suspect),
             }
         }
         let current = match &mut self.reader {
-            Reader::Ssh { connector, session } => {
+            Reader::Ssh { connector, master } => {
                 let salt = self.drift.salt();
                 let mut sample = read_over_ssh(
                     connector,
-                    session,
+                    master,
                     &[salt.clone(), self.live_dir.clone()],
                     &self.expected_units,
                     self.deadline,
@@ -252,6 +303,13 @@ impl HostSource {
                 .await?;
                 if let Some(facts) = sample.facts.as_mut() {
                     facts.salt = salt;
+                }
+                if let (Some(watch), Some(live)) = (self.log_signatures.as_mut(), master.current())
+                    && watch.due(tokio::time::Instant::now())
+                {
+                    watch
+                        .read(connector, &live, self.deadline.mul_f64(SIGNATURE_SHARE))
+                        .await;
                 }
                 sample
             }
@@ -289,6 +347,9 @@ impl HostSource {
         );
         reading.roles.clone_from(&self.roles);
         reading.production = self.production;
+        if let Some(watch) = &self.log_signatures {
+            watch.apply(&mut reading);
+        }
         if let Some(facts) = current.facts.as_ref() {
             let mut roles = self.roles.clone();
             roles.sort();
@@ -373,34 +434,27 @@ async fn read_node_exporter(service: &mut Service, budget: Duration) -> Result<S
 
 async fn read_over_ssh(
     connector: &Connector,
-    slot: &mut Option<Session>,
+    master: &Master,
     leading: &[String],
     units: &[String],
     deadline: Duration,
 ) -> Result<Sample, PollError> {
-    // The session stays in its slot while in use: if the scheduler drops this future at
-    // the deadline, the master connection survives for the next poll to check.
-    let reused = slot.is_some();
-    let session = match slot {
-        Some(s) => s,
-        None => slot.insert(connector.connect().await.map_err(refused)?),
-    };
+    // The session stays in the shared slot while in use: if the scheduler drops this
+    // future at the deadline, the master connection survives for the next poll to check.
+    let reused = master.current().is_some();
+    let mut session = master.connect(connector).await.map_err(refused)?;
     let argv = poll_command_with(leading, units, deadline);
-    let mut result = connector.run(session, &argv).await;
+    let mut result = connector.run(&session, &argv).await;
     if reused && result.is_err() {
         // The master went away since the last poll (idle exit, host reboot): one fresh try.
-        if let Some(old) = slot.take() {
-            close_in_background(old);
-        }
-        let fresh = slot.insert(connector.connect().await.map_err(refused)?);
-        result = connector.run(fresh, &argv).await;
+        master.discard(session);
+        session = master.connect(connector).await.map_err(refused)?;
+        result = connector.run(&session, &argv).await;
     }
     let finished = match result {
         Ok(f) => f,
         Err(e) => {
-            if let Some(broken) = slot.take() {
-                close_in_background(broken);
-            }
+            master.discard(session);
             return Err(refused(e));
         }
     };
@@ -453,15 +507,5 @@ fn refused(e: super::ssh::SshError) -> PollError {
 impl Source for HostSource {
     fn poll(&mut self) -> BoxFuture<'_, PollResult> {
         Box::pin(self.poll_once())
-    }
-}
-
-impl Drop for HostSource {
-    fn drop(&mut self) {
-        if let Reader::Ssh { session, .. } = &mut self.reader
-            && let Some(session) = session.take()
-        {
-            close_in_background(session);
-        }
     }
 }

@@ -224,6 +224,8 @@ pub fn reading(
         roles: Vec::new(),
         production: true,
         checks: Default::default(),
+        log_signatures: None,
+        log_signatures_unread: None,
     }
 }
 

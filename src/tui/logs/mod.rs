@@ -234,9 +234,16 @@ impl LogsView {
             return;
         }
         match event {
-            LogEvent::Lines { lines, unreadable } => {
+            LogEvent::Lines {
+                lines,
+                unreadable,
+                dropped,
+            } => {
                 self.loading = false;
                 self.unreadable += unreadable;
+                // Lines the reader dropped while the console was behind are dropped lines
+                // like those the cap drops: counted, and said while paused.
+                self.buffer.dropped_before(dropped);
                 self.add(lines);
             }
             LogEvent::Failed(why) => self.note(why),

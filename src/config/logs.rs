@@ -52,6 +52,103 @@ pub struct SignatureConfig {
     pub crit_per_min: f64,
 }
 
+/// The most lines a log view may be told to keep: past this the ring no longer bounds
+/// the console's memory in any useful sense (a million lines of 16 KiB is 16 GiB).
+pub const MAX_RING_LINES: usize = 1_000_000;
+
+/// A pattern's compiled size bound, as the signature set compiles it.
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
+/// `[logs]` and its signatures, refused at load rather than at the first log read: a bad
+/// pattern would otherwise only show later as a count that never comes.
+pub(super) fn validate(config: &LogsConfig) -> Vec<super::rules::Problem> {
+    use super::locate::Seg;
+    let mut problems = Vec::new();
+    let at = |keys: &[Seg]| {
+        std::iter::once(Seg::Key("logs".into()))
+            .chain(keys.iter().cloned())
+            .collect::<Vec<_>>()
+    };
+    if config.ring_lines == 0 || config.ring_lines > MAX_RING_LINES {
+        problems.push((
+            at(&[Seg::Key("ring_lines".into())]),
+            format!(
+                "a log view keeping {} lines {}",
+                config.ring_lines,
+                if config.ring_lines == 0 {
+                    "shows nothing"
+                } else {
+                    "is no bound on the console's memory"
+                }
+            ),
+            Some(format!(
+                "use between 1 and {MAX_RING_LINES} (the default is 10000)"
+            )),
+        ));
+    }
+    for (i, signature) in config.signature.iter().enumerate() {
+        let key = |k: &str| {
+            at(&[
+                Seg::Key("signature".into()),
+                Seg::Index(i),
+                Seg::Key(k.into()),
+            ])
+        };
+        if signature.name.trim().is_empty() {
+            problems.push((
+                key("name"),
+                "a log signature needs a name: it is what health and the view show".into(),
+                Some("e.g. name = \"S3 access denied\"".into()),
+            ));
+        }
+        if let Err(e) = regex::RegexBuilder::new(&signature.pattern)
+            .size_limit(PATTERN_SIZE_LIMIT)
+            .build()
+        {
+            let first = e.to_string();
+            let first = first
+                .lines()
+                .rev()
+                .find(|l| l.starts_with("error:"))
+                .unwrap_or_else(|| first.lines().next().unwrap_or(""))
+                .trim_start_matches("error: ")
+                .to_string();
+            problems.push((
+                key("pattern"),
+                format!("not a regular expression: {first}"),
+                Some("patterns are Rust regular expressions; escape `(`, `[`, `.` and `\\` to match them literally".into()),
+            ));
+        }
+        let rates = [
+            ("warn_per_min", signature.warn_per_min),
+            ("crit_per_min", signature.crit_per_min),
+        ];
+        for (name, rate) in rates {
+            if !rate.is_finite() || rate <= 0.0 {
+                problems.push((
+                    key(name),
+                    format!("`{name}` must be a number of matches per minute above 0"),
+                    Some("e.g. warn_per_min = 1.0, crit_per_min = 10.0".into()),
+                ));
+            }
+        }
+        if signature.warn_per_min.is_finite()
+            && signature.crit_per_min.is_finite()
+            && signature.warn_per_min > signature.crit_per_min
+        {
+            problems.push((
+                key("crit_per_min"),
+                format!(
+                    "`crit_per_min` ({}) is below `warn_per_min` ({}): a rate would be critical before it warns",
+                    signature.crit_per_min, signature.warn_per_min
+                ),
+                Some("raise crit_per_min to at least warn_per_min".into()),
+            ));
+        }
+    }
+    problems
+}
+
 fn default_ring_lines() -> usize {
     10_000
 }

@@ -49,6 +49,7 @@ pub(super) fn validate(config: &Config) -> Vec<Problem> {
     super::edges::validate_http_endpoints("prometheus", &config.prometheus, &mut problems);
     super::edges::validate_http_endpoints("alertmanager", &config.alertmanager, &mut problems);
     problems.extend(super::alerts::validate(&config.alerts));
+    problems.extend(super::logs::validate(&config.logs));
     let prometheus = config.prometheus.iter().any(|p| p.enabled);
     problems.extend(super::hosts::validate(
         &config.hosts,

@@ -482,6 +482,28 @@ const BROKEN: &[Broken] = &[
         "redis[0].password",
         "chmod 600",
     ),
+    // A known signature that could never match, refused at load, not at the first read.
+    broken(
+        "[[logs.signature]]\nname = \"s3\"\npattern = \"Aws::S3::(Errors\"\n",
+        3,
+        11,
+        "logs.signature[0].pattern",
+        "escape `(`",
+    ),
+    broken(
+        "[[logs.signature]]\nname = \"s3\"\npattern = \"x\"\nwarn_per_min = 20.0\ncrit_per_min = 5.0\n",
+        5,
+        16,
+        "logs.signature[0].crit_per_min",
+        "at least warn_per_min",
+    ),
+    broken(
+        "[logs]\nring_lines = 0\n",
+        2,
+        14,
+        "logs.ring_lines",
+        "between 1 and",
+    ),
 ];
 
 #[test]

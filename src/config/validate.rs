@@ -71,7 +71,6 @@ pub(super) fn validate(config: &Config) -> Vec<Problem> {
     problems.extend(super::live::validate(
         &config.live,
         config.ops_store.is_some(),
-        config.defaults.cadence,
     ));
     problems
 }

@@ -44,15 +44,28 @@ pub struct Tally {
 /// How often a collector speaks and how long a leader may stay silent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timing {
+    /// How often a leader beats and a standby tries for the lead: the polling cadence, or
+    /// more often when the leader timeout would otherwise hold fewer than
+    /// [`BEATS_PER_TIMEOUT`] beats (a fleet polled every 10 minutes still has its leader
+    /// judged within the timeout).
     pub cadence: Duration,
     pub leader_timeout: Duration,
 }
 
+/// Beats a leader gives within its timeout at the least: one or two late beats (a slow
+/// store call) never hand the lead over.
+pub const BEATS_PER_TIMEOUT: u32 = 4;
+
 impl Timing {
     pub fn of(config: &Config) -> Timing {
+        let leader_timeout = config.live.leader_timeout;
         Timing {
-            cadence: config.defaults.cadence.max(Duration::from_millis(200)),
-            leader_timeout: config.live.leader_timeout,
+            cadence: config
+                .defaults
+                .cadence
+                .min(leader_timeout / BEATS_PER_TIMEOUT)
+                .max(Duration::from_millis(200)),
+            leader_timeout,
         }
     }
 }
@@ -456,4 +469,27 @@ impl<'a> Collector<'a> {
 /// Tenths of a second read better in a log line than nanoseconds.
 fn tenths(d: Duration) -> Duration {
     Duration::from_millis(u64::try_from(d.as_millis() / 100 * 100).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timing(toml: &str) -> Timing {
+        let (cfg, _) = crate::config::load_str(toml, "t.toml", &[]).expect("valid");
+        Timing::of(&cfg)
+    }
+
+    #[test]
+    fn a_collector_beats_at_its_cadence_or_four_times_within_the_timeout() {
+        let t = timing("");
+        assert_eq!(t.cadence, Duration::from_secs(2));
+        assert_eq!(t.leader_timeout, Duration::from_secs(10));
+        let t = timing("[defaults]\ncadence = \"10m\"\n");
+        assert_eq!(t.cadence, Duration::from_millis(2500));
+        let t = timing("[defaults]\ncadence = \"1s\"\n");
+        assert_eq!(t.cadence, Duration::from_secs(1));
+        let t = timing("[defaults]\ncadence = \"250ms\"\n[live]\nleader_timeout = \"1s\"\n");
+        assert_eq!(t.cadence, Duration::from_millis(250));
+    }
 }

@@ -46,6 +46,7 @@ mod live_console;
 mod live_faults;
 mod live_load;
 mod live_presence;
+mod live_privacy;
 mod logs_journal;
 mod logs_loki;
 mod logs_signatures;

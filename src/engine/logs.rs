@@ -13,7 +13,7 @@ use crate::logs::query::{UnitPattern, Window};
 use crate::logs::signatures::Signatures;
 use crate::sources::host::masters::Masters;
 use crate::sources::journal::{FollowEvent, JournalHost};
-use crate::sources::loki::LokiReader;
+use crate::sources::loki::{LokiReader, TailError, TailRefusal};
 
 /// How long a log read may take before it is reported as hung.
 pub const LOG_DEADLINE: Duration = Duration::from_secs(15);
@@ -122,7 +122,8 @@ pub enum LogEvent {
     Ended(String),
 }
 
-/// How often the demo and Loki are asked for new lines while following.
+/// How often the demo (and a Loki that offers no tail) is asked for new lines while
+/// following.
 const POLL_EVERY: Duration = Duration::from_secs(1);
 
 /// The readers behind the console's log view, cheap to clone into a task.
@@ -341,6 +342,12 @@ impl Outlet {
         }
     }
 
+    /// Counts lines lost before they reached this reader (those Loki dropped itself): they
+    /// are told with the ones dropped here.
+    pub fn lost(&mut self, n: u64) {
+        self.dropped += n;
+    }
+
     /// Whether dropped lines (or unreadable ones) have not been told to the view yet.
     pub fn owes(&self) -> bool {
         self.dropped > 0 || self.unreadable > 0
@@ -391,54 +398,181 @@ async fn loki_stream(
     read: LogRead,
     tx: mpsc::Sender<LogEvent>,
 ) {
-    let mut window = read.window;
-    let mut newest = i64::MIN;
     let mut out = Outlet::new(tx);
-    let mut first = true;
+    let end_ns = crate::sources::loki::now_ns();
+    let answer = reader
+        .read(
+            &hosts,
+            &read.units,
+            read.window,
+            end_ns,
+            read.max_lines,
+            LOG_DEADLINE,
+        )
+        .await;
+    let mut newest_ns = None;
+    let sent = match answer {
+        Ok(a) => {
+            newest_ns = a.newest_ns;
+            out.send(LogEvent::Lines {
+                lines: a.lines,
+                unreadable: a.unreadable,
+                dropped: 0,
+            })
+            .await
+        }
+        Err(e) => out.send(LogEvent::Failed(e)).await,
+    };
+    if sent.is_err() {
+        return;
+    }
+    if read.follow {
+        // The tail starts right after the newest line read, so lines that came in
+        // meanwhile are sent first.
+        let start_ns = newest_ns.map_or(end_ns, |n| n + 1);
+        let Ok(polled_from) = loki_tail(&mut reader, &hosts, &read, start_ns, &mut out).await
+        else {
+            return;
+        };
+        if loki_poll(&mut reader, &hosts, &read, polled_from, &mut out)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    let _ = out.send(LogEvent::Ended("read once".into())).await;
+}
+
+/// The longest wait before a tail that failed to open (or said nothing) is opened again.
+const TAIL_RETRY_CAP: Duration = Duration::from_secs(30);
+
+/// Follows Loki's `tail` websocket from `start_ns`, opening it again from just after the
+/// newest line seen when it closes or hangs, until the view goes. When Loki offers no
+/// tail, says so once and gives back where polling should go on from.
+async fn loki_tail(
+    reader: &mut LokiReader,
+    hosts: &[String],
+    read: &LogRead,
+    mut start_ns: i128,
+    out: &mut Outlet,
+) -> Result<i128, Gone> {
+    // Opens in a row that brought no line: each waits twice as long as the one before.
+    let mut fruitless = 0u32;
     loop {
+        let opened = reader
+            .tail(hosts, &read.units, start_ns, read.max_lines, LOG_DEADLINE)
+            .await;
+        let mut tail = match opened {
+            Ok(tail) => tail,
+            Err(TailRefusal::NoTail(why)) => {
+                out.send(LogEvent::Failed(format!(
+                    "{why}: following by asking query_range every second instead"
+                )))
+                .await?;
+                return Ok(start_ns);
+            }
+            Err(TailRefusal::Failed(why)) => {
+                out.send(LogEvent::Failed(why)).await?;
+                fruitless += 1;
+                pause_for(out, retry_after(fruitless)).await?;
+                continue;
+            }
+        };
+        let mut heard = false;
+        loop {
+            // While lines flow Loki's and the reader's dropped counts ride on the next batch
+            // that fits; when Loki is quiet they go on their own once the view has room.
+            let next = if out.owes() {
+                tokio::select! {
+                    biased;
+                    next = tail.next() => next,
+                    settled = out.settle() => {
+                        settled?;
+                        continue;
+                    }
+                }
+            } else {
+                tail.next().await
+            };
+            match next {
+                Ok(Some(batch)) => {
+                    heard = true;
+                    if let Some(newest) = batch.entries.newest_ns {
+                        start_ns = start_ns.max(newest + 1);
+                    }
+                    out.lost(batch.dropped);
+                    out.offer(batch.entries.lines, batch.entries.unreadable)?;
+                }
+                Ok(None) => break,
+                Err(TailError::Garbage(why)) => out.send(LogEvent::Failed(why)).await?,
+                Err(TailError::Broken(why)) => {
+                    out.send(LogEvent::Failed(why)).await?;
+                    break;
+                }
+            }
+        }
+        if heard {
+            fruitless = 0;
+        } else {
+            fruitless += 1;
+            pause_for(out, retry_after(fruitless)).await?;
+        }
+    }
+}
+
+/// 1 s, 2 s, 4 s … up to [`TAIL_RETRY_CAP`].
+fn retry_after(fruitless: u32) -> Duration {
+    POLL_EVERY
+        .saturating_mul(1 << fruitless.saturating_sub(1).min(8))
+        .min(TAIL_RETRY_CAP)
+}
+
+/// Follows by asking `query_range` for the last seconds every [`POLL_EVERY`], keeping the
+/// lines newer than those held (everything from `from_ns` on).
+async fn loki_poll(
+    reader: &mut LokiReader,
+    hosts: &[String],
+    read: &LogRead,
+    from_ns: i128,
+    out: &mut Outlet,
+) -> Result<(), Gone> {
+    let mut newest = i64::try_from((from_ns - 1).div_euclid(1000)).unwrap_or(i64::MIN);
+    loop {
+        pause(out).await?;
         let answer = reader
             .read(
-                &hosts,
+                hosts,
                 &read.units,
-                window,
+                // Overlap the last read so that a line Loki ingested late is not missed.
+                Window::Last(Duration::from_secs(10)),
                 crate::sources::loki::now_ns(),
                 read.max_lines,
                 LOG_DEADLINE,
             )
             .await;
-        let sent = match answer {
+        match answer {
             Ok(a) => {
                 let mut lines: Vec<LogLine> =
                     a.lines.into_iter().filter(|l| l.at_us > newest).collect();
                 lines.sort_by_key(|l| l.at_us);
                 newest = lines.last().map_or(newest, |l| l.at_us);
-                if first {
-                    out.send(LogEvent::Lines {
-                        lines,
-                        unreadable: a.unreadable,
-                        dropped: 0,
-                    })
-                    .await
-                } else {
-                    out.offer(lines, a.unreadable)
-                }
+                out.offer(lines, a.unreadable)?;
             }
-            Err(e) => out.send(LogEvent::Failed(e)).await,
-        };
-        first = false;
-        if sent.is_err() || !read.follow || pause(&mut out).await.is_err() {
-            break;
+            Err(e) => out.send(LogEvent::Failed(e)).await?,
         }
-        // Overlap the last read so that a line Loki ingested late is not missed.
-        window = Window::Last(Duration::from_secs(10));
     }
-    let _ = out.send(LogEvent::Ended("read once".into())).await;
 }
 
 /// Waits until the next poll of a followed log, telling the view meanwhile what it is
 /// owed as soon as it has room.
 async fn pause(out: &mut Outlet) -> Result<(), Gone> {
-    let wake = tokio::time::Instant::now() + POLL_EVERY;
+    pause_for(out, POLL_EVERY).await
+}
+
+/// Waits `wait`, telling the view meanwhile what it is owed as soon as it has room.
+async fn pause_for(out: &mut Outlet, wait: Duration) -> Result<(), Gone> {
+    let wake = tokio::time::Instant::now() + wait;
     if let Ok(Err(Gone)) = tokio::time::timeout_at(wake, out.settle()).await {
         return Err(Gone);
     }

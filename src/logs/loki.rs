@@ -1,8 +1,10 @@
 //! Loki's `query_range` answer, and the LogQL selector a unit on a host becomes.
 //!
 //! The answer is `{"status":"success","data":{"resultType":"streams","result":[{"stream":
-//! {labels},"values":[["<ns>","<line>"],…]}]}}`. Labels and lines are the instance's own
-//! text: they are sanitised and redacted like any journal line when shown.
+//! {labels},"values":[["<ns>","<line>"],…]}]}}`; a `tail` websocket's message is
+//! `{"streams":[…the same streams…],"dropped_entries":[{"labels":{…},"timestamp":"<ns>"}]}`.
+//! Labels and lines are the instance's own text: they are sanitised and redacted like any
+//! journal line when shown.
 
 use serde::Deserialize;
 
@@ -108,13 +110,24 @@ struct Stream {
     values: Vec<Vec<serde_json::Value>>,
 }
 
-/// The lines of a `query_range` answer, oldest first, and how many entries were unreadable.
-/// `fallback_host` names lines whose stream has no host label.
+/// Log lines read from Loki.
+#[derive(Debug, Default)]
+pub struct Entries {
+    /// Oldest first.
+    pub lines: Vec<LogLine>,
+    /// Entries that were not `["<ns>","<line>"]`.
+    pub unreadable: usize,
+    /// The newest entry's time in nanoseconds, as Loki gave it: where a follow goes on.
+    pub newest_ns: Option<i128>,
+}
+
+/// The lines of a `query_range` answer. `fallback_host` names lines whose stream has no
+/// host label.
 pub fn parse_query_range(
     body: &[u8],
     mapping: &SelectorMapping,
     fallback_host: &str,
-) -> Result<(Vec<LogLine>, usize), String> {
+) -> Result<Entries, String> {
     let answer: Answer = serde_json::from_slice(body).map_err(|e| {
         format!(
             "not Loki's query_range JSON (line {}, column {})",
@@ -139,9 +152,48 @@ pub fn parse_query_range(
             crate::sanitize::sanitize_truncated(&data.result_type, 40)
         ));
     }
+    Ok(entries(data.result, mapping, fallback_host))
+}
+
+#[derive(Deserialize)]
+struct TailMessage {
+    streams: Vec<Stream>,
+    #[serde(default)]
+    dropped_entries: Option<Vec<serde_json::Value>>,
+}
+
+/// One message of a `tail` websocket.
+#[derive(Debug, Default)]
+pub struct TailBatch {
+    pub entries: Entries,
+    /// Entries Loki itself dropped because mastop read too slowly.
+    pub dropped: u64,
+}
+
+/// The lines of one `tail` message, and how many entries Loki says it dropped.
+pub fn parse_tail(
+    body: &[u8],
+    mapping: &SelectorMapping,
+    fallback_host: &str,
+) -> Result<TailBatch, String> {
+    let message: TailMessage = serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "a message is not Loki's tail JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })?;
+    Ok(TailBatch {
+        entries: entries(message.streams, mapping, fallback_host),
+        dropped: message.dropped_entries.map_or(0, |d| d.len() as u64),
+    })
+}
+
+fn entries(streams: Vec<Stream>, mapping: &SelectorMapping, fallback_host: &str) -> Entries {
     let mut lines = Vec::new();
     let mut unreadable = 0;
-    for stream in data.result {
+    let mut newest_ns: Option<i128> = None;
+    for stream in streams {
         let host = stream
             .stream
             .get(&mapping.host_label)
@@ -169,6 +221,7 @@ pub fn parse_query_range(
                 unreadable += 1;
                 continue;
             };
+            newest_ns = Some(newest_ns.map_or(ns, |n| n.max(ns)));
             let mut message = line.to_string();
             if message.len() > super::journal::MAX_MESSAGE_BYTES {
                 let mut end = super::journal::MAX_MESSAGE_BYTES;
@@ -188,7 +241,11 @@ pub fn parse_query_range(
         }
     }
     lines.sort_by(|a, b| (a.at_us, &a.host).cmp(&(b.at_us, &b.host)));
-    Ok((lines, unreadable))
+    Entries {
+        lines,
+        unreadable,
+        newest_ns,
+    }
 }
 
 /// journald's priority if promtail kept it, else a `level` label's word.
@@ -240,14 +297,40 @@ mod tests {
              "values":[["1700000000000002000","MISCONF \u001b[2Jx"],["bad","x"],["1"]]},
             {"stream":{"unit":"mastodon-streaming.service","priority":"4"},
              "values":[["1700000000000001000","Tried writing to closed socket"]]}]}}"#;
-        let (lines, bad) = parse_query_range(body, &SelectorMapping::default(), "loki").unwrap();
+        let Entries {
+            lines,
+            unreadable: bad,
+            newest_ns,
+        } = parse_query_range(body, &SelectorMapping::default(), "loki").unwrap();
         assert_eq!(bad, 2);
+        assert_eq!(newest_ns, Some(1_700_000_000_000_002_000));
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].host, "loki");
         assert_eq!(lines[0].priority, Priority::new(4));
         assert_eq!(lines[1].at_us, 1_700_000_000_000_002);
         assert_eq!(lines[1].priority, Priority::new(3));
         assert_eq!(lines[1].shown(false), "MISCONF x");
+    }
+
+    #[test]
+    fn a_tail_message_gives_lines_and_loki_s_dropped_count() {
+        let body = br#"{"streams":[{"stream":{"host":"web-1","unit":"mastodon-web.service"},
+            "values":[["1700000000000009000","a"],["1700000000000003000","b"],[1,"c"]]}],
+            "dropped_entries":[{"labels":{"host":"web-1"},"timestamp":"1700000000000000001"},
+                               {"labels":{},"timestamp":"1700000000000000002"}]}"#;
+        let batch = parse_tail(body, &SelectorMapping::default(), "loki").unwrap();
+        assert_eq!(batch.dropped, 2);
+        assert_eq!(batch.entries.unreadable, 1);
+        assert_eq!(batch.entries.newest_ns, Some(1_700_000_000_000_009_000));
+        let shown: Vec<String> = batch.entries.lines.iter().map(|l| l.shown(false)).collect();
+        assert_eq!(shown, ["b", "a"]);
+        let quiet = parse_tail(br#"{"streams":[]}"#, &SelectorMapping::default(), "l").unwrap();
+        assert_eq!((quiet.dropped, quiet.entries.newest_ns), (0, None));
+        let err = parse_tail(b"\x1b[2Jhello", &SelectorMapping::default(), "l").unwrap_err();
+        assert!(
+            err.starts_with("a message is not Loki's tail JSON"),
+            "{err}"
+        );
     }
 
     #[test]

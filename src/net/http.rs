@@ -1,5 +1,6 @@
 //! The one place HTTP clients are built. Every request mastop sends goes through a
-//! [`Client`] made here, except the edge probe's, which times its own handshake: a deadline
+//! [`Client`] made here, except the edge probe's, which times its own handshake, and a
+//! websocket's upgrade ([`super::websocket`], which follows the same rules): a deadline
 //! on the whole exchange, a cap on the answer's size, `mastop/<version>` as the user agent,
 //! the CA of the endpoint (`tls_ca`) or the system's, no redirect followed unless asked, and
 //! no proxy taken from the environment (these are internal endpoints). Failures come back

@@ -3,7 +3,7 @@
 //! (the user in the URL with a password reference, or a bearer token reference), fetched on
 //! first use and again after the server refused them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use reqwest::{Method, Url};
 use secrecy::{ExposeSecret, SecretString};
@@ -165,6 +165,7 @@ pub struct ServiceSpec<'a> {
 pub struct Service {
     pub base: BaseUrl,
     client: Client,
+    tls_ca: Option<PathBuf>,
     password: CachedSecret,
     token: CachedSecret,
     max_body: usize,
@@ -217,6 +218,7 @@ impl Service {
         Ok(Service {
             base,
             client,
+            tls_ca: spec.tls_ca.map(Path::to_path_buf),
             password: CachedSecret::new(spec.password),
             token: CachedSecret::new(spec.bearer_token),
             max_body: spec.max_body,
@@ -272,14 +274,49 @@ impl Service {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body);
         }
-        let request = match auth {
-            Authorization::None => request,
-            Authorization::Basic { user, password } => {
-                request.basic_auth(user, password.as_ref().map(|p| p.expose_secret()))
-            }
-            Authorization::Bearer(token) => request.bearer_auth(token.expose_secret()),
-        };
+        let request = with_auth(request, auth);
         self.client.fetch(request, by, self.max_body).await
+    }
+
+    /// Opens a websocket to `path_and_query` under the base URL with the same CA and
+    /// credentials as its requests, the handshake finished by `by`.
+    pub async fn websocket(
+        &self,
+        path_and_query: &str,
+        auth: &Authorization,
+        max_message: usize,
+        by: Instant,
+    ) -> Result<super::websocket::WebSocket, super::websocket::OpenError> {
+        // reqwest writes the credentials' header exactly as it does for a request.
+        let headers = with_auth(
+            self.client
+                .request(Method::GET, self.base.join(path_and_query)),
+            auth,
+        )
+        .build()
+        .map(|r| r.headers().clone())
+        .map_err(|_| {
+            super::websocket::OpenError::Failed("cannot write the credentials' header".into())
+        })?;
+        super::websocket::open(
+            &self.base,
+            self.tls_ca.as_deref(),
+            headers,
+            path_and_query,
+            max_message,
+            by,
+        )
+        .await
+    }
+}
+
+fn with_auth(request: reqwest::RequestBuilder, auth: &Authorization) -> reqwest::RequestBuilder {
+    match auth {
+        Authorization::None => request,
+        Authorization::Basic { user, password } => {
+            request.basic_auth(user, password.as_ref().map(|p| p.expose_secret()))
+        }
+        Authorization::Bearer(token) => request.bearer_auth(token.expose_secret()),
     }
 }
 

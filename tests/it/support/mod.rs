@@ -24,6 +24,7 @@ pub mod console;
 pub mod http;
 pub mod journal;
 pub mod logs;
+pub mod loki_tail;
 pub mod nginx;
 pub mod nginx_services;
 pub mod node_exporter;

@@ -274,16 +274,9 @@ impl<'a> Collector<'a> {
         let mut unseated_since: Option<Instant> = None;
         loop {
             if unseated_since.is_none() {
-                match self.publish(&fleet, &mut dirty, tally).await {
-                    Published::Done => {}
-                    Published::NotLeading => {
-                        self.lose(Standing::StandingBy(None), timing, tally, None);
-                        break;
-                    }
-                    Published::Unseated => {
-                        unseated_since = Some(Instant::now());
-                        self.say(Standing::Unseated, timing, None);
-                    }
+                let published = self.publish(&fleet, &mut dirty, tally).await;
+                if !self.heed(published, &mut unseated_since, timing, tally) {
+                    break;
                 }
             }
             tokio::select! {
@@ -312,21 +305,37 @@ impl<'a> Collector<'a> {
                         }
                         continue;
                     }
-                    match self.beat(timing, led_since).await {
-                        Published::Done => {}
-                        Published::NotLeading => {
-                            self.lose(Standing::StandingBy(None), timing, tally, None);
-                            break;
-                        }
-                        Published::Unseated => {
-                            unseated_since = Some(Instant::now());
-                            self.say(Standing::Unseated, timing, None);
-                        }
+                    let beaten = self.beat(timing, led_since).await;
+                    if !self.heed(beaten, &mut unseated_since, timing, tally) {
+                        break;
                     }
                 }
             }
         }
         polls.cancel();
+    }
+
+    /// Acts on what a publication or beat found: `false` once the lead is lost. A lost
+    /// session is noted in `unseated_since`, and the lead asked for again at the next beat.
+    fn heed(
+        &mut self,
+        outcome: Published,
+        unseated_since: &mut Option<Instant>,
+        timing: &Timing,
+        tally: &mut Tally,
+    ) -> bool {
+        match outcome {
+            Published::Done => true,
+            Published::NotLeading => {
+                self.lose(Standing::StandingBy(None), timing, tally, None);
+                false
+            }
+            Published::Unseated => {
+                *unseated_since = Some(Instant::now());
+                self.say(Standing::Unseated, timing, None);
+                true
+            }
+        }
     }
 
     fn lose(&mut self, to: Standing, timing: &Timing, tally: &mut Tally, detail: Option<&str>) {

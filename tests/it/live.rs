@@ -37,15 +37,33 @@ pub(crate) async fn guarded<T>(what: &str, future: impl Future<Output = T>) -> T
     }
 }
 
-pub(crate) async fn store(pg: &Postgres) -> PgStore {
-    let config = OpsStoreConfig {
-        url: pg.url(),
+/// The ops store at `url`, as a console's config names it.
+pub(crate) fn store_config(url: String, deadline: Duration) -> OpsStoreConfig {
+    OpsStoreConfig {
+        url,
         password: None,
         lock_ttl: Duration::from_secs(120),
         approval_ttl: Duration::from_secs(900),
-        deadline: Duration::from_secs(10),
+        deadline,
         tls_ca: None,
-    };
+    }
+}
+
+/// The ops store in `pg`, logged in as `user`.
+pub(crate) async fn connect_as(
+    pg: &Postgres,
+    user: &str,
+    deadline: Duration,
+) -> Result<PgStore, String> {
+    guarded(
+        "connect",
+        PgStore::connect(&store_config(pg.url_as(user), deadline)),
+    )
+    .await
+}
+
+pub(crate) async fn store(pg: &Postgres) -> PgStore {
+    let config = store_config(pg.url(), Duration::from_secs(10));
     match guarded("connect", PgStore::connect(&config)).await {
         Ok(store) => store,
         Err(e) => panic!("connect to the ops store failed: {e}\n{}", pg.log_tail()),

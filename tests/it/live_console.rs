@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime};
 use mastop::actions::audit::{AuditRecord, Phase, new_id};
 use mastop::actions::store::OpsStore;
 use mastop::actions::{GuardDecision, Outcome};
-use mastop::config::OpsStoreConfig;
 use mastop::live::LiveComponent;
 use mastop::live::room::{Joining, RoomEvent, Timing, join};
 use mastop::live::watch::Follower;
@@ -31,7 +30,7 @@ use support::{BlackHole, Postgres};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::live::{direct_fleet, epoch, guarded, render, store};
+use super::live::{connect_as, direct_fleet, epoch, guarded, render, store};
 
 fn app(fleet: Fleet) -> App {
     let keymap = Keymap::builtin("default").expect("default keymap");
@@ -46,15 +45,7 @@ fn draw(app: &App, width: u16, height: u16) -> String {
 }
 
 async fn store_as(pg: &Postgres, user: &str) -> Result<PgStore, String> {
-    let config = OpsStoreConfig {
-        url: pg.url_as(user),
-        password: None,
-        lock_ttl: Duration::from_secs(120),
-        approval_ttl: Duration::from_secs(900),
-        deadline: Duration::from_secs(10),
-        tls_ca: None,
-    };
-    guarded("connect", PgStore::connect(&config)).await
+    connect_as(pg, user, Duration::from_secs(10)).await
 }
 
 /// A seat holding the lead, as the leading collector has.

@@ -12,7 +12,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use mastop::config::OpsStoreConfig;
 use mastop::live::LiveComponent;
 use mastop::live::room::{Joining, RoomEvent, Store, Timing, join};
 use mastop::model::Fleet;
@@ -32,7 +31,7 @@ use support::{Postgres, Redis};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::live::{direct_fleet, guarded, store};
+use super::live::{connect_as, direct_fleet, guarded, store};
 
 /// The login every collector shares (see grants.sql: a standby may end only sessions of
 /// its own login), and a watcher's.
@@ -57,15 +56,7 @@ async fn granted_store(pg: &Postgres) -> PgStore {
 }
 
 async fn store_as(pg: &Postgres, user: &str) -> PgStore {
-    let config = OpsStoreConfig {
-        url: pg.url_as(user),
-        password: None,
-        lock_ttl: Duration::from_secs(120),
-        approval_ttl: Duration::from_secs(900),
-        deadline: Duration::from_secs(2),
-        tls_ca: None,
-    };
-    guarded("connect", PgStore::connect(&config))
+    connect_as(pg, user, Duration::from_secs(2))
         .await
         .unwrap_or_else(|e| panic!("{user} cannot connect: {e}"))
 }

@@ -6,7 +6,6 @@ use crate::support;
 
 use std::time::Duration;
 
-use mastop::config::OpsStoreConfig;
 use mastop::live::room::RoomEvent;
 use mastop::store::PgStore;
 use mastop::store::room::Presence;
@@ -19,18 +18,10 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use support::Postgres;
 
-use super::live::{direct_fleet, epoch, guarded, store};
+use super::live::{connect_as, direct_fleet, epoch, guarded, store};
 
 async fn store_as(pg: &Postgres, user: &str) -> PgStore {
-    let config = OpsStoreConfig {
-        url: pg.url_as(user),
-        password: None,
-        lock_ttl: Duration::from_secs(120),
-        approval_ttl: Duration::from_secs(900),
-        deadline: Duration::from_secs(10),
-        tls_ca: None,
-    };
-    guarded("connect", PgStore::connect(&config))
+    connect_as(pg, user, Duration::from_secs(10))
         .await
         .unwrap_or_else(|e| panic!("{user} cannot connect: {e}"))
 }

@@ -42,6 +42,18 @@ GRANT USAGE, SELECT ON SEQUENCE mastop_live_seq TO mastop_collector;
 -- Only a collector may try for the lead (schema version 5).
 REVOKE EXECUTE ON FUNCTION mastop_live_try_lead() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mastop_live_try_lead() TO mastop_collector;
+-- The lead is an advisory lock on two keys, and any login could take those keys with the
+-- two-key lock functions and keep every collector standing by. So in this database only
+-- collectors may call them (mastop's own migrations lock with one key, which stays open).
+-- This part needs a superuser: run by the owner alone, PostgreSQL warns that no
+-- privileges could be revoked, and the keys stay open to every login.
+REVOKE EXECUTE ON FUNCTION
+    pg_advisory_lock(int4, int4), pg_advisory_lock_shared(int4, int4),
+    pg_try_advisory_lock(int4, int4), pg_try_advisory_lock_shared(int4, int4),
+    pg_advisory_xact_lock(int4, int4), pg_advisory_xact_lock_shared(int4, int4),
+    pg_try_advisory_xact_lock(int4, int4), pg_try_advisory_xact_lock_shared(int4, int4)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pg_try_advisory_lock(int4, int4) TO mastop_collector;
 
 -- An on-call console reads the room and writes the audit (append only), locks, the
 -- freeze, approvals, the shift log and handoffs, and its presence.

@@ -695,6 +695,27 @@ async fn the_grants_give_each_role_only_its_part() {
         "a watcher auditing",
         guarded("sam audits", sam.record(&audit(&new_id(), Phase::Intent))).await,
     );
+    // Nor can a watcher or on-call take the lead's keys by hand, in any of the two-key
+    // forms, and so keep every collector standing by.
+    for login in ["sam", "alex"] {
+        let raw = pg.client_as(login).await;
+        for function in [
+            "pg_try_advisory_lock",
+            "pg_advisory_lock",
+            "pg_try_advisory_lock_shared",
+            "pg_advisory_xact_lock",
+        ] {
+            let taken = raw
+                .simple_query(&format!("SELECT {function}(1835103092, 1818850917)"))
+                .await
+                .map(drop)
+                .map_err(|e| {
+                    e.as_db_error()
+                        .map_or_else(|| e.to_string(), |d| d.message().to_string())
+                });
+            refused(&format!("{login} calling {function}"), taken);
+        }
+    }
 
     // The collector leads, writes the room, never the audit.
     let mut collector_seat = seat_of(&collector).await;

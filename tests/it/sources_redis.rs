@@ -327,7 +327,7 @@ async fn a_replica_reports_its_link_and_the_master_its_replica() {
         m.replication
             .replicas
             .first()
-            .is_some_and(|link| link.state == "online")
+            .is_some_and(|link| link.state == "online" && link.lag_s.is_some())
     })
     .await;
     assert_eq!(m.replication.connected_replicas, 1);

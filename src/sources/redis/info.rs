@@ -41,7 +41,12 @@ pub fn parse_info(text: &str) -> Result<RedisReading, String> {
                 addr: format!("{ip}:{port}"),
                 state: sub.get("state").copied().unwrap_or_default().to_string(),
                 offset: sub.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0),
-                lag_s: sub.get("lag").and_then(|v| v.parse().ok()),
+                // Redis takes the lag from its cached clock, which can trail the moment
+                // of the replica's last acknowledgement: -1 means no lag, not no number.
+                lag_s: sub
+                    .get("lag")
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .map(|lag| lag.max(0).unsigned_abs()),
             });
         } else {
             fields.insert(key, value);
@@ -249,6 +254,18 @@ mod tests {
         assert!((pct.value - 78.125).abs() < 1e-9);
         assert_eq!(r.key_figure(), Some("memory_used_pct"));
         assert!(r.findings().is_empty(), "{:?}", r.findings());
+    }
+
+    #[test]
+    fn a_lag_just_behind_the_cached_clock_is_no_lag() {
+        let text = INFO_MASTER.replace(",lag=1", ",lag=-1");
+        assert_ne!(text, INFO_MASTER);
+        let r = parse_info(&text).expect("valid INFO");
+        assert_eq!(r.replication.replicas[0].lag_s, Some(0));
+        assert!(r.figures().iter().any(|f| f.key == "replica_lag_s"));
+        let text = INFO_MASTER.replace(",lag=1", ",lag=soon");
+        let r = parse_info(&text).expect("valid INFO");
+        assert_eq!(r.replication.replicas[0].lag_s, None);
     }
 
     #[test]

@@ -278,18 +278,7 @@ pub fn watch_console(engine: Engine, log_level: &str) -> color_eyre::Result<Exit
         engine.log_readers(),
         cancel.clone(),
     ));
-    cancel.cancel();
-    rt.shutdown_timeout(std::time::Duration::from_millis(50));
-    match result {
-        Ok(exit) => {
-            tracing::info!(?exit, "exiting");
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            crate::tui::terminal::emergency_restore();
-            Err(e)
-        }
-    }
+    super::console_ended(rt, &cancel, result)
 }
 
 /// This console as the room will know it.

@@ -300,7 +300,16 @@ fn console(engine: Engine, log_level: &str, from: FleetFrom) -> color_eyre::Resu
         engine.log_readers(),
         cancel.clone(),
     ));
-    // Sources may be stuck in a black-holed connect; never wait for them to quit.
+    console_ended(rt, &cancel, result)
+}
+
+/// Ends a console's run: stops its tasks without waiting for them (sources may be stuck
+/// in a black-holed connect) and gives the terminal back on an error.
+pub(super) fn console_ended<T: std::fmt::Debug>(
+    rt: tokio::runtime::Runtime,
+    cancel: &CancellationToken,
+    result: color_eyre::Result<T>,
+) -> color_eyre::Result<ExitCode> {
     cancel.cancel();
     rt.shutdown_timeout(Duration::from_millis(50));
     match result {
